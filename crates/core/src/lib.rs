@@ -1,0 +1,196 @@
+//! Types shared by every nightshift crate. No I/O lives here.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The stage a job belongs to. A meeting's SUMMARY runs only after all its AUDIO and VISUAL
+/// jobs have finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskType {
+    Audio,
+    Visual,
+    Summary,
+}
+
+impl TaskType {
+    pub const ALL: [TaskType; 3] = [TaskType::Audio, TaskType::Visual, TaskType::Summary];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskType::Audio => "AUDIO",
+            TaskType::Visual => "VISUAL",
+            TaskType::Summary => "SUMMARY",
+        }
+    }
+}
+
+impl fmt::Display for TaskType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TaskType {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().as_str() {
+            "AUDIO" => Ok(TaskType::Audio),
+            "VISUAL" => Ok(TaskType::Visual),
+            "SUMMARY" => Ok(TaskType::Summary),
+            _ => Err(UnknownName(format!("unknown task type {s:?}"))),
+        }
+    }
+}
+
+/// Lifecycle of a job. PROCESSING always carries a lease; a lease that expires sends the job
+/// back to PENDING (or to FAILED once its attempts are used up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Pending,
+        JobStatus::Processing,
+        JobStatus::Completed,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "PENDING",
+            JobStatus::Processing => "PROCESSING",
+            JobStatus::Completed => "COMPLETED",
+            JobStatus::Failed => "FAILED",
+            JobStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Finished for good: nothing will run it again unless a user retries it.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobStatus {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownName(format!("unknown job status {s:?}")))
+    }
+}
+
+/// A name that does not map to any known variant (for example a DB written by a newer binary).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownName(pub String);
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UnknownName {}
+
+/// One transcript segment in meeting time (seconds from the start of the input).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub start: f64,
+    pub end: f64,
+    #[serde(default)]
+    pub speaker: Option<String>,
+    pub text: String,
+}
+
+/// The kind of input a meeting came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+        }
+    }
+}
+
+impl FromStr for MediaKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "audio" => Ok(MediaKind::Audio),
+            "video" => Ok(MediaKind::Video),
+            _ => Err(UnknownName(format!("unknown media kind {s:?}"))),
+        }
+    }
+}
+
+/// Visual notes for one scene of a video meeting.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scene {
+    pub start: f64,
+    pub end: f64,
+    pub keyframes: Vec<String>,
+    pub transcript: String,
+    pub ocr_text: String,
+    pub description: Option<String>,
+}
+
+/// An action item taken from a meeting.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActionItem {
+    pub task: String,
+    pub owner: Option<String>,
+    pub due: Option<String>,
+}
+
+/// The structured summary of a meeting.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub overview: String,
+    pub decisions: Vec<String>,
+    pub action_items: Vec<ActionItem>,
+    pub open_questions: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for t in TaskType::ALL {
+            assert_eq!(t.as_str().parse::<TaskType>().unwrap(), t);
+        }
+        for s in JobStatus::ALL {
+            assert_eq!(s.as_str().parse::<JobStatus>().unwrap(), s);
+        }
+        assert!("BOGUS".parse::<JobStatus>().is_err());
+    }
+}

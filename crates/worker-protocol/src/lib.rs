@@ -1,0 +1,171 @@
+//! The Foreman ⇄ worker protocol.
+//!
+//! One JSON object per line. The Foreman writes a [`Request`] stream to the worker's stdin:
+//! first [`Request::Load`], then one [`Request::Transcribe`] per chunk, then closes stdin (EOF
+//! ends the batch; the worker exits, which is what frees the model's memory). The worker answers
+//! on stdout with [`Response::Ready`] once the model is loaded, one [`Response::Result`] or
+//! [`Response::JobError`] per item *as soon as that item is done* (each is a checkpoint), and
+//! [`Response::Fatal`] if it cannot go on. Everything else a worker prints goes to stderr.
+
+use std::io::{BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+/// Options for loading a whisper model and decoding with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhisperLoad {
+    pub model_path: String,
+    /// CPU threads for inference.
+    pub threads: u32,
+    /// `None` = detect per chunk; otherwise an ISO 639-1 code such as `en`.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// `None` = greedy decoding; `Some(n)` = beam search of width n.
+    #[serde(default)]
+    pub beam_size: Option<u32>,
+    /// Use the GPU when the worker was built with a GPU feature.
+    #[serde(default)]
+    pub use_gpu: bool,
+}
+
+/// One chunk of 16 kHz mono audio to transcribe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscribeItem {
+    pub job_id: i64,
+    /// A 16 kHz mono WAV or FLAC file written by ingest.
+    pub audio_path: String,
+    /// Previous chunk's last words, for continuity across chunk joins.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// Speech spans inside the chunk (seconds, chunk-local) found by the VAD at ingest; the
+    /// worker decodes only these (packed into ≤ 30 s windows) and maps times back.
+    #[serde(default)]
+    pub speech_spans: Vec<(f64, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    Load(WhisperLoad),
+    Transcribe(TranscribeItem),
+}
+
+/// A transcript segment in chunk-local seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalSegment {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    #[serde(default)]
+    pub no_speech_prob: f32,
+}
+
+/// What one item cost, for `bench` and `status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ItemMetrics {
+    pub wall_s: f64,
+    pub audio_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Response {
+    Ready {
+        model: String,
+        load_s: f64,
+        device: String,
+    },
+    Result {
+        job_id: i64,
+        language: Option<String>,
+        segments: Vec<LocalSegment>,
+        metrics: ItemMetrics,
+    },
+    JobError {
+        job_id: i64,
+        message: String,
+    },
+    Fatal {
+        message: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("worker pipe: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("malformed protocol line {line:?}: {source}")]
+    Malformed {
+        line: String,
+        source: serde_json::Error,
+    },
+}
+
+/// Write one message as a single line and flush, so the peer sees it at once.
+pub fn write_message<W: Write, M: Serialize>(out: &mut W, msg: &M) -> Result<(), ProtocolError> {
+    let mut line = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    out.write_all(&line)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Read the next message; `Ok(None)` at end of stream. Blank lines are skipped.
+pub fn read_message<R: BufRead, M: for<'de> Deserialize<'de>>(
+    input: &mut R,
+) -> Result<Option<M>, ProtocolError> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        return serde_json::from_str(trimmed)
+            .map(Some)
+            .map_err(|source| ProtocolError::Malformed {
+                line: trimmed.chars().take(200).collect(),
+                source,
+            });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_as_lines() {
+        let msgs = vec![
+            Response::Ready {
+                model: "tiny.en".into(),
+                load_s: 0.1,
+                device: "cpu".into(),
+            },
+            Response::JobError {
+                job_id: 7,
+                message: "bad".into(),
+            },
+        ];
+        let mut buf = Vec::new();
+        for m in &msgs {
+            write_message(&mut buf, m).unwrap();
+        }
+        assert_eq!(buf.iter().filter(|b| **b == b'\n').count(), 2);
+        let mut r = std::io::Cursor::new(buf);
+        let a: Response = read_message(&mut r).unwrap().unwrap();
+        let b: Response = read_message(&mut r).unwrap().unwrap();
+        assert_eq!(vec![a, b], msgs);
+        assert!(read_message::<_, Response>(&mut r).unwrap().is_none());
+    }
+
+    #[test]
+    fn garbage_is_a_clear_error() {
+        let mut r = std::io::Cursor::new(b"not json\n".to_vec());
+        let err = read_message::<_, Request>(&mut r).unwrap_err();
+        assert!(err.to_string().contains("malformed protocol line"));
+    }
+}
