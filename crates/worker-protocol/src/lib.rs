@@ -26,6 +26,11 @@ pub struct WhisperLoad {
     /// Use the GPU when the worker was built with a GPU feature.
     #[serde(default)]
     pub use_gpu: bool,
+    /// whisper.cpp Silero VAD model (`ggml-silero-*.bin`). When set, an item that arrives
+    /// without `speech_spans` gets them from this VAD inside the worker, so silence is skipped
+    /// even when ingest found no spans; when `None`, such an item is decoded whole.
+    #[serde(default)]
+    pub vad_model_path: Option<String>,
 }
 
 /// One chunk of 16 kHz mono audio to transcribe.
@@ -124,12 +129,12 @@ pub fn read_message<R: BufRead, M: for<'de> Deserialize<'de>>(
         if trimmed.is_empty() {
             continue;
         }
-        return serde_json::from_str(trimmed)
-            .map(Some)
-            .map_err(|source| ProtocolError::Malformed {
+        return serde_json::from_str(trimmed).map(Some).map_err(|source| {
+            ProtocolError::Malformed {
                 line: trimmed.chars().take(200).collect(),
                 source,
-            });
+            }
+        });
     }
 }
 

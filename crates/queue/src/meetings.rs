@@ -1,0 +1,176 @@
+//! Meetings: one per input file, owning its jobs.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use crate::jobs::{NewJob, insert_job};
+use crate::{Queue, QueueError};
+
+#[derive(Debug, Clone)]
+pub struct NewMeeting {
+    pub meeting_id: String,
+    pub title: String,
+    pub source_path: String,
+    pub source_sha256: String,
+    pub kind: String,
+    pub duration_s: f64,
+    pub info: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeetingRow {
+    pub meeting_id: String,
+    pub title: String,
+    pub source_path: String,
+    pub source_sha256: String,
+    pub kind: String,
+    pub duration_s: f64,
+    pub info: serde_json::Value,
+    pub created_at: f64,
+}
+
+const MEETING_COLUMNS: &str =
+    "meeting_id, title, source_path, source_sha256, kind, duration_s, info, created_at";
+
+fn meeting_from_row(r: &Row<'_>) -> rusqlite::Result<MeetingRow> {
+    let info: String = r.get(6)?;
+    Ok(MeetingRow {
+        meeting_id: r.get(0)?,
+        title: r.get(1)?,
+        source_path: r.get(2)?,
+        source_sha256: r.get(3)?,
+        kind: r.get(4)?,
+        duration_s: r.get(5)?,
+        info: serde_json::from_str(&info).unwrap_or_default(),
+        created_at: r.get(7)?,
+    })
+}
+
+/// What [`Queue::insert_meeting`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    Created(String),
+    /// The same content was already added; nothing was written.
+    Existing(String),
+}
+
+impl Queue {
+    /// Create a meeting and all its jobs in one transaction: either everything is stored or
+    /// nothing is. Content already present (same hash) is not added twice.
+    pub fn insert_meeting(
+        &mut self,
+        meeting: &NewMeeting,
+        jobs: &[NewJob],
+    ) -> Result<Inserted, QueueError> {
+        let now = self.now();
+        self.write(|tx, p| {
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT meeting_id FROM meetings WHERE source_sha256 = ?1",
+                    [&meeting.source_sha256],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| QueueError::sql(p, e))?;
+            if let Some(id) = existing {
+                return Ok(Inserted::Existing(id));
+            }
+            tx.execute(
+                "INSERT INTO meetings (meeting_id, title, source_path, source_sha256, kind,
+                                       duration_s, info, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    meeting.meeting_id,
+                    meeting.title,
+                    meeting.source_path,
+                    meeting.source_sha256,
+                    meeting.kind,
+                    meeting.duration_s,
+                    meeting.info.to_string(),
+                    now
+                ],
+            )
+            .map_err(|e| QueueError::sql(p, e))?;
+            for job in jobs {
+                insert_job(tx, &meeting.meeting_id, job, now).map_err(|e| QueueError::sql(p, e))?;
+            }
+            Ok(Inserted::Created(meeting.meeting_id.clone()))
+        })
+    }
+
+    /// Add jobs to an existing meeting in one transaction (e.g. the Foreman queueing a summary).
+    pub fn add_jobs(&mut self, meeting_id: &str, jobs: &[NewJob]) -> Result<Vec<i64>, QueueError> {
+        self.require_meeting(meeting_id)?;
+        let now = self.now();
+        self.write(|tx, p| {
+            jobs.iter()
+                .map(|j| insert_job(tx, meeting_id, j, now))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| QueueError::sql(p, e))
+        })
+    }
+
+    pub fn meeting(&self, meeting_id: &str) -> Result<Option<MeetingRow>, QueueError> {
+        let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE meeting_id = ?1");
+        self.conn
+            .query_row(&sql, [meeting_id], meeting_from_row)
+            .optional()
+            .map_err(|e| QueueError::sql(&self.path, e))
+    }
+
+    pub fn meetings(&self) -> Result<Vec<MeetingRow>, QueueError> {
+        let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings ORDER BY created_at, meeting_id");
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(|e| QueueError::sql(&self.path, e))?;
+        stmt.query_map([], meeting_from_row)
+            .and_then(|rows| rows.collect())
+            .map_err(|e| QueueError::sql(&self.path, e))
+    }
+
+    /// Find a meeting by full id or by a unique prefix of it (as git does with commits).
+    pub fn resolve_meeting(&self, id_or_prefix: &str) -> Result<MeetingRow, QueueError> {
+        if let Some(m) = self.meeting(id_or_prefix)? {
+            return Ok(m);
+        }
+        let mut found = self
+            .meetings()?
+            .into_iter()
+            .filter(|m| !id_or_prefix.is_empty() && m.meeting_id.starts_with(id_or_prefix));
+        match (found.next(), found.next()) {
+            (Some(m), None) => Ok(m),
+            _ => Err(QueueError::UnknownMeeting(id_or_prefix.to_string())),
+        }
+    }
+
+    pub(crate) fn require_meeting(&self, meeting_id: &str) -> Result<(), QueueError> {
+        match self.meeting(meeting_id)? {
+            Some(_) => Ok(()),
+            None => Err(QueueError::UnknownMeeting(meeting_id.to_string())),
+        }
+    }
+
+    /// Delete a meeting and its jobs. Returns the chunk files it referenced that no other meeting
+    /// references, so the caller can delete them (never the user's input).
+    pub fn remove_meeting(&mut self, meeting_id: &str) -> Result<Vec<String>, QueueError> {
+        self.require_meeting(meeting_id)?;
+        self.write(|tx, p| {
+            let orphans: Vec<String> = tx
+                .prepare(
+                    "SELECT DISTINCT chunk_path FROM jobs j
+                     WHERE j.meeting_id = ?1 AND j.chunk_path IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM jobs o
+                                       WHERE o.chunk_path = j.chunk_path AND o.meeting_id <> ?1)",
+                )
+                .and_then(|mut s| {
+                    s.query_map([meeting_id], |r| r.get(0))?
+                        .collect::<Result<Vec<String>, _>>()
+                })
+                .map_err(|e| QueueError::sql(p, e))?;
+            tx.execute("DELETE FROM meetings WHERE meeting_id = ?1", [meeting_id])
+                .map_err(|e| QueueError::sql(p, e))?;
+            Ok(orphans)
+        })
+    }
+}

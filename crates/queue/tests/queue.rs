@@ -1,0 +1,285 @@
+//! Queue semantics on a real file-backed database, with a hand-driven clock.
+
+mod common;
+
+use common::{ManualClock, audio_jobs, meeting, open_manual};
+use nightshift_core::{JobStatus, TaskType};
+use nightshift_queue::{ClaimFilter, Inserted, NewJob, Queue, QueueError, RunnerIdentity};
+use tempfile::TempDir;
+
+fn setup() -> (TempDir, ManualClock, Queue) {
+    let dir = TempDir::new().unwrap();
+    let clock = ManualClock::at(1_000.0);
+    let q = open_manual(&dir.path().join("nightshift.db"), &clock);
+    (dir, clock, q)
+}
+
+#[test]
+fn claims_follow_priority_then_age_and_never_repeat() {
+    let (_d, _c, mut q) = setup();
+    let mut jobs = audio_jobs(3);
+    jobs[2].priority = 5;
+    q.insert_meeting(&meeting("m1"), &jobs).unwrap();
+    let any = ClaimFilter::default();
+    let order: Vec<i64> = std::iter::from_fn(|| q.claim("r1", &any).unwrap())
+        .map(|j| j.seq)
+        .collect();
+    assert_eq!(order, vec![2, 0, 1]);
+    assert!(q.claim("r2", &any).unwrap().is_none());
+}
+
+#[test]
+fn summary_waits_for_every_audio_job_of_its_meeting() {
+    let (_d, _c, mut q) = setup();
+    let mut jobs = audio_jobs(2);
+    let mut summary = NewJob::new(TaskType::Summary);
+    summary.priority = 100; // priority must not beat the dependency
+    jobs.push(summary);
+    q.insert_meeting(&meeting("m1"), &jobs).unwrap();
+    let any = ClaimFilter::default();
+    let a = q.claim("r", &any).unwrap().unwrap();
+    let b = q.claim("r", &any).unwrap().unwrap();
+    assert_eq!(
+        (a.task_type, b.task_type),
+        (TaskType::Audio, TaskType::Audio)
+    );
+    assert!(
+        q.claim("r", &any).unwrap().is_none(),
+        "summary ran before audio finished"
+    );
+    q.complete(
+        a.job_id,
+        "r",
+        &serde_json::json!({"ok": 1}),
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    assert!(q.claim("r", &any).unwrap().is_none());
+    // A FAILED dependency also unblocks the summary (it notes the gap).
+    assert_eq!(
+        q.fail(b.job_id, "r", "boom", false).unwrap(),
+        JobStatus::Failed
+    );
+    let s = q.claim("r", &any).unwrap().unwrap();
+    assert_eq!(s.task_type, TaskType::Summary);
+}
+
+#[test]
+fn filters_restrict_task_type_and_model() {
+    let (_d, _c, mut q) = setup();
+    let mut jobs = audio_jobs(1);
+    jobs.push(NewJob {
+        model_key: Some("vlm".into()),
+        ..NewJob::new(TaskType::Visual)
+    });
+    q.insert_meeting(&meeting("m1"), &jobs).unwrap();
+    let visual = ClaimFilter {
+        task_type: Some(TaskType::Visual),
+        model_key: None,
+    };
+    assert_eq!(
+        q.claim("r", &visual).unwrap().unwrap().task_type,
+        TaskType::Visual
+    );
+    let other_model = ClaimFilter {
+        task_type: None,
+        model_key: Some("whisper:base".into()),
+    };
+    assert!(q.claim("r", &other_model).unwrap().is_none());
+    assert_eq!(q.outstanding(&visual).unwrap().0, 1);
+}
+
+#[test]
+fn result_is_stored_with_completed_status_only_by_the_lease_holder() {
+    let (_d, clock, mut q) = setup();
+    q.insert_meeting(&meeting("m1"), &audio_jobs(1)).unwrap();
+    let j = q.claim("r1", &ClaimFilter::default()).unwrap().unwrap();
+    // r1 stalls past its lease; the job is requeued and r2 takes it.
+    clock.advance(q.lease_duration().as_secs_f64() + 1.0);
+    assert_eq!(q.requeue_expired().unwrap(), 1);
+    clock.advance(10.0); // past the backoff
+    let again = q.claim("r2", &ClaimFilter::default()).unwrap().unwrap();
+    assert_eq!(again.job_id, j.job_id);
+    assert_eq!(again.attempts, 2);
+    let late = q.complete(
+        j.job_id,
+        "r1",
+        &serde_json::json!({"text": "stale"}),
+        &serde_json::json!({}),
+    );
+    assert!(matches!(late, Err(QueueError::LeaseLost { .. })));
+    q.complete(
+        j.job_id,
+        "r2",
+        &serde_json::json!({"text": "fresh"}),
+        &serde_json::json!({"wall_s": 1.0}),
+    )
+    .unwrap();
+    let row = q.job(j.job_id).unwrap().unwrap();
+    assert_eq!(row.status, JobStatus::Completed);
+    assert_eq!(row.result.unwrap()["text"], "fresh");
+    assert!(row.lease_owner.is_none());
+}
+
+#[test]
+fn heartbeat_keeps_a_lease_alive() {
+    let (_d, clock, mut q) = setup();
+    q.insert_meeting(&meeting("m1"), &audio_jobs(1)).unwrap();
+    q.claim("r1", &ClaimFilter::default()).unwrap().unwrap();
+    for _ in 0..5 {
+        clock.advance(q.lease_duration().as_secs_f64() * 0.6);
+        assert_eq!(q.heartbeat("r1").unwrap(), 1);
+        assert_eq!(q.requeue_expired().unwrap(), 0);
+    }
+}
+
+#[test]
+fn expired_leases_back_off_and_fail_after_max_attempts_keeping_the_error() {
+    let (_d, clock, mut q) = setup();
+    q.insert_meeting(&meeting("m1"), &audio_jobs(1)).unwrap();
+    let lease = q.lease_duration().as_secs_f64();
+    let mut backoffs = Vec::new();
+    for attempt in 1..=3 {
+        let j = q.claim("r", &ClaimFilter::default()).unwrap().unwrap();
+        assert_eq!(j.attempts, attempt);
+        clock.advance(lease + 1.0);
+        assert_eq!(q.requeue_expired().unwrap(), 1);
+        let row = q.job(j.job_id).unwrap().unwrap();
+        if attempt < 3 {
+            assert_eq!(row.status, JobStatus::Pending);
+            backoffs.push(row.not_before - clock.now());
+            // Not claimable during the backoff.
+            assert!(q.claim("r", &ClaimFilter::default()).unwrap().is_none());
+            clock.set(row.not_before);
+        } else {
+            assert_eq!(row.status, JobStatus::Failed);
+            assert!(row.last_error.unwrap().contains("lease expired"));
+        }
+    }
+    assert!(backoffs[1] > backoffs[0], "backoff grows: {backoffs:?}");
+    assert_eq!(q.outstanding(&ClaimFilter::default()).unwrap().0, 0);
+}
+
+#[test]
+fn retryable_failures_retry_then_fail_and_retry_command_revives() {
+    let (_d, clock, mut q) = setup();
+    q.insert_meeting(&meeting("m1"), &audio_jobs(1)).unwrap();
+    for _ in 0..3 {
+        clock.advance(1_000.0);
+        let j = q.claim("r", &ClaimFilter::default()).unwrap().unwrap();
+        q.fail(j.job_id, "r", "worker crashed: signal 11", true)
+            .unwrap();
+    }
+    let jobs = q.jobs_of("m1").unwrap();
+    assert_eq!(jobs[0].status, JobStatus::Failed);
+    assert_eq!(
+        jobs[0].last_error.as_deref(),
+        Some("worker crashed: signal 11")
+    );
+    assert_eq!(q.retry_meeting("m1").unwrap(), 1);
+    let j = q.claim("r", &ClaimFilter::default()).unwrap().unwrap();
+    assert_eq!(j.attempts, 1);
+}
+
+#[test]
+fn cancel_takes_the_lease_away_and_retry_failed_ignores_cancelled() {
+    let (_d, _c, mut q) = setup();
+    q.insert_meeting(&meeting("m1"), &audio_jobs(2)).unwrap();
+    let j = q.claim("r", &ClaimFilter::default()).unwrap().unwrap();
+    assert_eq!(q.cancel_meeting("m1").unwrap(), 2);
+    assert!(
+        q.complete(
+            j.job_id,
+            "r",
+            &serde_json::json!({}),
+            &serde_json::json!({})
+        )
+        .is_err()
+    );
+    assert_eq!(q.retry_failed().unwrap(), 0);
+    let counts = q.status_counts(Some("m1")).unwrap();
+    assert_eq!(counts[&TaskType::Audio][&JobStatus::Cancelled], 2);
+}
+
+#[test]
+fn same_content_is_not_added_twice_and_rm_reports_orphan_chunks() {
+    let (_d, _c, mut q) = setup();
+    assert_eq!(
+        q.insert_meeting(&meeting("m1"), &audio_jobs(2)).unwrap(),
+        Inserted::Created("m1".into())
+    );
+    let mut dup = meeting("m2");
+    dup.source_sha256 = "sha-m1".into();
+    assert_eq!(
+        q.insert_meeting(&dup, &audio_jobs(2)).unwrap(),
+        Inserted::Existing("m1".into())
+    );
+    assert_eq!(q.meetings().unwrap().len(), 1);
+    assert_eq!(q.resolve_meeting("m").unwrap().meeting_id, "m1");
+    let mut orphans = q.remove_meeting("m1").unwrap();
+    orphans.sort();
+    assert_eq!(orphans, vec!["chunk-0.flac", "chunk-1.flac"]);
+    assert!(
+        q.jobs_of("m1").unwrap().is_empty(),
+        "jobs cascade with the meeting"
+    );
+    assert!(matches!(
+        q.resolve_meeting("m1"),
+        Err(QueueError::UnknownMeeting(_))
+    ));
+}
+
+#[test]
+fn a_dead_runner_on_this_host_is_reclaimed_at_once() {
+    let (_d, _c, mut q) = setup();
+    q.insert_meeting(&meeting("m1"), &audio_jobs(1)).unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let me = RunnerIdentity::current();
+    let ghost = RunnerIdentity {
+        runner_id: format!("{}:{}:0", me.host, child.id()),
+        pid: child.id(),
+        proc_start: 0,
+        ..me.clone()
+    };
+    q.register_runner(&ghost).unwrap();
+    q.claim(&ghost.runner_id, &Default::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(q.reclaim_dead_runners(&me).unwrap(), 0, "still alive");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(q.reclaim_dead_runners(&me).unwrap(), 1);
+    // No backoff for a dead process: the job is claimable right away.
+    assert!(
+        q.claim(&me.runner_id, &Default::default())
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn a_database_from_a_newer_binary_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("nightshift.db");
+    drop(Queue::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = Queue::open(&path).err().expect("refused");
+    assert!(matches!(err, QueueError::TooNew { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("newer nightshift"));
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_a_clear_error_and_is_left_alone() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("nightshift.db");
+    let junk = b"this is definitely not sqlite, just some text that fills a page".repeat(100);
+    std::fs::write(&path, &junk).unwrap();
+    let err = Queue::open(&path).err().expect("refused");
+    assert!(matches!(err, QueueError::Corrupt { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), junk, "the file was modified");
+}
