@@ -11,6 +11,17 @@ use crate::{Queue, QueueError};
 
 const CLAIM_SQL: &str = include_str!("../queries/claim.sql");
 const REQUEUE_SQL: &str = include_str!("../queries/requeue_expired.sql");
+const READY_GROUPS_SQL: &str = include_str!("../queries/ready_groups.sql");
+
+/// Claimable-now jobs sharing a model and task type (input of the scheduling policy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadyGroupRow {
+    pub model_key: Option<String>,
+    pub task_type: TaskType,
+    pub ready_jobs: usize,
+    pub max_priority: i64,
+    pub oldest_job_id: i64,
+}
 
 /// A job to create.
 #[derive(Debug, Clone)]
@@ -350,6 +361,26 @@ impl Queue {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(|e| QueueError::sql(&self.path, e))
+    }
+
+    /// Work that could be claimed right now, grouped by model and task type.
+    pub fn ready_groups(&self, task_type: Option<TaskType>) -> Result<Vec<ReadyGroupRow>, QueueError> {
+        let now = self.now();
+        let mut stmt = self
+            .conn
+            .prepare_cached(READY_GROUPS_SQL)
+            .map_err(|e| QueueError::sql(&self.path, e))?;
+        stmt.query_map(params![now, task_type.map(|t| t.as_str())], |r| {
+            Ok(ReadyGroupRow {
+                model_key: r.get(0)?,
+                task_type: parse_col(r, 1)?,
+                ready_jobs: r.get::<_, i64>(2)? as usize,
+                max_priority: r.get(3)?,
+                oldest_job_id: r.get(4)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| QueueError::sql(&self.path, e))
     }
 
     /// Counts per task type and status, for one meeting or all.

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use error::QueueError;
-pub use jobs::{ClaimFilter, ClaimedJob, JobRow, NewJob, StatusCounts};
+pub use jobs::{ClaimFilter, ClaimedJob, JobRow, NewJob, ReadyGroupRow, StatusCounts};
 pub use liveness::{RunnerIdentity, process_alive};
 pub use meetings::{Inserted, MeetingRow, NewMeeting};
 pub use schema::SCHEMA_VERSION;
