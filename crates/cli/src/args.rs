@@ -1,0 +1,198 @@
+//! The command line (DESIGN.md §2 is the contract).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "nightshift", version, about = "Record now, process later: local meeting transcripts and notes")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Data directory (database, media, cache, outputs, logs, config.toml).
+    #[arg(long, global = true, env = "NIGHTSHIFT_HOME")]
+    pub home: Option<PathBuf>,
+    /// More log detail on stderr.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate inputs, cut them into chunks and queue their jobs; prints one meeting id per line.
+    Add(AddArgs),
+    /// Process queued jobs (the Foreman).
+    Run(RunArgs),
+    /// Queue and meeting state.
+    Status(StatusArgs),
+    /// A meeting's transcript, summary and scenes.
+    Show(ShowArgs),
+    /// Queue failed (or cancelled) jobs again.
+    Retry(RetryArgs),
+    /// Cancel a meeting's unfinished jobs.
+    Cancel(MeetingArg),
+    /// Delete a meeting and the files derived from it (never the input).
+    Rm(MeetingArg),
+    /// Known models and where they are.
+    Models(ModelsArgs),
+    /// Check engines, ffmpeg, models, workers, disk and the database.
+    Doctor,
+    /// Benchmarks.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    Auto,
+    Audio,
+    Video,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[arg(long)]
+    pub title: Option<String>,
+    #[arg(long, value_enum, default_value_t = KindArg::Auto)]
+    pub kind: KindArg,
+    /// Shortest chunk in seconds (cuts are placed in pauses).
+    #[arg(long, default_value_t = 60.0)]
+    pub min_chunk: f64,
+    /// Longest chunk in seconds.
+    #[arg(long, default_value_t = 120.0)]
+    pub max_chunk: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnlyArg {
+    Audio,
+    Visual,
+    Summary,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WhenArg {
+    Now,
+    Idle,
+    Ac,
+    Night,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Return once no job is PENDING (backoff included) or PROCESSING.
+    #[arg(long)]
+    pub until_idle: bool,
+    #[arg(long, value_enum)]
+    pub only: Option<OnlyArg>,
+    /// Memory budget for models, e.g. 6GiB (default: detected VRAM, or RAM without a GPU).
+    #[arg(long)]
+    pub gpu_budget: Option<String>,
+    #[arg(long, default_value = "dev")]
+    pub profile: String,
+    #[arg(long, value_enum, default_value_t = WhenArg::Now)]
+    pub when: WhenArg,
+    /// Whisper model file or name (overrides the profile).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Inference threads per worker (default: all cores).
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Force the spoken language (ISO 639-1), instead of detecting it.
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Beam search width (default: greedy).
+    #[arg(long)]
+    pub beam_size: Option<u32>,
+    /// Most chunks per worker batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Kill a worker batch that runs longer than this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub batch_timeout: u64,
+    /// Run workers with SCHED_IDLE as well as nice 10 (Linux).
+    #[arg(long)]
+    pub sched_idle: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    pub meeting: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    pub meeting: String,
+    #[arg(long, default_value = "md")]
+    pub format: String,
+    #[arg(long, default_value = "all")]
+    pub part: String,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["meeting", "failed"]))]
+pub struct RetryArgs {
+    pub meeting: Option<String>,
+    /// Retry every failed job of every meeting.
+    #[arg(long)]
+    pub failed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MeetingArg {
+    pub meeting: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub action: ModelsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Known models and whether they are present.
+    List,
+    /// Where a model is (or would be) on disk.
+    Path { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Queue operations on a file-backed database: µs per operation and jobs/s end to end.
+    Queue {
+        #[arg(long, default_value_t = 20_000)]
+        jobs: usize,
+        /// Consumer process counts to measure.
+        #[arg(long, value_delimiter = ',', default_value = "1,4")]
+        consumers: Vec<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// (internal) One consumer process of the queue benchmark.
+    #[command(hide = true)]
+    QueueConsumer { db: PathBuf },
+}

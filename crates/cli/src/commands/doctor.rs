@@ -1,0 +1,102 @@
+//! `nightshift doctor`: what is missing and how to fix it, one line per check.
+
+use std::process::{Command, ExitCode, Stdio};
+
+use anyhow::Result;
+use nightshift_queue::Queue;
+
+use crate::home::Home;
+
+struct Check {
+    name: &'static str,
+    ok: bool,
+    detail: String,
+    /// Essential checks make `doctor` exit 1 when they fail.
+    essential: bool,
+}
+
+pub fn run(home: &Home) -> Result<ExitCode> {
+    let mut checks = vec![tool("ffmpeg"), tool("ffprobe")];
+    checks.push(match nightshift_supervisor::find_worker_binary("nightshift-whisper-worker") {
+        Ok(p) => Check { name: "whisper worker", ok: true, detail: p.display().to_string(), essential: true },
+        Err(e) => Check { name: "whisper worker", ok: false, detail: e.to_string(), essential: true },
+    });
+    for (name, model, essential) in [("ASR model", "tiny.en", true), ("VAD model", "silero-vad", false)] {
+        checks.push(match home.find_model(model) {
+            Ok(p) => Check { name, ok: true, detail: p.display().to_string(), essential },
+            Err(e) => Check { name, ok: false, detail: e.to_string(), essential },
+        });
+    }
+    checks.push(gpu());
+    checks.push(disk(home));
+    checks.push(database(home));
+    let mut bad = false;
+    for c in &checks {
+        let mark = if c.ok { "ok" } else if c.essential { "MISSING" } else { "note" };
+        println!("{:<8} {:<15} {}", mark, c.name, c.detail);
+        bad |= c.essential && !c.ok;
+    }
+    Ok(if bad { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn tool(name: &'static str) -> Check {
+    let ran = Command::new(name).arg("-version").stdout(Stdio::piped()).stderr(Stdio::null()).output();
+    match ran {
+        Ok(out) if out.status.success() => {
+            let first = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").to_string();
+            Check { name, ok: true, detail: first, essential: true }
+        }
+        _ => Check {
+            name,
+            ok: false,
+            detail: format!("{name} not found on PATH: install it (Debian/Ubuntu: apt-get install -y ffmpeg)"),
+            essential: true,
+        },
+    }
+}
+
+fn gpu() -> Check {
+    let present = std::path::Path::new("/dev/nvidia0").exists();
+    let detail = if present {
+        "NVIDIA device present; CPU workers are used unless built with --features cuda".to_string()
+    } else {
+        "no GPU found: running on CPU (budget applies to RAM)".to_string()
+    };
+    Check { name: "gpu", ok: true, detail, essential: false }
+}
+
+fn disk(home: &Home) -> Check {
+    let probe = if home.root.exists() { home.root.clone() } else { std::env::temp_dir() };
+    let free = free_bytes(&probe);
+    match free {
+        Some(b) => {
+            let gib = b as f64 / (1u64 << 30) as f64;
+            Check {
+                name: "disk",
+                ok: gib >= 1.0,
+                detail: format!("{gib:.1} GiB free at {}{}", probe.display(), if gib < 1.0 { ": free some space (chunks need ~60 MB per hour)" } else { "" }),
+                essential: false,
+            }
+        }
+        None => Check { name: "disk", ok: true, detail: "free space unknown".into(), essential: false },
+    }
+}
+
+fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs fills the struct we pass; the path is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    (unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+fn database(home: &Home) -> Check {
+    let path = home.db_path();
+    if !path.exists() {
+        return Check { name: "database", ok: true, detail: format!("{}: not created yet (first `add` creates it)", path.display()), essential: false };
+    }
+    match Queue::open_existing(&path).and_then(|q| q.integrity_check()) {
+        Ok(()) => Check { name: "database", ok: true, detail: format!("{}: integrity ok", path.display()), essential: true },
+        Err(e) => Check { name: "database", ok: false, detail: e.to_string(), essential: true },
+    }
+}

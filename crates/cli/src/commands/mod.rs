@@ -1,0 +1,43 @@
+//! One module per subcommand; `dispatch` wires them.
+
+pub(crate) mod add;
+mod bench;
+mod doctor;
+mod manage;
+mod models;
+mod show;
+mod status;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use nightshift_queue::Queue;
+
+pub(crate) use add::WHISPER_MODEL_KEY;
+
+use crate::args::{BenchWhat, Cli, Command};
+use crate::home::Home;
+
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let home = Home::resolve(&cli.global)?;
+    match cli.command {
+        Command::Add(a) => add::run(&home, &a),
+        Command::Run(r) => crate::foreman::run(&home, &r),
+        Command::Status(s) => status::run(&home, &s),
+        Command::Show(s) => show::run(&home, &s),
+        Command::Retry(r) => manage::retry(&home, &r),
+        Command::Cancel(m) => manage::cancel(&home, &m.meeting),
+        Command::Rm(m) => manage::rm(&home, &m.meeting),
+        Command::Models(m) => models::run(&home, &m.action),
+        Command::Doctor => doctor::run(&home),
+        Command::Bench(b) => match b.what {
+            BenchWhat::Queue { jobs, consumers, json } => bench::queue(&home, jobs, &consumers, json),
+            BenchWhat::QueueConsumer { db } => bench::queue_consumer(&db),
+        },
+    }
+}
+
+/// Open the queue of a home that must already exist (read and manage commands).
+pub(crate) fn open_existing(home: &Home) -> Result<Queue> {
+    Ok(Queue::open_existing(&home.db_path())?)
+}

@@ -1,0 +1,169 @@
+//! `nightshift run`: the Foreman. Claims ready work batch by batch as the scheduling policy
+//! decides, runs each batch in a worker process, and checkpoints every chunk as it arrives.
+//!
+//! Invariants: the Foreman never links an engine; every claim carries a lease that a separate
+//! heartbeat thread extends; a stop request (Ctrl-C, SIGTERM) finishes the item in flight and
+//! gives unstarted items back without counting an attempt.
+
+mod audio;
+mod politeness;
+mod resources;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use nightshift_core::TaskType;
+use nightshift_queue::{ClaimFilter, Queue, RunnerIdentity};
+use nightshift_scheduler::{Decision, Policy, ReadyGroup, Resources};
+
+use crate::args::{OnlyArg, RunArgs};
+use crate::home::Home;
+
+/// How often an idle runner looks for new or unblocked work.
+const POLL: Duration = Duration::from_millis(500);
+
+pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
+    home.ensure()?;
+    let db = home.db_path();
+    let mut queue = Queue::open(&db)?;
+    let me = RunnerIdentity::current();
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
+    }
+    politeness::wait_until_allowed(args.when, &stop);
+    queue.register_runner(&me)?;
+    let heartbeat = spawn_heartbeat(&db, &me.runner_id, queue.lease_duration(), Arc::clone(&stop))?;
+    let outcome = drain(home, args, &mut queue, &me, &stop);
+    heartbeat.stop.store(true, Ordering::SeqCst);
+    let _ = heartbeat.handle.join();
+    queue.unregister_runner(&me.runner_id)?;
+    outcome?;
+    if stop.load(Ordering::SeqCst) {
+        tracing::info!("stopped on request; the queue is consistent and `run` resumes it");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn only_task(only: Option<OnlyArg>) -> Option<TaskType> {
+    only.map(|o| match o {
+        OnlyArg::Audio => TaskType::Audio,
+        OnlyArg::Visual => TaskType::Visual,
+        OnlyArg::Summary => TaskType::Summary,
+    })
+}
+
+/// The main loop: until stopped, or (with `--until-idle`) until nothing is PENDING or
+/// PROCESSING for this runner's filter.
+fn drain(
+    home: &Home,
+    args: &RunArgs,
+    queue: &mut Queue,
+    me: &RunnerIdentity,
+    stop: &Arc<AtomicBool>,
+) -> Result<()> {
+    let task = only_task(args.only);
+    let filter = ClaimFilter { task_type: task, model_key: None };
+    let policy = Policy { max_batch_jobs: args.batch.max(1) };
+    let mut resident: Option<String> = None;
+    let res = resources::budget(args.gpu_budget.as_deref())?;
+    let costs = resources::model_costs(home, args);
+    while !stop.load(Ordering::SeqCst) {
+        let reclaimed = queue.reclaim_dead_runners(me)? + queue.requeue_expired()?;
+        if reclaimed > 0 {
+            tracing::info!("requeued {reclaimed} job(s) of runners that stopped");
+        }
+        let groups: Vec<ReadyGroup> = queue
+            .ready_groups(task)?
+            .into_iter()
+            .map(|g| ReadyGroup {
+                model_key: g.model_key,
+                task_type: g.task_type,
+                ready_jobs: g.ready_jobs,
+                max_priority: g.max_priority,
+                oldest_job_id: g.oldest_job_id,
+            })
+            .collect();
+        let resources = Resources { resident_model: resident.clone(), ..res.clone() };
+        match nightshift_scheduler::next_batch(&groups, &costs, &resources, &policy) {
+            Decision::Run(batch) => {
+                let f = ClaimFilter { task_type: Some(batch.task_type), model_key: batch.model_key.clone() };
+                let jobs = queue.claim_batch(&me.runner_id, &f, batch.max_jobs)?;
+                if jobs.is_empty() {
+                    continue; // another runner was faster
+                }
+                tracing::debug!(model = ?batch.model_key, reason = ?batch.reason, jobs = jobs.len(), "batch");
+                match batch.task_type {
+                    TaskType::Audio => audio::run_batch(home, args, queue, &me.runner_id, jobs, stop)?,
+                    other => {
+                        // No engine for this stage yet: fail loudly instead of pretending.
+                        for j in jobs {
+                            queue.fail(j.job_id, &me.runner_id, &format!("no {other} engine in this build"), false)?;
+                        }
+                    }
+                }
+                resident = batch.model_key;
+            }
+            Decision::TooLarge { model_key, needed_bytes, budget_bytes } => {
+                anyhow::bail!(
+                    "model {} needs {} MiB but the budget is {} MiB: raise --gpu-budget or choose a smaller model",
+                    model_key.unwrap_or_default(),
+                    needed_bytes >> 20,
+                    budget_bytes >> 20
+                );
+            }
+            Decision::WaitForMemory { .. } | Decision::Idle => {
+                if args.until_idle {
+                    let (left, _) = queue.outstanding(&filter)?;
+                    if left == 0 {
+                        tracing::info!("queue drained");
+                        return Ok(());
+                    }
+                }
+                thread::sleep(POLL);
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Heartbeat {
+    stop: Arc<AtomicBool>,
+    handle: thread::JoinHandle<()>,
+}
+
+/// Extend this runner's leases from its own connection, so a long chunk never loses its lease.
+fn spawn_heartbeat(
+    db: &std::path::Path,
+    owner: &str,
+    lease: Duration,
+    _stop_all: Arc<AtomicBool>,
+) -> Result<Heartbeat> {
+    let mut q = Queue::open(db)?;
+    let owner = owner.to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let every = lease / 4;
+    let handle = thread::Builder::new()
+        .name("heartbeat".into())
+        .spawn(move || {
+            let tick = Duration::from_millis(100);
+            let mut waited = Duration::ZERO;
+            while !flag.load(Ordering::SeqCst) {
+                thread::sleep(tick);
+                waited += tick;
+                if waited >= every {
+                    waited = Duration::ZERO;
+                    if let Err(e) = q.heartbeat(&owner) {
+                        tracing::warn!("heartbeat failed: {e}");
+                    }
+                }
+            }
+        })
+        .context("starting the heartbeat thread")?;
+    Ok(Heartbeat { stop, handle })
+}

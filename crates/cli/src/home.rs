@@ -1,0 +1,104 @@
+//! The data directory and where models are found.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::args::Global;
+
+/// Layout of a nightshift home (DESIGN.md §2).
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub root: PathBuf,
+}
+
+impl Home {
+    /// `--home`, `NIGHTSHIFT_HOME`, or the platform data dir.
+    pub fn resolve(global: &Global) -> Result<Home> {
+        let root = match &global.home {
+            Some(h) => h.clone(),
+            None => default_data_dir()
+                .context("no --home given and no platform data directory (set NIGHTSHIFT_HOME)")?,
+        };
+        if root.exists() && !root.is_dir() {
+            bail!("{}: home is not a directory", root.display());
+        }
+        Ok(Home { root })
+    }
+
+    /// Create the directories a writing command needs.
+    pub fn ensure(&self) -> Result<()> {
+        for dir in [self.chunks_dir(), self.root.join("cache"), self.root.join("out"), self.root.join("logs")] {
+            std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
+        }
+        Ok(())
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.root.join("nightshift.db")
+    }
+
+    pub fn chunks_dir(&self) -> PathBuf {
+        self.root.join("media").join("chunks")
+    }
+
+    /// Directories searched for model files, in order.
+    pub fn model_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        if let Some(v) = std::env::var_os("NIGHTSHIFT_MODELS") {
+            dirs.extend(std::env::split_paths(&v));
+        }
+        dirs.push(self.root.join("models"));
+        dirs
+    }
+
+    /// Find a model by file path, file name or short name (`tiny.en` → `ggml-tiny.en.bin`).
+    pub fn find_model(&self, name: &str) -> Result<PathBuf> {
+        let as_path = Path::new(name);
+        if as_path.components().count() > 1 || as_path.is_absolute() {
+            if as_path.is_file() {
+                return Ok(as_path.to_path_buf());
+            }
+            bail!("{name}: model file not found");
+        }
+        let file = known_model(name).map(|m| m.file).unwrap_or(name);
+        let dirs = self.model_dirs();
+        for dir in &dirs {
+            let candidate = dir.join(file);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+        let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        bail!(
+            "{file}: model not found (searched {}); put it in one of those directories or point NIGHTSHIFT_MODELS at the directory that holds it",
+            searched.join(", ")
+        )
+    }
+}
+
+fn default_data_dir() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(x).join("nightshift"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/nightshift"))
+}
+
+/// A model nightshift knows by name.
+pub struct KnownModel {
+    pub name: &'static str,
+    pub file: &'static str,
+    pub what: &'static str,
+}
+
+pub const KNOWN_MODELS: &[KnownModel] = &[
+    KnownModel { name: "tiny.en", file: "ggml-tiny.en.bin", what: "Whisper tiny.en (dev profile ASR)" },
+    KnownModel { name: "base", file: "ggml-base.bin", what: "Whisper base, multilingual" },
+    KnownModel { name: "large-v3", file: "ggml-large-v3.bin", what: "Whisper large-v3 (prod profile ASR)" },
+    KnownModel { name: "silero-vad", file: "ggml-silero-v6.2.3.bin", what: "Silero VAD v6.2.3 for whisper.cpp" },
+    KnownModel { name: "smollm2-135m", file: "SmolLM2-135M-Instruct.Q4_1.gguf", what: "SmolLM2 135M instruct (dev profile summaries)" },
+];
+
+pub fn known_model(name: &str) -> Option<&'static KnownModel> {
+    KNOWN_MODELS.iter().find(|m| m.name == name || m.file == name)
+}

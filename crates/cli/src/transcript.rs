@@ -1,0 +1,81 @@
+//! Building the `show` document of a meeting from its stored job results.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use nightshift_core::{JobStatus, TaskType};
+use nightshift_export::{AssembleOptions, ChunkTranscript, MeetingDoc};
+use nightshift_queue::{JobRow, MeetingRow, Queue};
+use nightshift_worker_protocol::LocalSegment;
+use serde_json::{Value, json};
+
+/// What an AUDIO job stores as its result.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AudioResult {
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub segments: Vec<LocalSegment>,
+    /// Set when the pre-filter skipped the chunk (no model ran).
+    #[serde(default)]
+    pub skipped: Option<String>,
+}
+
+pub fn spans_from(v: &Value) -> Vec<(f64, f64)> {
+    serde_json::from_value(v.clone()).unwrap_or_default()
+}
+
+pub fn build_doc(queue: &Queue, meeting: &MeetingRow) -> Result<MeetingDoc> {
+    let jobs = queue.jobs_of(&meeting.meeting_id)?;
+    let mut chunks = Vec::new();
+    let mut languages: BTreeMap<String, usize> = BTreeMap::new();
+    for job in jobs.iter().filter(|j| j.task_type == TaskType::Audio && j.status == JobStatus::Completed) {
+        let Some(result) = job.result.clone() else { continue };
+        let result: AudioResult = serde_json::from_value(result).unwrap_or(AudioResult {
+            language: None,
+            segments: Vec::new(),
+            skipped: Some("unreadable result".into()),
+        });
+        if let Some(lang) = &result.language {
+            *languages.entry(lang.clone()).or_default() += 1;
+        }
+        chunks.push(ChunkTranscript {
+            offset_s: job.payload["offset_s"].as_f64().unwrap_or(0.0),
+            duration_s: job.payload["duration_s"].as_f64().unwrap_or(0.0),
+            speech_spans: spans_from(&job.payload["speech_spans"]),
+            segments: result.segments,
+        });
+    }
+    chunks.sort_by(|a, b| a.offset_s.total_cmp(&b.offset_s));
+    let segments = nightshift_export::assemble(&chunks, &AssembleOptions::default());
+    let language = languages.into_iter().max_by_key(|(_, n)| *n).map(|(l, _)| l);
+    Ok(MeetingDoc {
+        meeting_id: meeting.meeting_id.clone(),
+        title: meeting.title.clone(),
+        source: meeting.source_path.clone(),
+        duration_s: meeting.duration_s,
+        language,
+        segments,
+        scenes: Vec::new(),
+        summary: None,
+        jobs: jobs_summary(&jobs),
+    })
+}
+
+/// Counts per task type and status, plus the errors of failed jobs.
+pub fn jobs_summary(jobs: &[JobRow]) -> Value {
+    let mut counts: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for j in jobs {
+        *counts
+            .entry(j.task_type.to_string())
+            .or_default()
+            .entry(j.status.to_string())
+            .or_default() += 1;
+    }
+    let failed: Vec<Value> = jobs
+        .iter()
+        .filter(|j| j.status == JobStatus::Failed)
+        .map(|j| json!({"job_id": j.job_id, "task_type": j.task_type, "seq": j.seq, "error": j.last_error}))
+        .collect();
+    json!({ "total": jobs.len(), "counts": counts, "failed": failed })
+}

@@ -1,0 +1,14 @@
+//! Scoring for tests and `bench` (never on the product path): the WER normalisation of
+//! DESIGN §4, word error counts pooled over a set, frame-level F1 for speech spans, and typed
+//! access to the corpus manifest.
+
+pub mod frames;
+pub mod manifest;
+pub mod normalize;
+mod numbers;
+pub mod wer;
+
+pub use frames::{DEFAULT_FRAME_S, frame_f1};
+pub use manifest::{Case, Manifest, ManifestError, Sentence, Turn, corpus_dir, load_corpus};
+pub use normalize::normalize;
+pub use wer::{WerCounts, pooled_wer, wer_counts};

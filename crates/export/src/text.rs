@@ -1,0 +1,276 @@
+//! Markdown and plain-text writers: everything `show` knows, for people to read.
+//!
+//! Markdown always starts with the title and a metadata line, then the requested sections.
+//! Plain text prints the header only for `all`; a single part is just that part, so
+//! `show M --format txt --part transcript` pipes cleanly into other tools.
+
+use std::fmt::Write;
+
+use nightshift_core::{ActionItem, Scene, Segment, Summary};
+
+use crate::doc::{MeetingDoc, Part};
+use crate::timefmt::{clock, one_line};
+
+fn metadata(doc: &MeetingDoc) -> String {
+    let mut parts = vec![
+        format!("Meeting {}", doc.meeting_id),
+        format!("source: {}", doc.source),
+        format!("duration {}", clock(doc.duration_s)),
+    ];
+    if let Some(lang) = &doc.language {
+        parts.push(format!("language {lang}"));
+    }
+    parts.join(" · ")
+}
+
+fn action_line(item: &ActionItem) -> String {
+    let mut who_when: Vec<String> = Vec::new();
+    if let Some(owner) = item.owner.as_deref().filter(|o| !o.trim().is_empty()) {
+        who_when.push(one_line(owner));
+    }
+    if let Some(due) = item.due.as_deref().filter(|d| !d.trim().is_empty()) {
+        who_when.push(format!("due {}", one_line(due)));
+    }
+    let task = one_line(&item.task);
+    if who_when.is_empty() {
+        task
+    } else {
+        format!("{task} — {}", who_when.join(", "))
+    }
+}
+
+fn transcript_line(seg: &Segment, bold_speaker: bool) -> Option<String> {
+    let text = one_line(&seg.text);
+    if text.is_empty() {
+        return None;
+    }
+    let time = clock(seg.start);
+    Some(
+        match seg
+            .speaker
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(name) if bold_speaker => format!("[{time}] **{name}:** {text}"),
+            Some(name) => format!("[{time}] {name}: {text}"),
+            None => format!("[{time}] {text}"),
+        },
+    )
+}
+
+fn scene_heading(i: usize, scene: &Scene) -> String {
+    format!(
+        "Scene {} · {}–{}",
+        i + 1,
+        clock(scene.start),
+        clock(scene.end)
+    )
+}
+
+// ---------------------------------------------------------------- markdown
+
+fn md_list(out: &mut String, heading: &str, items: &[String]) {
+    let _ = write!(out, "### {heading}\n\n");
+    if items.is_empty() {
+        out.push_str("_None._\n\n");
+    }
+    for item in items {
+        let _ = writeln!(out, "- {}", one_line(item));
+    }
+    if !items.is_empty() {
+        out.push('\n');
+    }
+}
+
+fn md_summary(out: &mut String, summary: Option<&Summary>) {
+    out.push_str("## Summary\n\n");
+    let Some(s) = summary else {
+        out.push_str("_No summary yet._\n\n");
+        return;
+    };
+    if !s.overview.trim().is_empty() {
+        let _ = write!(out, "{}\n\n", s.overview.trim());
+    }
+    md_list(out, "Decisions", &s.decisions);
+    out.push_str("### Action items\n\n");
+    if s.action_items.is_empty() {
+        out.push_str("_None._\n\n");
+    } else {
+        for item in &s.action_items {
+            let _ = writeln!(out, "- [ ] {}", action_line(item));
+        }
+        out.push('\n');
+    }
+    md_list(out, "Open questions", &s.open_questions);
+}
+
+fn md_scenes(out: &mut String, scenes: &[Scene]) {
+    out.push_str("## Scenes\n\n");
+    if scenes.is_empty() {
+        out.push_str("_No scenes (not a video, or not processed yet)._\n\n");
+    }
+    for (i, scene) in scenes.iter().enumerate() {
+        let _ = write!(out, "### {}\n\n", scene_heading(i, scene));
+        if let Some(d) = scene
+            .description
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+        {
+            let _ = write!(out, "{}\n\n", one_line(d));
+        }
+        let ocr: Vec<&str> = scene
+            .ocr_text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if !ocr.is_empty() {
+            out.push_str("On screen:\n\n");
+            for line in ocr {
+                let _ = writeln!(out, "> {line}");
+            }
+            out.push('\n');
+        }
+        if !scene.transcript.trim().is_empty() {
+            let _ = write!(out, "Said: {}\n\n", one_line(&scene.transcript));
+        }
+        if !scene.keyframes.is_empty() {
+            let frames: Vec<String> = scene.keyframes.iter().map(|k| format!("`{k}`")).collect();
+            let _ = write!(out, "Keyframes: {}\n\n", frames.join(", "));
+        }
+    }
+}
+
+fn md_transcript(out: &mut String, segments: &[Segment]) {
+    out.push_str("## Transcript\n\n");
+    let lines: Vec<String> = segments
+        .iter()
+        .filter_map(|s| transcript_line(s, true))
+        .collect();
+    if lines.is_empty() {
+        out.push_str("_No speech._\n\n");
+    }
+    for line in lines {
+        let _ = write!(out, "{line}\n\n");
+    }
+}
+
+pub fn render_md(doc: &MeetingDoc, part: Part) -> String {
+    let mut out = String::new();
+    let title = one_line(&doc.title);
+    let _ = write!(
+        out,
+        "# {}\n\n{}\n\n",
+        if title.is_empty() {
+            "Untitled meeting"
+        } else {
+            &title
+        },
+        metadata(doc)
+    );
+    if part.has_summary() {
+        md_summary(&mut out, doc.summary.as_ref());
+    }
+    // An audio meeting has no scenes: `all` leaves the section out rather than print nothing.
+    if part == Part::Scenes || (part == Part::All && !doc.scenes.is_empty()) {
+        md_scenes(&mut out, &doc.scenes);
+    }
+    if part.has_transcript() {
+        md_transcript(&mut out, &doc.segments);
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+// ---------------------------------------------------------------- plain text
+
+fn txt_list(out: &mut String, heading: &str, items: impl Iterator<Item = String>) {
+    let items: Vec<String> = items.collect();
+    let _ = writeln!(out, "{heading}:");
+    if items.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for item in items {
+        let _ = writeln!(out, "- {item}");
+    }
+}
+
+fn txt_summary(out: &mut String, summary: Option<&Summary>) {
+    let Some(s) = summary else {
+        out.push_str("No summary yet.\n");
+        return;
+    };
+    if !s.overview.trim().is_empty() {
+        let _ = write!(out, "{}\n\n", s.overview.trim());
+    }
+    txt_list(out, "Decisions", s.decisions.iter().map(|d| one_line(d)));
+    txt_list(
+        out,
+        "Action items",
+        s.action_items
+            .iter()
+            .map(|a| format!("[ ] {}", action_line(a))),
+    );
+    txt_list(
+        out,
+        "Open questions",
+        s.open_questions.iter().map(|q| one_line(q)),
+    );
+}
+
+fn txt_scenes(out: &mut String, scenes: &[Scene]) {
+    if scenes.is_empty() {
+        out.push_str("No scenes.\n");
+    }
+    for (i, scene) in scenes.iter().enumerate() {
+        let _ = writeln!(out, "{}", scene_heading(i, scene));
+        if let Some(d) = scene
+            .description
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+        {
+            let _ = writeln!(out, "  {}", one_line(d));
+        }
+        let ocr = one_line(&scene.ocr_text.replace('\n', " / "));
+        if !ocr.is_empty() {
+            let _ = writeln!(out, "  On screen: {ocr}");
+        }
+        if !scene.transcript.trim().is_empty() {
+            let _ = writeln!(out, "  Said: {}", one_line(&scene.transcript));
+        }
+    }
+}
+
+fn txt_transcript(out: &mut String, segments: &[Segment]) {
+    for line in segments.iter().filter_map(|s| transcript_line(s, false)) {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+pub fn render_txt(doc: &MeetingDoc, part: Part) -> String {
+    let mut out = String::new();
+    match part {
+        Part::Transcript => txt_transcript(&mut out, &doc.segments),
+        Part::Summary => txt_summary(&mut out, doc.summary.as_ref()),
+        Part::Scenes => txt_scenes(&mut out, &doc.scenes),
+        Part::All => {
+            let _ = write!(
+                out,
+                "{}\n{}\n\nSUMMARY\n\n",
+                one_line(&doc.title),
+                metadata(doc)
+            );
+            txt_summary(&mut out, doc.summary.as_ref());
+            if !doc.scenes.is_empty() {
+                out.push_str("\nSCENES\n\n");
+                txt_scenes(&mut out, &doc.scenes);
+            }
+            out.push_str("\nTRANSCRIPT\n\n");
+            txt_transcript(&mut out, &doc.segments);
+        }
+    }
+    out
+}
