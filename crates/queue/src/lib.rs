@@ -53,7 +53,12 @@ impl Default for QueueOptions {
     fn default() -> Self {
         QueueOptions {
             lease: Duration::from_secs(60),
-            busy_timeout: Duration::from_secs(30),
+            // NIGHTSHIFT_BUSY_TIMEOUT_MS lets scripts (and tests) fail fast on a locked database.
+            busy_timeout: std::env::var("NIGHTSHIFT_BUSY_TIMEOUT_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_millis)
+                .unwrap_or(Duration::from_secs(30)),
         }
     }
 }

@@ -1,0 +1,94 @@
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// `../shared` beside the repo; a test that needs it fails (never skips) when it is missing.
+pub fn shared() -> PathBuf {
+    let dir = std::env::var_os("NIGHTSHIFT_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared"));
+    assert!(
+        dir.join("models").is_dir() && dir.join("corpus").is_dir(),
+        "{}: shared test assets (models/, corpus/) not found; they must sit beside the repo",
+        dir.display()
+    );
+    dir
+}
+
+pub fn corpus(rel: &str) -> PathBuf {
+    let p = shared().join("corpus").join(rel);
+    assert!(p.exists(), "{}: corpus file missing", p.display());
+    p
+}
+
+/// A nightshift home in a temp dir, with the shared models.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env { dir: tempfile::TempDir::new().unwrap() }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_nightshift"));
+        c.arg("--home").arg(self.home());
+        c.env("NIGHTSHIFT_MODELS", shared().join("models"));
+        c.env_remove("NIGHTSHIFT_HOME");
+        c.env("NIGHTSHIFT_LOG", "warn");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run nightshift")
+    }
+
+    pub fn add(&self, file: &Path) -> String {
+        let out = self.cmd().arg("add").arg(file).output().unwrap();
+        assert!(out.status.success(), "add {} failed: {}", file.display(), stderr(&out));
+        stdout(&out).trim().to_string()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?} failed: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&out)))
+    }
+
+    pub fn run_until_idle(&self) {
+        let out = self.run(&["run", "--until-idle"]);
+        assert!(out.status.success(), "run failed: {}", stderr(&out));
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn sha256(path: &Path) -> String {
+    nightshift_media::sha256_file(path).unwrap()
+}
+
+/// The job statuses of a meeting from `status --json`.
+pub fn job_statuses(status: &serde_json::Value) -> Vec<String> {
+    status["meetings"][0]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["status"].as_str().unwrap().to_string())
+        .collect()
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Quick start, step 1: install what nightshift needs, build it, and process a sample meeting.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+install_system_packages
+require_shared
+cd "$REPO_ROOT"
+cargo build --release --workspace
+BIN="$CARGO_TARGET_DIR/release/nightshift"
+HOME_DIR="${NIGHTSHIFT_HOME:-$REPO_ROOT/.nightshift-dev}"
+SAMPLE="${1:-$SHARED/corpus/meetings/meeting_02.wav}"
+"$BIN" --home "$HOME_DIR" doctor
+id=$("$BIN" --home "$HOME_DIR" add "$SAMPLE")
+"$BIN" --home "$HOME_DIR" run --until-idle
+"$BIN" --home "$HOME_DIR" status "$id"
+"$BIN" --home "$HOME_DIR" show "$id" --format md
+echo >&2
+echo "nightshift is built: $BIN (data in $HOME_DIR)" >&2

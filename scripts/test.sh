@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Quick start, step 2: the whole test suite, in the release profile the build uses (the C++
+# engines are built once for both).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+install_system_packages
+require_shared
+cd "$REPO_ROOT"
+cargo fmt --all -- --check
+cargo build --release --workspace --all-targets
+cargo clippy --release --workspace --all-targets -- -D warnings
+cargo test --release --workspace
