@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "nightshift", version, about = "Record now, process later: local meeting transcripts and notes")]
+#[command(
+    name = "nightshift",
+    version,
+    about = "Record now, process later: local meeting transcripts and notes"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -28,8 +28,14 @@ impl Home {
 
     /// Create the directories a writing command needs.
     pub fn ensure(&self) -> Result<()> {
-        for dir in [self.chunks_dir(), self.root.join("cache"), self.root.join("out"), self.root.join("logs")] {
-            std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
+        for dir in [
+            self.chunks_dir(),
+            self.root.join("cache"),
+            self.root.join("out"),
+            self.root.join("logs"),
+        ] {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("{}: cannot create directory", dir.display()))?;
         }
         Ok(())
     }
@@ -92,13 +98,35 @@ pub struct KnownModel {
 }
 
 pub const KNOWN_MODELS: &[KnownModel] = &[
-    KnownModel { name: "tiny.en", file: "ggml-tiny.en.bin", what: "Whisper tiny.en (dev profile ASR)" },
-    KnownModel { name: "base", file: "ggml-base.bin", what: "Whisper base, multilingual" },
-    KnownModel { name: "large-v3", file: "ggml-large-v3.bin", what: "Whisper large-v3 (prod profile ASR)" },
-    KnownModel { name: "silero-vad", file: "ggml-silero-v6.2.3.bin", what: "Silero VAD v6.2.3 for whisper.cpp" },
-    KnownModel { name: "smollm2-135m", file: "SmolLM2-135M-Instruct.Q4_1.gguf", what: "SmolLM2 135M instruct (dev profile summaries)" },
+    KnownModel {
+        name: "tiny.en",
+        file: "ggml-tiny.en.bin",
+        what: "Whisper tiny.en (dev profile ASR)",
+    },
+    KnownModel {
+        name: "base",
+        file: "ggml-base.bin",
+        what: "Whisper base, multilingual",
+    },
+    KnownModel {
+        name: "large-v3",
+        file: "ggml-large-v3.bin",
+        what: "Whisper large-v3 (prod profile ASR)",
+    },
+    KnownModel {
+        name: "silero-vad",
+        file: "ggml-silero-v6.2.3.bin",
+        what: "Silero VAD v6.2.3 for whisper.cpp",
+    },
+    KnownModel {
+        name: "smollm2-135m",
+        file: "SmolLM2-135M-Instruct.Q4_1.gguf",
+        what: "SmolLM2 135M instruct (dev profile summaries)",
+    },
 ];
 
 pub fn known_model(name: &str) -> Option<&'static KnownModel> {
-    KNOWN_MODELS.iter().find(|m| m.name == name || m.file == name)
+    KNOWN_MODELS
+        .iter()
+        .find(|m| m.name == name || m.file == name)
 }

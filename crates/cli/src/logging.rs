@@ -6,7 +6,8 @@ use crate::args::{Global, LogFormat};
 
 pub fn init(global: &Global) {
     let default = if global.verbose { "debug" } else { "info" };
-    let filter = EnvFilter::try_from_env("NIGHTSHIFT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter =
+        EnvFilter::try_from_env("NIGHTSHIFT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_ansi(std::io::stderr().is_terminal())

@@ -29,8 +29,13 @@ pub fn build_doc(queue: &Queue, meeting: &MeetingRow) -> Result<MeetingDoc> {
     let jobs = queue.jobs_of(&meeting.meeting_id)?;
     let mut chunks = Vec::new();
     let mut languages: BTreeMap<String, usize> = BTreeMap::new();
-    for job in jobs.iter().filter(|j| j.task_type == TaskType::Audio && j.status == JobStatus::Completed) {
-        let Some(result) = job.result.clone() else { continue };
+    for job in jobs
+        .iter()
+        .filter(|j| j.task_type == TaskType::Audio && j.status == JobStatus::Completed)
+    {
+        let Some(result) = job.result.clone() else {
+            continue;
+        };
         let result: AudioResult = serde_json::from_value(result).unwrap_or(AudioResult {
             language: None,
             segments: Vec::new(),
@@ -48,7 +53,10 @@ pub fn build_doc(queue: &Queue, meeting: &MeetingRow) -> Result<MeetingDoc> {
     }
     chunks.sort_by(|a, b| a.offset_s.total_cmp(&b.offset_s));
     let segments = nightshift_export::assemble(&chunks, &AssembleOptions::default());
-    let language = languages.into_iter().max_by_key(|(_, n)| *n).map(|(l, _)| l);
+    let language = languages
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(l, _)| l);
     Ok(MeetingDoc {
         meeting_id: meeting.meeting_id.clone(),
         title: meeting.title.clone(),

@@ -13,8 +13,15 @@ fn assert_clean_failure(out: &std::process::Output, needle: &str) {
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "expected one error line, got: {err}");
     assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(lines[0].contains(needle), "{err:?} should mention {needle:?}");
-    assert!(stdout(out).is_empty(), "stdout must stay empty: {}", stdout(out));
+    assert!(
+        lines[0].contains(needle),
+        "{err:?} should mention {needle:?}"
+    );
+    assert!(
+        stdout(out).is_empty(),
+        "stdout must stay empty: {}",
+        stdout(out)
+    );
 }
 
 #[test]
@@ -26,7 +33,10 @@ fn add_prints_one_id_per_line_and_same_content_gets_the_same_id() {
     assert!(out.status.success(), "{}", stderr(&out));
     let ids: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
     assert_eq!(ids.len(), 2);
-    assert!(ids.iter().all(|id| id.len() >= 8 && id.chars().all(|c| c.is_ascii_hexdigit())));
+    assert!(
+        ids.iter()
+            .all(|id| id.len() >= 8 && id.chars().all(|c| c.is_ascii_hexdigit()))
+    );
     let again = env.cmd().arg("add").arg(&a).output().unwrap();
     assert!(again.status.success());
     assert_eq!(stdout(&again).trim(), ids[0]);
@@ -74,8 +84,17 @@ fn bad_inputs_are_refused_with_one_line_and_no_meeting() {
         assert_eq!(sha256(&path), before, "{rel} was modified");
     }
     let s = env.json(&["status", "--json"]);
-    let ids: Vec<&str> = s["meetings"].as_array().unwrap().iter().map(|m| m["meeting_id"].as_str().unwrap()).collect();
-    assert_eq!(ids, vec![keep.as_str()], "a refused file left a meeting behind");
+    let ids: Vec<&str> = s["meetings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["meeting_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![keep.as_str()],
+        "a refused file left a meeting behind"
+    );
 }
 
 #[test]
@@ -92,13 +111,19 @@ fn a_batch_with_one_bad_file_still_adds_the_good_ones() {
 #[test]
 fn missing_files_directories_and_unknown_meetings_are_clear_errors() {
     let env = Env::new();
-    assert_clean_failure(&env.run(&["add", "/nonexistent/meeting.wav"]), "meeting.wav: no such file");
+    assert_clean_failure(
+        &env.run(&["add", "/nonexistent/meeting.wav"]),
+        "meeting.wav: no such file",
+    );
     let dir = env.dir.path().to_string_lossy().into_owned();
     assert_clean_failure(&env.run(&["add", &dir]), "is a directory");
     env.add(&corpus("tts/tts_04_en_m7_s140.wav"));
     assert_clean_failure(&env.run(&["show", "feedface"]), "unknown meeting");
     assert_clean_failure(&env.run(&["cancel", "feedface"]), "unknown meeting");
-    assert_clean_failure(&env.run(&["show", "feedface", "--format", "pdf"]), "unknown format");
+    assert_clean_failure(
+        &env.run(&["show", "feedface", "--format", "pdf"]),
+        "unknown format",
+    );
 }
 
 #[test]
@@ -124,9 +149,18 @@ fn a_corrupt_database_is_reported_and_left_untouched() {
     let junk = b"garbage that is not sqlite at all ".repeat(200);
     std::fs::write(&db, &junk).unwrap();
     assert_clean_failure(&env.run(&["status"]), "nightshift.db");
-    let out = env.cmd().arg("add").arg(corpus("tts/tts_05_en-gb-scotland_m2_s190.wav")).output().unwrap();
+    let out = env
+        .cmd()
+        .arg("add")
+        .arg(corpus("tts/tts_05_en-gb-scotland_m2_s190.wav"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("not a nightshift database or corrupt"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a nightshift database or corrupt"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(std::fs::read(&db).unwrap(), junk);
 }
 
@@ -136,7 +170,12 @@ fn a_locked_database_is_a_clear_error_not_a_hang() {
     let id = env.add(&corpus("tts/tts_06_en-029_f4_s130.wav"));
     let conn = rusqlite::Connection::open(env.home().join("nightshift.db")).unwrap();
     conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    let out = env.cmd().env("NIGHTSHIFT_BUSY_TIMEOUT_MS", "300").args(["cancel", &id]).output().unwrap();
+    let out = env
+        .cmd()
+        .env("NIGHTSHIFT_BUSY_TIMEOUT_MS", "300")
+        .args(["cancel", &id])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
     conn.execute_batch("ROLLBACK").unwrap();
@@ -160,7 +199,10 @@ fn cancel_retry_and_rm_manage_the_queue_and_never_touch_the_input() {
         .collect();
     assert!(!chunks.is_empty());
     assert!(env.run(&["rm", &id]).status.success());
-    assert!(chunks.iter().all(|c| !c.exists()), "derived chunks left behind");
+    assert!(
+        chunks.iter().all(|c| !c.exists()),
+        "derived chunks left behind"
+    );
     assert_eq!(sha256(&input), before);
     assert!(input.exists());
     let s = env.json(&["status", "--json"]);

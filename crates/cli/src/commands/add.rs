@@ -34,7 +34,11 @@ pub fn run(home: &Home, args: &AddArgs) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn check_readable(file: &Path) -> Result<()> {
@@ -54,8 +58,15 @@ fn check_readable(file: &Path) -> Result<()> {
 fn add_one(home: &Home, queue: &mut Queue, file: &Path, args: &AddArgs) -> Result<String> {
     let name = file.display().to_string();
     let sha = nightshift_media::sha256_file(file).with_context(|| format!("{name}: reading"))?;
-    if let Some(existing) = queue.meetings()?.into_iter().find(|m| m.source_sha256 == sha) {
-        eprintln!("notice: {name}: already added as meeting {}", existing.meeting_id);
+    if let Some(existing) = queue
+        .meetings()?
+        .into_iter()
+        .find(|m| m.source_sha256 == sha)
+    {
+        eprintln!(
+            "notice: {name}: already added as meeting {}",
+            existing.meeting_id
+        );
         return Ok(existing.meeting_id);
     }
     let opts = IngestOptions {
@@ -68,7 +79,8 @@ fn add_one(home: &Home, queue: &mut Queue, file: &Path, args: &AddArgs) -> Resul
         },
         ..IngestOptions::default()
     };
-    let ingested = nightshift_media::ingest(file, &home.chunks_dir(), &opts).with_context(|| name.clone())?;
+    let ingested =
+        nightshift_media::ingest(file, &home.chunks_dir(), &opts).with_context(|| name.clone())?;
     for w in &ingested.warnings {
         eprintln!("warning: {name}: {w}");
     }
@@ -89,7 +101,9 @@ fn add_one(home: &Home, queue: &mut Queue, file: &Path, args: &AddArgs) -> Resul
 fn new_meeting(file: &Path, sha: &str, title: Option<&str>, ing: &IngestOutput) -> NewMeeting {
     let source = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let title = title.map(str::to_string).unwrap_or_else(|| {
-        file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "meeting".into())
+        file.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "meeting".into())
     });
     let speech_s: f64 = ing.speech_spans.iter().map(|(a, b)| b - a).sum();
     NewMeeting {

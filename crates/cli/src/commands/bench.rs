@@ -68,7 +68,11 @@ pub fn queue(home: &Home, jobs: usize, consumers: &[usize], json_out: bool) -> R
     let t = Instant::now();
     let mut claimed = Vec::with_capacity(jobs);
     for _ in 0..jobs {
-        claimed.push(q.claim(&me.runner_id, &any)?.context("queue ran dry")?.job_id);
+        claimed.push(
+            q.claim(&me.runner_id, &any)?
+                .context("queue ran dry")?
+                .job_id,
+        );
     }
     let claim_us = us_per(jobs, t);
     let t = Instant::now();
@@ -102,7 +106,12 @@ pub fn queue(home: &Home, jobs: usize, consumers: &[usize], json_out: bool) -> R
         }
         let t = Instant::now();
         let children: Vec<_> = (0..k)
-            .map(|_| Command::new(&exe).args(["bench", "queue-consumer"]).arg(&db).spawn())
+            .map(|_| {
+                Command::new(&exe)
+                    .args(["bench", "queue-consumer"])
+                    .arg(&db)
+                    .spawn()
+            })
             .collect::<Result<_, _>>()
             .context("spawning consumer processes")?;
         for mut c in children {
@@ -133,14 +142,20 @@ pub fn queue(home: &Home, jobs: usize, consumers: &[usize], json_out: bool) -> R
     if json_out {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("queue benchmark, {jobs} jobs, file-backed WAL, synchronous=NORMAL, one transaction per operation");
+        println!(
+            "queue benchmark, {jobs} jobs, file-backed WAL, synchronous=NORMAL, one transaction per operation"
+        );
         println!("  enqueue    {enqueue_us:8.1} µs/op");
         println!("  claim      {claim_us:8.1} µs/op");
         println!("  heartbeat  {heartbeat_us:8.1} µs/op");
         println!("  complete   {complete_us:8.1} µs/op");
         println!("  end to end (enqueue+claim+complete), 1 process: {e2e_jobs_per_s:8.0} jobs/s");
         for d in &drains {
-            println!("  drain by {} consumer process(es): {:8.0} jobs/s", d["consumers"], d["jobs_per_s"].as_f64().unwrap_or(0.0));
+            println!(
+                "  drain by {} consumer process(es): {:8.0} jobs/s",
+                d["consumers"],
+                d["jobs_per_s"].as_f64().unwrap_or(0.0)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -17,14 +17,39 @@ struct Check {
 
 pub fn run(home: &Home) -> Result<ExitCode> {
     let mut checks = vec![tool("ffmpeg"), tool("ffprobe")];
-    checks.push(match nightshift_supervisor::find_worker_binary("nightshift-whisper-worker") {
-        Ok(p) => Check { name: "whisper worker", ok: true, detail: p.display().to_string(), essential: true },
-        Err(e) => Check { name: "whisper worker", ok: false, detail: e.to_string(), essential: true },
-    });
-    for (name, model, essential) in [("ASR model", "tiny.en", true), ("VAD model", "silero-vad", false)] {
+    checks.push(
+        match nightshift_supervisor::find_worker_binary("nightshift-whisper-worker") {
+            Ok(p) => Check {
+                name: "whisper worker",
+                ok: true,
+                detail: p.display().to_string(),
+                essential: true,
+            },
+            Err(e) => Check {
+                name: "whisper worker",
+                ok: false,
+                detail: e.to_string(),
+                essential: true,
+            },
+        },
+    );
+    for (name, model, essential) in [
+        ("ASR model", "tiny.en", true),
+        ("VAD model", "silero-vad", false),
+    ] {
         checks.push(match home.find_model(model) {
-            Ok(p) => Check { name, ok: true, detail: p.display().to_string(), essential },
-            Err(e) => Check { name, ok: false, detail: e.to_string(), essential },
+            Ok(p) => Check {
+                name,
+                ok: true,
+                detail: p.display().to_string(),
+                essential,
+            },
+            Err(e) => Check {
+                name,
+                ok: false,
+                detail: e.to_string(),
+                essential,
+            },
         });
     }
     checks.push(gpu());
@@ -32,24 +57,49 @@ pub fn run(home: &Home) -> Result<ExitCode> {
     checks.push(database(home));
     let mut bad = false;
     for c in &checks {
-        let mark = if c.ok { "ok" } else if c.essential { "MISSING" } else { "note" };
+        let mark = if c.ok {
+            "ok"
+        } else if c.essential {
+            "MISSING"
+        } else {
+            "note"
+        };
         println!("{:<8} {:<15} {}", mark, c.name, c.detail);
         bad |= c.essential && !c.ok;
     }
-    Ok(if bad { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if bad {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn tool(name: &'static str) -> Check {
-    let ran = Command::new(name).arg("-version").stdout(Stdio::piped()).stderr(Stdio::null()).output();
+    let ran = Command::new(name)
+        .arg("-version")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .output();
     match ran {
         Ok(out) if out.status.success() => {
-            let first = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").to_string();
-            Check { name, ok: true, detail: first, essential: true }
+            let first = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            Check {
+                name,
+                ok: true,
+                detail: first,
+                essential: true,
+            }
         }
         _ => Check {
             name,
             ok: false,
-            detail: format!("{name} not found on PATH: install it (Debian/Ubuntu: apt-get install -y ffmpeg)"),
+            detail: format!(
+                "{name} not found on PATH: install it (Debian/Ubuntu: apt-get install -y ffmpeg)"
+            ),
             essential: true,
         },
     }
@@ -62,11 +112,20 @@ fn gpu() -> Check {
     } else {
         "no GPU found: running on CPU (budget applies to RAM)".to_string()
     };
-    Check { name: "gpu", ok: true, detail, essential: false }
+    Check {
+        name: "gpu",
+        ok: true,
+        detail,
+        essential: false,
+    }
 }
 
 fn disk(home: &Home) -> Check {
-    let probe = if home.root.exists() { home.root.clone() } else { std::env::temp_dir() };
+    let probe = if home.root.exists() {
+        home.root.clone()
+    } else {
+        std::env::temp_dir()
+    };
     let free = free_bytes(&probe);
     match free {
         Some(b) => {
@@ -74,11 +133,24 @@ fn disk(home: &Home) -> Check {
             Check {
                 name: "disk",
                 ok: gib >= 1.0,
-                detail: format!("{gib:.1} GiB free at {}{}", probe.display(), if gib < 1.0 { ": free some space (chunks need ~60 MB per hour)" } else { "" }),
+                detail: format!(
+                    "{gib:.1} GiB free at {}{}",
+                    probe.display(),
+                    if gib < 1.0 {
+                        ": free some space (chunks need ~60 MB per hour)"
+                    } else {
+                        ""
+                    }
+                ),
                 essential: false,
             }
         }
-        None => Check { name: "disk", ok: true, detail: "free space unknown".into(), essential: false },
+        None => Check {
+            name: "disk",
+            ok: true,
+            detail: "free space unknown".into(),
+            essential: false,
+        },
     }
 }
 
@@ -87,16 +159,35 @@ fn free_bytes(path: &std::path::Path) -> Option<u64> {
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     // SAFETY: statvfs fills the struct we pass; the path is a valid C string.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    (unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+    (unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0)
+        .then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 fn database(home: &Home) -> Check {
     let path = home.db_path();
     if !path.exists() {
-        return Check { name: "database", ok: true, detail: format!("{}: not created yet (first `add` creates it)", path.display()), essential: false };
+        return Check {
+            name: "database",
+            ok: true,
+            detail: format!(
+                "{}: not created yet (first `add` creates it)",
+                path.display()
+            ),
+            essential: false,
+        };
     }
     match Queue::open_existing(&path).and_then(|q| q.integrity_check()) {
-        Ok(()) => Check { name: "database", ok: true, detail: format!("{}: integrity ok", path.display()), essential: true },
-        Err(e) => Check { name: "database", ok: false, detail: e.to_string(), essential: true },
+        Ok(()) => Check {
+            name: "database",
+            ok: true,
+            detail: format!("{}: integrity ok", path.display()),
+            essential: true,
+        },
+        Err(e) => Check {
+            name: "database",
+            ok: false,
+            detail: e.to_string(),
+            essential: true,
+        },
     }
 }

@@ -31,7 +31,11 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Models(m) => models::run(&home, &m.action),
         Command::Doctor => doctor::run(&home),
         Command::Bench(b) => match b.what {
-            BenchWhat::Queue { jobs, consumers, json } => bench::queue(&home, jobs, &consumers, json),
+            BenchWhat::Queue {
+                jobs,
+                consumers,
+                json,
+            } => bench::queue(&home, jobs, &consumers, json),
             BenchWhat::QueueConsumer { db } => bench::queue_consumer(&db),
         },
     }

@@ -101,14 +101,20 @@ fn print_table(entries: &[Value], eta: Option<f64>) {
         println!("no meetings");
         return;
     }
-    println!("{:<12}  {:<18}  {:>9}  {:>6}  {:>6}  {:<28}  title", "meeting", "state", "duration", "chunks", "speech", "jobs");
+    println!(
+        "{:<12}  {:<18}  {:>9}  {:>6}  {:>6}  {:<28}  title",
+        "meeting", "state", "duration", "chunks", "speech", "jobs"
+    );
     for e in entries {
         let counts = &e["job_counts"]["counts"];
         let mut parts = Vec::new();
         if let Some(obj) = counts.as_object() {
             for (task, statuses) in obj {
                 if let Some(st) = statuses.as_object() {
-                    let s: Vec<String> = st.iter().map(|(k, v)| format!("{}={v}", k.to_lowercase())).collect();
+                    let s: Vec<String> = st
+                        .iter()
+                        .map(|(k, v)| format!("{}={v}", k.to_lowercase()))
+                        .collect();
                     parts.push(format!("{} {}", task.to_lowercase(), s.join(",")));
                 }
             }
@@ -125,7 +131,11 @@ fn print_table(entries: &[Value], eta: Option<f64>) {
         );
         if let Some(failed) = e["job_counts"]["failed"].as_array() {
             for f in failed {
-                println!("    failed job {}: {}", f["job_id"], f["error"].as_str().unwrap_or("?"));
+                println!(
+                    "    failed job {}: {}",
+                    f["job_id"],
+                    f["error"].as_str().unwrap_or("?")
+                );
             }
         }
     }

@@ -28,18 +28,37 @@ pub fn run_batch(
     stop: &Arc<AtomicBool>,
 ) -> Result<()> {
     // Chunks the pre-filter marked (too short, silent, no speech) complete without a model.
-    let (skipped, work): (Vec<_>, Vec<_>) = jobs.into_iter().partition(|j| j.payload["skip_reason"].is_string());
+    let (skipped, work): (Vec<_>, Vec<_>) = jobs
+        .into_iter()
+        .partition(|j| j.payload["skip_reason"].is_string());
     for j in skipped {
-        let reason = j.payload["skip_reason"].as_str().unwrap_or("skipped").to_string();
-        let result = AudioResult { language: None, segments: Vec::new(), skipped: Some(reason) };
-        queue.complete(j.job_id, owner, &serde_json::to_value(&result)?, &json!({"wall_s": 0.0}))?;
+        let reason = j.payload["skip_reason"]
+            .as_str()
+            .unwrap_or("skipped")
+            .to_string();
+        let result = AudioResult {
+            language: None,
+            segments: Vec::new(),
+            skipped: Some(reason),
+        };
+        queue.complete(
+            j.job_id,
+            owner,
+            &serde_json::to_value(&result)?,
+            &json!({"wall_s": 0.0}),
+        )?;
     }
     if work.is_empty() {
         return Ok(());
     }
     let setup = home
         .find_model(args.model.as_deref().unwrap_or("tiny.en"))
-        .and_then(|m| Ok((m, nightshift_supervisor::find_worker_binary(WHISPER_WORKER)?)));
+        .and_then(|m| {
+            Ok((
+                m,
+                nightshift_supervisor::find_worker_binary(WHISPER_WORKER)?,
+            ))
+        });
     let (model, bin) = match setup {
         Ok(x) => x,
         Err(e) => {
@@ -50,9 +69,11 @@ pub fn run_batch(
             return Err(e);
         }
     };
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2));
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(2)
+    });
     let load = WhisperLoad {
         model_path: model.to_string_lossy().into_owned(),
         threads,
@@ -60,7 +81,10 @@ pub fn run_batch(
         beam_size: args.beam_size,
         // A worker built without a GPU feature ignores this and runs on the CPU.
         use_gpu: true,
-        vad_model_path: home.find_model("silero-vad").ok().map(|p| p.to_string_lossy().into_owned()),
+        vad_model_path: home
+            .find_model("silero-vad")
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned()),
     };
     let items: Vec<TranscribeItem> = work
         .iter()
@@ -83,11 +107,22 @@ pub fn run_batch(
     let mut store_error: Option<anyhow::Error> = None;
     let mut on_event = |ev: WorkerEvent| -> ControlFlow<()> {
         let stored = match ev {
-            WorkerEvent::Ready { model, load_s, device } => {
-                tracing::info!("whisper worker ready: {model} on {device}, loaded in {load_s:.2} s");
+            WorkerEvent::Ready {
+                model,
+                load_s,
+                device,
+            } => {
+                tracing::info!(
+                    "whisper worker ready: {model} on {device}, loaded in {load_s:.2} s"
+                );
                 Ok(())
             }
-            WorkerEvent::ItemDone { job_id, language, segments, metrics } => {
+            WorkerEvent::ItemDone {
+                job_id,
+                language,
+                segments,
+                metrics,
+            } => {
                 done += 1;
                 tracing::info!(
                     job_id,
@@ -95,14 +130,23 @@ pub fn run_batch(
                     metrics.audio_s,
                     metrics.wall_s
                 );
-                let result = AudioResult { language, segments, skipped: None };
+                let result = AudioResult {
+                    language,
+                    segments,
+                    skipped: None,
+                };
                 serde_json::to_value(&result)
                     .map_err(anyhow::Error::from)
-                    .and_then(|r| Ok(queue.complete(job_id, owner, &r, &serde_json::to_value(&metrics)?)?))
+                    .and_then(|r| {
+                        Ok(queue.complete(job_id, owner, &r, &serde_json::to_value(&metrics)?)?)
+                    })
             }
             WorkerEvent::ItemFailed { job_id, message } => {
                 tracing::warn!(job_id, "chunk failed: {message}");
-                queue.fail(job_id, owner, &message, true).map(|_| ()).map_err(Into::into)
+                queue
+                    .fail(job_id, owner, &message, true)
+                    .map(|_| ())
+                    .map_err(Into::into)
             }
         };
         match stored {
@@ -115,7 +159,8 @@ pub fn run_batch(
             }
         }
     };
-    let report = nightshift_supervisor::run_whisper_batch(&bin, &load, &items, &opts, &mut on_event)?;
+    let report =
+        nightshift_supervisor::run_whisper_batch(&bin, &load, &items, &opts, &mut on_event)?;
     if let Some(e) = store_error {
         tracing::warn!("batch stopped early: {e:#}");
     }
@@ -130,7 +175,9 @@ pub fn run_batch(
             for id in report.unanswered {
                 // Another runner may have taken it over meanwhile; that is fine.
                 match queue.fail(id, owner, &msg, true) {
-                    Ok(JobStatus::Failed) => tracing::error!(job_id = id, "job failed for good: {msg}"),
+                    Ok(JobStatus::Failed) => {
+                        tracing::error!(job_id = id, "job failed for good: {msg}")
+                    }
                     Ok(_) | Err(nightshift_queue::QueueError::LeaseLost { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -146,9 +193,15 @@ fn previous_words(queue: &Queue, job: &ClaimedJob) -> Option<String> {
         return None;
     }
     let jobs = queue.jobs_of(&job.meeting_id).ok()?;
-    let prev = jobs.iter().find(|j| j.task_type == job.task_type && j.seq == job.seq - 1)?;
+    let prev = jobs
+        .iter()
+        .find(|j| j.task_type == job.task_type && j.seq == job.seq - 1)?;
     let result: AudioResult = serde_json::from_value(prev.result.clone()?).ok()?;
-    let text: Vec<String> = result.segments.iter().map(|s| s.text.trim().to_string()).collect();
+    let text: Vec<String> = result
+        .segments
+        .iter()
+        .map(|s| s.text.trim().to_string())
+        .collect();
     let words: Vec<&str> = text.iter().flat_map(|t| t.split_whitespace()).collect();
     let tail = &words[words.len().saturating_sub(PROMPT_WORDS)..];
     (!tail.is_empty()).then(|| tail.join(" "))

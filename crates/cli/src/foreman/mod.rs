@@ -33,11 +33,17 @@ pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
     let me = RunnerIdentity::current();
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing signal handlers")?;
     }
     politeness::wait_until_allowed(args.when, &stop);
     queue.register_runner(&me)?;
-    let heartbeat = spawn_heartbeat(&db, &me.runner_id, queue.lease_duration(), Arc::clone(&stop))?;
+    let heartbeat = spawn_heartbeat(
+        &db,
+        &me.runner_id,
+        queue.lease_duration(),
+        Arc::clone(&stop),
+    )?;
     let outcome = drain(home, args, &mut queue, &me, &stop);
     heartbeat.stop.store(true, Ordering::SeqCst);
     let _ = heartbeat.handle.join();
@@ -67,8 +73,13 @@ fn drain(
     stop: &Arc<AtomicBool>,
 ) -> Result<()> {
     let task = only_task(args.only);
-    let filter = ClaimFilter { task_type: task, model_key: None };
-    let policy = Policy { max_batch_jobs: args.batch.max(1) };
+    let filter = ClaimFilter {
+        task_type: task,
+        model_key: None,
+    };
+    let policy = Policy {
+        max_batch_jobs: args.batch.max(1),
+    };
     let mut resident: Option<String> = None;
     let res = resources::budget(args.gpu_budget.as_deref())?;
     let costs = resources::model_costs(home, args);
@@ -88,27 +99,44 @@ fn drain(
                 oldest_job_id: g.oldest_job_id,
             })
             .collect();
-        let resources = Resources { resident_model: resident.clone(), ..res.clone() };
+        let resources = Resources {
+            resident_model: resident.clone(),
+            ..res.clone()
+        };
         match nightshift_scheduler::next_batch(&groups, &costs, &resources, &policy) {
             Decision::Run(batch) => {
-                let f = ClaimFilter { task_type: Some(batch.task_type), model_key: batch.model_key.clone() };
+                let f = ClaimFilter {
+                    task_type: Some(batch.task_type),
+                    model_key: batch.model_key.clone(),
+                };
                 let jobs = queue.claim_batch(&me.runner_id, &f, batch.max_jobs)?;
                 if jobs.is_empty() {
                     continue; // another runner was faster
                 }
                 tracing::debug!(model = ?batch.model_key, reason = ?batch.reason, jobs = jobs.len(), "batch");
                 match batch.task_type {
-                    TaskType::Audio => audio::run_batch(home, args, queue, &me.runner_id, jobs, stop)?,
+                    TaskType::Audio => {
+                        audio::run_batch(home, args, queue, &me.runner_id, jobs, stop)?
+                    }
                     other => {
                         // No engine for this stage yet: fail loudly instead of pretending.
                         for j in jobs {
-                            queue.fail(j.job_id, &me.runner_id, &format!("no {other} engine in this build"), false)?;
+                            queue.fail(
+                                j.job_id,
+                                &me.runner_id,
+                                &format!("no {other} engine in this build"),
+                                false,
+                            )?;
                         }
                     }
                 }
                 resident = batch.model_key;
             }
-            Decision::TooLarge { model_key, needed_bytes, budget_bytes } => {
+            Decision::TooLarge {
+                model_key,
+                needed_bytes,
+                budget_bytes,
+            } => {
                 anyhow::bail!(
                     "model {} needs {} MiB but the budget is {} MiB: raise --gpu-budget or choose a smaller model",
                     model_key.unwrap_or_default(),

@@ -34,20 +34,36 @@ fn allowed(when: WhenArg) -> (bool, String) {
         WhenArg::Now => (true, String::new()),
         WhenArg::Idle => {
             let load = load_average().unwrap_or(0.0);
-            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
-            (load < 0.25 * cores, format!("waiting for an idle machine (load {load:.2} on {cores} cores)"))
+            let cores = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1) as f64;
+            (
+                load < 0.25 * cores,
+                format!("waiting for an idle machine (load {load:.2} on {cores} cores)"),
+            )
         }
         WhenArg::Ac => (on_mains_power(), "waiting for AC power".into()),
         WhenArg::Night => {
             let h = local_hour();
             let inside = h >= NIGHT.0 || h < NIGHT.1;
-            (inside, format!("waiting for the night window {:02}:00–{:02}:00 (now {h:02}h)", NIGHT.0, NIGHT.1))
+            (
+                inside,
+                format!(
+                    "waiting for the night window {:02}:00–{:02}:00 (now {h:02}h)",
+                    NIGHT.0, NIGHT.1
+                ),
+            )
         }
     }
 }
 
 fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// True on mains power, or when the machine has no battery at all (a desktop).
@@ -61,7 +77,10 @@ fn on_mains_power() -> bool {
         let kind = std::fs::read_to_string(p.join("type")).unwrap_or_default();
         match kind.trim() {
             "Mains" | "USB" => {
-                if std::fs::read_to_string(p.join("online")).map(|s| s.trim() == "1").unwrap_or(false) {
+                if std::fs::read_to_string(p.join("online"))
+                    .map(|s| s.trim() == "1")
+                    .unwrap_or(false)
+                {
                     return true;
                 }
             }

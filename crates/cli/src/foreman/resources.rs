@@ -11,7 +11,9 @@ use crate::home::Home;
 /// Parse sizes such as `6GiB`, `512MiB`, `6G`, `6000000000`.
 pub fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: f64 = match num.parse() {
         Ok(n) => n,
@@ -37,7 +39,11 @@ pub fn budget(flag: Option<&str>) -> Result<Resources> {
         Some(s) => parse_size(s)?,
         None => total_ram().unwrap_or(4 << 30),
     };
-    Ok(Resources { budget_bytes, held_by_others_bytes: 0, resident_model: None })
+    Ok(Resources {
+        budget_bytes,
+        held_by_others_bytes: 0,
+        resident_model: None,
+    })
 }
 
 fn total_ram() -> Option<u64> {
@@ -54,7 +60,10 @@ pub fn model_costs(home: &Home, args: &RunArgs) -> HashMap<String, u64> {
     let whisper = args.model.as_deref().unwrap_or("tiny.en");
     if let Ok(path) = home.find_model(whisper) {
         if let Ok(meta) = std::fs::metadata(path) {
-            costs.insert(crate::commands::WHISPER_MODEL_KEY.to_string(), meta.len() * 14 / 10);
+            costs.insert(
+                crate::commands::WHISPER_MODEL_KEY.to_string(),
+                meta.len() * 14 / 10,
+            );
         }
     }
     costs

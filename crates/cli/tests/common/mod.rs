@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// `../shared` beside the repo; a test that needs it fails (never skips) when it is missing.
@@ -33,7 +36,9 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        Env { dir: tempfile::TempDir::new().unwrap() }
+        Env {
+            dir: tempfile::TempDir::new().unwrap(),
+        }
     }
 
     pub fn home(&self) -> PathBuf {
@@ -55,14 +60,20 @@ impl Env {
 
     pub fn add(&self, file: &Path) -> String {
         let out = self.cmd().arg("add").arg(file).output().unwrap();
-        assert!(out.status.success(), "add {} failed: {}", file.display(), stderr(&out));
+        assert!(
+            out.status.success(),
+            "add {} failed: {}",
+            file.display(),
+            stderr(&out)
+        );
         stdout(&out).trim().to_string()
     }
 
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.run(args);
         assert!(out.status.success(), "{args:?} failed: {}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&out)))
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&out)))
     }
 
     pub fn run_until_idle(&self) {
