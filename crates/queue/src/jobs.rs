@@ -364,7 +364,10 @@ impl Queue {
     }
 
     /// Work that could be claimed right now, grouped by model and task type.
-    pub fn ready_groups(&self, task_type: Option<TaskType>) -> Result<Vec<ReadyGroupRow>, QueueError> {
+    pub fn ready_groups(
+        &self,
+        task_type: Option<TaskType>,
+    ) -> Result<Vec<ReadyGroupRow>, QueueError> {
         let now = self.now();
         let mut stmt = self
             .conn

@@ -67,9 +67,17 @@ pub struct Batch {
 pub enum Decision {
     Run(Batch),
     /// Ready work exists but none of it fits next to what others hold: wait for them to yield.
-    WaitForMemory { model_key: Option<String>, needed_bytes: u64, free_bytes: u64 },
+    WaitForMemory {
+        model_key: Option<String>,
+        needed_bytes: u64,
+        free_bytes: u64,
+    },
     /// A model needs more than the whole budget: it can never run under this budget.
-    TooLarge { model_key: Option<String>, needed_bytes: u64, budget_bytes: u64 },
+    TooLarge {
+        model_key: Option<String>,
+        needed_bytes: u64,
+        budget_bytes: u64,
+    },
     Idle,
 }
 
@@ -165,7 +173,11 @@ mod tests {
     fn run(model: &str, reason: Reason) -> Decision {
         Decision::Run(Batch {
             model_key: Some(model.to_string()),
-            task_type: if model == "llm" { TaskType::Summary } else { TaskType::Audio },
+            task_type: if model == "llm" {
+                TaskType::Summary
+            } else {
+                TaskType::Audio
+            },
             max_jobs: 16,
             reason,
         })
@@ -174,7 +186,10 @@ mod tests {
     #[test]
     fn table() {
         use TaskType::*;
-        let six = Resources { budget_bytes: 6 * GIB, ..Default::default() };
+        let six = Resources {
+            budget_bytes: 6 * GIB,
+            ..Default::default()
+        };
         let cases: Vec<(&str, Vec<ReadyGroup>, Resources, Decision)> = vec![
             ("nothing ready", vec![], six.clone(), Decision::Idle),
             (
@@ -185,32 +200,56 @@ mod tests {
             ),
             (
                 "most ready work wins without a resident model",
-                vec![group("llm", Summary, 2, 0, 1), group("whisper", Audio, 9, 0, 5)],
+                vec![
+                    group("llm", Summary, 2, 0, 1),
+                    group("whisper", Audio, 9, 0, 5),
+                ],
                 six.clone(),
                 run("whisper", Reason::MostReadyWork),
             ),
             (
                 "resident model beats more work elsewhere (no swap)",
-                vec![group("llm", Summary, 2, 0, 1), group("whisper", Audio, 9, 0, 5)],
-                Resources { resident_model: Some("llm".into()), ..six.clone() },
+                vec![
+                    group("llm", Summary, 2, 0, 1),
+                    group("whisper", Audio, 9, 0, 5),
+                ],
+                Resources {
+                    resident_model: Some("llm".into()),
+                    ..six.clone()
+                },
                 run("llm", Reason::ResidentModel),
             ),
             (
                 "priority beats the resident model",
-                vec![group("llm", Summary, 2, 5, 1), group("whisper", Audio, 9, 0, 5)],
-                Resources { resident_model: Some("whisper".into()), ..six.clone() },
+                vec![
+                    group("llm", Summary, 2, 5, 1),
+                    group("whisper", Audio, 9, 0, 5),
+                ],
+                Resources {
+                    resident_model: Some("whisper".into()),
+                    ..six.clone()
+                },
                 run("llm", Reason::Priority),
             ),
             (
                 "a model that does not fit next to the daemon's waits; a smaller one runs",
-                vec![group("llm", Summary, 9, 0, 1), group("whisper", Audio, 1, 0, 5)],
-                Resources { held_by_others_bytes: 3 * GIB, ..six.clone() },
+                vec![
+                    group("llm", Summary, 9, 0, 1),
+                    group("whisper", Audio, 1, 0, 5),
+                ],
+                Resources {
+                    held_by_others_bytes: 3 * GIB,
+                    ..six.clone()
+                },
                 run("whisper", Reason::MostReadyWork),
             ),
             (
                 "nothing fits: wait for memory",
                 vec![group("llm", Summary, 9, 0, 1)],
-                Resources { held_by_others_bytes: 5 * GIB, ..six.clone() },
+                Resources {
+                    held_by_others_bytes: 5 * GIB,
+                    ..six.clone()
+                },
                 Decision::WaitForMemory {
                     model_key: Some("llm".into()),
                     needed_bytes: 4 * GIB,
