@@ -1,1 +1,39 @@
-//! (being written)
+//! Spawning and driving worker processes (DESIGN.md §3 "Isolated workers").
+//!
+//! A worker is one process per batch: load a model, answer one item at a time on stdout, exit
+//! at stdin EOF (exit is what frees the model's memory). This crate starts it politely
+//! ([`spawn`]), feeds it, hands every answer to the caller the moment it arrives (the caller
+//! checkpoints it), enforces the batch timeout, and reports how the process ended — exit
+//! status or signal, peak RSS, which items got no answer, and the tail of its log — so a crash
+//! fails only the unanswered items of that batch.
+//!
+//! [`batch::run_batch`] is protocol-generic (any `Serialize` request / `DeserializeOwned`
+//! answer that implements [`Answer`]); [`run_whisper_batch`] is the whisper worker on top.
+
+pub mod batch;
+pub mod exit;
+pub mod locate;
+pub mod spawn;
+pub mod whisper;
+
+pub use batch::{Answer, BatchOptions, BatchOutcome, run_batch};
+pub use exit::WorkerExit;
+pub use locate::find_worker_binary;
+pub use whisper::{BatchReport, WHISPER_WORKER, WorkerEvent, run_whisper_batch};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error(
+        "worker binary {name} not found (looked in {searched:?} and on PATH): build it with \
+         `cargo build --release -p {name}` and keep it next to the nightshift binary"
+    )]
+    WorkerNotFound { name: String, searched: Vec<String> },
+    #[error("cannot start worker {bin}: {source}")]
+    Spawn {
+        bin: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("worker process: {0}")]
+    Pipe(#[source] std::io::Error),
+}

@@ -168,6 +168,17 @@ mod tests {
     }
 
     #[test]
+    fn a_load_without_newer_fields_still_parses() {
+        let line = r#"{"type":"load","model_path":"m.bin","threads":2}"#;
+        let req: Request = serde_json::from_str(line).unwrap();
+        let Request::Load(load) = req else {
+            panic!("{req:?}")
+        };
+        assert_eq!(load.vad_model_path, None);
+        assert_eq!(load.language, None);
+    }
+
+    #[test]
     fn garbage_is_a_clear_error() {
         let mut r = std::io::Cursor::new(b"not json\n".to_vec());
         let err = read_message::<_, Request>(&mut r).unwrap_err();

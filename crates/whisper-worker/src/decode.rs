@@ -1,0 +1,122 @@
+//! One whisper.cpp `full()` call on a buffer of 16 kHz audio, and what we keep of its output.
+
+use whisper_rs::{FullParams, SamplingStrategy, WhisperError, WhisperState};
+
+/// How to decode one buffer.
+#[derive(Debug, Clone)]
+pub struct DecodeOptions<'a> {
+    pub threads: u32,
+    /// `None` = let whisper detect the language.
+    pub language: Option<&'a str>,
+    /// `None` = greedy.
+    pub beam_size: Option<u32>,
+    /// Text that conditions the decoder (previous words), empty for none.
+    pub prompt: &'a str,
+    /// The model's end-of-text token: ids from here up are special (timestamps, language…).
+    pub eot_token: i32,
+}
+
+/// A token of a segment, in buffer time.
+#[derive(Debug, Clone)]
+pub struct RawToken {
+    pub bytes: Vec<u8>,
+    pub t0: f64,
+    pub t1: f64,
+}
+
+/// A segment as whisper produced it, in buffer time (seconds).
+#[derive(Debug, Clone)]
+pub struct RawSegment {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    pub no_speech_prob: f32,
+    /// Mean log-probability of the text tokens (whisper's own confidence).
+    pub avg_logprob: f32,
+    /// Text tokens only (special and timestamp tokens dropped).
+    pub tokens: Vec<RawToken>,
+}
+
+/// Decode `audio` and return its segments and the language whisper used.
+pub fn decode(
+    state: &mut WhisperState,
+    audio: &[f32],
+    opts: &DecodeOptions<'_>,
+) -> Result<(Vec<RawSegment>, Option<String>), WhisperError> {
+    let strategy = match opts.beam_size {
+        Some(n) if n > 1 => SamplingStrategy::BeamSearch {
+            beam_size: n as i32,
+            patience: -1.0,
+        },
+        // best_of only matters for temperature fallback samples; whisper.cpp's default.
+        _ => SamplingStrategy::Greedy { best_of: 5 },
+    };
+    let mut p = FullParams::new(strategy);
+    p.set_n_threads(opts.threads.max(1) as i32);
+    // Context is passed explicitly as the prompt; state left over from the previous window (a
+    // different speaker, or text that was dropped as a hallucination) must not leak in.
+    p.set_no_context(true);
+    p.set_single_segment(false);
+    // Token times let `remap` split a segment that runs across two packed pieces.
+    p.set_token_timestamps(true);
+    p.set_suppress_blank(true);
+    p.set_suppress_nst(true);
+    // whisper.cpp's fallback rules (temperature +0.2 up to 1.0 when the text is too repetitive
+    // or too unlikely) are kept at their defaults: they are what stops most loops.
+    p.set_temperature(0.0);
+    p.set_temperature_inc(0.2);
+    p.set_no_speech_thold(0.6);
+    p.set_print_progress(false);
+    p.set_print_realtime(false);
+    p.set_print_special(false);
+    p.set_print_timestamps(false);
+    match opts.language {
+        Some(lang) => p.set_language(Some(lang)),
+        None => p.set_language(Some("auto")),
+    }
+    // A NUL would make whisper-rs panic; prompts come from earlier transcripts.
+    let prompt: String = opts.prompt.chars().filter(|c| *c != '\0').collect();
+    if !prompt.trim().is_empty() {
+        p.set_initial_prompt(&prompt);
+    }
+    state.full(p, audio)?;
+    let lang = whisper_rs::get_lang_str(state.full_lang_id_from_state()).map(str::to_owned);
+    let mut out = Vec::new();
+    for seg in state.as_iter() {
+        let mut tokens = Vec::new();
+        let mut logprob_sum = 0.0f32;
+        for i in 0..seg.n_tokens() {
+            let Some(tok) = seg.get_token(i) else {
+                continue;
+            };
+            let data = tok.token_data();
+            if data.id >= opts.eot_token {
+                continue;
+            }
+            logprob_sum += data.plog;
+            tokens.push(RawToken {
+                bytes: tok.to_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
+                t0: data.t0 as f64 / 100.0,
+                t1: data.t1 as f64 / 100.0,
+            });
+        }
+        let text = seg
+            .to_str_lossy()
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default();
+        let avg_logprob = if tokens.is_empty() {
+            0.0
+        } else {
+            logprob_sum / tokens.len() as f32
+        };
+        out.push(RawSegment {
+            start: seg.start_timestamp() as f64 / 100.0,
+            end: seg.end_timestamp() as f64 / 100.0,
+            text,
+            no_speech_prob: seg.no_speech_probability(),
+            avg_logprob,
+            tokens,
+        });
+    }
+    Ok((out, lang))
+}

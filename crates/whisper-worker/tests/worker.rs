@@ -1,0 +1,209 @@
+//! The worker binary over its real protocol, with the real tiny.en model and corpus audio from
+//! `../shared`. Missing assets fail the tests; nothing is skipped.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use nightshift_worker_protocol::{Request, Response, TranscribeItem, WhisperLoad};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_nightshift-whisper-worker");
+
+fn shared(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "test asset missing: {} (see DESIGN.md §5)",
+        p.display()
+    );
+    p
+}
+
+fn load() -> WhisperLoad {
+    WhisperLoad {
+        model_path: shared("models/ggml-tiny.en.bin")
+            .to_string_lossy()
+            .into_owned(),
+        threads: 1, // tests run in parallel; one engine thread each
+        language: None,
+        beam_size: None,
+        use_gpu: false,
+        vad_model_path: None,
+    }
+}
+
+fn item(job_id: i64, path: &Path, spans: Vec<(f64, f64)>) -> TranscribeItem {
+    TranscribeItem {
+        job_id,
+        audio_path: path.to_string_lossy().into_owned(),
+        prompt: None,
+        speech_spans: spans,
+    }
+}
+
+/// 16 kHz mono 16-bit corpus WAV → samples.
+fn wav(rel: &str) -> Vec<f32> {
+    let p = shared(&format!("corpus/{rel}"));
+    let mut r = hound::WavReader::open(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert_eq!(r.spec().sample_rate, 16_000, "{rel}");
+    assert_eq!(r.spec().channels, 1, "{rel}");
+    r.samples::<i16>()
+        .map(|s| s.unwrap() as f32 / 32768.0)
+        .collect()
+}
+
+fn chunk(dir: &Path, name: &str, samples: &[f32]) -> PathBuf {
+    let p = dir.join(format!("{name}.flac"));
+    nightshift_media::write_chunk(&p, samples).unwrap();
+    p
+}
+
+/// Run one batch; every stdout line must be a protocol message.
+fn run(load: WhisperLoad, items: Vec<TranscribeItem>) -> (Vec<Response>, std::process::ExitStatus) {
+    let mut child = Command::new(WORKER)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn worker");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut input = Vec::new();
+    nightshift_worker_protocol::write_message(&mut input, &Request::Load(load)).unwrap();
+    for i in items {
+        nightshift_worker_protocol::write_message(&mut input, &Request::Transcribe(i)).unwrap();
+    }
+    stdin.write_all(&input).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+    let responses = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not protocol: {l:?}: {e}")))
+        .collect();
+    (responses, out.status)
+}
+
+fn result_text(r: &Response) -> String {
+    match r {
+        Response::Result { segments, .. } => segments
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => panic!("expected a result, got {other:?}"),
+    }
+}
+
+#[test]
+fn digital_silence_and_a_tenth_of_a_second_give_no_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let silence = chunk(
+        dir.path(),
+        "silence",
+        &wav("bad_inputs/digital_silence_6s.wav"),
+    );
+    let tiny = chunk(dir.path(), "tiny", &wav("bad_inputs/tiny_0.1s.wav"));
+    let (resp, status) = run(
+        load(),
+        vec![
+            item(1, &silence, vec![]),
+            // even when a (bad) VAD claims it is all speech
+            item(2, &silence, vec![(0.0, 6.0)]),
+            item(3, &tiny, vec![]),
+        ],
+    );
+    assert!(status.success());
+    assert!(matches!(resp[0], Response::Ready { .. }), "{resp:?}");
+    assert_eq!(resp.len(), 4, "{resp:?}");
+    assert_eq!(result_text(&resp[1]), "");
+    assert_eq!(result_text(&resp[2]), "");
+    let t = result_text(&resp[3]);
+    assert!(t.split_whitespace().count() <= 1, "{t:?}");
+}
+
+#[test]
+fn noise_without_speech_gives_no_text_with_the_worker_vad() {
+    // meeting_01's fan-noise stretch (213.9–229.9 s, -45 dBFS, no speech).
+    let dir = tempfile::tempdir().unwrap();
+    let m = wav("meetings/meeting_01.wav");
+    let noise = chunk(dir.path(), "noise", &m[214 * 16_000..229 * 16_000]);
+    let mut l = load();
+    l.vad_model_path = Some(
+        shared("models/ggml-silero-v6.2.3.bin")
+            .to_string_lossy()
+            .into_owned(),
+    );
+    let (resp, status) = run(l, vec![item(1, &noise, vec![])]);
+    assert!(status.success());
+    assert_eq!(result_text(&resp[1]), "");
+}
+
+#[test]
+fn packed_speech_maps_back_to_chunk_time() {
+    // 20 s of room tone, then JFK: the VAD span starts at 20.3 s; whisper sees only the
+    // speech, and the segment times must land back after 20 s.
+    let dir = tempfile::tempdir().unwrap();
+    let jfk = wav("real_speech/jfk_inaugural_1961.wav");
+    let mut samples = vec![0.0f32; 20 * 16_000];
+    samples.extend_from_slice(&jfk);
+    let c = chunk(dir.path(), "late", &samples);
+    let (resp, status) = run(load(), vec![item(5, &c, vec![(20.3, 30.8)])]);
+    assert!(status.success());
+    let Response::Result {
+        segments, metrics, ..
+    } = &resp[1]
+    else {
+        panic!("{resp:?}")
+    };
+    assert!((metrics.audio_s - 31.0).abs() < 0.01);
+    let text = result_text(&resp[1]).to_lowercase();
+    assert!(
+        text.contains("ask not what your country can do for you"),
+        "{text}"
+    );
+    assert!(
+        segments[0].start >= 20.0 && segments[0].start <= 21.0,
+        "{segments:?}"
+    );
+    assert!(
+        segments.iter().all(|s| s.end <= 31.0 && s.start <= s.end),
+        "{segments:?}"
+    );
+}
+
+#[test]
+fn a_bad_chunk_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let jfk = chunk(
+        dir.path(),
+        "jfk",
+        &wav("real_speech/jfk_inaugural_1961.wav"),
+    );
+    let missing = dir.path().join("gone.flac");
+    let garbage = dir.path().join("garbage.flac");
+    std::fs::write(&garbage, b"not flac").unwrap();
+    let (resp, status) = run(
+        load(),
+        vec![
+            item(1, &missing, vec![]),
+            item(2, &garbage, vec![]),
+            item(3, &jfk, vec![]),
+        ],
+    );
+    assert!(status.success());
+    for (r, path) in resp[1..3].iter().zip([&missing, &garbage]) {
+        match r {
+            Response::JobError { message, .. } => {
+                assert!(message.contains(&*path.to_string_lossy()), "{message}")
+            }
+            other => panic!("expected a job error, got {other:?}"),
+        }
+    }
+    assert!(
+        result_text(&resp[3])
+            .to_lowercase()
+            .contains("my fellow americans")
+    );
+}
