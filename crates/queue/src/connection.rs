@@ -14,7 +14,8 @@ use crate::{QueueError, QueueOptions};
 /// just been marked COMPLETED may come back as PROCESSING and are requeued and redone; an `add`
 /// whose meeting id was printed just before the power failed may be missing. A process crash
 /// (kill -9, OOM, panic) loses nothing that was committed. FULL would cost an fsync per job, which
-/// is most of the queue's time on a laptop SSD.
+/// is most of the queue's time on a laptop SSD. A 16 MiB page cache and in-memory temp tables
+/// took a claim from ~128 µs to ~102 µs with 20,000 jobs queued (`nightshift bench queue`).
 pub(crate) fn open(path: &Path, opts: &QueueOptions) -> Result<Connection, QueueError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
@@ -33,7 +34,10 @@ pub(crate) fn open(path: &Path, opts: &QueueOptions) -> Result<Connection, Queue
             detail: format!("cannot switch to WAL journal (got {mode})"),
         });
     }
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
+    )
         .map_err(|e| QueueError::sql(path, e))?;
     Ok(conn)
 }
