@@ -38,6 +38,6 @@ pub(crate) fn open(path: &Path, opts: &QueueOptions) -> Result<Connection, Queue
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
          PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
     )
-        .map_err(|e| QueueError::sql(path, e))?;
+    .map_err(|e| QueueError::sql(path, e))?;
     Ok(conn)
 }

@@ -71,7 +71,11 @@ pub fn queue(home: &Home, jobs: usize, consumers: &[usize], json_out: bool) -> R
     let t = Instant::now();
     let mut claimed = Vec::with_capacity(jobs);
     for _ in 0..jobs {
-        claimed.push(q.claim(&me.runner_id, &any)?.context("queue ran dry")?.job_id);
+        claimed.push(
+            q.claim(&me.runner_id, &any)?
+                .context("queue ran dry")?
+                .job_id,
+        );
     }
     let claim_us = us_per(jobs, t);
     let t = Instant::now();
