@@ -76,13 +76,12 @@ fn on_mains_power() -> bool {
         let p = e.path();
         let kind = std::fs::read_to_string(p.join("type")).unwrap_or_default();
         match kind.trim() {
-            "Mains" | "USB" => {
+            "Mains" | "USB"
                 if std::fs::read_to_string(p.join("online"))
                     .map(|s| s.trim() == "1")
-                    .unwrap_or(false)
-                {
-                    return true;
-                }
+                    .unwrap_or(false) =>
+            {
+                return true;
             }
             "Battery" => has_battery = true,
             _ => {}

@@ -58,13 +58,14 @@ fn total_ram() -> Option<u64> {
 pub fn model_costs(home: &Home, args: &RunArgs) -> HashMap<String, u64> {
     let mut costs = HashMap::new();
     let whisper = args.model.as_deref().unwrap_or("tiny.en");
-    if let Ok(path) = home.find_model(whisper) {
-        if let Ok(meta) = std::fs::metadata(path) {
-            costs.insert(
-                crate::commands::WHISPER_MODEL_KEY.to_string(),
-                meta.len() * 14 / 10,
-            );
-        }
+    if let Ok(meta) = home
+        .find_model(whisper)
+        .and_then(|p| Ok(std::fs::metadata(p)?))
+    {
+        costs.insert(
+            crate::commands::WHISPER_MODEL_KEY.to_string(),
+            meta.len() * 14 / 10,
+        );
     }
     costs
 }
