@@ -1,6 +1,7 @@
 //! The loaded model and what the worker does with one chunk: read it, find speech, decode the
 //! packed speech windows, map times back, drop hallucinations.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Instant;
 
@@ -12,10 +13,12 @@ use whisper_rs::{
 
 use crate::decode::{DecodeOptions, decode};
 use crate::guards::{drop_repetition_loops, is_probable_silence};
-use crate::pack::{PackOptions, Piece, SAMPLE_RATE, Window, plan_windows};
+use crate::pack::{PackOptions, Piece, SAMPLE_RATE, Window, plan_windows, secs_to_samples};
 
 /// whisper.cpp returns nothing (or fails) below 100 ms of audio.
 const MIN_SAMPLES: usize = SAMPLE_RATE / 10;
+/// Speech left in a window after whisper stopped early that is worth a second decode.
+const MIN_TAIL_S: f64 = 1.0;
 /// A chunk whose loudest sample is below -80 dBFS is digital silence: whisper would only
 /// hallucinate in it, so it is not decoded at all.
 const SILENCE_PEAK: f32 = 1e-4;
@@ -126,7 +129,7 @@ impl Engine {
         if samples.len() < MIN_SAMPLES || peak < SILENCE_PEAK {
             return Ok((self.language.clone(), Vec::new()));
         }
-        let windows = self.plan(samples, item)?;
+        let mut windows: VecDeque<Window> = self.plan(samples, item)?.into();
         let mut segments = Vec::new();
         // The previous chunk's words condition the first window only. Later windows get no prompt:
         // with a text prompt tiny.en stops emitting timestamp tokens and returns the whole
@@ -135,7 +138,8 @@ impl Engine {
         let mut prompt = item.prompt.clone().unwrap_or_default();
         // The language of the window with the most audio speaks for the chunk.
         let mut language: Option<(usize, String)> = None;
-        for window in &windows {
+        while let Some(window) = windows.pop_front() {
+            let window = &window;
             let audio = window.gather(samples);
             if audio.len() < MIN_SAMPLES {
                 continue;
@@ -161,6 +165,21 @@ impl Engine {
                 && language.as_ref().is_none_or(|(n, _)| audio.len() > *n)
             {
                 language = Some((audio.len(), lang));
+            }
+            // whisper sometimes ends a window early (a lone timestamp token reads as "no more
+            // speech here") and the rest of the window is lost: on a packed window that is
+            // speech by construction, so decode what is left as a window of its own.
+            let last_end = raw.last().map_or(0.0, |s| s.end);
+            if last_end > 0.0
+                && let Some(tail) = window.tail_from(last_end)
+                && tail.len() >= secs_to_samples(MIN_TAIL_S)
+            {
+                tracing::debug!(
+                    last_end,
+                    tail_s = tail.len() as f64 / SAMPLE_RATE as f64,
+                    "early stop: decoding the rest"
+                );
+                windows.push_front(tail);
             }
             let kept: Vec<_> = raw
                 .into_iter()

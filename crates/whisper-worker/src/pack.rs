@@ -86,6 +86,30 @@ impl Window {
     }
 }
 
+impl Window {
+    /// The part of this window after packed time `t` (seconds), re-packed from 0: what is
+    /// left to decode when whisper stopped early. `None` when nothing is left.
+    pub fn tail_from(&self, t: f64) -> Option<Window> {
+        let cut = secs_to_samples(t.max(0.0));
+        let mut pieces = Vec::new();
+        let mut at = 0;
+        for p in &self.pieces {
+            if p.packed_end() <= cut {
+                continue;
+            }
+            let skip = cut.saturating_sub(p.packed_start);
+            let piece = Piece {
+                src_start: p.src_start + skip,
+                src_end: p.src_end,
+                packed_start: at,
+            };
+            at += piece.len();
+            pieces.push(piece);
+        }
+        (!pieces.is_empty()).then_some(Window { pieces })
+    }
+}
+
 pub fn secs_to_samples(t: f64) -> usize {
     (t * SAMPLE_RATE as f64).round().max(0.0) as usize
 }
@@ -231,6 +255,35 @@ mod tests {
         let total: usize = w.iter().map(Window::len).sum();
         assert_eq!(total, samples.len());
         assert!(w.iter().all(|w| w.len() <= sec(29.5)));
+    }
+
+    #[test]
+    fn the_tail_after_an_early_stop_is_repacked() {
+        let w = Window {
+            pieces: vec![
+                Piece {
+                    src_start: sec(1.0),
+                    src_end: sec(3.0),
+                    packed_start: 0,
+                },
+                Piece {
+                    src_start: sec(10.0),
+                    src_end: sec(14.0),
+                    packed_start: sec(2.0),
+                },
+            ],
+        };
+        let tail = w.tail_from(3.0).unwrap();
+        assert_eq!(
+            tail.pieces,
+            vec![Piece {
+                src_start: sec(11.0),
+                src_end: sec(14.0),
+                packed_start: 0
+            }]
+        );
+        assert_eq!(w.tail_from(0.5).unwrap().len(), w.len() - sec(0.5));
+        assert!(w.tail_from(6.0).is_none());
     }
 
     #[test]
