@@ -23,6 +23,7 @@ pub fn run_batch(
     owner: &str,
     jobs: Vec<ClaimedJob>,
     stop: &Arc<AtomicBool>,
+    progress: &mut super::progress::Progress,
 ) -> Result<()> {
     // Chunks the pre-filter marked (too short, silent, no speech) complete without a model.
     let (skipped, work): (Vec<_>, Vec<_>) = jobs
@@ -125,12 +126,23 @@ pub fn run_batch(
                 metrics,
             } => {
                 done += 1;
-                tracing::info!(
-                    job_id,
-                    "chunk {done}/{total} transcribed: {:.1} s audio in {:.1} s",
-                    metrics.audio_s,
-                    metrics.wall_s
-                );
+                progress.chunk_done(metrics.audio_s);
+                progress.log(|| {
+                    tracing::debug!(
+                        job_id,
+                        "chunk {done}/{total} transcribed: {:.1} s audio in {:.1} s",
+                        metrics.audio_s,
+                        metrics.wall_s
+                    )
+                });
+                if progress.is_plain() {
+                    tracing::info!(
+                        job_id,
+                        "chunk {done}/{total} transcribed: {:.1} s audio in {:.1} s",
+                        metrics.audio_s,
+                        metrics.wall_s
+                    );
+                }
                 let result = AudioResult {
                     language,
                     segments,
@@ -143,7 +155,8 @@ pub fn run_batch(
                     })
             }
             WorkerEvent::ItemFailed { job_id, message } => {
-                tracing::warn!(job_id, "chunk failed: {message}");
+                progress.log(|| tracing::warn!(job_id, "chunk failed: {message}"));
+                progress.chunk_done(0.0);
                 queue
                     .fail(job_id, owner, &message, true)
                     .map(|_| ())

@@ -7,6 +7,7 @@
 
 mod audio;
 mod politeness;
+mod progress;
 mod resources;
 
 use std::process::ExitCode;
@@ -83,6 +84,11 @@ fn drain(
     let mut resident: Option<String> = None;
     let res = resources::budget(args.gpu_budget.as_deref())?;
     let costs = resources::model_costs(home, args);
+    let audio_filter = ClaimFilter {
+        task_type: Some(TaskType::Audio),
+        model_key: None,
+    };
+    let mut progress = progress::Progress::new("audio", queue.outstanding(&audio_filter)?.0 as u64);
     while !stop.load(Ordering::SeqCst) {
         let reclaimed = queue.reclaim_dead_runners(me)? + queue.requeue_expired()?;
         if reclaimed > 0 {
@@ -116,7 +122,18 @@ fn drain(
                 tracing::debug!(model = ?batch.model_key, reason = ?batch.reason, jobs = jobs.len(), "batch");
                 match batch.task_type {
                     TaskType::Audio => {
-                        audio::run_batch(home, args, queue, &me.runner_id, jobs, stop)?
+                        // Jobs claimed now are outstanding no more: count them back in.
+                        let left = queue.outstanding(&audio_filter)?.0 as u64;
+                        progress.grow_to(left);
+                        audio::run_batch(
+                            home,
+                            args,
+                            queue,
+                            &me.runner_id,
+                            jobs,
+                            stop,
+                            &mut progress,
+                        )?
                     }
                     other => {
                         // No engine for this stage yet: fail loudly instead of pretending.
@@ -148,6 +165,7 @@ fn drain(
                 if args.until_idle {
                     let (left, _) = queue.outstanding(&filter)?;
                     if left == 0 {
+                        progress.finish();
                         tracing::info!("queue drained");
                         return Ok(());
                     }
@@ -156,6 +174,7 @@ fn drain(
             }
         }
     }
+    progress.finish();
     Ok(())
 }
 
