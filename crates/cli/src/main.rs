@@ -2,9 +2,11 @@
 
 mod args;
 mod commands;
+mod config;
 mod foreman;
 mod home;
 mod logging;
+mod retention;
 mod transcript;
 
 use std::process::ExitCode;

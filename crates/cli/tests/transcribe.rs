@@ -215,3 +215,43 @@ fn kill_9_mid_meeting_resumes_without_redoing_finished_chunks() {
     let doc = env.json(&["show", &id, "--format", "json"]);
     assert!(transcript_text(&doc).split_whitespace().count() > 100);
 }
+
+#[test]
+fn finished_chunks_are_pruned_after_the_retention_period_and_results_stay() {
+    let env = Env::new();
+    let id = env.add(&corpus("tts/tts_04_en_m7_s140.wav"));
+    let chunks_dir = env.home().join("media/chunks");
+    let count = || std::fs::read_dir(&chunks_dir).unwrap().count();
+    assert!(count() > 0);
+    // A broken config stops the runner with one clear line before any work.
+    std::fs::write(
+        env.home().join("config.toml"),
+        "[storage]\nchunk_retention_days = \"soon\"\n",
+    )
+    .unwrap();
+    let out = env.run(&["run", "--until-idle"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("config.toml"), "{}", stderr(&out));
+    // Keep forever: nothing is deleted.
+    std::fs::write(
+        env.home().join("config.toml"),
+        "[storage]\nchunk_retention_days = 0\n",
+    )
+    .unwrap();
+    env.run_until_idle();
+    assert!(count() > 0);
+    // A retention shorter than the time since the jobs finished deletes the chunk audio only.
+    std::fs::write(
+        env.home().join("config.toml"),
+        "[storage]\nchunk_retention_days = 0.000001\n",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    env.run_until_idle();
+    assert_eq!(count(), 0, "expired chunks kept");
+    let doc = env.json(&["show", &id, "--format", "json"]);
+    assert!(
+        transcript_text(&doc).split_whitespace().count() >= 5,
+        "{doc}"
+    );
+}

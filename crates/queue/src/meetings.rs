@@ -173,4 +173,21 @@ impl Queue {
             Ok(orphans)
         })
     }
+
+    /// Chunk files whose every referencing job is finished (COMPLETED, FAILED, CANCELLED) and
+    /// whose meetings finished before `cutoff`: safe to delete under a retention policy.
+    pub fn expired_chunk_paths(&self, cutoff: f64) -> Result<Vec<String>, QueueError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT chunk_path FROM jobs WHERE chunk_path IS NOT NULL
+                 GROUP BY chunk_path
+                 HAVING sum(status IN ('PENDING', 'PROCESSING')) = 0
+                    AND max(coalesce(finished_at, 0)) < ?1",
+            )
+            .map_err(|e| QueueError::sql(&self.path, e))?;
+        stmt.query_map([cutoff], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| QueueError::sql(&self.path, e))
+    }
 }

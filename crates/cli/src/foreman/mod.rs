@@ -29,6 +29,7 @@ const POLL: Duration = Duration::from_millis(500);
 
 pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
     home.ensure()?;
+    let config = crate::config::Config::load(home)?;
     let db = home.db_path();
     let mut queue = Queue::open(&db)?;
     let me = RunnerIdentity::current();
@@ -46,6 +47,9 @@ pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
         Arc::clone(&stop),
     )?;
     let outcome = drain(home, args, &mut queue, &me, &stop);
+    if outcome.is_ok() {
+        crate::retention::prune(home, &mut queue, config.storage.chunk_retention_days)?;
+    }
     heartbeat.stop.store(true, Ordering::SeqCst);
     let _ = heartbeat.handle.join();
     queue.unregister_runner(&me.runner_id)?;
