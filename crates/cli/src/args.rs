@@ -174,8 +174,10 @@ pub struct ModelsArgs {
 pub enum ModelsAction {
     /// Known models and whether they are present.
     List,
-    /// Where a model is (or would be) on disk.
+    /// Where a model is on disk.
     Path { name: String },
+    /// Download a whisper model into <home>/models, with progress and checksum.
+    Pull { name: String },
 }
 
 #[derive(Debug, Args)]

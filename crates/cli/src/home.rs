@@ -90,38 +90,101 @@ fn default_data_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/nightshift"))
 }
 
-/// A model nightshift knows by name.
+/// A model nightshift knows by name. `sha1` is the checksum upstream publishes for the file
+/// `models pull` downloads (whisper.cpp's models/README.md); `None` = not downloadable.
 pub struct KnownModel {
     pub name: &'static str,
     pub file: &'static str,
     pub what: &'static str,
+    pub sha1: Option<&'static str>,
+}
+
+const fn whisper(
+    name: &'static str,
+    file: &'static str,
+    what: &'static str,
+    sha1: &'static str,
+) -> KnownModel {
+    KnownModel {
+        name,
+        file,
+        what,
+        sha1: Some(sha1),
+    }
 }
 
 pub const KNOWN_MODELS: &[KnownModel] = &[
-    KnownModel {
-        name: "tiny.en",
-        file: "ggml-tiny.en.bin",
-        what: "Whisper tiny.en (dev profile ASR)",
-    },
-    KnownModel {
-        name: "base",
-        file: "ggml-base.bin",
-        what: "Whisper base, multilingual",
-    },
-    KnownModel {
-        name: "large-v3",
-        file: "ggml-large-v3.bin",
-        what: "Whisper large-v3 (prod profile ASR)",
-    },
+    whisper(
+        "tiny.en",
+        "ggml-tiny.en.bin",
+        "Whisper tiny.en (dev profile ASR)",
+        "c78c86eb1a8faa21b369bcd33207cc90d64ae9df",
+    ),
+    whisper(
+        "tiny",
+        "ggml-tiny.bin",
+        "Whisper tiny, multilingual",
+        "bd577a113a864445d4c299885e0cb97d4ba92b5f",
+    ),
+    whisper(
+        "base.en",
+        "ggml-base.en.bin",
+        "Whisper base.en",
+        "137c40403d78fd54d454da0f9bd998f78703390c",
+    ),
+    whisper(
+        "base",
+        "ggml-base.bin",
+        "Whisper base, multilingual",
+        "465707469ff3a37a2b9b8d8f89f2f99de7299dac",
+    ),
+    whisper(
+        "small.en",
+        "ggml-small.en.bin",
+        "Whisper small.en",
+        "db8a495a91d927739e50b3fc1cc4c6b8f6c2d022",
+    ),
+    whisper(
+        "small",
+        "ggml-small.bin",
+        "Whisper small, multilingual",
+        "55356645c2b361a969dfd0ef2c5a50d530afd8d5",
+    ),
+    whisper(
+        "medium",
+        "ggml-medium.bin",
+        "Whisper medium, multilingual",
+        "fd9727b6e1217c2f614f9b698455c4ffd82463b4",
+    ),
+    whisper(
+        "large-v3",
+        "ggml-large-v3.bin",
+        "Whisper large-v3 (prod profile ASR)",
+        "ad82bf6a9043ceed055076d0fd39f5f186ff8062",
+    ),
+    whisper(
+        "large-v3-q5_0",
+        "ggml-large-v3-q5_0.bin",
+        "Whisper large-v3, q5_0",
+        "e6e2ed78495d403bef4b7cff42ef4aaadcfea8de",
+    ),
+    whisper(
+        "large-v3-turbo",
+        "ggml-large-v3-turbo.bin",
+        "Whisper large-v3-turbo",
+        "4af2b29d7ec73d781377bfd1758ca957a807e941",
+    ),
     KnownModel {
         name: "silero-vad",
         file: "ggml-silero-v6.2.3.bin",
         what: "Silero VAD v6.2.3 for whisper.cpp",
+        sha1: None,
     },
     KnownModel {
         name: "smollm2-135m",
         file: "SmolLM2-135M-Instruct.Q4_1.gguf",
         what: "SmolLM2 135M instruct (dev profile summaries)",
+        sha1: None,
     },
 ];
 

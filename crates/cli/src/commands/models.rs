@@ -1,11 +1,18 @@
-//! `nightshift models list|path`.
+//! `nightshift models list|path|pull`.
 
-use std::process::ExitCode;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
 
-use anyhow::Result;
+use anyhow::{Context, Result, anyhow, bail};
+use sha1::{Digest, Sha1};
 
 use crate::args::ModelsAction;
-use crate::home::{Home, KNOWN_MODELS};
+use crate::home::{Home, KNOWN_MODELS, KnownModel, known_model};
+
+/// Where whisper.cpp's ggml models are published; `NIGHTSHIFT_MODEL_BASE_URL` overrides it (a
+/// mirror, or a local server in tests).
+const DEFAULT_BASE_URL: &str = "https://huggingface.co/ggerganov/whisper.cpp/resolve/main";
 
 pub fn run(home: &Home, action: &ModelsAction) -> Result<ExitCode> {
     match action {
@@ -15,10 +22,105 @@ pub fn run(home: &Home, action: &ModelsAction) -> Result<ExitCode> {
                     Ok(p) => p.display().to_string(),
                     Err(_) => "missing".to_string(),
                 };
-                println!("{:<14} {:<34} {:<50} {}", m.name, m.file, where_, m.what);
+                println!("{:<15} {:<34} {:<50} {}", m.name, m.file, where_, m.what);
             }
         }
         ModelsAction::Path { name } => println!("{}", home.find_model(name)?.display()),
+        ModelsAction::Pull { name } => println!("{}", pull(home, name)?.display()),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Download `name` into `<home>/models` through a temp file, verify its SHA-1, rename into
+/// place. Nothing is left behind on failure. Nothing but this command downloads models.
+fn pull(home: &Home, name: &str) -> Result<std::path::PathBuf> {
+    let model = known_model(name).ok_or_else(|| {
+        let names: Vec<&str> = KNOWN_MODELS
+            .iter()
+            .filter(|m| m.sha1.is_some())
+            .map(|m| m.name)
+            .collect();
+        anyhow!("{name}: unknown model (pullable: {})", names.join(", "))
+    })?;
+    let Some(expected) = model.sha1 else {
+        bail!(
+            "{}: not downloadable by nightshift (see the models README for where it comes from)",
+            model.file
+        );
+    };
+    let dir = home.root.join("models");
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let dest = dir.join(model.file);
+    if dest.is_file() && sha1_file(&dest)? == expected {
+        eprintln!("{}: already present and verified", dest.display());
+        return Ok(dest);
+    }
+    let base =
+        std::env::var("NIGHTSHIFT_MODEL_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.to_string());
+    let url = format!("{}/{}", base.trim_end_matches('/'), model.file);
+    let tmp = dir.join(format!(".{}.part", model.file));
+    let result = download(&url, &tmp).and_then(|()| verify(&tmp, model, expected));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, &dest)
+        .with_context(|| format!("{}: cannot move into place", dest.display()))?;
+    Ok(dest)
+}
+
+/// curl does the transfer (TLS, proxies, resume-safe progress bar on stderr).
+fn download(url: &str, to: &Path) -> Result<()> {
+    eprintln!("downloading {url}");
+    let status = Command::new("curl")
+        .args([
+            "--fail",
+            "--location",
+            "--show-error",
+            "--progress-bar",
+            "--retry",
+            "2",
+            "--connect-timeout",
+            "20",
+            "-o",
+        ])
+        .arg(to)
+        .arg(url)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| anyhow!("cannot run curl ({e}): install it (apt-get install -y curl)"))?;
+    if !status.success() {
+        bail!(
+            "{url}: download failed (curl {status}); check the network or set NIGHTSHIFT_MODEL_BASE_URL to a mirror"
+        );
+    }
+    Ok(())
+}
+
+fn verify(path: &Path, model: &KnownModel, expected: &str) -> Result<()> {
+    let got = sha1_file(path)?;
+    if got != expected {
+        bail!(
+            "{}: checksum mismatch (SHA-1 {got}, expected {expected}); the download was discarded",
+            model.file
+        );
+    }
+    Ok(())
+}
+
+fn sha1_file(path: &Path) -> Result<String> {
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut h = Sha1::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

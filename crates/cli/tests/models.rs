@@ -1,0 +1,122 @@
+//! `models list|path|pull` against a local HTTP server (tests never reach a model hub).
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Env, stderr, stdout};
+
+/// `python3 -m http.server` on a free loopback port, stopped on drop.
+struct FileServer {
+    child: Child,
+    port: u16,
+}
+
+impl FileServer {
+    fn serve(dir: &std::path::Path) -> FileServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 http.server");
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "file server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        FileServer { child, port }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn list_and_path_find_the_shared_models() {
+    let env = Env::new();
+    let out = env.run(&["models", "list"]);
+    assert!(out.status.success());
+    let listing = stdout(&out);
+    let tiny = listing.lines().find(|l| l.starts_with("tiny.en ")).unwrap();
+    assert!(
+        tiny.contains("ggml-tiny.en.bin") && !tiny.contains("missing"),
+        "{tiny}"
+    );
+    let out = env.run(&["models", "path", "tiny.en"]);
+    assert!(std::path::Path::new(stdout(&out).trim()).is_file());
+    let out = env.run(&["models", "path", "large-v3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("ggml-large-v3.bin: model not found"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn pull_refuses_a_file_whose_checksum_does_not_match_and_leaves_nothing() {
+    let env = Env::new();
+    let served = env.dir.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(served.join("ggml-tiny.en.bin"), b"not the real weights").unwrap();
+    let server = FileServer::serve(&served);
+    let out = env
+        .cmd()
+        .env(
+            "NIGHTSHIFT_MODEL_BASE_URL",
+            format!("http://127.0.0.1:{}", server.port),
+        )
+        .args(["models", "pull", "tiny.en"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("checksum mismatch"),
+        "{}",
+        stderr(&out)
+    );
+    let models = env.home().join("models");
+    assert_eq!(
+        std::fs::read_dir(&models).unwrap().count(),
+        0,
+        "a partial download was left"
+    );
+
+    // Missing upstream file and unknown names are clear errors too.
+    let out = env
+        .cmd()
+        .env(
+            "NIGHTSHIFT_MODEL_BASE_URL",
+            format!("http://127.0.0.1:{}", server.port),
+        )
+        .args(["models", "pull", "base"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("download failed"), "{}", stderr(&out));
+    let out = env.run(&["models", "pull", "whisper-9000"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown model"), "{}", stderr(&out));
+}
