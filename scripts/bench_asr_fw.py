@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""faster-whisper side of scripts/bench-asr.sh (run inside the bench venv, not the system Python).
+
+For each mode (plain `WhisperModel.transcribe`, `BatchedInferencePipeline.transcribe`) and each
+repetition: load the model (timed on its own), transcribe the file (timed: decoding the input,
+VAD where the pipeline uses it, and draining the lazy segment generator), and write the
+hypothesis text to OUT_DIR/fw_<mode>_<rep>.txt. Prints one JSON object on stdout:
+
+    {"plain": {"load_s": [...], "transcribe_s": [...], "hyp_files": [...]}, "batched": {...}}
+
+WER is not computed here: the shell script scores every hypothesis with the Rust normaliser
+(crates/eval), the same one the tests use.
+"""
+
+import argparse
+import gc
+import json
+import os
+import sys
+import time
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model-dir", required=True)
+    ap.add_argument("--audio", required=True)
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--modes", default="plain,batched")
+    args = ap.parse_args()
+
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    result = {}
+    for mode in [m for m in args.modes.split(",") if m]:
+        if mode not in ("plain", "batched"):
+            print(f"unknown mode {mode!r}", file=sys.stderr)
+            return 2
+        loads, walls, hyps, nsegs = [], [], [], []
+        for rep in range(1, args.reps + 1):
+            t0 = time.perf_counter()
+            model = WhisperModel(
+                args.model_dir,
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=args.threads,
+                num_workers=1,
+            )
+            pipe = BatchedInferencePipeline(model) if mode == "batched" else model
+            loads.append(time.perf_counter() - t0)
+
+            kwargs = {"beam_size": 1}
+            if mode == "batched":
+                kwargs["batch_size"] = args.batch_size
+            t0 = time.perf_counter()
+            segments, _info = pipe.transcribe(args.audio, **kwargs)
+            texts = [s.text.strip() for s in segments]  # the generator does the work
+            walls.append(time.perf_counter() - t0)
+
+            path = os.path.join(args.out_dir, f"fw_{mode}_{rep}.txt")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(" ".join(texts) + "\n")
+            hyps.append(path)
+            nsegs.append(len(texts))
+            print(
+                f"faster-whisper {mode} rep {rep}: load {loads[-1]:.2f} s, "
+                f"transcribe {walls[-1]:.2f} s, {len(texts)} segments",
+                file=sys.stderr,
+            )
+            del pipe, model
+            gc.collect()
+        result[mode] = {
+            "load_s": loads,
+            "transcribe_s": walls,
+            "segments": nsegs,
+            "hyp_files": hyps,
+        }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
