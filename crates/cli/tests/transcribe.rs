@@ -255,3 +255,55 @@ fn finished_chunks_are_pruned_after_the_retention_period_and_results_stay() {
         "{doc}"
     );
 }
+
+#[test]
+fn sigterm_stops_after_the_chunk_in_flight_and_leaves_the_queue_consistent() {
+    let env = Env::new();
+    let out = env
+        .cmd()
+        .args(["add", "--min-chunk", "20", "--max-chunk", "40"])
+        .arg(corpus("meetings/meeting_02.wav"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let mut runner = env.cmd().args(["run", "--until-idle"]).spawn().unwrap();
+    let t0 = Instant::now();
+    loop {
+        let s = env.json(&["status", &id, "--json"]);
+        if job_statuses(&s).iter().any(|st| st == "COMPLETED") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(300), "no chunk finished");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(runner.id() as i32, libc::SIGTERM) };
+    let t_stop = Instant::now();
+    let status = runner.wait().unwrap();
+    assert!(
+        status.success(),
+        "a stop on request is not a failure: {status}"
+    );
+    assert!(
+        t_stop.elapsed() < Duration::from_secs(60),
+        "stop took {:?}",
+        t_stop.elapsed()
+    );
+    let s = env.json(&["status", &id, "--json"]);
+    let jobs = s["meetings"][0]["jobs"].as_array().unwrap();
+    assert!(
+        jobs.iter().all(|j| j["status"] != "PROCESSING"),
+        "a lease was left behind: {s}"
+    );
+    let pending: Vec<_> = jobs.iter().filter(|j| j["status"] == "PENDING").collect();
+    assert!(
+        !pending.is_empty(),
+        "everything finished before the signal: {s}"
+    );
+    // Unstarted chunks were given back without spending an attempt.
+    assert!(pending.iter().all(|j| j["attempts"] == 0), "{s}");
+    env.run_until_idle();
+    let s = env.json(&["status", &id, "--json"]);
+    assert!(job_statuses(&s).iter().all(|st| st == "COMPLETED"));
+}
