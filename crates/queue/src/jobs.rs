@@ -33,6 +33,10 @@ pub struct NewJob {
     pub model_key: Option<String>,
     pub payload: serde_json::Value,
     pub max_attempts: i64,
+    /// Runs only when every job of its meeting with a lower stage is finished. Defaults to the
+    /// task type's stage (AUDIO and VISUAL 0, SUMMARY 1); multi-step work (summary map, then
+    /// reduce) uses higher stages.
+    pub stage: i64,
 }
 
 impl NewJob {
@@ -45,12 +49,13 @@ impl NewJob {
             model_key: None,
             payload: serde_json::json!({}),
             max_attempts: 3,
+            stage: Self::default_stage(task_type),
         }
     }
 
     /// SUMMARY waits for every AUDIO and VISUAL job of its meeting.
-    pub(crate) fn stage(&self) -> i64 {
-        match self.task_type {
+    pub fn default_stage(task_type: TaskType) -> i64 {
+        match task_type {
             TaskType::Audio | TaskType::Visual => 0,
             TaskType::Summary => 1,
         }
@@ -103,6 +108,7 @@ pub struct JobRow {
     pub started_at: Option<f64>,
     pub finished_at: Option<f64>,
     pub metrics: Option<serde_json::Value>,
+    pub stage: i64,
 }
 
 /// Job counts per task type and status.
@@ -142,7 +148,7 @@ fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedJob> {
 
 const JOB_COLUMNS: &str = "job_id, meeting_id, task_type, status, chunk_path, seq, model_key, \
      payload, result, attempts, max_attempts, last_error, lease_owner, not_before, created_at, \
-     started_at, finished_at, metrics";
+     started_at, finished_at, metrics, stage";
 
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
     Ok(JobRow {
@@ -164,6 +170,7 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
         started_at: row.get(15)?,
         finished_at: row.get(16)?,
         metrics: json_col(row, 17)?,
+        stage: row.get(18)?,
     })
 }
 
@@ -493,7 +500,7 @@ pub(crate) fn insert_job(
         job.task_type.as_str(),
         job.chunk_path,
         job.seq,
-        job.stage(),
+        job.stage,
         job.priority,
         job.model_key,
         job.payload.to_string(),

@@ -283,3 +283,41 @@ fn a_file_that_is_not_a_database_is_a_clear_error_and_is_left_alone() {
     assert!(matches!(err, QueueError::Corrupt { .. }), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), junk, "the file was modified");
 }
+
+#[test]
+fn later_stages_wait_for_earlier_ones_of_the_same_meeting_only() {
+    let (_d, _c, mut q) = setup();
+    let plan = NewJob::new(TaskType::Summary);
+    let map = NewJob {
+        stage: 2,
+        seq: 1,
+        ..NewJob::new(TaskType::Summary)
+    };
+    let reduce = NewJob {
+        stage: 3,
+        seq: 2,
+        ..NewJob::new(TaskType::Summary)
+    };
+    q.insert_meeting(&meeting("m1"), &[reduce, map, plan])
+        .unwrap();
+    q.insert_meeting(&meeting("m2"), &audio_jobs(1)).unwrap();
+    let any = ClaimFilter::default();
+    let mut order = Vec::new();
+    while let Some(j) = q.claim("r", &any).unwrap() {
+        order.push((j.meeting_id.clone(), j.stage));
+        q.complete(
+            j.job_id,
+            "r",
+            &serde_json::json!({}),
+            &serde_json::json!({}),
+        )
+        .unwrap();
+    }
+    let m1: Vec<i64> = order
+        .iter()
+        .filter(|(m, _)| m == "m1")
+        .map(|(_, s)| *s)
+        .collect();
+    assert_eq!(m1, vec![1, 2, 3]);
+    assert_eq!(order.len(), 4);
+}
