@@ -285,6 +285,50 @@ impl Queue {
         }
     }
 
+    /// Complete a held job and create follow-up jobs for its meeting in the same transaction,
+    /// so a crash can never leave the follow-ups without the completion or the reverse.
+    pub fn complete_with_jobs(
+        &mut self,
+        job_id: i64,
+        owner: &str,
+        result: &serde_json::Value,
+        metrics: &serde_json::Value,
+        follow_ups: &[NewJob],
+    ) -> Result<(), QueueError> {
+        let now = self.now();
+        let changed = self.write(|tx, p| {
+            let (meeting_id, changed): (String, usize) = {
+                let meeting: Option<String> = tx
+                    .query_row(
+                        "SELECT meeting_id FROM jobs WHERE job_id = ?1 AND lease_owner = ?2 AND status = 'PROCESSING'",
+                        params![job_id, owner],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| QueueError::sql(p, e))?;
+                let Some(m) = meeting else { return Ok(0) };
+                let n = tx
+                    .execute(
+                        "UPDATE jobs SET status = 'COMPLETED', result = ?3, metrics = ?4, finished_at = ?5,
+                                last_error = NULL, lease_owner = NULL, lease_expires_at = NULL
+                         WHERE job_id = ?1 AND lease_owner = ?2 AND status = 'PROCESSING'",
+                        params![job_id, owner, result.to_string(), metrics.to_string(), now],
+                    )
+                    .map_err(|e| QueueError::sql(p, e))?;
+                (m, n)
+            };
+            for job in follow_ups {
+                insert_job(tx, &meeting_id, job, now).map_err(|e| QueueError::sql(p, e))?;
+            }
+            Ok(changed)
+        })?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(QueueError::LeaseLost { job_id })
+        }
+    }
+
     /// Record a failure of a held job. A retryable failure with attempts left goes back to
     /// PENDING after a backoff; otherwise the job is FAILED. The error text is kept either way.
     pub fn fail(

@@ -321,3 +321,47 @@ fn later_stages_wait_for_earlier_ones_of_the_same_meeting_only() {
     assert_eq!(m1, vec![1, 2, 3]);
     assert_eq!(order.len(), 4);
 }
+
+#[test]
+fn completing_with_follow_ups_is_one_transaction_held_by_the_lease() {
+    let (_d, _c, mut q) = setup();
+    q.insert_meeting(&meeting("m1"), &[NewJob::new(TaskType::Summary)])
+        .unwrap();
+    let plan = q.claim("r", &ClaimFilter::default()).unwrap().unwrap();
+    let follow = vec![
+        NewJob {
+            stage: 2,
+            ..NewJob::new(TaskType::Summary)
+        };
+        3
+    ];
+    let stolen = q.complete_with_jobs(
+        plan.job_id,
+        "other",
+        &serde_json::json!({}),
+        &serde_json::json!({}),
+        &follow,
+    );
+    assert!(matches!(stolen, Err(QueueError::LeaseLost { .. })));
+    assert_eq!(
+        q.jobs_of("m1").unwrap().len(),
+        1,
+        "follow-ups written without the completion"
+    );
+    q.complete_with_jobs(
+        plan.job_id,
+        "r",
+        &serde_json::json!({"windows": 3}),
+        &serde_json::json!({}),
+        &follow,
+    )
+    .unwrap();
+    let jobs = q.jobs_of("m1").unwrap();
+    assert_eq!(jobs.len(), 4);
+    assert_eq!(
+        jobs.iter()
+            .filter(|j| j.stage == 2 && j.status == JobStatus::Pending)
+            .count(),
+        3
+    );
+}
