@@ -57,6 +57,8 @@ pub enum Command {
     Doctor,
     /// Benchmarks.
     Bench(BenchArgs),
+    /// Predict the memory models need and whether they fit a budget together.
+    Plan(PlanArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -201,4 +203,42 @@ pub enum BenchWhat {
     /// (internal) One consumer process of the queue benchmark.
     #[command(hide = true)]
     QueueConsumer { db: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KvTypeArg {
+    F16,
+    #[value(name = "q8_0")]
+    Q8_0,
+    #[value(name = "q4_0")]
+    Q4_0,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlashAttnArg {
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Model files or known names; a projector (mmproj) joins the LLM before it.
+    #[arg(required = true)]
+    pub models: Vec<String>,
+    /// Context length for LLMs (default 4096, capped at the model's training context).
+    #[arg(long)]
+    pub ctx: Option<u64>,
+    #[arg(long, value_enum, default_value_t = KvTypeArg::F16)]
+    pub kv_type: KvTypeArg,
+    #[arg(long, value_enum, default_value_t = FlashAttnArg::Auto)]
+    pub flash_attn: FlashAttnArg,
+    /// Layers offloaded to the GPU (default all; 0 = plan for RAM, no GPU).
+    #[arg(long)]
+    pub n_gpu_layers: Option<u32>,
+    /// Memory budget, e.g. 6GiB.
+    #[arg(long, default_value = "6GiB")]
+    pub budget: String,
+    #[arg(long)]
+    pub json: bool,
 }

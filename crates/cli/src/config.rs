@@ -5,6 +5,14 @@
 //! # Delete the chunk audio of meetings whose jobs all finished more than N days ago
 //! # (transcripts stay). 0 keeps chunks forever.
 //! chunk_retention_days = 30
+//!
+//! [summary]
+//! enabled = true
+//! model = "smollm2-135m"      # name or path of a GGUF chat model
+//! n_ctx = 8192
+//! temperature = 0.3           # 0 makes tiny models loop; the schema guarantees structure
+//! top_p = 0.9
+//! repeat_penalty = 1.1
 //! ```
 
 use anyhow::{Context, Result};
@@ -17,6 +25,32 @@ use crate::home::Home;
 pub struct Config {
     #[serde(default)]
     pub storage: Storage,
+    #[serde(default)]
+    pub summary: SummaryConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SummaryConfig {
+    pub enabled: bool,
+    pub model: String,
+    pub n_ctx: u32,
+    pub temperature: f32,
+    pub top_p: f32,
+    pub repeat_penalty: f32,
+}
+
+impl Default for SummaryConfig {
+    fn default() -> Self {
+        SummaryConfig {
+            enabled: true,
+            model: "smollm2-135m".into(),
+            n_ctx: 8192,
+            temperature: 0.3,
+            top_p: 0.9,
+            repeat_penalty: 1.1,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

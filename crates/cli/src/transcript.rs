@@ -65,7 +65,7 @@ pub fn build_doc(queue: &Queue, meeting: &MeetingRow) -> Result<MeetingDoc> {
         language,
         segments,
         scenes: Vec::new(),
-        summary: None,
+        summary: crate::foreman::summary::final_summary(&jobs).map(|(s, _)| s.into_summary()),
         jobs: jobs_summary(&jobs),
     })
 }

@@ -278,4 +278,98 @@ mod tests {
             assert_eq!(got, want, "case: {name}");
         }
     }
+
+    /// The 6 GiB card with planner-sized costs (`nightshift plan`: totals including the
+    /// per-process CUDA overhead): an 8B Q4_K_M LLM (4.9 GB) and a VLM (4.7 GB) are never
+    /// resident together; whisper tiny (~0.66 GiB) may sit beside the LLM; a 14B never runs.
+    #[test]
+    fn six_gib_budget_never_co_locates_two_heavy_models() {
+        use TaskType::*;
+        const GB: u64 = 1_000_000_000;
+        let costs = HashMap::from([
+            ("llm-8b".to_string(), 49 * GB / 10),
+            ("vlm".to_string(), 47 * GB / 10),
+            ("whisper-tiny".to_string(), 690_000_000),
+            ("llm-14b".to_string(), 9 * GB),
+        ]);
+        let budget = 6 * GIB;
+        let held = |model: &str| Resources {
+            budget_bytes: budget,
+            held_by_others_bytes: costs[model],
+            resident_model: None,
+        };
+        let batch = |model: &str, task, reason| {
+            Decision::Run(Batch {
+                model_key: Some(model.to_string()),
+                task_type: task,
+                max_jobs: 16,
+                reason,
+            })
+        };
+        let wait = |model: &str, held_by: &str| Decision::WaitForMemory {
+            model_key: Some(model.to_string()),
+            needed_bytes: costs[model],
+            free_bytes: budget - costs[held_by],
+        };
+        let cases: Vec<(&str, Vec<ReadyGroup>, Resources, Decision)> = vec![
+            (
+                "LLM held by the daemon: the VLM waits",
+                vec![group("vlm", Visual, 4, 0, 1)],
+                held("llm-8b"),
+                wait("vlm", "llm-8b"),
+            ),
+            (
+                "VLM held by another runner: the LLM waits",
+                vec![group("llm-8b", Summary, 2, 0, 1)],
+                held("vlm"),
+                wait("llm-8b", "vlm"),
+            ),
+            (
+                "LLM held: of VLM and whisper work, only whisper runs beside it",
+                vec![
+                    group("vlm", Visual, 9, 0, 1),
+                    group("whisper-tiny", Audio, 1, 0, 5),
+                ],
+                held("llm-8b"),
+                batch("whisper-tiny", Audio, Reason::MostReadyWork),
+            ),
+            (
+                "whisper tiny held: the LLM fits beside it",
+                vec![group("llm-8b", Summary, 1, 0, 1)],
+                held("whisper-tiny"),
+                batch("llm-8b", Summary, Reason::OnlyWork),
+            ),
+            (
+                "nothing held: the VLM runs alone",
+                vec![group("vlm", Visual, 1, 0, 1)],
+                Resources {
+                    budget_bytes: budget,
+                    ..Default::default()
+                },
+                batch("vlm", Visual, Reason::OnlyWork),
+            ),
+            (
+                "a 9 GB model never fits 6 GiB: too large, not a wait",
+                vec![group("llm-14b", Summary, 1, 0, 1)],
+                held("whisper-tiny"),
+                Decision::TooLarge {
+                    model_key: Some("llm-14b".into()),
+                    needed_bytes: 9 * GB,
+                    budget_bytes: budget,
+                },
+            ),
+        ];
+        for (name, groups, res, want) in cases {
+            let got = next_batch(&groups, &costs, &res, &Policy::default());
+            assert_eq!(got, want, "case: {name}");
+            // Whatever runs fits next to what is held.
+            if let Decision::Run(b) = &got {
+                let cost = costs[b.model_key.as_deref().unwrap()];
+                assert!(
+                    cost + res.held_by_others_bytes <= res.budget_bytes,
+                    "case: {name}"
+                );
+            }
+        }
+    }
 }

@@ -16,5 +16,6 @@ mod schema;
 pub use plan::{MapWindow, ReduceGroup, estimate_tokens, plan_map_windows, plan_reduce};
 pub use prompts::{MeetingMeta, Message, l1_messages, l2_messages};
 pub use schema::{
-    L1Notes, SummaryOut, TimedAction, TimedItem, l1_schema, l2_schema, parse_l1, parse_l2,
+    L1Notes, SummaryOut, TimedAction, TimedItem, l1_schema, l2_schema, max_output_chars, parse_l1,
+    parse_l2,
 };

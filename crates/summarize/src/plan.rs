@@ -109,14 +109,15 @@ pub struct ReduceGroup {
 
 /// Group reduce inputs (their estimated token sizes) so each group fits `budget_tokens`.
 /// One group means this level is the final reduce; more mean another level follows.
-/// An input larger than the budget gets a group of its own (its producer must be asked for
-/// shorter output; the schema bounds make that rare).
+/// Every group but a lone last one takes at least two inputs, even past the budget, so each
+/// level at least halves the count and the hierarchy always ends (the caller sizes the context
+/// so that two maximal outputs fit).
 pub fn plan_reduce(input_tokens: &[usize], budget_tokens: usize) -> Vec<ReduceGroup> {
     let budget = budget_tokens.max(1);
     let mut groups: Vec<ReduceGroup> = Vec::new();
     for (i, &t) in input_tokens.iter().enumerate() {
         match groups.last_mut() {
-            Some(g) if g.est_tokens + t <= budget => {
+            Some(g) if g.est_tokens + t <= budget || g.inputs.len() < 2 => {
                 g.inputs.push(i);
                 g.est_tokens += t;
             }
@@ -195,7 +196,11 @@ mod tests {
         let groups = plan_reduce(&[40, 40, 40, 90, 10, 10], 100);
         let flat: Vec<usize> = groups.iter().flat_map(|g| g.inputs.clone()).collect();
         assert_eq!(flat, vec![0, 1, 2, 3, 4, 5]);
-        assert!(groups.iter().all(|g| g.est_tokens <= 100));
+        assert!(
+            groups
+                .iter()
+                .all(|g| g.est_tokens <= 100 || g.inputs.len() == 2)
+        );
         assert_eq!(
             plan_reduce(&[10, 20, 30], 100).len(),
             1,
@@ -206,5 +211,9 @@ mod tests {
             1,
             "oversized input stands alone"
         );
+        // Inputs each near the budget still pair up, so every level shrinks.
+        let g = plan_reduce(&[90, 90, 90, 90, 90], 100);
+        let sizes: Vec<usize> = g.iter().map(|g| g.inputs.len()).collect();
+        assert_eq!(sizes, vec![2, 2, 1]);
     }
 }

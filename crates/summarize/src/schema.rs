@@ -1,4 +1,8 @@
-//! Output schemas (bounded, so a small model cannot loop until max_tokens) and parsing.
+//! Output schemas and parsing.
+//!
+//! Every string and array is bounded so that the largest document a schema allows fits the
+//! step's `max_tokens` (see `max_output_chars`): a small model that rambles inside the schema
+//! still ends with valid JSON instead of being cut off mid-string.
 
 use nightshift_core::{ActionItem, Summary};
 use serde::{Deserialize, Serialize};
@@ -49,7 +53,7 @@ fn timed_items(max_items: usize) -> Value {
     json!({
         "type": "array", "maxItems": max_items,
         "items": {"type": "object", "additionalProperties": false,
-                  "properties": {"text": string(200), "time": string(8)},
+                  "properties": {"text": string(150), "time": string(8)},
                   "required": ["text", "time"]}
     })
 }
@@ -58,23 +62,23 @@ fn actions(max_items: usize) -> Value {
     json!({
         "type": "array", "maxItems": max_items,
         "items": {"type": "object", "additionalProperties": false,
-                  "properties": {"task": string(200), "owner": string(40), "due": string(40), "time": string(8)},
+                  "properties": {"task": string(150), "owner": string(30), "due": string(30), "time": string(8)},
                   "required": ["task", "owner", "due", "time"]}
     })
 }
 
 fn questions(max_items: usize) -> Value {
-    json!({"type": "array", "maxItems": max_items, "items": string(200)})
+    json!({"type": "array", "maxItems": max_items, "items": string(150)})
 }
 
 pub fn l1_schema() -> Value {
     json!({
         "type": "object", "additionalProperties": false,
         "properties": {
-            "notes": string(1200),
-            "decisions": timed_items(6),
-            "action_items": actions(6),
-            "open_questions": questions(4)
+            "notes": string(600),
+            "decisions": timed_items(4),
+            "action_items": actions(5),
+            "open_questions": questions(3)
         },
         "required": ["notes", "decisions", "action_items", "open_questions"]
     })
@@ -84,13 +88,35 @@ pub fn l2_schema() -> Value {
     json!({
         "type": "object", "additionalProperties": false,
         "properties": {
-            "overview": string(800),
-            "decisions": timed_items(10),
-            "action_items": actions(12),
-            "open_questions": questions(6)
+            "overview": string(600),
+            "decisions": timed_items(6),
+            "action_items": actions(8),
+            "open_questions": questions(4)
         },
         "required": ["overview", "decisions", "action_items", "open_questions"]
     })
+}
+
+/// The most characters of content a document of `schema` can hold (string bounds × array
+/// bounds, plus keys and punctuation), for sizing `max_tokens`.
+pub fn max_output_chars(schema: &Value) -> usize {
+    match schema.get("type").and_then(Value::as_str) {
+        Some("string") => schema["maxLength"].as_u64().unwrap_or(0) as usize + 4,
+        Some("array") => {
+            let n = schema["maxItems"].as_u64().unwrap_or(0) as usize;
+            2 + n * (max_output_chars(&schema["items"]) + 2)
+        }
+        Some("object") => schema["properties"]
+            .as_object()
+            .map(|p| {
+                p.iter()
+                    .map(|(k, v)| k.len() + 6 + max_output_chars(v))
+                    .sum::<usize>()
+                    + 2
+            })
+            .unwrap_or(2),
+        _ => 0,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +204,20 @@ mod tests {
         }
         check(&l1_schema(), "l1");
         check(&l2_schema(), "l2");
+    }
+
+    #[test]
+    fn the_largest_documents_stay_small() {
+        assert!(
+            max_output_chars(&l1_schema()) < 3400,
+            "{}",
+            max_output_chars(&l1_schema())
+        );
+        assert!(
+            max_output_chars(&l2_schema()) < 4800,
+            "{}",
+            max_output_chars(&l2_schema())
+        );
     }
 
     #[test]

@@ -8,16 +8,19 @@
 //! fails only the unanswered items of that batch.
 //!
 //! [`batch::run_batch`] is protocol-generic (any `Serialize` request / `DeserializeOwned`
-//! answer that implements [`Answer`]); [`run_whisper_batch`] is the whisper worker on top.
+//! answer that implements [`Answer`]); [`run_whisper_batch`] is the whisper worker on top,
+//! [`run_llama_batch`] the llama worker.
 
 pub mod batch;
 pub mod exit;
+pub mod llama;
 pub mod locate;
 pub mod spawn;
 pub mod whisper;
 
 pub use batch::{Answer, BatchOptions, BatchOutcome, run_batch};
 pub use exit::WorkerExit;
+pub use llama::{LLAMA_WORKER, LlamaEvent, run_llama_batch};
 pub use locate::find_worker_binary;
 pub use whisper::{BatchReport, WHISPER_WORKER, WorkerEvent, run_whisper_batch};
 

@@ -6,10 +6,19 @@
 //! on stdout with [`Response::Ready`] once the model is loaded, one [`Response::Result`] or
 //! [`Response::JobError`] per item *as soon as that item is done* (each is a checkpoint), and
 //! [`Response::Fatal`] if it cannot go on. Everything else a worker prints goes to stderr.
+//!
+//! The llama worker speaks the same framing with its own messages: [`llama`].
 
 use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
+
+pub mod llama;
+
+pub use llama::{
+    ChatMessage, CompleteItem, CompletionMetrics, FinishReason, FlashAttention, KvCacheType,
+    LlamaLoad, LlamaRequest, LlamaResponse, Sampling,
+};
 
 /// Options for loading a whisper model and decoding with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ mod bench;
 mod doctor;
 mod manage;
 mod models;
+mod plan;
 mod show;
 mod status;
 
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Rm(m) => manage::rm(&home, &m.meeting),
         Command::Models(m) => models::run(&home, &m.action),
         Command::Doctor => doctor::run(&home),
+        Command::Plan(p) => plan::run(&home, &p),
         Command::Bench(b) => match b.what {
             BenchWhat::Queue {
                 jobs,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 use nightshift_core::JobStatus;
 use nightshift_queue::{ClaimedJob, Queue};
-use nightshift_supervisor::{BatchOptions, WHISPER_WORKER, WorkerEvent};
+use nightshift_supervisor::{BatchOptions, BatchReport, WHISPER_WORKER, WorkerEvent};
 use nightshift_worker_protocol::{TranscribeItem, WhisperLoad};
 use serde_json::json;
 
@@ -178,15 +178,21 @@ pub fn run_batch(
     if let Some(e) = store_error {
         tracing::warn!("batch stopped early: {e:#}");
     }
+    settle_unanswered(queue, owner, &report)
+}
+
+/// Items a worker never answered: given back untouched after a requested stop, otherwise
+/// failed (retryable) with the worker's failure stored on each.
+pub fn settle_unanswered(queue: &mut Queue, owner: &str, report: &BatchReport) -> Result<()> {
     match report.failure_message() {
         None => {
-            for id in report.unanswered {
+            for &id in &report.unanswered {
                 queue.release(id, owner)?;
             }
         }
         Some(msg) => {
-            tracing::error!("whisper batch failed: {msg}");
-            for id in report.unanswered {
+            tracing::error!("worker batch failed: {msg}");
+            for &id in &report.unanswered {
                 // Another runner may have taken it over meanwhile; that is fine.
                 match queue.fail(id, owner, &msg, true) {
                     Ok(JobStatus::Failed) => {

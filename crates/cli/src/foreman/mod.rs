@@ -6,9 +6,11 @@
 //! gives unstarted items back without counting an attempt.
 
 mod audio;
+mod llm;
 mod politeness;
 mod progress;
-mod resources;
+pub(crate) mod resources;
+pub(crate) mod summary;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -46,7 +48,7 @@ pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
         queue.lease_duration(),
         Arc::clone(&stop),
     )?;
-    let outcome = drain(home, args, &mut queue, &me, &stop);
+    let outcome = drain(home, args, &config, &mut queue, &me, &stop);
     if outcome.is_ok() {
         crate::retention::prune(home, &mut queue, config.storage.chunk_retention_days)?;
     }
@@ -73,6 +75,7 @@ fn only_task(only: Option<OnlyArg>) -> Option<TaskType> {
 fn drain(
     home: &Home,
     args: &RunArgs,
+    config: &crate::config::Config,
     queue: &mut Queue,
     me: &RunnerIdentity,
     stop: &Arc<AtomicBool>,
@@ -87,7 +90,8 @@ fn drain(
     };
     let mut resident: Option<String> = None;
     let res = resources::budget(args.gpu_budget.as_deref())?;
-    let costs = resources::model_costs(home, args);
+    let costs = resources::model_costs(home, args, &config.summary);
+    let summaries = config.summary.enabled && matches!(task, None | Some(TaskType::Summary));
     let audio_filter = ClaimFilter {
         task_type: Some(TaskType::Audio),
         model_key: None,
@@ -97,6 +101,9 @@ fn drain(
         let reclaimed = queue.reclaim_dead_runners(me)? + queue.requeue_expired()?;
         if reclaimed > 0 {
             tracing::info!("requeued {reclaimed} job(s) of runners that stopped");
+        }
+        if summaries {
+            summary::queue_ready(queue)?;
         }
         let groups: Vec<ReadyGroup> = queue
             .ready_groups(task)?
@@ -139,13 +146,27 @@ fn drain(
                             &mut progress,
                         )?
                     }
-                    other => {
+                    TaskType::Summary if batch.model_key.is_none() => {
+                        for j in &jobs {
+                            summary::run_plan(queue, &me.runner_id, j, &config.summary)?;
+                        }
+                    }
+                    TaskType::Summary => llm::run_batch(
+                        home,
+                        args,
+                        &config.summary,
+                        queue,
+                        &me.runner_id,
+                        jobs,
+                        stop,
+                    )?,
+                    TaskType::Visual => {
                         // No engine for this stage yet: fail loudly instead of pretending.
                         for j in jobs {
                             queue.fail(
                                 j.job_id,
                                 &me.runner_id,
-                                &format!("no {other} engine in this build"),
+                                "no VISUAL engine in this build",
                                 false,
                             )?;
                         }

@@ -55,7 +55,11 @@ fn total_ram() -> Option<u64> {
 
 /// Memory each model key needs while loaded. Whisper on CPU: weights (file size) plus ~40 %
 /// for the KV cache and compute buffers, measured with tiny.en and base.
-pub fn model_costs(home: &Home, args: &RunArgs) -> HashMap<String, u64> {
+pub fn model_costs(
+    home: &Home,
+    args: &RunArgs,
+    summary: &crate::config::SummaryConfig,
+) -> HashMap<String, u64> {
     let mut costs = HashMap::new();
     let whisper = args.model.as_deref().unwrap_or("tiny.en");
     if let Ok(meta) = home
@@ -65,6 +69,17 @@ pub fn model_costs(home: &Home, args: &RunArgs) -> HashMap<String, u64> {
         costs.insert(
             crate::commands::WHISPER_MODEL_KEY.to_string(),
             meta.len() * 14 / 10,
+        );
+    }
+    // LLM: weights plus KV cache and compute buffers; `nightshift plan` gives the exact
+    // figure, this keeps the Foreman's rule simple and on the safe side.
+    if let Ok(meta) = home
+        .find_model(&summary.model)
+        .and_then(|p| Ok(std::fs::metadata(p)?))
+    {
+        costs.insert(
+            super::summary::LLM_MODEL_KEY.to_string(),
+            meta.len() * 3 / 2 + (512 << 20),
         );
     }
     costs

@@ -94,12 +94,13 @@ pub fn sha256(path: &Path) -> String {
     nightshift_media::sha256_file(path).unwrap()
 }
 
-/// The job statuses of a meeting from `status --json`.
+/// The statuses of a meeting's AUDIO jobs from `status --json`.
 pub fn job_statuses(status: &serde_json::Value) -> Vec<String> {
     status["meetings"][0]["jobs"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|j| j["task_type"] == "AUDIO")
         .map(|j| j["status"].as_str().unwrap().to_string())
         .collect()
 }
