@@ -17,25 +17,32 @@ struct Check {
 
 pub fn run(home: &Home) -> Result<ExitCode> {
     let mut checks = vec![tool("ffmpeg"), tool("ffprobe")];
-    checks.push(
-        match nightshift_supervisor::find_worker_binary("nightshift-whisper-worker") {
+    for (name, bin) in [
+        ("whisper worker", "nightshift-whisper-worker"),
+        ("llama worker", "nightshift-llama-worker"),
+    ] {
+        checks.push(match nightshift_supervisor::find_worker_binary(bin) {
             Ok(p) => Check {
-                name: "whisper worker",
+                name,
                 ok: true,
                 detail: p.display().to_string(),
                 essential: true,
             },
             Err(e) => Check {
-                name: "whisper worker",
+                name,
                 ok: false,
                 detail: e.to_string(),
                 essential: true,
             },
-        },
-    );
+        });
+    }
+    let llm = crate::config::Config::load(home)
+        .map(|c| c.summary.model)
+        .unwrap_or_else(|_| "smollm2-135m".into());
     for (name, model, essential) in [
         ("ASR model", "tiny.en", true),
         ("VAD model", "silero-vad", false),
+        ("LLM model", llm.as_str(), false),
     ] {
         checks.push(match home.find_model(model) {
             Ok(p) => Check {
