@@ -46,7 +46,7 @@ fn pooled_wer_per_set_is_within_the_yardstick() {
         let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
         cases.push((case, id, reference.to_string()));
     }
-    env.run_until_idle();
+    env.run_audio_until_idle();
 
     let mut per_set: BTreeMap<String, Vec<WerCounts>> = BTreeMap::new();
     for (case, id, reference) in &cases {
@@ -105,7 +105,7 @@ fn meeting_sentences_start_where_the_truth_says() {
         .expect("a meeting in the corpus");
     let env = Env::new();
     let id = env.add(&manifest.file(case));
-    env.run_until_idle();
+    env.run_audio_until_idle();
     let doc = env.json(&["show", &id, "--format", "json"]);
     let starts: Vec<f64> = doc["segments"]
         .as_array()

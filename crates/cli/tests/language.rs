@@ -179,6 +179,8 @@ fn german_and_spanish_are_detected_and_keep_their_accents() {
     let out = env.run(&[
         "run",
         "--until-idle",
+        "--only",
+        "audio",
         "--threads",
         "2",
         "--model",

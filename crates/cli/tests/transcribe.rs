@@ -24,7 +24,7 @@ fn speech_is_transcribed_and_silence_stays_empty() {
     let mp3 = env.add(&corpus("tts/formats/fmt_mp3_44k_stereo.mp3"));
     let silence = env.add(&corpus("bad_inputs/digital_silence_6s.wav"));
     let tiny = env.add(&corpus("bad_inputs/tiny_0.1s.wav"));
-    env.run_until_idle();
+    env.run_audio_until_idle();
 
     let doc = env.json(&["show", &jfk, "--format", "json"]);
     assert_eq!(doc["language"], "en");
@@ -58,7 +58,7 @@ fn speech_is_transcribed_and_silence_stays_empty() {
 fn every_export_format_is_produced_from_a_real_run() {
     let env = Env::new();
     let id = env.add(&corpus("tts/tts_09_en-us_f2_s120.wav"));
-    env.run_until_idle();
+    env.run_audio_until_idle();
     for fmt in ["md", "txt", "srt", "vtt", "json"] {
         let out = env.run(&["show", &id, "--format", fmt]);
         assert!(out.status.success(), "{fmt}: {}", stderr(&out));
@@ -81,7 +81,7 @@ fn a_crashing_worker_fails_its_jobs_with_the_error_and_retry_recovers() {
     let out = env
         .cmd()
         .env("NIGHTSHIFT_WORKER_FAIL", "abort_after:0")
-        .args(["run", "--until-idle"])
+        .args(["run", "--until-idle", "--only", "audio"])
         .output()
         .unwrap();
     // The runner itself worked: exit 0 even though jobs failed.
@@ -96,7 +96,7 @@ fn a_crashing_worker_fails_its_jobs_with_the_error_and_retry_recovers() {
     assert_eq!(show["jobs"]["failed"].as_array().unwrap().len(), 1);
 
     assert!(env.run(&["retry", "--failed"]).status.success());
-    env.run_until_idle();
+    env.run_audio_until_idle();
     let s = env.json(&["status", &id, "--json"]);
     assert!(job_statuses(&s).iter().all(|st| st == "COMPLETED"));
 }
@@ -119,7 +119,7 @@ fn a_damaged_chunk_fails_alone_and_other_meetings_complete() {
         .unwrap()
     };
     std::fs::write(&chunk, b"not flac any more").unwrap();
-    env.run_until_idle();
+    env.run_audio_until_idle();
     let s = env.json(&["status", &bad, "--json"]);
     assert_eq!(job_statuses(&s), vec!["FAILED"]);
     assert!(
@@ -149,7 +149,7 @@ fn kill_9_mid_meeting_resumes_without_redoing_finished_chunks() {
 
     let mut runner = env
         .cmd()
-        .args(["run", "--until-idle", "--batch", "2"])
+        .args(["run", "--until-idle", "--only", "audio", "--batch", "2"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -182,7 +182,7 @@ fn kill_9_mid_meeting_resumes_without_redoing_finished_chunks() {
         "the run finished before it could be killed"
     );
 
-    env.run_until_idle();
+    env.run_audio_until_idle();
     let s = env.json(&["status", &id, "--json"]);
     let jobs = s["meetings"][0]["jobs"].as_array().unwrap();
     assert!(jobs.iter().all(|j| j["status"] == "COMPLETED"), "{s}");
@@ -229,7 +229,7 @@ fn finished_chunks_are_pruned_after_the_retention_period_and_results_stay() {
         "[storage]\nchunk_retention_days = \"soon\"\n",
     )
     .unwrap();
-    let out = env.run(&["run", "--until-idle"]);
+    let out = env.run(&["run", "--until-idle", "--only", "audio"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("config.toml"), "{}", stderr(&out));
     // Keep forever: nothing is deleted.
@@ -238,7 +238,7 @@ fn finished_chunks_are_pruned_after_the_retention_period_and_results_stay() {
         "[storage]\nchunk_retention_days = 0\n",
     )
     .unwrap();
-    env.run_until_idle();
+    env.run_audio_until_idle();
     assert!(count() > 0);
     // A retention shorter than the time since the jobs finished deletes the chunk audio only.
     std::fs::write(
@@ -247,7 +247,7 @@ fn finished_chunks_are_pruned_after_the_retention_period_and_results_stay() {
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    env.run_until_idle();
+    env.run_audio_until_idle();
     assert_eq!(count(), 0, "expired chunks kept");
     let doc = env.json(&["show", &id, "--format", "json"]);
     assert!(
@@ -267,7 +267,11 @@ fn sigterm_stops_after_the_chunk_in_flight_and_leaves_the_queue_consistent() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let mut runner = env.cmd().args(["run", "--until-idle"]).spawn().unwrap();
+    let mut runner = env
+        .cmd()
+        .args(["run", "--until-idle", "--only", "audio"])
+        .spawn()
+        .unwrap();
     let t0 = Instant::now();
     loop {
         let s = env.json(&["status", &id, "--json"]);
@@ -303,7 +307,7 @@ fn sigterm_stops_after_the_chunk_in_flight_and_leaves_the_queue_consistent() {
     );
     // Unstarted chunks were given back without spending an attempt.
     assert!(pending.iter().all(|j| j["attempts"] == 0), "{s}");
-    env.run_until_idle();
+    env.run_audio_until_idle();
     let s = env.json(&["status", &id, "--json"]);
     assert!(job_statuses(&s).iter().all(|st| st == "COMPLETED"));
 }

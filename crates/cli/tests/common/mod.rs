@@ -76,6 +76,12 @@ impl Env {
             .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&out)))
     }
 
+    /// Transcription only: tests that judge transcripts skip the summary stage's LLM work.
+    pub fn run_audio_until_idle(&self) {
+        let out = self.run(&["run", "--until-idle", "--only", "audio"]);
+        assert!(out.status.success(), "run failed: {}", stderr(&out));
+    }
+
     pub fn run_until_idle(&self) {
         let out = self.run(&["run", "--until-idle"]);
         assert!(out.status.success(), "run failed: {}", stderr(&out));
