@@ -3,6 +3,8 @@
 //!
 //!     cargo run --release -p nightshift-llama-worker --example bench -- [MODEL] [THREADS] [REPS]
 //!
+//! `BENCH_WORKER=/path/to/nightshift-llama-worker` benchmarks another build of the worker.
+//!
 //! Runs the real worker binary through the supervisor, one batch: a warm-up item, then per
 //! repetition a ~512-token raw prompt with one output token (pp) and a short prompt with 128
 //! greedy tokens and end-of-generation ignored (tg), plus 128 tokens with the default sampling
@@ -112,8 +114,12 @@ fn main() {
     );
 }
 
-/// `target/release/nightshift-llama-worker`, beside `target/release/examples/`.
+/// `$BENCH_WORKER` (to compare builds), else `target/release/nightshift-llama-worker`, beside
+/// `target/release/examples/`.
 fn worker() -> PathBuf {
+    if let Some(p) = std::env::var_os("BENCH_WORKER") {
+        return PathBuf::from(p);
+    }
     find_worker_binary("nightshift-llama-worker")
         .expect("build the worker first: cargo build --release -p nightshift-llama-worker")
 }

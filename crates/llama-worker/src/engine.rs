@@ -77,9 +77,9 @@ impl Engine {
         let quantized_kv = load.kv_cache_type != KvCacheType::F16;
         if quantized_kv && load.flash_attention == FlashAttention::Off {
             return Err(format!(
-                "kv_cache_type {:?} needs flash attention (on or auto): llama.cpp cannot \
+                "kv_cache_type {} needs flash attention (on or auto): llama.cpp cannot \
                  quantize the V cache without it",
-                load.kv_cache_type
+                load.kv_cache_type.as_str()
             ));
         }
         let n_ctx = match load.n_ctx {
@@ -109,9 +109,11 @@ impl Engine {
             .with_flash_attention_policy(flash);
         let ctx = self.model.new_context(&self.backend, params).map_err(|e| {
             format!(
-                "cannot create a {n_ctx}-token context ({:?} KV cache, flash attention \
-                     {:?}) for {}: {e}",
-                load.kv_cache_type, load.flash_attention, self.model_name
+                "cannot create a {n_ctx}-token context ({} KV cache, flash attention {}) \
+                 for {}: {e}",
+                load.kv_cache_type.as_str(),
+                load.flash_attention.as_str(),
+                self.model_name
             )
         })?;
         Ok(Session {
@@ -140,6 +142,9 @@ impl Session<'_> {
         let engine = self.engine;
         let tokens = render_prompt(&engine.model, engine.template.as_ref(), item)?;
         let n_ctx = self.n_ctx();
+        if tokens.is_empty() {
+            return Err("the prompt is empty after tokenization".into());
+        }
         let tokens_in = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
         if tokens_in >= n_ctx {
             return Err(format!(
@@ -157,7 +162,8 @@ impl Session<'_> {
             &GenerateOptions {
                 max_tokens: item.max_tokens,
                 n_batch: self.n_batch,
-                ignore_eos: item.ignore_eos,
+                // A finished grammar allows nothing but end-of-generation.
+                ignore_eos: item.ignore_eos && item.grammar.is_none() && item.json_schema.is_none(),
             },
         )?;
         let tokens_out = out.tokens_out;

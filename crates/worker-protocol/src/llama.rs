@@ -24,6 +24,17 @@ pub enum KvCacheType {
     Q4_0,
 }
 
+impl KvCacheType {
+    /// The name on the wire and in `plan`: `f16`, `q8_0`, `q4_0`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KvCacheType::F16 => "f16",
+            KvCacheType::Q8_0 => "q8_0",
+            KvCacheType::Q4_0 => "q4_0",
+        }
+    }
+}
+
 /// Flash attention policy; `auto` lets llama.cpp decide per device.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -32,6 +43,17 @@ pub enum FlashAttention {
     Auto,
     On,
     Off,
+}
+
+impl FlashAttention {
+    /// The name on the wire: `auto`, `on`, `off`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlashAttention::Auto => "auto",
+            FlashAttention::On => "on",
+            FlashAttention::Off => "off",
+        }
+    }
 }
 
 fn default_n_ctx() -> u32 {
@@ -176,7 +198,8 @@ pub struct CompleteItem {
     pub max_tokens: u32,
     #[serde(default)]
     pub sampling: Sampling,
-    /// Keep generating through end-of-generation tokens (benchmarks only).
+    /// Keep generating through end-of-generation tokens (benchmarks only; ignored with a
+    /// grammar or schema, which ends the output itself).
     #[serde(default)]
     pub ignore_eos: bool,
 }
