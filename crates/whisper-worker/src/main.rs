@@ -19,7 +19,6 @@ mod engine;
 mod guards;
 mod pack;
 mod remap;
-mod stdio;
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
@@ -29,9 +28,9 @@ use nightshift_worker_protocol::{ProtocolError, Request, Response, read_message,
 use crate::engine::Engine;
 
 fn main() {
-    passive_openmp();
+    nightshift_worker_runtime::passive_openmp();
     // Take the protocol channel before anything (whisper.cpp included) can print on fd 1.
-    let proto = match stdio::take_protocol_stdout() {
+    let proto = match nightshift_worker_runtime::take_protocol_stdout() {
         Ok(f) => f,
         Err(e) => {
             eprintln!("nightshift-whisper-worker: cannot set up the protocol pipe: {e}");
@@ -55,7 +54,7 @@ fn main() {
 
 /// The batch loop. `Err` is fatal: it is sent as `Response::Fatal` and the process exits 1.
 fn run(out: &mut impl Write) -> Result<(), String> {
-    let fail = FailPlan::from_env()?;
+    let fail = nightshift_worker_runtime::FailPlan::from_env()?;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let load = match read_message::<_, Request>(&mut input).map_err(pipe_err)? {
@@ -122,55 +121,6 @@ fn send(out: &mut impl Write, resp: &Response) -> Result<(), String> {
 
 fn pipe_err(e: ProtocolError) -> String {
     format!("reading requests: {e}")
-}
-
-/// `NIGHTSHIFT_WORKER_FAIL`: deliberate crashes for the supervisor's tests.
-struct FailPlan {
-    abort_after: Option<usize>,
-}
-
-impl FailPlan {
-    fn from_env() -> Result<FailPlan, String> {
-        let Ok(spec) = std::env::var("NIGHTSHIFT_WORKER_FAIL") else {
-            return Ok(FailPlan { abort_after: None });
-        };
-        let n = spec
-            .strip_prefix("abort_after:")
-            .and_then(|n| n.trim().parse().ok())
-            .ok_or_else(|| {
-                format!("NIGHTSHIFT_WORKER_FAIL={spec:?}: expected abort_after:N (N items)")
-            })?;
-        Ok(FailPlan {
-            abort_after: Some(n),
-        })
-    }
-
-    fn before_item(&self, answered: usize) {
-        if self.abort_after == Some(answered) {
-            tracing::warn!("NIGHTSHIFT_WORKER_FAIL: aborting after {answered} items");
-            std::process::abort();
-        }
-    }
-}
-
-/// Make libgomp sleep, not spin, while its threads wait for each other (see Cargo.toml for the
-/// numbers). libgomp reads `OMP_WAIT_POLICY` once, when it is loaded — before `main` — so when
-/// the variable is unset the worker re-executes itself with it set. `exec` keeps the pid,
-/// process group, priority, affinity and parent-death signal the supervisor set up.
-fn passive_openmp() {
-    use std::os::unix::process::CommandExt;
-    if std::env::var_os("OMP_WAIT_POLICY").is_some() {
-        return;
-    }
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
-    let err = std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .env("OMP_WAIT_POLICY", "passive")
-        .exec();
-    // Still here: exec failed. Run on with spinning barriers rather than not at all.
-    eprintln!("nightshift-whisper-worker: cannot re-exec with OMP_WAIT_POLICY=passive: {err}");
 }
 
 fn init_logging() {
