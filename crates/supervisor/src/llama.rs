@@ -117,20 +117,5 @@ pub fn run_llama_batch(
         on_event(event)
     };
     let outcome = run_batch(bin, &[LlamaRequest::Load(load)], &reqs, opts, &mut handle)?;
-    let (load_s, device) = match load_info {
-        Some((l, d)) => (Some(l), Some(d)),
-        None => (None, None),
-    };
-    Ok(BatchReport {
-        unanswered: outcome.unanswered,
-        exit: outcome.exit,
-        peak_rss_bytes: outcome.peak_rss_bytes,
-        load_s,
-        device,
-        fatal,
-        timed_out: outcome.timed_out,
-        stopped: outcome.stopped,
-        stderr_tail: outcome.stderr_tail,
-        wall_s: outcome.wall.as_secs_f64(),
-    })
+    Ok(BatchReport::new(outcome, load_info, fatal))
 }

@@ -53,6 +53,31 @@ pub struct BatchReport {
 }
 
 impl BatchReport {
+    /// The protocol-independent outcome plus what the worker said: `(load_s, device)` from its
+    /// ready message and its fatal message, if any.
+    pub(crate) fn new(
+        outcome: crate::batch::BatchOutcome,
+        load_info: Option<(f64, String)>,
+        fatal: Option<String>,
+    ) -> BatchReport {
+        let (load_s, device) = match load_info {
+            Some((l, d)) => (Some(l), Some(d)),
+            None => (None, None),
+        };
+        BatchReport {
+            unanswered: outcome.unanswered,
+            exit: outcome.exit,
+            peak_rss_bytes: outcome.peak_rss_bytes,
+            load_s,
+            device,
+            fatal,
+            timed_out: outcome.timed_out,
+            stopped: outcome.stopped,
+            stderr_tail: outcome.stderr_tail,
+            wall_s: outcome.wall.as_secs_f64(),
+        }
+    }
+
     /// Why the unanswered items failed, in one paragraph to store on each of them; `None`
     /// when the batch ended normally.
     pub fn failure_message(&self) -> Option<String> {
@@ -154,20 +179,5 @@ pub fn run_whisper_batch(
         on_event(event)
     };
     let outcome = run_batch(bin, &[Request::Load(load)], &reqs, opts, &mut handle)?;
-    let (load_s, device) = match load_info {
-        Some((l, d)) => (Some(l), Some(d)),
-        None => (None, None),
-    };
-    Ok(BatchReport {
-        unanswered: outcome.unanswered,
-        exit: outcome.exit,
-        peak_rss_bytes: outcome.peak_rss_bytes,
-        load_s,
-        device,
-        fatal,
-        timed_out: outcome.timed_out,
-        stopped: outcome.stopped,
-        stderr_tail: outcome.stderr_tail,
-        wall_s: outcome.wall.as_secs_f64(),
-    })
+    Ok(BatchReport::new(outcome, load_info, fatal))
 }

@@ -49,29 +49,11 @@ pub fn run_batch(
     if work.is_empty() {
         return Ok(());
     }
-    let setup = home
-        .find_model(args.model.as_deref().unwrap_or("tiny.en"))
-        .and_then(|m| {
-            Ok((
-                m,
-                nightshift_supervisor::find_worker_binary(WHISPER_WORKER)?,
-            ))
-        });
-    let (model, bin) = match setup {
-        Ok(x) => x,
-        Err(e) => {
-            // The runner cannot work at all: give the jobs back untouched and say why.
-            for j in &work {
-                queue.release(j.job_id, owner)?;
-            }
-            return Err(e);
-        }
-    };
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
-            .unwrap_or(2)
-    });
+    let ids: Vec<i64> = work.iter().map(|j| j.job_id).collect();
+    let model_name = args.model.as_deref().unwrap_or("tiny.en");
+    let (model, bin) =
+        super::model_and_worker(home, queue, owner, &ids, model_name, WHISPER_WORKER)?;
+    let threads = super::worker_threads(args);
     let load = WhisperLoad {
         model_path: model.to_string_lossy().into_owned(),
         threads,

@@ -97,23 +97,9 @@ pub fn run_batch(
     if items.is_empty() {
         return Ok(());
     }
-    let setup = home
-        .find_model(&cfg.model)
-        .and_then(|m| Ok((m, nightshift_supervisor::find_worker_binary(LLAMA_WORKER)?)));
-    let (model, bin) = match setup {
-        Ok(x) => x,
-        Err(e) => {
-            for it in &items {
-                queue.release(it.job_id, owner)?;
-            }
-            return Err(e);
-        }
-    };
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
-            .unwrap_or(2)
-    });
+    let ids: Vec<i64> = items.iter().map(|i| i.job_id).collect();
+    let (model, bin) = super::model_and_worker(home, queue, owner, &ids, &cfg.model, LLAMA_WORKER)?;
+    let threads = super::worker_threads(args);
     let load = LlamaLoad {
         n_ctx: cfg.n_ctx,
         ..LlamaLoad::new(model.to_string_lossy(), threads)

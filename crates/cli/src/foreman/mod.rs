@@ -203,6 +203,36 @@ fn drain(
     Ok(())
 }
 
+/// Engine threads per worker: `--threads`, or every core.
+fn worker_threads(args: &RunArgs) -> u32 {
+    args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(2)
+    })
+}
+
+/// The model file and the worker binary a batch needs. When either is missing the runner
+/// cannot work at all: the claimed jobs are given back untouched and the error says why.
+fn model_and_worker(
+    home: &Home,
+    queue: &mut Queue,
+    owner: &str,
+    job_ids: &[i64],
+    model: &str,
+    worker: &str,
+) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let setup = home
+        .find_model(model)
+        .and_then(|m| Ok((m, nightshift_supervisor::find_worker_binary(worker)?)));
+    if setup.is_err() {
+        for &id in job_ids {
+            queue.release(id, owner)?;
+        }
+    }
+    setup
+}
+
 struct Heartbeat {
     stop: Arc<AtomicBool>,
     handle: thread::JoinHandle<()>,
