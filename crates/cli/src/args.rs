@@ -109,8 +109,9 @@ pub struct RunArgs {
     /// Memory budget for models, e.g. 6GiB (default: detected VRAM, or RAM without a GPU).
     #[arg(long)]
     pub gpu_budget: Option<String>,
-    #[arg(long, default_value = "dev")]
-    pub profile: String,
+    /// Profile from config.toml or built in (dev, prod); default: `default_profile`, else dev.
+    #[arg(long)]
+    pub profile: Option<String>,
     #[arg(long, value_enum, default_value_t = WhenArg::Now)]
     pub when: WhenArg,
     /// Whisper model file or name (overrides the profile).

@@ -1,40 +1,123 @@
-//! `<home>/config.toml`. Every key is optional; a missing file means the built-in defaults.
+//! `<home>/config.toml` and the profiles it selects. Every key is optional; a missing file
+//! means the built-in `dev` profile.
 //!
 //! ```toml
+//! default_profile = "dev"     # used when `run` gets no --profile
+//!
 //! [storage]
 //! # Delete the chunk audio of meetings whose jobs all finished more than N days ago
 //! # (transcripts stay). 0 keeps chunks forever.
 //! chunk_retention_days = 30
 //!
-//! [summary]
-//! enabled = true
-//! model = "smollm2-135m"      # name or path of a GGUF chat model
-//! n_ctx = 8192
-//! temperature = 0.3           # 0 makes tiny models loop; the schema guarantees structure
-//! top_p = 0.9
-//! repeat_penalty = 1.1
+//! [summary]                   # applies to every profile, under the profile's own keys
+//! temperature = 0.3
+//!
+//! [profiles.dev]              # overrides the built-in dev profile key by key
+//! asr_model = "base.en"
+//!
+//! [profiles.prod.summary]     # built-in prod: large-v3 + an 8B Q4_K_M, q8_0 KV, flash attention
+//! backend = "ollama"          # local (llama worker) | ollama | openai
+//! url = "http://127.0.0.1:11434"
+//! model = "llama3.1:8b-instruct-q4_K_M"
+//!
+//! [profiles.laptop]           # a profile of your own starts from the dev defaults
+//! gpu_budget = "5GiB"
 //! ```
+//!
+//! Resolution of a profile: built-in values (dev's for a new name) ← `[summary]` ←
+//! `[profiles.NAME]`, merged table by table, then checked: unknown keys are errors.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use nightshift_worker_protocol::{FlashAttention, KvCacheType};
 use serde::Deserialize;
+use toml::{Table, Value};
 
 use crate::home::Home;
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The built-in profiles. `dev` runs anywhere in seconds; `prod` is for a 6 GB GPU and needs
+/// its models downloaded (`nightshift models`).
+const BUILTIN_PROFILES: &str = r#"
+[dev]
+asr_model = "tiny.en"
+[dev.summary]
+model = "smollm2-135m"
+n_ctx = 8192
+
+[prod]
+asr_model = "large-v3"
+[prod.summary]
+model = "llama-3.1-8b-instruct-q4_k_m"
+n_ctx = 16384
+kv_type = "q8_0"
+flash_attn = "on"
+"#;
+
+#[derive(Debug, Clone, Default)]
 pub struct Config {
-    #[serde(default)]
     pub storage: Storage,
+    pub default_profile: Option<String>,
+    /// `[summary]` and `[profiles.*]` as written; resolved by [`Config::profile`].
+    summary: Table,
+    profiles: Table,
+}
+
+/// One resolved profile: the models and backends a run uses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    #[serde(skip)]
+    pub name: String,
+    /// Whisper model name or path (`--model` overrides it).
+    pub asr_model: String,
+    /// Model memory budget, e.g. `6GiB` (`--gpu-budget` overrides it; default: detected VRAM
+    /// minus the display reserve, or RAM without a GPU).
+    #[serde(default)]
+    pub gpu_budget: Option<String>,
+    /// VRAM left to the desktop when the budget comes from detection.
+    #[serde(default = "default_display_reserve")]
+    pub display_reserve: String,
     #[serde(default)]
     pub summary: SummaryConfig,
+}
+
+fn default_display_reserve() -> String {
+    "512MiB".into()
+}
+
+/// Where summaries are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// `nightshift-llama-worker` with a local GGUF (the default).
+    #[default]
+    Local,
+    /// Ollama's native API; the model is unloaded (`keep_alive: 0`) after each batch.
+    Ollama,
+    /// Any OpenAI-compatible `/v1/chat/completions` server.
+    Openai,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SummaryConfig {
     pub enabled: bool,
+    pub backend: Backend,
+    /// Local: a GGUF name or path. Servers: the model name the server knows.
     pub model: String,
+    /// Server base URL (ollama / openai backends).
+    pub url: Option<String>,
+    /// Name of the environment variable holding the server's API key (never the key itself).
+    pub api_key_env: Option<String>,
+    /// Per-request limit for server backends, seconds.
+    pub timeout_s: u64,
+    /// Extra attempts after a connection failure, 429 or 5xx (server backends).
+    pub retries: u32,
+    /// Context size in tokens; also sizes the map windows and reduce groups.
     pub n_ctx: u32,
+    pub kv_type: KvCacheType,
+    pub flash_attn: FlashAttention,
+    /// Layers offloaded when the worker has a GPU (999 = all); a CPU build ignores it.
+    pub gpu_layers: u32,
     pub temperature: f32,
     pub top_p: f32,
     pub repeat_penalty: f32,
@@ -44,11 +127,31 @@ impl Default for SummaryConfig {
     fn default() -> Self {
         SummaryConfig {
             enabled: true,
+            backend: Backend::Local,
             model: "smollm2-135m".into(),
+            url: None,
+            api_key_env: None,
+            timeout_s: 600,
+            retries: 3,
             n_ctx: 8192,
+            kv_type: KvCacheType::F16,
+            flash_attn: FlashAttention::Auto,
+            gpu_layers: 999,
+            // 0 makes tiny models loop; the schema guarantees the structure.
             temperature: 0.3,
             top_p: 0.9,
             repeat_penalty: 1.1,
+        }
+    }
+}
+
+impl SummaryConfig {
+    /// The server URL the backend needs, with the default port of each server.
+    pub fn server_url(&self) -> String {
+        match (&self.url, self.backend) {
+            (Some(u), _) => u.clone(),
+            (None, Backend::Ollama) => "http://127.0.0.1:11434".into(),
+            (None, _) => "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -80,15 +183,186 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(e).with_context(|| format!("{}: cannot read", path.display())),
         };
+        let config =
+            Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        // Every profile must resolve (`[summary]` applies to the built-in ones too), so a typo
+        // fails now, not mid-run.
+        let builtin: Table = toml::from_str(BUILTIN_PROFILES).expect("built-in profiles parse");
+        for name in builtin.keys().chain(config.profiles.keys()) {
+            config
+                .profile(name)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        Ok(config)
+    }
+
+    fn parse(text: &str) -> Result<Config> {
         // toml's message spans several lines (with a caret); keep the first for one error line.
-        toml::from_str(&text).map_err(|e| {
-            let first = e
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or("invalid TOML")
-                .to_string();
-            anyhow::anyhow!("{}: {first}", path.display())
+        let first_line = |e: &dyn std::fmt::Display| {
+            let s = e.to_string();
+            s.lines().next().unwrap_or("invalid TOML").to_string()
+        };
+        let mut table: Table = toml::from_str(text).map_err(|e| anyhow::anyhow!(first_line(&e)))?;
+        let storage = match table.remove("storage") {
+            Some(v) => v
+                .try_into()
+                .map_err(|e| anyhow::anyhow!("[storage]: {}", first_line(&e)))?,
+            None => Storage::default(),
+        };
+        let default_profile = match table.remove("default_profile") {
+            Some(Value::String(s)) => Some(s),
+            Some(_) => bail!("default_profile must be a string"),
+            None => None,
+        };
+        let mut take_table = |key: &str| match table.remove(key) {
+            Some(Value::Table(t)) => Ok(t),
+            Some(_) => bail!("{key} must be a table"),
+            None => Ok(Table::new()),
+        };
+        let summary = take_table("summary")?;
+        let profiles = take_table("profiles")?;
+        if let Some(key) = table.keys().next() {
+            bail!("unknown key {key:?} (expected default_profile, storage, summary, profiles)");
+        }
+        Ok(Config {
+            storage,
+            default_profile,
+            summary,
+            profiles,
         })
+    }
+
+    /// The profile `--profile` names, else `default_profile`, else `dev`.
+    pub fn selected_profile(&self, flag: Option<&str>) -> Result<Profile> {
+        let name = flag.or(self.default_profile.as_deref()).unwrap_or("dev");
+        self.profile(name)
+    }
+
+    pub fn profile(&self, name: &str) -> Result<Profile> {
+        let builtin: Table = toml::from_str(BUILTIN_PROFILES).expect("built-in profiles parse");
+        let base = match (builtin.get(name), self.profiles.get(name)) {
+            (Some(Value::Table(t)), _) => t.clone(),
+            (None, Some(_)) => match builtin.get("dev") {
+                Some(Value::Table(t)) => t.clone(),
+                _ => Table::new(),
+            },
+            _ => {
+                let mut known: Vec<&String> = builtin.keys().chain(self.profiles.keys()).collect();
+                known.sort();
+                known.dedup();
+                let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+                bail!("unknown profile {name:?} (known: {})", known.join(", "));
+            }
+        };
+        let mut merged = Value::Table(base);
+        merge(
+            &mut merged,
+            &Value::Table(Table::from_iter([(
+                "summary".to_string(),
+                Value::Table(self.summary.clone()),
+            )])),
+        );
+        if let Some(own) = self.profiles.get(name) {
+            if !own.is_table() {
+                bail!("[profiles.{name}] must be a table");
+            }
+            merge(&mut merged, own);
+        }
+        let mut profile: Profile = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("profile {name}: {}", e.message()))?;
+        profile.name = name.to_string();
+        Ok(profile)
+    }
+}
+
+/// Overlay `top` onto `base`: tables merge key by key, anything else replaces.
+fn merge(base: &mut Value, top: &Value) {
+    match (base, top) {
+        (Value::Table(b), Value::Table(t)) => {
+            for (k, v) in t {
+                match b.get_mut(k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, t) => *b = t.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_file_means_the_dev_profile() {
+        let p = Config::default().selected_profile(None).unwrap();
+        assert_eq!(p.name, "dev");
+        assert_eq!(p.asr_model, "tiny.en");
+        assert_eq!(p.summary.model, "smollm2-135m");
+        assert_eq!(p.summary.backend, Backend::Local);
+    }
+
+    #[test]
+    fn prod_uses_a_quantized_kv_cache_with_flash_attention() {
+        let p = Config::default().profile("prod").unwrap();
+        assert_eq!(p.asr_model, "large-v3");
+        assert_eq!(p.summary.kv_type, KvCacheType::Q8_0);
+        assert_eq!(p.summary.flash_attn, FlashAttention::On);
+    }
+
+    #[test]
+    fn layers_merge_builtin_then_summary_then_profile() {
+        let c = Config::parse(
+            r#"
+default_profile = "prod"
+[summary]
+temperature = 0.5
+n_ctx = 4096
+[profiles.prod.summary]
+backend = "ollama"
+model = "llama3.1:8b"
+[profiles.mine]
+asr_model = "base.en"
+"#,
+        )
+        .unwrap();
+        let p = c.selected_profile(None).unwrap();
+        assert_eq!(p.name, "prod");
+        assert_eq!(p.summary.backend, Backend::Ollama);
+        assert_eq!(p.summary.model, "llama3.1:8b");
+        assert_eq!(p.summary.temperature, 0.5);
+        assert_eq!(p.summary.n_ctx, 4096, "[summary] applies over built-ins");
+        assert_eq!(p.summary.kv_type, KvCacheType::Q8_0, "built-in kept");
+        assert_eq!(p.summary.server_url(), "http://127.0.0.1:11434");
+        let mine = c.profile("mine").unwrap();
+        assert_eq!(mine.asr_model, "base.en");
+        assert_eq!(
+            mine.summary.model, "smollm2-135m",
+            "new profiles start from dev"
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let e = Config::default()
+            .profile("staging")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown profile \"staging\"") && e.contains("dev, prod"),
+            "{e}"
+        );
+        let c = Config::parse("[profiles.dev.summary]\nbackend = \"vllm\"\n").unwrap();
+        let e = c.profile("dev").unwrap_err().to_string();
+        assert!(e.contains("vllm"), "{e}");
+        let c = Config::parse("[profiles.dev]\nasr_modle = \"x\"\n").unwrap();
+        let e = c.profile("dev").unwrap_err().to_string();
+        assert!(e.contains("asr_modle"), "{e}");
+        let e = Config::parse("[storag]\n").unwrap_err().to_string();
+        assert!(e.contains("storag"), "{e}");
     }
 }

@@ -186,6 +186,12 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
         what: "SmolLM2 135M instruct (dev profile summaries)",
         sha1: None,
     },
+    KnownModel {
+        name: "llama-3.1-8b-instruct-q4_k_m",
+        file: "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf",
+        what: "Llama 3.1 8B instruct, Q4_K_M (prod profile summaries; ~4.9 GB)",
+        sha1: None,
+    },
 ];
 
 pub fn known_model(name: &str) -> Option<&'static KnownModel> {

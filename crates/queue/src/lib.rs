@@ -13,6 +13,7 @@
 
 mod connection;
 mod error;
+mod gpu_leases;
 mod jobs;
 mod liveness;
 mod meetings;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use error::QueueError;
+pub use gpu_leases::{GpuLease, LeaseDenied, STALE_AFTER_S};
 pub use jobs::{ClaimFilter, ClaimedJob, JobRow, NewJob, ReadyGroupRow, StatusCounts};
 pub use liveness::{RunnerIdentity, process_alive};
 pub use meetings::{Inserted, MeetingRow, NewMeeting};

@@ -365,3 +365,66 @@ fn completing_with_follow_ups_is_one_transaction_held_by_the_lease() {
         3
     );
 }
+
+#[test]
+fn gpu_leases_never_exceed_the_budget_together_and_dead_holders_free_theirs() {
+    let (dir, clock, mut q) = setup();
+    let mut other = open_manual(&dir.path().join("nightshift.db"), &clock);
+    const GIB: u64 = 1 << 30;
+    // The daemon holds whisper (1 GiB); the Foreman wants a 4.9 GiB LLM on a 6 GiB card.
+    assert!(
+        other
+            .acquire_gpu("daemon", "whisper", GIB, 6 * GIB)
+            .unwrap()
+            .is_ok()
+    );
+    let denied = q
+        .acquire_gpu("foreman", "llm", 49 * GIB / 10 + GIB / 2, 6 * GIB)
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(denied.held_by_others_bytes, GIB);
+    assert_eq!(denied.holders[0].holder, "daemon");
+    // Something smaller fits beside it.
+    assert!(
+        q.acquire_gpu("foreman", "llm", 4 * GIB, 6 * GIB)
+            .unwrap()
+            .is_ok()
+    );
+    assert_eq!(q.gpu_leases_of_others("daemon").unwrap().len(), 1);
+    // The daemon yields: the whole budget is the Foreman's.
+    other.release_gpu("daemon").unwrap();
+    assert!(
+        q.acquire_gpu("foreman", "llm", 6 * GIB, 6 * GIB)
+            .unwrap()
+            .is_ok()
+    );
+    // A holder that stops heartbeating is dead after STALE_AFTER_S.
+    q.release_gpu("foreman").unwrap();
+    assert!(
+        other
+            .acquire_gpu("daemon", "whisper", 5 * GIB, 6 * GIB)
+            .unwrap()
+            .is_ok()
+    );
+    clock.advance(nightshift_queue::STALE_AFTER_S / 2.0);
+    assert!(
+        q.acquire_gpu("foreman", "llm", 4 * GIB, 6 * GIB)
+            .unwrap()
+            .is_err()
+    );
+    other.heartbeat_gpu("daemon").unwrap();
+    clock.advance(nightshift_queue::STALE_AFTER_S * 0.9);
+    assert!(
+        q.acquire_gpu("foreman", "llm", 4 * GIB, 6 * GIB)
+            .unwrap()
+            .is_err(),
+        "heartbeat kept it"
+    );
+    clock.advance(nightshift_queue::STALE_AFTER_S);
+    assert!(
+        q.acquire_gpu("foreman", "llm", 4 * GIB, 6 * GIB)
+            .unwrap()
+            .is_ok()
+    );
+    assert!(q.gpu_leases_of_others("foreman").unwrap().is_empty());
+}

@@ -36,11 +36,20 @@ pub fn run(home: &Home) -> Result<ExitCode> {
             },
         });
     }
-    let llm = crate::config::Config::load(home)
-        .map(|c| c.summary.model)
-        .unwrap_or_else(|_| "smollm2-135m".into());
+    let profile = crate::config::Config::load(home)
+        .and_then(|c| c.selected_profile(None))
+        .unwrap_or_else(|_| {
+            crate::config::Config::default()
+                .profile("dev")
+                .expect("built-in dev profile")
+        });
+    let llm = match profile.summary.backend {
+        crate::config::Backend::Local => profile.summary.model.clone(),
+        // A server owns its model; nothing to find locally.
+        _ => String::new(),
+    };
     for (name, model, essential) in [
-        ("ASR model", "tiny.en", true),
+        ("ASR model", profile.asr_model.as_str(), true),
         ("VAD model", "silero-vad", false),
         ("LLM model", llm.as_str(), false),
     ] {

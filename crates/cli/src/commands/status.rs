@@ -52,7 +52,7 @@ fn meeting_entry(m: &MeetingRow, jobs: &[JobRow]) -> Value {
                 "offset_s": j.payload.get("offset_s"), "duration_s": j.payload.get("duration_s"),
                 "attempts": j.attempts, "max_attempts": j.max_attempts, "last_error": j.last_error,
                 "skipped": j.payload.get("skip_reason").filter(|v| !v.is_null()),
-                "model_key": j.model_key, "metrics": j.metrics,
+                "step": j.payload.get("step"), "model_key": j.model_key, "metrics": j.metrics,
             })
         })
         .collect();

@@ -2,7 +2,7 @@
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -12,19 +12,16 @@ use nightshift_supervisor::{BatchOptions, BatchReport, WHISPER_WORKER, WorkerEve
 use nightshift_worker_protocol::{TranscribeItem, WhisperLoad};
 use serde_json::json;
 
-use crate::args::RunArgs;
-use crate::home::Home;
 use crate::transcript::{AudioResult, spans_from};
 
 pub fn run_batch(
-    home: &Home,
-    args: &RunArgs,
+    ctx: &super::Ctx<'_>,
     queue: &mut Queue,
-    owner: &str,
     jobs: Vec<ClaimedJob>,
-    stop: &Arc<AtomicBool>,
     progress: &mut super::progress::Progress,
 ) -> Result<()> {
+    let (home, args, model_name, stop) = (ctx.home, ctx.args, ctx.asr_model, ctx.stop);
+    let owner = ctx.me.runner_id.as_str();
     // Chunks the pre-filter marked (too short, silent, no speech) complete without a model.
     let (skipped, work): (Vec<_>, Vec<_>) = jobs
         .into_iter()
@@ -50,7 +47,6 @@ pub fn run_batch(
         return Ok(());
     }
     let ids: Vec<i64> = work.iter().map(|j| j.job_id).collect();
-    let model_name = args.model.as_deref().unwrap_or("tiny.en");
     let (model, bin) =
         super::model_and_worker(home, queue, owner, &ids, model_name, WHISPER_WORKER)?;
     let threads = super::worker_threads(args);

@@ -1,4 +1,6 @@
-//! Running a batch of SUMMARY steps (map and reduce prompts) through the llama worker.
+//! Running a batch of SUMMARY steps (map and reduce prompts): through the local llama worker,
+//! or through an Ollama / OpenAI-compatible server. Both paths turn each answer into the same
+//! [`LlamaEvent`], so parsing, checkpointing and failure handling are one piece of code.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -7,17 +9,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
+use nightshift_llm_http::{Api, ChatRequest, Client, Endpoint, HttpError};
 use nightshift_queue::{ClaimedJob, Queue};
 use nightshift_summarize::{
     MeetingMeta, l1_messages, l1_schema, l2_messages, l2_schema, parse_l1, parse_l2,
 };
 use nightshift_supervisor::{BatchOptions, LLAMA_WORKER, LlamaEvent};
-use nightshift_worker_protocol::{ChatMessage, CompleteItem, FinishReason, LlamaLoad, Sampling};
+use nightshift_worker_protocol::{
+    ChatMessage, CompleteItem, CompletionMetrics, FinishReason, LlamaLoad, Sampling,
+};
 use serde_json::{Value, json};
 
 use super::summary::{self, LlmStep, MAP_MAX_TOKENS, REDUCE_MAX_TOKENS};
 use crate::args::RunArgs;
-use crate::config::SummaryConfig;
+use crate::config::{Backend, SummaryConfig};
 use crate::home::Home;
 
 /// What the completion of each item must turn into.
@@ -97,22 +102,162 @@ pub fn run_batch(
     if items.is_empty() {
         return Ok(());
     }
+    let mut rec = Recorder {
+        queue,
+        owner,
+        pending,
+        stop,
+        store_error: None,
+    };
+    match cfg.backend {
+        Backend::Local => run_local(home, args, cfg, &mut rec, &items)?,
+        Backend::Ollama => run_server(Api::Ollama, cfg, &mut rec, &items)?,
+        Backend::Openai => run_server(Api::OpenAi, cfg, &mut rec, &items)?,
+    }
+    if let Some(e) = rec.store_error {
+        tracing::warn!("summary batch stopped early: {e:#}");
+    }
+    Ok(())
+}
+
+/// The local llama worker: one model load for the whole batch, freed when the worker exits.
+fn run_local(
+    home: &Home,
+    args: &RunArgs,
+    cfg: &SummaryConfig,
+    rec: &mut Recorder<'_>,
+    items: &[CompleteItem],
+) -> Result<()> {
     let ids: Vec<i64> = items.iter().map(|i| i.job_id).collect();
-    let (model, bin) = super::model_and_worker(home, queue, owner, &ids, &cfg.model, LLAMA_WORKER)?;
+    let (model, bin) =
+        super::model_and_worker(home, rec.queue, rec.owner, &ids, &cfg.model, LLAMA_WORKER)?;
     let threads = super::worker_threads(args);
     let load = LlamaLoad {
         n_ctx: cfg.n_ctx,
+        kv_cache_type: cfg.kv_type,
+        flash_attention: cfg.flash_attn,
+        gpu_layers: cfg.gpu_layers,
         ..LlamaLoad::new(model.to_string_lossy(), threads)
     };
     let opts = BatchOptions {
         threads,
         timeout: Duration::from_secs(args.batch_timeout),
         sched_idle: args.sched_idle,
-        stop_flag: Some(Arc::clone(stop)),
+        stop_flag: Some(Arc::clone(rec.stop)),
         ..BatchOptions::default()
     };
-    let mut store_error: Option<anyhow::Error> = None;
-    let mut on_event = |ev: LlamaEvent| -> ControlFlow<()> {
+    let report = nightshift_supervisor::run_llama_batch(&bin, &load, items, &opts, &mut |ev| {
+        rec.on_event(ev)
+    })?;
+    super::audio::settle_unanswered(rec.queue, rec.owner, &report)
+}
+
+/// A server the user runs: one request per step, in order. When the server cannot be reached
+/// even after the client's retries, the rest of the batch fails with the same error (each job
+/// keeps it and is retried later with backoff) instead of waiting out every retry again.
+/// Ollama is told to unload the model afterwards, so the next model has the memory.
+fn run_server(
+    api: Api,
+    cfg: &SummaryConfig,
+    rec: &mut Recorder<'_>,
+    items: &[CompleteItem],
+) -> Result<()> {
+    let endpoint = Endpoint {
+        api_key: api_key(cfg)?,
+        timeout: Duration::from_secs(cfg.timeout_s.max(1)),
+        retries: cfg.retries,
+        n_ctx: Some(cfg.n_ctx),
+        ..Endpoint::new(api, cfg.server_url(), cfg.model.clone())
+    };
+    let client = Client::new(endpoint);
+    tracing::info!(
+        "summary steps on {} server {} (model {})",
+        api.name(),
+        client.endpoint().base_url,
+        cfg.model
+    );
+    let mut down: Option<String> = None;
+    for (i, item) in items.iter().enumerate() {
+        if rec.stop.load(Ordering::SeqCst) || rec.store_error.is_some() {
+            for rest in &items[i..] {
+                rec.queue.release(rest.job_id, rec.owner)?;
+            }
+            break;
+        }
+        let event = match &down {
+            Some(message) => LlamaEvent::ItemFailed {
+                job_id: item.job_id,
+                message: message.clone(),
+            },
+            None => match client.chat(&ChatRequest {
+                messages: &item.messages,
+                json_schema: item.json_schema.as_ref(),
+                max_tokens: item.max_tokens,
+                sampling: &item.sampling,
+            }) {
+                Ok(reply) => LlamaEvent::ItemDone {
+                    job_id: item.job_id,
+                    text: reply.text,
+                    tokens_in: reply.tokens_in,
+                    tokens_out: reply.tokens_out,
+                    finish_reason: reply.finish_reason,
+                    metrics: CompletionMetrics {
+                        wall_s: reply.wall_s,
+                        prompt_tokens_per_s: reply.prompt_tokens_per_s.unwrap_or(0.0),
+                        gen_tokens_per_s: reply.gen_tokens_per_s.unwrap_or(0.0),
+                        ..CompletionMetrics::default()
+                    },
+                },
+                Err(e) => {
+                    let message = e.to_string();
+                    if matches!(e, HttpError::Unreachable { .. }) {
+                        down = Some(message.clone());
+                    }
+                    LlamaEvent::ItemFailed {
+                        job_id: item.job_id,
+                        message,
+                    }
+                }
+            },
+        };
+        // The event handler asks to stop only for a stop request or a store error, both
+        // checked at the top of the loop.
+        let _ = rec.on_event(event);
+    }
+    if api == Api::Ollama && down.is_none() {
+        match client.unload(Duration::from_secs(10)) {
+            Ok(true) => tracing::info!("ollama unloaded {}", cfg.model),
+            Ok(false) => tracing::warn!("ollama still lists {} after keep_alive 0", cfg.model),
+            Err(e) => tracing::warn!("could not unload the model from ollama: {e}"),
+        }
+    }
+    Ok(())
+}
+
+fn api_key(cfg: &SummaryConfig) -> Result<Option<String>> {
+    match &cfg.api_key_env {
+        None => Ok(None),
+        Some(var) => match std::env::var(var) {
+            Ok(k) if !k.is_empty() => Ok(Some(k)),
+            _ => anyhow::bail!(
+                "summary.api_key_env names {var}, which is not set in the environment"
+            ),
+        },
+    }
+}
+
+/// Turns each answer into a stored result (or a stored error) as it arrives.
+struct Recorder<'a> {
+    queue: &'a mut Queue,
+    owner: &'a str,
+    pending: HashMap<i64, Pending>,
+    stop: &'a Arc<AtomicBool>,
+    store_error: Option<anyhow::Error>,
+}
+
+impl Recorder<'_> {
+    fn on_event(&mut self, ev: LlamaEvent) -> ControlFlow<()> {
+        let (queue, owner) = (&mut *self.queue, self.owner);
         let stored: Result<()> = match ev {
             LlamaEvent::Ready {
                 model,
@@ -134,7 +279,7 @@ pub fn run_batch(
                 finish_reason,
                 metrics,
             } => {
-                let p = pending.remove(&job_id);
+                let p = self.pending.remove(&job_id);
                 let parsed = match p.as_ref().map(|p| p.step) {
                     Some("map") => parse_l1(&text).map(|v| json!(v)),
                     _ => parse_l2(&text).map(|v| json!(v)),
@@ -180,17 +325,12 @@ pub fn run_batch(
             }
         };
         match stored {
-            Ok(()) if stop.load(Ordering::SeqCst) => ControlFlow::Break(()),
+            Ok(()) if self.stop.load(Ordering::SeqCst) => ControlFlow::Break(()),
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
-                store_error = Some(e);
+                self.store_error = Some(e);
                 ControlFlow::Break(())
             }
         }
-    };
-    let report = nightshift_supervisor::run_llama_batch(&bin, &load, &items, &opts, &mut on_event)?;
-    if let Some(e) = store_error {
-        tracing::warn!("summary batch stopped early: {e:#}");
     }
-    super::audio::settle_unanswered(queue, owner, &report)
 }

@@ -32,6 +32,8 @@ const POLL: Duration = Duration::from_millis(500);
 pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
     home.ensure()?;
     let config = crate::config::Config::load(home)?;
+    let profile = config.selected_profile(args.profile.as_deref())?;
+    tracing::debug!(profile = %profile.name, "profile");
     let db = home.db_path();
     let mut queue = Queue::open(&db)?;
     let me = RunnerIdentity::current();
@@ -48,7 +50,7 @@ pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
         queue.lease_duration(),
         Arc::clone(&stop),
     )?;
-    let outcome = drain(home, args, &config, &mut queue, &me, &stop);
+    let outcome = drain(home, args, &profile, &mut queue, &me, &stop);
     if outcome.is_ok() {
         crate::retention::prune(home, &mut queue, config.storage.chunk_retention_days)?;
     }
@@ -75,7 +77,7 @@ fn only_task(only: Option<OnlyArg>) -> Option<TaskType> {
 fn drain(
     home: &Home,
     args: &RunArgs,
-    config: &crate::config::Config,
+    profile: &crate::config::Profile,
     queue: &mut Queue,
     me: &RunnerIdentity,
     stop: &Arc<AtomicBool>,
@@ -89,9 +91,15 @@ fn drain(
         max_batch_jobs: args.batch.max(1),
     };
     let mut resident: Option<String> = None;
-    let res = resources::budget(args.gpu_budget.as_deref())?;
-    let costs = resources::model_costs(home, args, &config.summary);
-    let summaries = config.summary.enabled && matches!(task, None | Some(TaskType::Summary));
+    let asr_model = args.model.as_deref().unwrap_or(&profile.asr_model);
+    let budget = resources::budget(args.gpu_budget.as_deref(), profile)?;
+    tracing::info!(
+        "model memory budget {} MiB ({})",
+        budget.bytes >> 20,
+        budget.source
+    );
+    let costs = resources::model_costs(home, asr_model, &profile.summary);
+    let summaries = profile.summary.enabled && matches!(task, None | Some(TaskType::Summary));
     let audio_filter = ClaimFilter {
         task_type: Some(TaskType::Audio),
         model_key: None,
@@ -117,61 +125,49 @@ fn drain(
             })
             .collect();
         let resources = Resources {
+            budget_bytes: budget.bytes,
+            held_by_others_bytes: resources::held_by_others(queue, &me.runner_id, &budget)?,
             resident_model: resident.clone(),
-            ..res.clone()
         };
         match nightshift_scheduler::next_batch(&groups, &costs, &resources, &policy) {
             Decision::Run(batch) => {
-                let f = ClaimFilter {
-                    task_type: Some(batch.task_type),
-                    model_key: batch.model_key.clone(),
-                };
-                let jobs = queue.claim_batch(&me.runner_id, &f, batch.max_jobs)?;
-                if jobs.is_empty() {
-                    continue; // another runner was faster
+                // Hold the model's memory in the shared lease table for the whole batch, so
+                // nobody else sharing this home loads a model that does not fit beside it.
+                let cost = batch
+                    .model_key
+                    .as_ref()
+                    .and_then(|k| costs.get(k).map(|&c| (k.clone(), c)))
+                    .filter(|&(_, c)| c > 0);
+                if let Some((key, bytes)) = &cost
+                    && let Err(denied) =
+                        queue.acquire_gpu(&me.runner_id, key, *bytes, budget.bytes)?
+                {
+                    tracing::debug!(
+                        "waiting for memory: {key} needs {} MiB, others hold {} MiB",
+                        bytes >> 20,
+                        denied.held_by_others_bytes >> 20
+                    );
+                    thread::sleep(POLL);
+                    continue;
                 }
-                tracing::debug!(model = ?batch.model_key, reason = ?batch.reason, jobs = jobs.len(), "batch");
-                match batch.task_type {
-                    TaskType::Audio => {
-                        // Jobs claimed now are outstanding no more: count them back in.
-                        let left = queue.outstanding(&audio_filter)?.0 as u64;
-                        progress.grow_to(left);
-                        audio::run_batch(
-                            home,
-                            args,
-                            queue,
-                            &me.runner_id,
-                            jobs,
-                            stop,
-                            &mut progress,
-                        )?
-                    }
-                    TaskType::Summary if batch.model_key.is_none() => {
-                        for j in &jobs {
-                            summary::run_plan(queue, &me.runner_id, j, &config.summary)?;
-                        }
-                    }
-                    TaskType::Summary => llm::run_batch(
+                let ran = run_decided(
+                    &Ctx {
                         home,
                         args,
-                        &config.summary,
-                        queue,
-                        &me.runner_id,
-                        jobs,
+                        profile,
+                        asr_model,
+                        me,
                         stop,
-                    )?,
-                    TaskType::Visual => {
-                        // No engine for this stage yet: fail loudly instead of pretending.
-                        for j in jobs {
-                            queue.fail(
-                                j.job_id,
-                                &me.runner_id,
-                                "no VISUAL engine in this build",
-                                false,
-                            )?;
-                        }
-                    }
+                    },
+                    queue,
+                    &batch,
+                    &mut progress,
+                    &audio_filter,
+                );
+                if cost.is_some() {
+                    queue.release_gpu(&me.runner_id)?;
                 }
+                ran?;
                 resident = batch.model_key;
             }
             Decision::TooLarge {
@@ -200,6 +196,77 @@ fn drain(
         }
     }
     progress.finish();
+    Ok(())
+}
+
+/// What every batch of a run shares.
+struct Ctx<'a> {
+    home: &'a Home,
+    args: &'a RunArgs,
+    profile: &'a crate::config::Profile,
+    asr_model: &'a str,
+    me: &'a RunnerIdentity,
+    stop: &'a Arc<AtomicBool>,
+}
+
+/// Claim and run one batch the scheduler chose.
+fn run_decided(
+    ctx: &Ctx<'_>,
+    queue: &mut Queue,
+    batch: &nightshift_scheduler::Batch,
+    progress: &mut progress::Progress,
+    audio_filter: &ClaimFilter,
+) -> Result<()> {
+    let Ctx {
+        home,
+        args,
+        profile,
+        me,
+        stop,
+        ..
+    } = *ctx;
+    let f = ClaimFilter {
+        task_type: Some(batch.task_type),
+        model_key: batch.model_key.clone(),
+    };
+    let jobs = queue.claim_batch(&me.runner_id, &f, batch.max_jobs)?;
+    if jobs.is_empty() {
+        return Ok(()); // another runner was faster
+    }
+    tracing::debug!(model = ?batch.model_key, reason = ?batch.reason, jobs = jobs.len(), "batch");
+    match batch.task_type {
+        TaskType::Audio => {
+            // Jobs claimed now are outstanding no more: count them back in.
+            let left = queue.outstanding(audio_filter)?.0 as u64;
+            progress.grow_to(left);
+            audio::run_batch(ctx, queue, jobs, progress)?
+        }
+        TaskType::Summary if batch.model_key.is_none() => {
+            for j in &jobs {
+                summary::run_plan(queue, &me.runner_id, j, &profile.summary)?;
+            }
+        }
+        TaskType::Summary => llm::run_batch(
+            home,
+            args,
+            &profile.summary,
+            queue,
+            &me.runner_id,
+            jobs,
+            stop,
+        )?,
+        TaskType::Visual => {
+            // No engine for this stage yet: fail loudly instead of pretending.
+            for j in jobs {
+                queue.fail(
+                    j.job_id,
+                    &me.runner_id,
+                    "no VISUAL engine in this build",
+                    false,
+                )?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -238,7 +305,8 @@ struct Heartbeat {
     handle: thread::JoinHandle<()>,
 }
 
-/// Extend this runner's leases from its own connection, so a long chunk never loses its lease.
+/// Extend this runner's job leases and its GPU lease from its own connection, so a long chunk
+/// never loses either.
 fn spawn_heartbeat(
     db: &std::path::Path,
     owner: &str,
@@ -260,7 +328,7 @@ fn spawn_heartbeat(
                 waited += tick;
                 if waited >= every {
                     waited = Duration::ZERO;
-                    if let Err(e) = q.heartbeat(&owner) {
+                    if let Err(e) = q.heartbeat(&owner).and_then(|_| q.heartbeat_gpu(&owner)) {
                         tracing::warn!("heartbeat failed: {e}");
                     }
                 }

@@ -3,9 +3,11 @@
 use std::collections::HashMap;
 
 use anyhow::{Result, bail};
-use nightshift_scheduler::Resources;
+use nightshift_planner::{FlashAttn, KvType, Options};
+use nightshift_queue::Queue;
+use nightshift_worker_protocol::{FlashAttention, KvCacheType};
 
-use crate::args::RunArgs;
+use crate::config::{Backend, Profile, SummaryConfig};
 use crate::home::Home;
 
 /// Parse sizes such as `6GiB`, `512MiB`, `6G`, `6000000000`.
@@ -32,18 +34,68 @@ pub fn parse_size(s: &str) -> Result<u64> {
     Ok((n * mult) as u64)
 }
 
-/// `--gpu-budget`, or — with no GPU support in this build — the machine's RAM, to which the
-/// Foreman applies the same rule.
-pub fn budget(flag: Option<&str>) -> Result<Resources> {
-    let budget_bytes = match flag {
-        Some(s) => parse_size(s)?,
-        None => total_ram().unwrap_or(4 << 30),
-    };
-    Ok(Resources {
-        budget_bytes,
-        held_by_others_bytes: 0,
-        resident_model: None,
+/// The Foreman's memory budget and where it came from.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    pub bytes: u64,
+    /// Detected from the GPU: what the driver reports in use counts as held by others.
+    pub from_gpu: bool,
+    pub source: String,
+}
+
+/// `--gpu-budget`, else the profile's `gpu_budget`, else the primary GPU's memory minus the
+/// display reserve (NVML), else — no GPU — the machine's RAM, to which the same rule applies.
+pub fn budget(flag: Option<&str>, profile: &Profile) -> Result<Budget> {
+    if let Some(s) = flag {
+        return Ok(Budget {
+            bytes: parse_size(s)?,
+            from_gpu: false,
+            source: "--gpu-budget".into(),
+        });
+    }
+    if let Some(s) = &profile.gpu_budget {
+        return Ok(Budget {
+            bytes: parse_size(s)?,
+            from_gpu: false,
+            source: format!("profile {}", profile.name),
+        });
+    }
+    let probe = nightshift_gpu::probe();
+    if let Some(gpu) = probe.primary() {
+        let reserve = parse_size(&profile.display_reserve)?;
+        return Ok(Budget {
+            bytes: gpu.total_bytes.saturating_sub(reserve),
+            from_gpu: true,
+            source: format!(
+                "{} minus {} display reserve",
+                gpu.name, profile.display_reserve
+            ),
+        });
+    }
+    Ok(Budget {
+        bytes: total_ram().unwrap_or(4 << 30),
+        from_gpu: false,
+        source: "RAM (no GPU found)".into(),
     })
+}
+
+/// What others hold right now: the live GPU leases of other processes sharing this home (the
+/// session daemon, other runners), or — with a detected GPU — everything the driver reports in
+/// use, whichever is more. Called between batches, when no worker of this runner is alive.
+pub fn held_by_others(queue: &mut Queue, me: &str, budget: &Budget) -> Result<u64> {
+    let leases: u64 = queue
+        .gpu_leases_of_others(me)?
+        .iter()
+        .map(|l| l.bytes)
+        .sum();
+    let driver = if budget.from_gpu {
+        nightshift_gpu::probe()
+            .primary()
+            .map_or(0, |g| g.used_bytes)
+    } else {
+        0
+    };
+    Ok(leases.max(driver))
 }
 
 fn total_ram() -> Option<u64> {
@@ -53,36 +105,55 @@ fn total_ram() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Memory each model key needs while loaded. Whisper on CPU: weights (file size) plus ~40 %
-/// for the KV cache and compute buffers, measured with tiny.en and base.
-pub fn model_costs(
-    home: &Home,
-    args: &RunArgs,
-    summary: &crate::config::SummaryConfig,
-) -> HashMap<String, u64> {
+/// Memory each model key needs while loaded, predicted by the planner from the model's header
+/// with the options the worker will load it with (the figures `nightshift plan` prints). A
+/// file the planner cannot read falls back to a size-based guess; a model on a server the user
+/// runs costs nothing here (its process owns it, and on a GPU the driver's figure counts it).
+pub fn model_costs(home: &Home, asr_model: &str, summary: &SummaryConfig) -> HashMap<String, u64> {
     let mut costs = HashMap::new();
-    let whisper = args.model.as_deref().unwrap_or("tiny.en");
-    if let Ok(meta) = home
-        .find_model(whisper)
-        .and_then(|p| Ok(std::fs::metadata(p)?))
-    {
-        costs.insert(
-            crate::commands::WHISPER_MODEL_KEY.to_string(),
-            meta.len() * 14 / 10,
-        );
+    if let Ok(path) = home.find_model(asr_model) {
+        let cost = planned(&path, &Options::default()).unwrap_or_else(|| file_len(&path) * 14 / 10);
+        costs.insert(crate::commands::WHISPER_MODEL_KEY.to_string(), cost);
     }
-    // LLM: weights plus KV cache and compute buffers; `nightshift plan` gives the exact
-    // figure, this keeps the Foreman's rule simple and on the safe side.
-    if let Ok(meta) = home
-        .find_model(&summary.model)
-        .and_then(|p| Ok(std::fs::metadata(p)?))
+    if summary.backend == Backend::Local
+        && let Ok(path) = home.find_model(&summary.model)
     {
-        costs.insert(
-            super::summary::LLM_MODEL_KEY.to_string(),
-            meta.len() * 3 / 2 + (512 << 20),
-        );
+        let opts = Options {
+            n_ctx: Some(summary.n_ctx as u64),
+            kv_type: match summary.kv_type {
+                KvCacheType::F16 => KvType::F16,
+                KvCacheType::Q8_0 => KvType::Q8_0,
+                KvCacheType::Q4_0 => KvType::Q4_0,
+            },
+            flash_attn: match summary.flash_attn {
+                FlashAttention::Auto => FlashAttn::Auto,
+                FlashAttention::On => FlashAttn::On,
+                FlashAttention::Off => FlashAttn::Off,
+            },
+            n_gpu_layers: Some(summary.gpu_layers),
+            ..Options::default()
+        };
+        let cost = planned(&path, &opts).unwrap_or_else(|| file_len(&path) * 3 / 2 + (512 << 20));
+        costs.insert(super::summary::LLM_MODEL_KEY.to_string(), cost);
     }
     costs
+}
+
+fn planned(path: &std::path::Path, opts: &Options) -> Option<u64> {
+    match nightshift_planner::open(path) {
+        Ok(model) => Some(model.estimate(opts).total_bytes()),
+        Err(e) => {
+            tracing::warn!(
+                "{}: cannot plan its memory ({e}); using a size-based guess",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+fn file_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 #[cfg(test)]
