@@ -208,3 +208,22 @@ fn cancel_retry_and_rm_manage_the_queue_and_never_touch_the_input() {
     let s = env.json(&["status", "--json"]);
     assert!(s["meetings"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_model_larger_than_the_budget_is_a_clear_error_not_a_hang() {
+    let env = Env::new();
+    let id = env.add(&common::corpus("tts/tts_01_en-us_s150.wav"));
+    let out = env.run(&["run", "--until-idle", "--gpu-budget", "100MiB"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("model whisper needs") && err.contains("budget is 100 MiB"),
+        "{err}"
+    );
+    // Nothing was claimed: the work waits for a run with a budget that fits.
+    let s = env.json(&["status", &id, "--json"]);
+    assert!(
+        common::job_statuses(&s).iter().all(|st| st == "PENDING"),
+        "{s}"
+    );
+}

@@ -201,6 +201,15 @@ impl Client {
         }
     }
 
+    /// Whether the server answers at all: `GET /v1/models` (OpenAI) or `/api/tags` (Ollama).
+    pub fn ping(&self) -> Result<(), HttpError> {
+        let path = match self.endpoint.api {
+            Api::OpenAi => "/v1/models",
+            Api::Ollama => "/api/tags",
+        };
+        self.get(&self.url(path)).map(|_| ())
+    }
+
     fn url(&self, path: &str) -> String {
         let base = &self.endpoint.base_url;
         // Users paste either the server root or its `/v1` base.
@@ -243,9 +252,19 @@ fn read_json(url: &str, sent: Result<ureq::Response, ureq::Error>) -> Result<Val
                 message: server_message(&text),
             })
         }
+        // Transport's Display repeats the URL; the kind and message say what happened.
         Err(ureq::Error::Transport(t)) => Err(HttpError::Unreachable {
             url: url.into(),
-            cause: t.to_string(),
+            cause: {
+                let mut cause = t.kind().to_string();
+                if let Some(m) = t.message() {
+                    cause = format!("{cause}: {m}");
+                }
+                if let Some(src) = std::error::Error::source(&t) {
+                    cause = format!("{cause}: {src}");
+                }
+                cause
+            },
         }),
     }
 }

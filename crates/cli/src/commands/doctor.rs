@@ -53,6 +53,9 @@ pub fn run(home: &Home) -> Result<ExitCode> {
         ("VAD model", "silero-vad", false),
         ("LLM model", llm.as_str(), false),
     ] {
+        if model.is_empty() {
+            continue;
+        }
         checks.push(match home.find_model(model) {
             Ok(p) => Check {
                 name,
@@ -67,6 +70,9 @@ pub fn run(home: &Home) -> Result<ExitCode> {
                 essential,
             },
         });
+    }
+    if let Some(c) = llm_server(&profile.summary) {
+        checks.push(c);
     }
     checks.push(gpu());
     checks.push(disk(home));
@@ -121,12 +127,52 @@ fn tool(name: &'static str) -> Check {
     }
 }
 
+/// A summary server configured in the profile must answer.
+fn llm_server(cfg: &crate::config::SummaryConfig) -> Option<Check> {
+    use nightshift_llm_http::{Api, Client, Endpoint};
+    let api = match cfg.backend {
+        crate::config::Backend::Local => return None,
+        crate::config::Backend::Ollama => Api::Ollama,
+        crate::config::Backend::Openai => Api::OpenAi,
+    };
+    let endpoint = Endpoint {
+        timeout: std::time::Duration::from_secs(5),
+        retries: 0,
+        ..Endpoint::new(api, cfg.server_url(), cfg.model.clone())
+    };
+    let (ok, detail) = match Client::new(endpoint).ping() {
+        Ok(()) => (
+            true,
+            format!("{} answers ({} API)", cfg.server_url(), api.name()),
+        ),
+        Err(e) => (false, format!("{e}: start the server or fix summary.url")),
+    };
+    Some(Check {
+        name: "LLM server",
+        ok,
+        detail,
+        essential: false,
+    })
+}
+
 fn gpu() -> Check {
-    let present = std::path::Path::new("/dev/nvidia0").exists();
-    let detail = if present {
-        "NVIDIA device present; CPU workers are used unless built with --features cuda".to_string()
-    } else {
-        "no GPU found: running on CPU (budget applies to RAM)".to_string()
+    let detail = match nightshift_gpu::probe() {
+        nightshift_gpu::Probe::Gpus(gpus) => gpus
+            .iter()
+            .map(|g| {
+                format!(
+                    "GPU {}: {}, {:.1} GiB total, {:.1} GiB free (workers use it when built with --features cuda)",
+                    g.index,
+                    g.name,
+                    g.total_bytes as f64 / (1u64 << 30) as f64,
+                    g.free_bytes as f64 / (1u64 << 30) as f64
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        nightshift_gpu::Probe::Unavailable(why) => {
+            format!("no GPU: {why}; running on CPU (the budget applies to RAM)")
+        }
     };
     Check {
         name: "gpu",
