@@ -59,6 +59,32 @@ pub enum Command {
     Bench(BenchArgs),
     /// Predict the memory models need and whether they fit a budget together.
     Plan(PlanArgs),
+    /// Capture live audio into chunks queued as they close; prints the meeting id.
+    Record(RecordArgs),
+    /// Input devices and monitor sources with their formats.
+    Devices,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Close a chunk at the first pause after this long (e.g. 120s, 2m, 90).
+    #[arg(long, default_value = "120s")]
+    pub chunk: String,
+    /// `default`, a device name (see `devices`), a media FILE replayed in real time, or `-` for
+    /// raw PCM on stdin.
+    #[arg(long, default_value = "default")]
+    pub source: String,
+    /// Layout of raw PCM on stdin: FORMAT:RATE:CHANNELS.
+    #[arg(long, default_value = "s16le:48000:1")]
+    pub format: String,
+    /// Also record what the machine plays (a PulseAudio/PipeWire monitor source), mixed in.
+    #[arg(long)]
+    pub system_audio: bool,
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Replay speed of a FILE source (1 = real time).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,7 @@ mod config;
 mod foreman;
 mod home;
 mod logging;
+mod recording;
 mod retention;
 mod transcript;
 

@@ -84,7 +84,7 @@ fn encode_flac(samples: &[f32]) -> Result<Vec<u8>, MediaError> {
     Ok(sink.into_inner())
 }
 
-pub(crate) fn to_i16(x: f32) -> i32 {
+pub fn to_i16(x: f32) -> i32 {
     // NaN maps to 0 (`as` saturates and sends NaN to 0).
     (x * 32768.0).round().clamp(-32768.0, 32767.0) as i32
 }

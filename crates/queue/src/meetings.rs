@@ -98,6 +98,32 @@ impl Queue {
         })
     }
 
+    /// Add jobs to a meeting and set its duration and info in one transaction: a live
+    /// recording queues each chunk as it closes this way.
+    pub fn add_jobs_and_update(
+        &mut self,
+        meeting_id: &str,
+        jobs: &[NewJob],
+        duration_s: f64,
+        info: &serde_json::Value,
+    ) -> Result<Vec<i64>, QueueError> {
+        self.require_meeting(meeting_id)?;
+        let now = self.now();
+        self.write(|tx, p| {
+            let ids = jobs
+                .iter()
+                .map(|j| insert_job(tx, meeting_id, j, now))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| QueueError::sql(p, e))?;
+            tx.execute(
+                "UPDATE meetings SET duration_s = ?2, info = ?3 WHERE meeting_id = ?1",
+                rusqlite::params![meeting_id, duration_s, info.to_string()],
+            )
+            .map_err(|e| QueueError::sql(p, e))?;
+            Ok(ids)
+        })
+    }
+
     /// Add jobs to an existing meeting in one transaction (e.g. the Foreman queueing a summary).
     pub fn add_jobs(&mut self, meeting_id: &str, jobs: &[NewJob]) -> Result<Vec<i64>, QueueError> {
         self.require_meeting(meeting_id)?;

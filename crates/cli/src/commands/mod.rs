@@ -2,10 +2,11 @@
 
 pub(crate) mod add;
 mod bench;
-mod doctor;
+pub(crate) mod doctor;
 mod manage;
 mod models;
 mod plan;
+pub(crate) mod record;
 mod show;
 mod status;
 
@@ -32,6 +33,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Models(m) => models::run(&home, &m.action),
         Command::Doctor => doctor::run(&home),
         Command::Plan(p) => plan::run(&home, &p),
+        Command::Record(r) => record::run(&home, &r),
+        Command::Devices => record::devices(),
         Command::Bench(b) => match b.what {
             BenchWhat::Queue {
                 jobs,

@@ -33,7 +33,9 @@ pub fn run(home: &Home, args: &StatusArgs) -> Result<ExitCode> {
 }
 
 fn meeting_entry(m: &MeetingRow, jobs: &[JobRow]) -> Value {
-    let state = if jobs.iter().any(|j| j.status == JobStatus::Processing) {
+    let state = if crate::commands::record::is_recording(&m.info) {
+        "recording"
+    } else if jobs.iter().any(|j| j.status == JobStatus::Processing) {
         "processing"
     } else if jobs.iter().any(|j| j.status == JobStatus::Pending) {
         "pending"
@@ -53,6 +55,7 @@ fn meeting_entry(m: &MeetingRow, jobs: &[JobRow]) -> Value {
                 "attempts": j.attempts, "max_attempts": j.max_attempts, "last_error": j.last_error,
                 "skipped": j.payload.get("skip_reason").filter(|v| !v.is_null()),
                 "step": j.payload.get("step"), "model_key": j.model_key, "metrics": j.metrics,
+                "chunk_path": j.chunk_path,
             })
         })
         .collect();

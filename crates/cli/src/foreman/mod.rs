@@ -43,6 +43,10 @@ pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
             .context("installing signal handlers")?;
     }
     politeness::wait_until_allowed(args.when, &stop);
+    let recovered = crate::recording::recover(home, &mut queue)?;
+    if recovered > 0 {
+        tracing::info!("finished {recovered} interrupted recording(s)");
+    }
     queue.register_runner(&me)?;
     let heartbeat = spawn_heartbeat(
         &db,

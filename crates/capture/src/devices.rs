@@ -1,0 +1,164 @@
+//! Input devices through cpal: listing for `nightshift devices`, and live capture whose callback
+//! only converts samples and `try_send`s them (an overrun is counted, the callback never blocks).
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+
+use crate::CaptureError;
+use crate::source::{Block, SourceHandle, resampler, spawn_reader};
+
+/// An input device and what it offers.
+#[derive(Debug, Clone)]
+pub struct DeviceInfo {
+    pub name: String,
+    pub is_default: bool,
+    /// PulseAudio / PipeWire monitor of an output: records what the machine plays.
+    pub is_monitor: bool,
+    /// `FORMAT RATE Hz CH ch` of the default config, then the supported ranges.
+    pub default_format: Option<String>,
+    pub formats: Vec<String>,
+}
+
+pub fn list() -> Result<Vec<DeviceInfo>, CaptureError> {
+    let host = cpal::default_host();
+    let default_name = host.default_input_device().map(|d| d.to_string());
+    let devices = host
+        .input_devices()
+        .map_err(|e| CaptureError::Source(format!("listing input devices: {e}")))?;
+    let mut out = Vec::new();
+    for d in devices {
+        let name = d.to_string();
+        let default_format = d.default_input_config().ok().map(|c| {
+            format!(
+                "{:?} {} Hz {} ch",
+                c.sample_format(),
+                c.sample_rate(),
+                c.channels()
+            )
+        });
+        let formats = d
+            .supported_input_configs()
+            .map(|cs| {
+                cs.map(|c| {
+                    format!(
+                        "{:?} {}–{} Hz {} ch",
+                        c.sample_format(),
+                        c.min_sample_rate(),
+                        c.max_sample_rate(),
+                        c.channels()
+                    )
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        out.push(DeviceInfo {
+            is_default: default_name.as_deref() == Some(name.as_str()),
+            is_monitor: name.to_ascii_lowercase().contains("monitor"),
+            name,
+            default_format,
+            formats,
+        });
+    }
+    Ok(out)
+}
+
+/// Keeps the cpal stream alive (it stops when dropped).
+pub struct LiveStream(#[allow(dead_code)] cpal::Stream);
+
+pub(crate) fn start_device(
+    name: Option<&str>,
+    tx: SyncSender<Block>,
+    rx: Receiver<Block>,
+    stop: Arc<AtomicBool>,
+    overruns: Arc<AtomicU64>,
+) -> Result<SourceHandle, CaptureError> {
+    let host = cpal::default_host();
+    let device = match name {
+        None => host.default_input_device().ok_or_else(|| {
+            CaptureError::Source("no default input device (see `nightshift devices`)".into())
+        })?,
+        Some(n) => host
+            .input_devices()
+            .map_err(|e| CaptureError::Source(format!("listing input devices: {e}")))?
+            .find(|d| d.to_string() == n)
+            .ok_or_else(|| {
+                CaptureError::Source(format!(
+                    "{n}: no such input device (see `nightshift devices`)"
+                ))
+            })?,
+    };
+    let config = device
+        .default_input_config()
+        .map_err(|e| CaptureError::Source(format!("{device}: {e}")))?;
+    let (rate, channels) = (config.sample_rate(), config.channels());
+    let args: Vec<String> = vec![
+        "-f".into(),
+        "f32le".into(),
+        "-ar".into(),
+        rate.to_string(),
+        "-ac".into(),
+        channels.to_string(),
+        "-i".into(),
+        "pipe:0".into(),
+    ];
+    let mut child = resampler(&args, std::process::Stdio::piped())?;
+    let mut ff_in = child.stdin.take().expect("piped stdin");
+    let out = child.stdout.take().expect("piped stdout");
+    let reader = spawn_reader(out, child.stderr.take(), tx.clone(), Arc::clone(&stop));
+    // Callback → feeder: raw interleaved f32 at the device's rate.
+    let (raw_tx, raw_rx) = sync_channel::<Vec<f32>>(64);
+    let feeder = std::thread::spawn(move || {
+        for buf in raw_rx {
+            let bytes: Vec<u8> = buf.iter().flat_map(|x| x.to_le_bytes()).collect();
+            if ff_in.write_all(&bytes).is_err() {
+                return;
+            }
+        }
+    });
+    let dropped = Arc::clone(&overruns);
+    let failed = tx.clone();
+    let stream = device
+        .build_input_stream_raw(
+            config.config(),
+            config.sample_format(),
+            move |data: &cpal::Data, _| {
+                let samples: Vec<f32> = if let Some(s) = data.as_slice::<f32>() {
+                    s.to_vec()
+                } else if let Some(s) = data.as_slice::<i16>() {
+                    s.iter().map(|&x| f32::from(x) / 32768.0).collect()
+                } else if let Some(s) = data.as_slice::<i32>() {
+                    s.iter().map(|&x| x as f32 / 2_147_483_648.0).collect()
+                } else if let Some(s) = data.as_slice::<u16>() {
+                    s.iter()
+                        .map(|&x| (f32::from(x) - 32768.0) / 32768.0)
+                        .collect()
+                } else {
+                    return;
+                };
+                let n = samples.len() as u64;
+                if let Err(TrySendError::Full(_)) = raw_tx.try_send(samples) {
+                    dropped.fetch_add(n, Ordering::Relaxed);
+                }
+            },
+            move |e| {
+                let _ = failed.try_send(Block::Failed(format!("input device: {e}")));
+            },
+            None,
+        )
+        .map_err(|e| CaptureError::Source(format!("{device}: cannot open: {e}")))?;
+    stream
+        .play()
+        .map_err(|e| CaptureError::Source(format!("{device}: cannot start: {e}")))?;
+    Ok(SourceHandle::live(
+        rx,
+        overruns,
+        stop,
+        child,
+        vec![reader, feeder],
+        LiveStream(stream),
+    ))
+}

@@ -1,0 +1,349 @@
+//! Capture sources, all normalised by an ffmpeg child to 16 kHz mono f32 and delivered as
+//! ~100 ms blocks on a bounded channel.
+//!
+//! - `FILE`: ffmpeg reads the file at `speed` × real time (`-readrate`), like a live source.
+//! - `-`: raw PCM on stdin (`--format s16le:48000:1`), handed to ffmpeg as its stdin.
+//! - a device (`default` or a name): cpal's callback converts and `try_send`s to a feeder thread
+//!   that writes to ffmpeg's stdin; a full channel is an overrun (counted, never blocking).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use crate::{CaptureError, RATE};
+
+/// Samples per block handed to the recorder (100 ms).
+pub const BLOCK: usize = RATE as usize / 10;
+/// Blocks the channel holds before a live source overruns (5 s).
+const CHANNEL_BLOCKS: usize = 50;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// The default input device.
+    Default,
+    /// An input device by name (see `nightshift devices`).
+    Device(String),
+    /// A media file replayed in real time (× speed).
+    File(PathBuf),
+    /// Raw PCM on stdin.
+    Stdin(PcmFormat),
+}
+
+impl Source {
+    pub fn parse(s: &str, format: Option<PcmFormat>) -> Source {
+        match s {
+            "default" => Source::Default,
+            "-" => Source::Stdin(format.unwrap_or_default()),
+            _ if std::path::Path::new(s).is_file() => Source::File(PathBuf::from(s)),
+            _ => Source::Device(s.to_string()),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Default => "default input device".into(),
+            Source::Device(d) => format!("device {d}"),
+            Source::File(p) => p.display().to_string(),
+            Source::Stdin(f) => format!("stdin ({})", f.spec()),
+        }
+    }
+}
+
+/// Raw PCM layout on stdin: `s16le:RATE:CHANNELS` (also `f32le`, `s32le`, `u8`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PcmFormat {
+    pub sample: String,
+    pub rate: u32,
+    pub channels: u32,
+}
+
+impl Default for PcmFormat {
+    fn default() -> Self {
+        PcmFormat {
+            sample: "s16le".into(),
+            rate: 48_000,
+            channels: 1,
+        }
+    }
+}
+
+impl PcmFormat {
+    pub fn parse(s: &str) -> Result<PcmFormat, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let bad = || format!("{s:?}: expected FORMAT:RATE:CHANNELS, e.g. s16le:48000:1");
+        let [sample, rate, channels] = parts[..] else {
+            return Err(bad());
+        };
+        if !["s16le", "s32le", "f32le", "u8"].contains(&sample) {
+            return Err(format!(
+                "{s:?}: sample format {sample} (use s16le, s32le, f32le or u8)"
+            ));
+        }
+        let rate: u32 = rate.parse().map_err(|_| bad())?;
+        let channels: u32 = channels.parse().map_err(|_| bad())?;
+        if !(1000..=768_000).contains(&rate) || !(1..=32).contains(&channels) {
+            return Err(format!("{s:?}: rate or channel count out of range"));
+        }
+        Ok(PcmFormat {
+            sample: sample.into(),
+            rate,
+            channels,
+        })
+    }
+
+    pub fn spec(&self) -> String {
+        format!("{}:{}:{}", self.sample, self.rate, self.channels)
+    }
+}
+
+/// What the recorder receives.
+#[derive(Debug)]
+pub enum Block {
+    Samples(Vec<f32>),
+    /// The source ended normally (end of file or stdin).
+    End,
+    /// The source failed (device gone, ffmpeg error): the message says why.
+    Failed(String),
+}
+
+/// A running source. Dropping it stops it.
+pub struct SourceHandle {
+    pub rx: Receiver<Block>,
+    /// Samples dropped because the recorder fell behind (live devices only).
+    pub overruns: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    children: Vec<Child>,
+    threads: Vec<JoinHandle<()>>,
+    #[cfg(feature = "mic")]
+    _stream: Option<crate::devices::LiveStream>,
+}
+
+impl SourceHandle {
+    /// Stop producing; blocks already in the channel can still be received.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        #[cfg(feature = "mic")]
+        {
+            self._stream = None;
+        }
+        for c in &mut self.children {
+            let _ = c.kill();
+        }
+    }
+}
+
+impl SourceHandle {
+    #[cfg(feature = "mic")]
+    pub(crate) fn live(
+        rx: Receiver<Block>,
+        overruns: Arc<AtomicU64>,
+        stop: Arc<AtomicBool>,
+        child: Child,
+        threads: Vec<JoinHandle<()>>,
+        stream: crate::devices::LiveStream,
+    ) -> SourceHandle {
+        SourceHandle {
+            rx,
+            overruns,
+            stop,
+            children: vec![child],
+            threads,
+            _stream: Some(stream),
+        }
+    }
+}
+
+impl Drop for SourceHandle {
+    fn drop(&mut self) {
+        self.stop();
+        for c in &mut self.children {
+            let _ = c.wait();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Start capturing. `speed` applies to file replay only.
+pub fn start_source(source: &Source, speed: f64) -> Result<SourceHandle, CaptureError> {
+    let (tx, rx) = sync_channel(CHANNEL_BLOCKS);
+    let stop = Arc::new(AtomicBool::new(false));
+    let overruns = Arc::new(AtomicU64::new(0));
+    match source {
+        Source::File(path) => {
+            let speed = if speed > 0.0 { speed } else { 1.0 };
+            let mut args: Vec<String> =
+                vec!["-nostdin".into(), "-readrate".into(), format!("{speed}")];
+            args.push("-i".into());
+            args.push(path.to_string_lossy().into_owned());
+            let mut child = resampler(&args, Stdio::null())?;
+            let out = child.stdout.take().expect("piped stdout");
+            let reader = spawn_reader(out, child_stderr(&mut child), tx, Arc::clone(&stop));
+            Ok(SourceHandle {
+                rx,
+                overruns,
+                stop,
+                children: vec![child],
+                threads: vec![reader],
+                #[cfg(feature = "mic")]
+                _stream: None,
+            })
+        }
+        Source::Stdin(f) => {
+            let args: Vec<String> = vec![
+                "-f".into(),
+                f.sample.clone(),
+                "-ar".into(),
+                f.rate.to_string(),
+                "-ac".into(),
+                f.channels.to_string(),
+                "-i".into(),
+                "pipe:0".into(),
+            ];
+            let mut child = resampler(&args, Stdio::inherit())?;
+            let out = child.stdout.take().expect("piped stdout");
+            let reader = spawn_reader(out, child_stderr(&mut child), tx, Arc::clone(&stop));
+            Ok(SourceHandle {
+                rx,
+                overruns,
+                stop,
+                children: vec![child],
+                threads: vec![reader],
+                #[cfg(feature = "mic")]
+                _stream: None,
+            })
+        }
+        Source::Default | Source::Device(_) => {
+            #[cfg(feature = "mic")]
+            {
+                let name = match source {
+                    Source::Device(n) => Some(n.as_str()),
+                    _ => None,
+                };
+                crate::devices::start_device(name, tx, rx, stop, overruns)
+            }
+            #[cfg(not(feature = "mic"))]
+            {
+                drop((tx, rx));
+                Err(CaptureError::Source(
+                    "this build has no microphone support (feature `mic`); use --source FILE or -"
+                        .into(),
+                ))
+            }
+        }
+    }
+}
+
+/// `ffmpeg <input args> → f32le, mono, 16 kHz` on stdout.
+pub(crate) fn resampler(input_args: &[String], stdin: Stdio) -> Result<Child, CaptureError> {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error"])
+        .args(input_args)
+        .args([
+            "-vn",
+            "-f",
+            "f32le",
+            "-ac",
+            "1",
+            "-ar",
+            &RATE.to_string(),
+            "pipe:1",
+        ])
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| CaptureError::io("starting ffmpeg", e))
+}
+
+fn child_stderr(child: &mut Child) -> Option<std::process::ChildStderr> {
+    child.stderr.take()
+}
+
+/// Read ffmpeg's output into blocks until EOF, then report how it ended.
+pub(crate) fn spawn_reader(
+    mut out: ChildStdout,
+    stderr: Option<std::process::ChildStderr>,
+    tx: SyncSender<Block>,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        // Drain stderr concurrently so ffmpeg never blocks on a full pipe.
+        let err_thread = stderr.map(|mut e| {
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = e.read_to_string(&mut s);
+                s
+            })
+        });
+        let mut bytes = vec![0u8; BLOCK * 4];
+        let mut filled = 0;
+        loop {
+            match out.read(&mut bytes[filled..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    filled += n;
+                    if filled == bytes.len() {
+                        if tx.send(Block::Samples(to_f32(&bytes))).is_err() {
+                            return;
+                        }
+                        filled = 0;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Block::Failed(format!("reading the source: {e}")));
+                    return;
+                }
+            }
+        }
+        let whole = filled - filled % 4;
+        if whole > 0 {
+            let _ = tx.send(Block::Samples(to_f32(&bytes[..whole])));
+        }
+        let errors = err_thread.and_then(|t| t.join().ok()).unwrap_or_default();
+        let errors = errors.trim();
+        if errors.is_empty() || stop.load(Ordering::SeqCst) {
+            let _ = tx.send(Block::End);
+        } else {
+            let first = errors.lines().next().unwrap_or(errors).to_string();
+            let _ = tx.send(Block::Failed(first));
+        }
+    })
+}
+
+fn to_f32(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcm_formats_parse_or_say_what_is_wrong() {
+        assert_eq!(
+            PcmFormat::parse("s16le:48000:2").unwrap(),
+            PcmFormat {
+                sample: "s16le".into(),
+                rate: 48_000,
+                channels: 2
+            }
+        );
+        assert!(
+            PcmFormat::parse("s16le:48000")
+                .unwrap_err()
+                .contains("FORMAT:RATE:CHANNELS")
+        );
+        assert!(PcmFormat::parse("mp3:48000:1").unwrap_err().contains("mp3"));
+        assert!(PcmFormat::parse("s16le:5:1").is_err());
+    }
+}

@@ -1,0 +1,283 @@
+//! `nightshift record` and `nightshift devices`. Capture runs in `nightshift-capture`; this
+//! module owns the meeting: created first (its id printed at once), one AUDIO job per chunk
+//! queued the moment the chunk closes, and marked finished when recording ends.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use nightshift_capture::{ClosedChunk, PcmFormat, RecordOptions, Source};
+use nightshift_core::TaskType;
+use nightshift_queue::{NewJob, NewMeeting, Queue, RunnerIdentity};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::args::RecordArgs;
+use crate::home::Home;
+
+pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
+    let chunk_s = parse_duration(&args.chunk)?;
+    let format = PcmFormat::parse(&args.format).map_err(|e| anyhow::anyhow!("--format {e}"))?;
+    let source = Source::parse(&args.source, Some(format));
+    if args.system_audio {
+        bail!(
+            "--system-audio: mixing a monitor source is not available yet; record the monitor \
+             device itself with --source NAME (see `nightshift devices`)"
+        );
+    }
+    home.ensure()?;
+    let mut queue = Queue::open(&home.db_path())?;
+    let me = RunnerIdentity::current();
+    let started = now_iso();
+    let meeting_id = new_meeting_id(&me, &started);
+    let mut info = json!({
+        "recording": true,
+        "recorder": {"pid": me.pid, "proc_start": me.proc_start, "boot_id": me.boot_id},
+        "started": started,
+        "source": source.describe(),
+    });
+    queue.insert_meeting(
+        &NewMeeting {
+            meeting_id: meeting_id.clone(),
+            title: args
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("Recording {started}")),
+            source_path: source.describe(),
+            // Not a file hash: a recording is unique by construction.
+            source_sha256: format!("record:{meeting_id}:{}", me.runner_id),
+            kind: "audio".into(),
+            duration_s: 0.0,
+            info: info.clone(),
+        },
+        &[],
+    )?;
+    println!("{meeting_id}");
+    let _ = std::io::stdout().flush();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    let opts = RecordOptions {
+        chunk_s,
+        parts_dir: parts_dir(home, &meeting_id),
+        chunks_dir: home.chunks_dir(),
+        flush_every: Duration::from_secs(1),
+    };
+    let mut handle = nightshift_capture::start_source(&source, args.speed)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", source.describe()))?;
+    tracing::info!(meeting = %meeting_id, "recording from {}", source.describe());
+    let mut duration = 0.0;
+    let mut on_chunk = |c: &ClosedChunk| -> Result<(), String> {
+        duration = c.offset_s() + c.duration_s();
+        queue
+            .add_jobs_and_update(&meeting_id, &[audio_job(c)], duration, &info)
+            .map(|_| ())
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            "chunk {} queued: {:.1}–{:.1} s",
+            c.index,
+            c.offset_s(),
+            duration
+        );
+        Ok(())
+    };
+    let mut display = Display::new(home);
+    let outcome = nightshift_capture::record(&mut handle, &opts, &stop, &mut on_chunk, &mut |p| {
+        display.show(p)
+    });
+    display.finish();
+    drop(handle);
+    match outcome {
+        Ok(stats) => {
+            if stats.overrun_samples > 0 {
+                tracing::warn!(
+                    "{:.2} s of audio were dropped because the writer fell behind (overruns)",
+                    stats.overrun_samples as f64 / f64::from(nightshift_capture::RATE)
+                );
+            }
+            info["recording"] = json!(false);
+            info["overrun_samples"] = json!(stats.overrun_samples);
+            queue.add_jobs_and_update(&meeting_id, &[], duration, &info)?;
+            let _ = std::fs::remove_dir(&opts.parts_dir);
+            tracing::info!(
+                "recorded {:.1} s in {} chunk(s)",
+                stats.samples as f64 / f64::from(nightshift_capture::RATE),
+                stats.chunks
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        // What was closed is queued; the open chunk's part file is picked up by the next
+        // `run` (or `record`) once this process is gone.
+        Err(e) => Err(anyhow::anyhow!("{}: {e}", source.describe())),
+    }
+}
+
+pub fn devices() -> Result<ExitCode> {
+    let list = nightshift_capture::devices::list()?;
+    if list.is_empty() {
+        println!("no input devices found (is a sound server or ALSA device available?)");
+    }
+    for d in list {
+        let tags = [
+            d.is_default.then_some("default"),
+            d.is_monitor.then_some("monitor of an output"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+        println!(
+            "{}{}",
+            d.name,
+            if tags.is_empty() {
+                String::new()
+            } else {
+                format!("  [{tags}]")
+            }
+        );
+        if let Some(f) = d.default_format {
+            println!("    default: {f}");
+        }
+        for f in d.formats {
+            println!("    {f}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `<home>/media/recording/<meeting>`: the open chunk's part file.
+pub fn parts_dir(home: &Home, meeting_id: &str) -> std::path::PathBuf {
+    home.root.join("media").join("recording").join(meeting_id)
+}
+
+pub fn audio_job(c: &ClosedChunk) -> NewJob {
+    NewJob {
+        chunk_path: Some(c.path.to_string_lossy().into_owned()),
+        seq: c.index as i64,
+        model_key: Some(crate::commands::WHISPER_MODEL_KEY.to_string()),
+        payload: json!({
+            "offset_s": c.offset_s(),
+            "duration_s": c.duration_s(),
+            "offset_samples": c.offset_samples,
+            "len_samples": c.len_samples,
+            "speech_spans": c.speech_spans,
+            "speech_ratio": c.speech_ratio,
+            "skip_reason": c.skip_reason,
+        }),
+        ..NewJob::new(TaskType::Audio)
+    }
+}
+
+fn new_meeting_id(me: &RunnerIdentity, started: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(format!(
+        "record {started} {} {:?}",
+        me.runner_id,
+        Instant::now()
+    ));
+    hex::encode(h.finalize())[..12].to_string()
+}
+
+/// UTC now as `YYYY-MM-DDTHH:MM:SSZ`.
+fn now_iso() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// `120s`, `2m`, `1h`, `90` (seconds).
+fn parse_duration(s: &str) -> Result<f64> {
+    let t = s.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v * mult >= 1.0 => Ok(v * mult),
+        _ => bail!("--chunk {s:?}: expected a duration of at least 1 s, e.g. 120s or 2m"),
+    }
+}
+
+/// One status line on a TTY: elapsed, level meter, chunks, free disk.
+struct Display {
+    tty: bool,
+    last: Instant,
+    home: std::path::PathBuf,
+}
+
+impl Display {
+    fn new(home: &Home) -> Display {
+        Display {
+            tty: std::io::stderr().is_terminal(),
+            last: Instant::now() - Duration::from_secs(1),
+            home: home.root.clone(),
+        }
+    }
+
+    fn show(&mut self, p: &nightshift_capture::Progress) {
+        if !self.tty || self.last.elapsed() < Duration::from_millis(200) {
+            return;
+        }
+        self.last = Instant::now();
+        let bars = ((p.level_db + 60.0) / 60.0 * 20.0).clamp(0.0, 20.0) as usize;
+        let free = super::doctor::free_bytes(&self.home)
+            .map(|b| b as f64 / (1u64 << 30) as f64)
+            .map_or("?".to_string(), |g| format!("{g:.1} GiB"));
+        let secs = p.elapsed_s as u64;
+        let overruns = if p.overrun_samples > 0 {
+            format!("  overruns {}", p.overrun_samples)
+        } else {
+            String::new()
+        };
+        eprint!(
+            "\r● REC {:02}:{:02}:{:02}  [{:<20}] {:>5.0} dB  chunks {}  free {free}{overruns}   ",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            "#".repeat(bars),
+            p.level_db.max(-99.0),
+            p.chunks
+        );
+    }
+
+    fn finish(&self) {
+        if self.tty {
+            eprintln!();
+        }
+    }
+}
+
+/// For `Value` lookups in recovery.
+pub fn is_recording(info: &Value) -> bool {
+    info["recording"] == true
+}
