@@ -39,6 +39,8 @@ pub struct ClosedChunk {
     pub speech_ratio: f64,
     /// Some(reason) when the chunk must not go to ASR (same pre-filter as ingest).
     pub skip_reason: Option<String>,
+    /// When the cut was decided: the caller measures how fast the chunk got queued.
+    pub cut_at: std::time::Instant,
 }
 
 impl ClosedChunk {
@@ -183,9 +185,10 @@ fn close(
     opts: &RecordOptions,
     on_chunk: &mut dyn FnMut(&ClosedChunk) -> Result<(), String>,
 ) -> Result<OpenChunk, CaptureError> {
+    let cut_at = Instant::now();
     let len = (end.saturating_sub(open.offset) as usize).min(open.samples.len());
     let rest = open.samples.split_off(len);
-    let chunk = store(
+    let mut chunk = store(
         &open.samples,
         open.index,
         open.offset,
@@ -193,6 +196,7 @@ fn close(
         vad,
         &opts.chunks_dir,
     )?;
+    chunk.cut_at = cut_at;
     let mut next = OpenChunk {
         index: open.index + 1,
         offset: open.offset + len as u64,
@@ -251,6 +255,7 @@ fn store(
         },
         speech_spans: spans,
         skip_reason,
+        cut_at: Instant::now(),
     })
 }
 

@@ -80,10 +80,11 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
             .map(|_| ())
             .map_err(|e| e.to_string())?;
         tracing::info!(
-            "chunk {} queued: {:.1}–{:.1} s",
+            "chunk {} queued: {:.1}–{:.1} s ({:.1} ms after its cut)",
             c.index,
             c.offset_s(),
-            duration
+            duration,
+            c.cut_at.elapsed().as_secs_f64() * 1000.0
         );
         Ok(())
     };
