@@ -43,16 +43,14 @@ pub fn list() -> Result<Vec<DeviceInfo>, CaptureError> {
         let formats = d
             .supported_input_configs()
             .map(|cs| {
-                cs.map(|c| {
-                    format!(
-                        "{:?} {}–{} Hz {} ch",
-                        c.sample_format(),
+                summarise(cs.map(|c| {
+                    (
+                        format!("{:?}", c.sample_format()),
                         c.min_sample_rate(),
                         c.max_sample_rate(),
-                        c.channels()
+                        c.channels(),
                     )
-                })
-                .collect()
+                }))
             })
             .unwrap_or_default();
         out.push(DeviceInfo {
@@ -64,6 +62,34 @@ pub fn list() -> Result<Vec<DeviceInfo>, CaptureError> {
         });
     }
     Ok(out)
+}
+
+/// One line per sample format: its rate range and channel counts (devices often list every
+/// channel count separately).
+fn summarise(configs: impl Iterator<Item = (String, u32, u32, u16)>) -> Vec<String> {
+    let mut by_format: Vec<(String, u32, u32, u16, u16)> = Vec::new();
+    for (fmt, lo, hi, ch) in configs {
+        match by_format.iter_mut().find(|f| f.0 == fmt) {
+            Some(f) => {
+                f.1 = f.1.min(lo);
+                f.2 = f.2.max(hi);
+                f.3 = f.3.min(ch);
+                f.4 = f.4.max(ch);
+            }
+            None => by_format.push((fmt, lo, hi, ch, ch)),
+        }
+    }
+    by_format
+        .into_iter()
+        .map(|(fmt, lo, hi, cmin, cmax)| {
+            let ch = if cmin == cmax {
+                format!("{cmin}")
+            } else {
+                format!("{cmin}–{cmax}")
+            };
+            format!("{fmt} {lo}–{hi} Hz, {ch} ch")
+        })
+        .collect()
 }
 
 /// Keeps the cpal stream alive (it stops when dropped).

@@ -181,18 +181,7 @@ pub fn start_source(source: &Source, speed: f64) -> Result<SourceHandle, Capture
                 vec!["-nostdin".into(), "-readrate".into(), format!("{speed}")];
             args.push("-i".into());
             args.push(path.to_string_lossy().into_owned());
-            let mut child = resampler(&args, Stdio::null())?;
-            let out = child.stdout.take().expect("piped stdout");
-            let reader = spawn_reader(out, child_stderr(&mut child), tx, Arc::clone(&stop));
-            Ok(SourceHandle {
-                rx,
-                overruns,
-                stop,
-                children: vec![child],
-                threads: vec![reader],
-                #[cfg(feature = "mic")]
-                _stream: None,
-            })
+            piped(&args, Stdio::null(), tx, rx, stop, overruns)
         }
         Source::Stdin(f) => {
             let args: Vec<String> = vec![
@@ -205,18 +194,7 @@ pub fn start_source(source: &Source, speed: f64) -> Result<SourceHandle, Capture
                 "-i".into(),
                 "pipe:0".into(),
             ];
-            let mut child = resampler(&args, Stdio::inherit())?;
-            let out = child.stdout.take().expect("piped stdout");
-            let reader = spawn_reader(out, child_stderr(&mut child), tx, Arc::clone(&stop));
-            Ok(SourceHandle {
-                rx,
-                overruns,
-                stop,
-                children: vec![child],
-                threads: vec![reader],
-                #[cfg(feature = "mic")]
-                _stream: None,
-            })
+            piped(&args, Stdio::inherit(), tx, rx, stop, overruns)
         }
         Source::Default | Source::Device(_) => {
             #[cfg(feature = "mic")]
@@ -261,8 +239,27 @@ pub(crate) fn resampler(input_args: &[String], stdin: Stdio) -> Result<Child, Ca
         .map_err(|e| CaptureError::io("starting ffmpeg", e))
 }
 
-fn child_stderr(child: &mut Child) -> Option<std::process::ChildStderr> {
-    child.stderr.take()
+/// A source that is one ffmpeg child: its output read into blocks by one thread.
+fn piped(
+    args: &[String],
+    stdin: Stdio,
+    tx: SyncSender<Block>,
+    rx: Receiver<Block>,
+    stop: Arc<AtomicBool>,
+    overruns: Arc<AtomicU64>,
+) -> Result<SourceHandle, CaptureError> {
+    let mut child = resampler(args, stdin)?;
+    let out = child.stdout.take().expect("piped stdout");
+    let reader = spawn_reader(out, child.stderr.take(), tx, Arc::clone(&stop));
+    Ok(SourceHandle {
+        rx,
+        overruns,
+        stop,
+        children: vec![child],
+        threads: vec![reader],
+        #[cfg(feature = "mic")]
+        _stream: None,
+    })
 }
 
 /// Read ffmpeg's output into blocks until EOF, then report how it ended.

@@ -75,7 +75,19 @@ pub fn spawn_worker(bin: &Path, opts: &SpawnOptions) -> io::Result<Child> {
             Ok(())
         });
     }
-    cmd.spawn()
+    // ETXTBSY: the binary was just written and some other thread's fork still holds a
+    // writable descriptor of it for a moment (a test writing a fake worker, an upgrade
+    // replacing one). It clears as soon as that child execs; retry briefly.
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The CPU set of the performance cores, if this is a hybrid CPU the kernel describes.

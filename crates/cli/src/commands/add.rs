@@ -133,20 +133,50 @@ fn audio_jobs(ing: &IngestOutput) -> Vec<NewJob> {
     ing.chunks
         .iter()
         .enumerate()
-        .map(|(i, c)| NewJob {
-            chunk_path: Some(c.path.to_string_lossy().into_owned()),
-            seq: i as i64,
-            model_key: Some(WHISPER_MODEL_KEY.to_string()),
-            payload: json!({
-                "offset_s": c.offset_s,
-                "duration_s": c.duration_s,
-                "offset_samples": c.offset_samples,
-                "len_samples": c.len_samples,
-                "speech_spans": c.speech_spans,
-                "speech_ratio": c.speech_ratio,
-                "skip_reason": c.skip_reason,
-            }),
-            ..NewJob::new(TaskType::Audio)
+        .map(|(i, c)| {
+            ChunkJob {
+                seq: i as i64,
+                path: &c.path,
+                offset_samples: c.offset_samples,
+                len_samples: c.len_samples,
+                speech_spans: &c.speech_spans,
+                speech_ratio: c.speech_ratio,
+                skip_reason: c.skip_reason.as_deref(),
+            }
+            .into_job()
         })
         .collect()
+}
+
+/// One chunk's AUDIO job, for ingested and recorded chunks alike.
+pub struct ChunkJob<'a> {
+    pub seq: i64,
+    pub path: &'a std::path::Path,
+    pub offset_samples: u64,
+    pub len_samples: u64,
+    /// Chunk-local seconds.
+    pub speech_spans: &'a [(f64, f64)],
+    pub speech_ratio: f64,
+    pub skip_reason: Option<&'a str>,
+}
+
+impl ChunkJob<'_> {
+    pub fn into_job(self) -> NewJob {
+        let secs = |n: u64| n as f64 / 16_000.0;
+        NewJob {
+            chunk_path: Some(self.path.to_string_lossy().into_owned()),
+            seq: self.seq,
+            model_key: Some(WHISPER_MODEL_KEY.to_string()),
+            payload: json!({
+                "offset_s": secs(self.offset_samples),
+                "duration_s": secs(self.len_samples),
+                "offset_samples": self.offset_samples,
+                "len_samples": self.len_samples,
+                "speech_spans": self.speech_spans,
+                "speech_ratio": self.speech_ratio,
+                "skip_reason": self.skip_reason,
+            }),
+            ..NewJob::new(TaskType::Audio)
+        }
+    }
 }

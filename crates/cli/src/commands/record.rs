@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use nightshift_capture::{ClosedChunk, PcmFormat, RecordOptions, Source};
-use nightshift_core::TaskType;
 use nightshift_queue::{NewJob, NewMeeting, Queue, RunnerIdentity};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -30,6 +29,10 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
     }
     home.ensure()?;
     let mut queue = Queue::open(&home.db_path())?;
+    // The source first: a missing device or unreadable file leaves no empty meeting behind.
+    let mut handle = nightshift_capture::start_source(&source, args.speed)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", source.describe()))?;
+
     let me = RunnerIdentity::current();
     let started = now_iso();
     let meeting_id = new_meeting_id(&me, &started);
@@ -69,8 +72,6 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
         chunks_dir: home.chunks_dir(),
         flush_every: Duration::from_secs(1),
     };
-    let mut handle = nightshift_capture::start_source(&source, args.speed)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", source.describe()))?;
     tracing::info!(meeting = %meeting_id, "recording from {}", source.describe());
     let mut duration = 0.0;
     let mut on_chunk = |c: &ClosedChunk| -> Result<(), String> {
@@ -158,21 +159,16 @@ pub fn parts_dir(home: &Home, meeting_id: &str) -> std::path::PathBuf {
 }
 
 pub fn audio_job(c: &ClosedChunk) -> NewJob {
-    NewJob {
-        chunk_path: Some(c.path.to_string_lossy().into_owned()),
+    super::add::ChunkJob {
         seq: c.index as i64,
-        model_key: Some(crate::commands::WHISPER_MODEL_KEY.to_string()),
-        payload: json!({
-            "offset_s": c.offset_s(),
-            "duration_s": c.duration_s(),
-            "offset_samples": c.offset_samples,
-            "len_samples": c.len_samples,
-            "speech_spans": c.speech_spans,
-            "speech_ratio": c.speech_ratio,
-            "skip_reason": c.skip_reason,
-        }),
-        ..NewJob::new(TaskType::Audio)
+        path: &c.path,
+        offset_samples: c.offset_samples,
+        len_samples: c.len_samples,
+        speech_spans: &c.speech_spans,
+        speech_ratio: c.speech_ratio,
+        skip_reason: c.skip_reason.as_deref(),
     }
+    .into_job()
 }
 
 fn new_meeting_id(me: &RunnerIdentity, started: &str) -> String {
