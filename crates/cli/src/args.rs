@@ -63,6 +63,39 @@ pub enum Command {
     Record(RecordArgs),
     /// Input devices and monitor sources with their formats.
     Devices,
+    /// The session daemon: a warm whisper model behind an OpenAI-compatible HTTP API.
+    Serve(ServeArgs),
+    /// Transcribe one file through the session daemon (started when needed).
+    Transcribe(TranscribeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Unload the model after this many seconds without requests.
+    #[arg(long, default_value_t = 600)]
+    pub idle_timeout: u64,
+    /// Loopback address to listen on; port 0 picks a free one (written to run/daemon.json).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Run files elsewhere than <home>/run (a private daemon for `transcribe --no-daemon`).
+    #[arg(long, hide = true)]
+    pub run_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TranscribeArgs {
+    pub file: PathBuf,
+    /// Print the verbose JSON (segments, language, timings) instead of the text.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not use or start the shared daemon: load a model for this file alone.
+    #[arg(long)]
+    pub no_daemon: bool,
+    /// Give up waiting for the answer after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

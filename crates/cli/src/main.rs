@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod config;
+mod daemon;
 mod foreman;
 mod home;
 mod logging;

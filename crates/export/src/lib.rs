@@ -14,6 +14,7 @@ mod timefmt;
 
 pub use assemble::{AssembleOptions, ChunkTranscript, assemble};
 pub use doc::{ExportError, Format, MeetingDoc, Part};
+pub use subtitles::{render_srt, render_vtt};
 
 /// Write `part` of `doc` in `format`.
 ///

@@ -16,12 +16,14 @@ pub mod exit;
 pub mod llama;
 pub mod locate;
 pub mod spawn;
+pub mod warm;
 pub mod whisper;
 
 pub use batch::{Answer, BatchOptions, BatchOutcome, run_batch};
 pub use exit::WorkerExit;
 pub use llama::{LLAMA_WORKER, LlamaEvent, run_llama_batch};
 pub use locate::find_worker_binary;
+pub use warm::{WarmAnswer, WarmReady, WarmWorker};
 pub use whisper::{BatchReport, WHISPER_WORKER, WorkerEvent, run_whisper_batch};
 
 #[derive(Debug, thiserror::Error)]

@@ -35,6 +35,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Plan(p) => plan::run(&home, &p),
         Command::Record(r) => record::run(&home, &r),
         Command::Devices => record::devices(),
+        Command::Serve(s) => crate::daemon::serve(&home, &s),
+        Command::Transcribe(t) => crate::daemon::client::transcribe(&home, &t),
         Command::Bench(b) => match b.what {
             BenchWhat::Queue {
                 jobs,

@@ -1,0 +1,171 @@
+//! `nightshift transcribe FILE`: through the session daemon when one answers, starting it
+//! (detached) when none does, replacing it when it does not answer; `--no-daemon` runs a worker
+//! for this file alone.
+
+use std::os::unix::process::CommandExt;
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use super::{http, info_path};
+use crate::args::TranscribeArgs;
+use crate::home::Home;
+
+pub fn transcribe(home: &Home, args: &TranscribeArgs) -> Result<ExitCode> {
+    let name = args.file.display().to_string();
+    let bytes = std::fs::read(&args.file).with_context(|| format!("{name}: cannot read"))?;
+    let addr = if args.no_daemon {
+        // A private daemon on a free port for this one file, stopped right after.
+        None
+    } else {
+        Some(ensure_daemon(home)?)
+    };
+    let (addr, private) = match addr {
+        Some(a) => (a, None),
+        None => {
+            let (a, child) = start_private(home)?;
+            (a, Some(child))
+        }
+    };
+    let format = if args.json { "verbose_json" } else { "text" };
+    let file_name = args
+        .file
+        .file_name()
+        .map_or("audio".into(), |f| f.to_string_lossy().into_owned());
+    let (ctype, body) = http::build_multipart(&[("response_format", format)], &file_name, &bytes);
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(args.timeout))
+        .build();
+    let sent = agent
+        .post(&format!("http://{addr}/v1/audio/transcriptions"))
+        .set("Content-Type", &ctype)
+        .send_bytes(&body);
+    if let Some(mut child) = private {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let text = match sent {
+        Ok(r) => r.into_string().context("reading the daemon's answer")?,
+        Err(ureq::Error::Status(_, r)) => {
+            let body = r.into_string().unwrap_or_default();
+            let msg = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+                .unwrap_or(body);
+            bail!("{name}: {msg}");
+        }
+        Err(ureq::Error::Transport(t)) if t.kind() == ureq::ErrorKind::Io => {
+            bail!(
+                "{name}: no answer from the daemon within {} s (--timeout)",
+                args.timeout
+            )
+        }
+        Err(e) => bail!("{name}: {e}"),
+    };
+    print!("{text}");
+    if args.json {
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The address of a daemon that answers `/health`, starting one if needed.
+pub fn ensure_daemon(home: &Home) -> Result<String> {
+    if let Some((addr, pid)) = read_info(home) {
+        if healthy(&addr) {
+            return Ok(addr);
+        }
+        if nightshift_queue::process_alive(pid, 0) {
+            tracing::warn!("the daemon (pid {pid}) does not answer: restarting it");
+            // SAFETY: signalling a pid read from our own run file.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = std::fs::remove_file(info_path(home));
+    }
+    let exe = std::env::current_exe().context("locating the nightshift binary")?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.root.join("logs").join("daemon.log"))
+        .or_else(|_| std::fs::File::create("/dev/null"))
+        .context("opening the daemon log")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--home")
+        .arg(&home.root)
+        .arg("serve")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().context("daemon log")?)
+        .stderr(log);
+    // SAFETY: setsid in the child before exec: the daemon outlives this terminal session.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn().context("starting the daemon")?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        // Another client may have started it first: whoever holds the lock wins.
+        if let Some((addr, _)) = read_info(home)
+            && healthy(&addr)
+        {
+            return Ok(addr);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!(
+        "the daemon did not start within 30 s; see {}",
+        home.root.join("logs").join("daemon.log").display()
+    )
+}
+
+fn start_private(home: &Home) -> Result<(String, std::process::Child)> {
+    // Same code path as the daemon, on a port of its own and a throwaway home for its run
+    // files, so it never meets a shared daemon's lock.
+    let dir = home
+        .root
+        .join("run")
+        .join(format!("private-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let exe = std::env::current_exe().context("locating the nightshift binary")?;
+    let child = std::process::Command::new(exe)
+        .arg("--home")
+        .arg(&home.root)
+        .args(["serve", "--run-dir"])
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting a worker")?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(dir.join("daemon.json"))
+            && let Ok(v) = serde_json::from_str::<Value>(&text)
+            && let Some(addr) = v["addr"].as_str()
+            && healthy(addr)
+        {
+            return Ok((addr.to_string(), child));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("could not start a worker for this file")
+}
+
+fn read_info(home: &Home) -> Option<(String, u32)> {
+    let text = std::fs::read_to_string(info_path(home)).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    Some((v["addr"].as_str()?.to_string(), v["pid"].as_u64()? as u32))
+}
+
+fn healthy(addr: &str) -> bool {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .get(&format!("http://{addr}/health"))
+        .call()
+        .is_ok()
+}

@@ -1,0 +1,219 @@
+//! `nightshift serve`: the session daemon. Interactive transcription without a model load per
+//! request and without holding memory forever: the whisper model lives in a worker process the
+//! daemon keeps warm (the daemon links no engine), unloaded after `--idle-timeout` or when batch
+//! work needs the memory.
+//!
+//! Threads: the HTTP thread answers `/health` and `/status` at once, reads uploads and queues
+//! transcription requests; the model thread (`model.rs`) answers them in arrival order.
+//! Clients find the daemon through `<home>/run/daemon.json` (address + pid, written atomically);
+//! `<home>/run/daemon.lock` (flock) keeps a second daemon from starting on the same home.
+
+pub mod client;
+mod http;
+mod model;
+
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use crate::args::ServeArgs;
+use crate::home::Home;
+
+/// Largest upload accepted (an hour of WAV is ~115 MB at 16 kHz; far more at 48 kHz stereo).
+const MAX_UPLOAD: usize = 2 << 30;
+
+pub fn run_dir(home: &Home) -> PathBuf {
+    home.root.join("run")
+}
+
+pub fn info_path(home: &Home) -> PathBuf {
+    run_dir(home).join("daemon.json")
+}
+
+pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
+    home.ensure()?;
+    let run = args.run_dir.clone().unwrap_or_else(|| run_dir(home));
+    std::fs::create_dir_all(run.join("uploads")).context("creating the run directory")?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(run.join("daemon.lock"))
+        .context("opening the daemon lock")?;
+    // SAFETY: flock on a descriptor we own; released when the process exits.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let who = std::fs::read_to_string(run.join("daemon.json")).unwrap_or_default();
+        bail!("a daemon is already running for this home: {}", who.trim());
+    }
+    let config = crate::config::Config::load(home)?;
+    let profile = config.selected_profile(args.profile.as_deref())?;
+    let server = tiny_http::Server::http(&args.listen)
+        .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .context("the daemon listens on a TCP address")?;
+    if !addr.ip().is_loopback() {
+        bail!("--listen {addr}: the daemon listens on loopback addresses only");
+    }
+    let budget = crate::foreman::resources::budget(None, &profile)?;
+    let costs = crate::foreman::resources::model_costs(home, &profile.asr_model, &profile.summary);
+    let info = json!({"addr": addr.to_string(), "pid": std::process::id(), "idle_timeout_s": args.idle_timeout});
+    let info_file = run.join("daemon.json");
+    write_atomic(&info_file, info.to_string().as_bytes())?;
+    tracing::info!("listening on http://{addr}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    let state = Arc::new(Mutex::new(model::State::default()));
+    let (tx, rx) = mpsc::channel::<model::Job>();
+    let cfg = model::ModelConfig {
+        home: home.clone(),
+        asr_model: profile.asr_model.clone(),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
+        cost_bytes: costs
+            .get(crate::commands::WHISPER_MODEL_KEY)
+            .copied()
+            .unwrap_or(0),
+        budget_bytes: budget.bytes,
+        batch_costs: costs,
+    };
+    let model_state = Arc::clone(&state);
+    let model_thread = std::thread::Builder::new()
+        .name("model".into())
+        .spawn(move || model::run(cfg, rx, model_state))
+        .context("starting the model thread")?;
+    let started = Instant::now();
+    let mut uploads = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        if let Err(why) = http::allowed(&req) {
+            let _ = req.respond(http::error(403, &why));
+            continue;
+        }
+        let path = req.url().split('?').next().unwrap_or("").to_string();
+        match (req.method().as_str(), path.as_str()) {
+            ("GET", "/health") => {
+                let _ = req.respond(http::json(200, &json!({"status": "ok"})));
+            }
+            ("GET", "/status") => {
+                let s = state.lock().map(|s| s.clone()).unwrap_or_default();
+                let body = json!({
+                    "active": s.model_loaded || s.processing || s.queued > 0,
+                    "model_loaded": s.model_loaded,
+                    "device": s.device,
+                    "model": s.model.unwrap_or_else(|| profile.asr_model.clone()),
+                    "processing": s.processing,
+                    "queued": s.queued,
+                    "last_activity": s.last_activity,
+                    "session_timeout": args.idle_timeout,
+                    "uptime_s": started.elapsed().as_secs_f64(),
+                    "pid": std::process::id(),
+                });
+                let _ = req.respond(http::json(200, &body));
+            }
+            ("POST", "/v1/audio/transcriptions") => {
+                uploads += 1;
+                match read_upload(&mut req, &run.join("uploads"), uploads) {
+                    Ok((upload, response_format, prompt)) => {
+                        if let Ok(mut s) = state.lock() {
+                            s.queued += 1;
+                        }
+                        let job = model::Job {
+                            request: req,
+                            upload,
+                            response_format,
+                            prompt,
+                            received: Instant::now(),
+                        };
+                        if tx.send(job).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = req.respond(http::error(400, &e));
+                    }
+                }
+            }
+            _ => {
+                let _ = req.respond(http::error(404, "not found"));
+            }
+        }
+    }
+    drop(tx);
+    let _ = model_thread.join();
+    let _ = std::fs::remove_file(&info_file);
+    if args.run_dir.is_some() {
+        let _ = std::fs::remove_dir_all(&run);
+    }
+    tracing::info!("daemon stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Read the multipart upload into a file; returns (file, response_format, prompt).
+fn read_upload(
+    req: &mut tiny_http::Request,
+    dir: &std::path::Path,
+    n: u64,
+) -> Result<(PathBuf, String, Option<String>), String> {
+    let ctype = req
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Content-Type"))
+        .map(|h| h.value.as_str().to_string())
+        .unwrap_or_default();
+    if req.body_length().is_some_and(|l| l > MAX_UPLOAD) {
+        return Err(format!("upload larger than {} MiB", MAX_UPLOAD >> 20));
+    }
+    let mut body = Vec::new();
+    req.as_reader()
+        .take(MAX_UPLOAD as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| format!("reading the upload: {e}"))?;
+    let parts = http::parse_multipart(&ctype, &body)?;
+    let field = |name: &str| {
+        parts
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| String::from_utf8_lossy(&p.data).trim().to_string())
+    };
+    let file = parts
+        .iter()
+        .find(|p| p.name == "file")
+        .ok_or("no `file` field in the form")?;
+    let format = field("response_format").unwrap_or_else(|| "json".into());
+    if !["json", "text", "srt", "vtt", "verbose_json"].contains(&format.as_str()) {
+        return Err(format!(
+            "response_format {format:?}: use json, text, srt, vtt or verbose_json"
+        ));
+    }
+    let ext = file
+        .filename
+        .as_deref()
+        .and_then(|f| std::path::Path::new(f).extension())
+        .and_then(|e| e.to_str())
+        .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()))
+        .unwrap_or("bin");
+    let path = dir.join(format!("{}-{n}.{ext}", std::process::id()));
+    std::fs::write(&path, &file.data).map_err(|e| format!("storing the upload: {e}"))?;
+    Ok((path, format, field("prompt").filter(|p| !p.is_empty())))
+}
+
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
+}

@@ -1,0 +1,364 @@
+//! The daemon's model thread: requests are answered one at a time, in arrival order, by a
+//! whisper worker that stays loaded between them. The worker is started on the first request
+//! (under a GPU lease in the queue database), stopped after `idle_timeout` without requests, and
+//! stopped early — yielding its memory — when batch work is waiting for memory it holds.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nightshift_export::{AssembleOptions, ChunkTranscript};
+use nightshift_media::IngestOptions;
+use nightshift_queue::Queue;
+use nightshift_supervisor::spawn::SpawnOptions;
+use nightshift_supervisor::{WHISPER_WORKER, WarmWorker};
+use nightshift_worker_protocol::{TranscribeItem, WhisperLoad};
+use serde_json::{Value, json};
+
+use super::http;
+use crate::home::Home;
+
+/// Lease holder name of the daemon's model in `gpu_leases`.
+pub fn lease_holder() -> String {
+    format!("daemon:{}", std::process::id())
+}
+
+/// A transcription request handed from the HTTP thread.
+pub struct Job {
+    pub request: tiny_http::Request,
+    pub upload: PathBuf,
+    pub response_format: String,
+    pub prompt: Option<String>,
+    pub received: Instant,
+}
+
+/// What `/status` reports (shared with the HTTP thread).
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    pub model_loaded: bool,
+    pub model: Option<String>,
+    pub device: Option<String>,
+    pub processing: bool,
+    pub last_activity: f64,
+    pub queued: usize,
+}
+
+pub struct ModelConfig {
+    pub home: Home,
+    pub asr_model: String,
+    pub idle_timeout: Duration,
+    pub threads: u32,
+    pub cost_bytes: u64,
+    pub budget_bytes: u64,
+    /// What the Foreman's models cost (same table it schedules with).
+    pub batch_costs: std::collections::HashMap<String, u64>,
+}
+
+pub fn run(cfg: ModelConfig, jobs: Receiver<Job>, state: Arc<Mutex<State>>) {
+    let mut worker: Option<WarmWorker> = None;
+    let mut last_activity = Instant::now();
+    let mut last_beat = Instant::now();
+    let mut queue = Queue::open(&cfg.home.db_path()).ok();
+    loop {
+        match jobs.recv_timeout(Duration::from_millis(500)) {
+            Ok(job) => {
+                set(&state, |s| {
+                    s.processing = true;
+                    s.queued = s.queued.saturating_sub(1);
+                });
+                answer(&cfg, &mut worker, queue.as_mut(), job, &state);
+                last_activity = Instant::now();
+                set(&state, |s| {
+                    s.processing = false;
+                    s.last_activity = unix_now();
+                });
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if worker.is_some() {
+            let idle = last_activity.elapsed() >= cfg.idle_timeout;
+            let wanted = queue.as_mut().is_some_and(|q| batch_needs_memory(q, &cfg));
+            if idle || wanted {
+                tracing::info!(
+                    "unloading the model ({})",
+                    if idle {
+                        "idle timeout"
+                    } else {
+                        "batch work needs the memory"
+                    }
+                );
+                unload(&mut worker, queue.as_mut(), &state);
+            } else if last_beat.elapsed() >= Duration::from_secs(20) {
+                last_beat = Instant::now();
+                if let Some(q) = queue.as_mut() {
+                    let _ = q.heartbeat_gpu(&lease_holder());
+                }
+            }
+        }
+    }
+    unload(&mut worker, queue.as_mut(), &state);
+}
+
+fn set(state: &Mutex<State>, f: impl FnOnce(&mut State)) {
+    if let Ok(mut s) = state.lock() {
+        f(&mut s);
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn unload(worker: &mut Option<WarmWorker>, queue: Option<&mut Queue>, state: &Mutex<State>) {
+    if let Some(w) = worker.take() {
+        w.stop();
+    }
+    if let Some(q) = queue {
+        let _ = q.release_gpu(&lease_holder());
+    }
+    set(state, |s| {
+        s.model_loaded = false;
+        s.device = None;
+    });
+}
+
+/// Batch work is ready and its model would not fit beside our model and what others hold:
+/// the Foreman is (or would be) waiting for us. Requests in flight are never interrupted —
+/// this runs only between them.
+fn batch_needs_memory(queue: &mut Queue, cfg: &ModelConfig) -> bool {
+    let Ok(groups) = queue.ready_groups(None) else {
+        return false;
+    };
+    let others: u64 = queue
+        .gpu_leases_of_others(&lease_holder())
+        .map(|ls| ls.iter().map(|l| l.bytes).sum())
+        .unwrap_or(0);
+    groups
+        .iter()
+        .filter(|g| g.ready_jobs > 0)
+        .filter_map(|g| g.model_key.as_ref().and_then(|k| cfg.batch_costs.get(k)))
+        .any(|&need| others + cfg.cost_bytes + need > cfg.budget_bytes)
+}
+
+fn answer(
+    cfg: &ModelConfig,
+    worker: &mut Option<WarmWorker>,
+    queue: Option<&mut Queue>,
+    job: Job,
+    state: &Mutex<State>,
+) {
+    let queue_s = job.received.elapsed().as_secs_f64();
+    let outcome = transcribe(cfg, worker, queue, &job, state);
+    let _ = std::fs::remove_file(&job.upload);
+    let response = match outcome {
+        Ok(mut result) => {
+            result.timings.queue_s = queue_s;
+            result.timings.total_s = job.received.elapsed().as_secs_f64();
+            render(&result, &job.response_format)
+        }
+        Err((status, message)) => http::error(status, &message),
+    };
+    let _ = job.request.respond(response);
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Timings {
+    pub queue_s: f64,
+    pub load_s: f64,
+    pub inference_s: f64,
+    pub total_s: f64,
+}
+
+pub struct Transcript {
+    pub language: Option<String>,
+    pub duration_s: f64,
+    pub segments: Vec<nightshift_core::Segment>,
+    pub timings: Timings,
+    pub device: String,
+    /// Why the model was not asked (the pre-filter), if it was not.
+    pub skipped: Option<String>,
+}
+
+/// Decode + pre-filter the upload; only speech reaches the model.
+fn transcribe(
+    cfg: &ModelConfig,
+    worker: &mut Option<WarmWorker>,
+    queue: Option<&mut Queue>,
+    job: &Job,
+    state: &Mutex<State>,
+) -> Result<Transcript, (u16, String)> {
+    let chunks_dir = cfg.home.root.join("run").join("chunks");
+    let opts = IngestOptions {
+        min_chunk_s: 60.0,
+        max_chunk_s: 600.0,
+        ..IngestOptions::default()
+    };
+    let ing = nightshift_media::ingest(&job.upload, &chunks_dir, &opts)
+        .map_err(|e| (400, format!("the uploaded file: {e}")))?;
+    let mut out = Transcript {
+        language: None,
+        duration_s: ing.duration_s,
+        segments: Vec::new(),
+        timings: Timings::default(),
+        device: "none".into(),
+        skipped: None,
+    };
+    let work: Vec<_> = ing
+        .chunks
+        .iter()
+        .filter(|c| c.skip_reason.is_none())
+        .collect();
+    if work.is_empty() {
+        // Too short, silent or no speech: answered without touching the model.
+        out.skipped = Some(
+            ing.chunks
+                .first()
+                .and_then(|c| c.skip_reason.clone())
+                .unwrap_or_else(|| "no speech".into()),
+        );
+        cleanup(&ing.chunks);
+        return Ok(out);
+    }
+    if worker.is_none() {
+        let t0 = Instant::now();
+        *worker = Some(load(cfg, queue).map_err(|e| (503, e))?);
+        out.timings.load_s = t0.elapsed().as_secs_f64();
+        let w = worker.as_ref().expect("just loaded");
+        set(state, |s| {
+            s.model_loaded = true;
+            s.model = Some(w.ready.model.clone());
+            s.device = Some(w.ready.device.clone());
+        });
+    }
+    let w = worker.as_mut().expect("loaded");
+    out.device = w.ready.device.clone();
+    let mut chunks = Vec::new();
+    for (i, c) in work.iter().enumerate() {
+        let item = TranscribeItem {
+            job_id: i as i64,
+            audio_path: c.path.to_string_lossy().into_owned(),
+            prompt: job.prompt.clone(),
+            speech_spans: c.speech_spans.clone(),
+        };
+        let t0 = Instant::now();
+        match w.transcribe(&item) {
+            Ok(Ok(a)) => {
+                out.timings.inference_s += t0.elapsed().as_secs_f64();
+                out.language = out.language.take().or(a.language);
+                chunks.push(ChunkTranscript {
+                    offset_s: c.offset_s,
+                    duration_s: c.duration_s,
+                    speech_spans: c.speech_spans.clone(),
+                    segments: a.segments,
+                });
+            }
+            Ok(Err(message)) => {
+                cleanup(&ing.chunks);
+                return Err((500, message));
+            }
+            Err(e) => {
+                // The worker died: the next request starts a fresh one.
+                *worker = None;
+                cleanup(&ing.chunks);
+                return Err((500, format!("the model worker stopped: {e}")));
+            }
+        }
+    }
+    cleanup(&ing.chunks);
+    out.segments = nightshift_export::assemble(&chunks, &AssembleOptions::default());
+    Ok(out)
+}
+
+fn cleanup(chunks: &[nightshift_media::Chunk]) {
+    for c in chunks {
+        let _ = std::fs::remove_file(&c.path);
+    }
+}
+
+/// Start the worker under a GPU lease; waits (bounded) while batch work holds the memory.
+fn load(cfg: &ModelConfig, queue: Option<&mut Queue>) -> Result<WarmWorker, String> {
+    let model = cfg
+        .home
+        .find_model(&cfg.asr_model)
+        .map_err(|e| e.to_string())?;
+    let bin =
+        nightshift_supervisor::find_worker_binary(WHISPER_WORKER).map_err(|e| e.to_string())?;
+    if let Some(q) = queue {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            match q.acquire_gpu(&lease_holder(), "whisper", cfg.cost_bytes, cfg.budget_bytes) {
+                Ok(Ok(())) => break,
+                Ok(Err(denied)) if Instant::now() < deadline => {
+                    tracing::debug!("waiting for memory held by {:?}", denied.holders);
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Ok(Err(_)) => return Err("the GPU is busy with batch work; try again".into()),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+    let load = WhisperLoad {
+        model_path: model.to_string_lossy().into_owned(),
+        threads: cfg.threads,
+        language: None,
+        beam_size: None,
+        use_gpu: true,
+        vad_model_path: None,
+    };
+    WarmWorker::start(
+        &bin,
+        &load,
+        &SpawnOptions::default(),
+        Duration::from_secs(120),
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn render(t: &Transcript, format: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let text = t
+        .segments
+        .iter()
+        .map(|s| s.text.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match format {
+        "text" => http::with_type(200, format!("{text}\n"), "text/plain; charset=utf-8"),
+        "srt" => http::with_type(
+            200,
+            nightshift_export::render_srt(&t.segments),
+            "text/plain; charset=utf-8",
+        ),
+        "vtt" => http::with_type(
+            200,
+            nightshift_export::render_vtt(&t.segments),
+            "text/vtt; charset=utf-8",
+        ),
+        "verbose_json" => http::json(200, &verbose(t, &text)),
+        _ => http::json(200, &json!({"text": text})),
+    }
+}
+
+fn verbose(t: &Transcript, text: &str) -> Value {
+    json!({
+        "task": "transcribe",
+        "language": t.language,
+        "duration": t.duration_s,
+        "text": text,
+        "segments": t.segments.iter().enumerate().map(|(i, s)| json!({
+            "id": i, "start": s.start, "end": s.end, "text": s.text,
+        })).collect::<Vec<_>>(),
+        "skipped": t.skipped,
+        "device": t.device,
+        "timings": {
+            "queue_s": t.timings.queue_s,
+            "load_s": t.timings.load_s,
+            "inference_s": t.timings.inference_s,
+            "total_s": t.timings.total_s,
+        },
+    })
+}

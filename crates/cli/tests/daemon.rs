@@ -1,0 +1,243 @@
+//! The session daemon: a cold request loads the model, warm ones do not (and report
+//! load_s = 0), silence never touches the model, browsers are refused, `transcribe` starts and
+//! reuses the daemon. Latencies are printed (`--nocapture`); the note carries the figures.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Env, corpus, stderr, stdout};
+use serde_json::Value;
+
+struct Daemon {
+    child: Child,
+    addr: String,
+}
+
+impl Daemon {
+    fn start(env: &Env) -> Daemon {
+        let child = env
+            .cmd()
+            .args(["serve", "--idle-timeout", "600"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Owned by the guard at once: dropping it (also on panic) stops and reaps the daemon.
+        let mut daemon = Daemon {
+            child,
+            addr: String::new(),
+        };
+        let info = env.home().join("run/daemon.json");
+        let start = Instant::now();
+        loop {
+            if let Ok(t) = std::fs::read_to_string(&info)
+                && let Ok(v) = serde_json::from_str::<Value>(&t)
+            {
+                daemon.addr = v["addr"].as_str().unwrap().to_string();
+                return daemon;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "daemon did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn get(&self, path: &str) -> Value {
+        ureq::get(&format!("http://{}{path}", self.addr))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap()
+    }
+
+    /// POST a file; returns (verbose JSON, client-measured seconds).
+    fn transcribe(&self, file: &Path) -> (Value, f64) {
+        let bytes = std::fs::read(file).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy();
+        let boundary = "xyzBOUNDARYxyz";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\nverbose_json\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let t0 = Instant::now();
+        let v: Value = ureq::post(&format!("http://{}/v1/audio/transcriptions", self.addr))
+            .set(
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            )
+            .send_bytes(&body)
+            .unwrap()
+            .into_json()
+            .unwrap();
+        (v, t0.elapsed().as_secs_f64())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+fn silence(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("silence.wav");
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=16000:cl=mono",
+            "-t",
+            "3",
+        ])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    p
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[test]
+fn warm_requests_skip_the_model_load_and_silence_skips_the_model() {
+    let env = Env::new();
+    let daemon = Daemon::start(&env);
+    assert_eq!(daemon.get("/health")["status"], "ok");
+    let s = daemon.get("/status");
+    assert_eq!(s["model_loaded"], false, "{s}");
+    assert!(
+        s["pid"].as_u64().unwrap() > 0 && s["session_timeout"] == 600,
+        "{s}"
+    );
+
+    // Silence: answered by the pre-filter, the model is not loaded for it.
+    let (v, _) = daemon.transcribe(&silence(env.dir.path()));
+    assert_eq!(v["text"], "", "{v}");
+    assert!(v["skipped"].is_string(), "{v}");
+    assert_eq!(daemon.get("/status")["model_loaded"], false);
+
+    let clips: Vec<_> = (1..=9)
+        .filter_map(|i| {
+            std::fs::read_dir(corpus("tts"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| {
+                    p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with(&format!("tts_0{i}_"))
+                })
+        })
+        .chain([
+            corpus("real_speech/librispeech_251-118436-0001.wav"),
+            corpus("real_speech/librispeech_251-137823-0002.wav"),
+        ])
+        .collect();
+    assert_eq!(clips.len(), 11);
+    let (cold, cold_s) = daemon.transcribe(&clips[0]);
+    let t = &cold["timings"];
+    assert!(t["load_s"].as_f64().unwrap() > 0.0, "{cold}");
+    assert!(!cold["text"].as_str().unwrap().trim().is_empty(), "{cold}");
+    assert_eq!(daemon.get("/status")["model_loaded"], true);
+    let mut overheads = Vec::new();
+    let mut latencies = Vec::new();
+    for clip in &clips[1..] {
+        let (v, secs) = daemon.transcribe(clip);
+        let t = &v["timings"];
+        assert_eq!(t["load_s"].as_f64(), Some(0.0), "warm: {v}");
+        assert!(
+            !v["text"].as_str().unwrap().trim().is_empty(),
+            "{clip:?}: {v}"
+        );
+        for k in ["queue_s", "inference_s", "total_s"] {
+            assert!(t[k].is_number(), "{k}: {v}");
+        }
+        latencies.push(secs);
+        overheads.push(secs - t["inference_s"].as_f64().unwrap());
+    }
+    println!(
+        "cold: {cold_s:.3} s (load {:.3} s, inference {:.3} s); warm: median {:.3} s, overhead (latency − inference) median {:.1} ms, max {:.1} ms",
+        t["load_s"].as_f64().unwrap(),
+        t["inference_s"].as_f64().unwrap(),
+        median(latencies),
+        median(overheads.clone()) * 1000.0,
+        overheads.iter().cloned().fold(0.0, f64::max) * 1000.0
+    );
+
+    // A web page cannot drive the daemon.
+    let r = ureq::get(&format!("http://{}/status", daemon.addr))
+        .set("Origin", "https://example.com")
+        .call();
+    assert!(matches!(r, Err(ureq::Error::Status(403, _))), "{r:?}");
+}
+
+#[test]
+fn transcribe_starts_the_daemon_once_and_reuses_it() {
+    let env = Env::new();
+    let clip = corpus("tts/tts_01_en-us_s150.wav");
+    let first = env.run(&["transcribe", clip.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stdout(&first).split_whitespace().count() > 3,
+        "{}",
+        stdout(&first)
+    );
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.home().join("run/daemon.json")).unwrap())
+            .unwrap();
+    let pid = info["pid"].as_u64().unwrap() as i32;
+    let second = env.run(&["transcribe", "--json", clip.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(
+        v["timings"]["load_s"].as_f64(),
+        Some(0.0),
+        "reused, warm: {v}"
+    );
+    let again: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.home().join("run/daemon.json")).unwrap())
+            .unwrap();
+    assert_eq!(again["pid"].as_i64(), Some(pid as i64), "the same daemon");
+    // Stopping it is ours to do (it outlives clients by design).
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let start = Instant::now();
+    while env.home().join("run/daemon.json").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "daemon did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let direct = env.run(&["transcribe", "--no-daemon", clip.to_str().unwrap()]);
+    assert!(direct.status.success(), "{}", stderr(&direct));
+    assert_eq!(stdout(&direct), stdout(&first), "same model, same words");
+    assert!(
+        !env.home().join("run/daemon.json").exists(),
+        "no shared daemon left behind"
+    );
+
+    let bad = env.run(&["transcribe", "--no-daemon", "/nonexistent.wav"]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("/nonexistent.wav"),
+        "{}",
+        stderr(&bad)
+    );
+}
