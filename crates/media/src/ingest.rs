@@ -78,6 +78,31 @@ fn secs(samples: u64) -> f64 {
     samples as f64 / f64::from(RATE)
 }
 
+/// The pre-filter: why `samples` (16 kHz) with speech `spans` must not go to ASR, if so —
+/// too short for whisper, digital silence, or nothing the VAD calls speech.
+pub fn prefilter(samples: &[f32], spans: &[(f64, f64)]) -> Option<String> {
+    let len = samples.len() as u64;
+    let rms = if samples.is_empty() {
+        0.0
+    } else {
+        (samples
+            .iter()
+            .map(|&x| f64::from(x) * f64::from(x))
+            .sum::<f64>()
+            / samples.len() as f64)
+            .sqrt()
+    };
+    if len < MIN_ASR_SAMPLES {
+        Some(format!("too short ({:.0} ms < 150 ms)", secs(len) * 1000.0))
+    } else if rms < MIN_RMS {
+        Some(format!("silent (RMS {rms:.6} < {MIN_RMS})"))
+    } else if spans.is_empty() {
+        Some("no speech found by the VAD".to_string())
+    } else {
+        None
+    }
+}
+
 /// Validate `input`, decode it and store its speech as chunks under `chunks_dir`.
 pub fn ingest(
     input: &Path,
@@ -255,25 +280,7 @@ fn store_chunk(
         })
         .collect();
     let speech_s: f64 = local.iter().map(|(a, b)| b - a).sum();
-    let rms = if samples.is_empty() {
-        0.0
-    } else {
-        (samples
-            .iter()
-            .map(|&x| f64::from(x) * f64::from(x))
-            .sum::<f64>()
-            / samples.len() as f64)
-            .sqrt()
-    };
-    let skip_reason = if len < MIN_ASR_SAMPLES {
-        Some(format!("too short ({:.0} ms < 150 ms)", secs(len) * 1000.0))
-    } else if rms < MIN_RMS {
-        Some(format!("silent (RMS {rms:.6} < {MIN_RMS})"))
-    } else if local.is_empty() {
-        Some("no speech found by the VAD".to_string())
-    } else {
-        None
-    };
+    let skip_reason = prefilter(samples, &local);
     let name = format!("{}.{CHUNK_EXT}", hash::sha256_samples(samples));
     let path = dir.join(name);
     // Content-addressed: an existing file with this name already holds these samples.

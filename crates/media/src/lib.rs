@@ -5,6 +5,7 @@
 //! [`write_chunk`]/[`read_chunk`] (chunk storage, also used by the whisper worker).
 
 pub mod chunk_io;
+mod clip;
 mod damage;
 pub mod decode;
 mod error;
@@ -17,8 +18,9 @@ mod riff;
 pub mod vad;
 
 pub use chunk_io::{read_chunk, write_chunk};
+pub use clip::{Clip, prepare_clip, resample};
 pub use error::MediaError;
 pub use hash::{sha256_file, sha256_samples};
-pub use ingest::{Chunk, IngestOptions, IngestOutput, ingest};
+pub use ingest::{Chunk, IngestOptions, IngestOutput, ingest, prefilter};
 pub use probe::{AudioStream, ProbeInfo, VideoStream, probe};
 pub use vad::VadParams;

@@ -168,6 +168,8 @@ fn answer(
 #[derive(Debug, Default, Clone)]
 pub struct Timings {
     pub queue_s: f64,
+    /// Decoding, VAD and pre-filter of the upload.
+    pub prepare_s: f64,
     pub load_s: f64,
     pub inference_s: f64,
     pub total_s: f64,
@@ -192,35 +194,35 @@ fn transcribe(
     state: &Mutex<State>,
 ) -> Result<Transcript, (u16, String)> {
     let chunks_dir = cfg.home.root.join("run").join("chunks");
-    let opts = IngestOptions {
-        min_chunk_s: 60.0,
-        max_chunk_s: 600.0,
-        ..IngestOptions::default()
-    };
-    let ing = nightshift_media::ingest(&job.upload, &chunks_dir, &opts)
-        .map_err(|e| (400, format!("the uploaded file: {e}")))?;
+    let t_prepare = Instant::now();
+    let pieces =
+        prepare(&job.upload, &chunks_dir).map_err(|e| (400, format!("the uploaded file: {e}")))?;
+    let prepare_s = t_prepare.elapsed().as_secs_f64();
+    let duration_s = pieces
+        .iter()
+        .map(|c| c.offset_s + c.duration_s)
+        .fold(0.0, f64::max);
     let mut out = Transcript {
         language: None,
-        duration_s: ing.duration_s,
+        duration_s,
         segments: Vec::new(),
-        timings: Timings::default(),
+        timings: Timings {
+            prepare_s,
+            ..Timings::default()
+        },
         device: "none".into(),
         skipped: None,
     };
-    let work: Vec<_> = ing
-        .chunks
-        .iter()
-        .filter(|c| c.skip_reason.is_none())
-        .collect();
+    let work: Vec<_> = pieces.iter().filter(|c| c.skip_reason.is_none()).collect();
     if work.is_empty() {
         // Too short, silent or no speech: answered without touching the model.
         out.skipped = Some(
-            ing.chunks
+            pieces
                 .first()
                 .and_then(|c| c.skip_reason.clone())
                 .unwrap_or_else(|| "no speech".into()),
         );
-        cleanup(&ing.chunks);
+        cleanup(&pieces);
         return Ok(out);
     }
     if worker.is_none() {
@@ -257,23 +259,67 @@ fn transcribe(
                 });
             }
             Ok(Err(message)) => {
-                cleanup(&ing.chunks);
+                cleanup(&pieces);
                 return Err((500, message));
             }
             Err(e) => {
                 // The worker died: the next request starts a fresh one.
                 *worker = None;
-                cleanup(&ing.chunks);
+                cleanup(&pieces);
                 return Err((500, format!("the model worker stopped: {e}")));
             }
         }
     }
-    cleanup(&ing.chunks);
+    cleanup(&pieces);
     out.segments = nightshift_export::assemble(&chunks, &AssembleOptions::default());
     Ok(out)
 }
 
-fn cleanup(chunks: &[nightshift_media::Chunk]) {
+/// A piece of the upload ready for the model.
+struct Piece {
+    path: PathBuf,
+    offset_s: f64,
+    duration_s: f64,
+    speech_spans: Vec<(f64, f64)>,
+    skip_reason: Option<String>,
+}
+
+/// Uploads up to this size are prepared in memory in one piece (the fast path: ~10 min of
+/// 48 kHz stereo WAV); larger ones are cut into chunks by ingest, like a batch input.
+const ONE_PIECE_MAX_BYTES: u64 = 128 << 20;
+
+fn prepare(upload: &std::path::Path, dir: &std::path::Path) -> Result<Vec<Piece>, String> {
+    let size = std::fs::metadata(upload).map_or(0, |m| m.len());
+    if size <= ONE_PIECE_MAX_BYTES {
+        let c = nightshift_media::prepare_clip(upload, dir).map_err(|e| e.to_string())?;
+        return Ok(vec![Piece {
+            path: c.path,
+            offset_s: 0.0,
+            duration_s: c.duration_s,
+            speech_spans: c.speech_spans,
+            skip_reason: c.skip_reason,
+        }]);
+    }
+    let opts = IngestOptions {
+        min_chunk_s: 60.0,
+        max_chunk_s: 600.0,
+        ..IngestOptions::default()
+    };
+    let ing = nightshift_media::ingest(upload, dir, &opts).map_err(|e| e.to_string())?;
+    Ok(ing
+        .chunks
+        .into_iter()
+        .map(|c| Piece {
+            path: c.path,
+            offset_s: c.offset_s,
+            duration_s: c.duration_s,
+            speech_spans: c.speech_spans,
+            skip_reason: c.skip_reason,
+        })
+        .collect())
+}
+
+fn cleanup(chunks: &[Piece]) {
     for c in chunks {
         let _ = std::fs::remove_file(&c.path);
     }
@@ -356,6 +402,7 @@ fn verbose(t: &Transcript, text: &str) -> Value {
         "device": t.device,
         "timings": {
             "queue_s": t.timings.queue_s,
+            "prepare_s": t.timings.prepare_s,
             "load_s": t.timings.load_s,
             "inference_s": t.timings.inference_s,
             "total_s": t.timings.total_s,
