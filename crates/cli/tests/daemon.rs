@@ -241,3 +241,51 @@ fn transcribe_starts_the_daemon_once_and_reuses_it() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn the_spool_directory_answers_requests_atomically() {
+    let env = Env::new();
+    let _daemon = Daemon::start(&env);
+    let spool = env.home().join("run/spool");
+    let clip = corpus("tts/tts_02_en-gb_s175.wav");
+    let put = |name: &str, body: &str| {
+        let tmp = spool.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, body).unwrap();
+        std::fs::rename(&tmp, spool.join("requests").join(format!("{name}.json"))).unwrap();
+    };
+    put(
+        "r1",
+        &serde_json::json!({"id": "r1", "files": [clip]}).to_string(),
+    );
+    put("broken", "{not json");
+    let wait = |id: &str| -> Value {
+        let p = spool.join("responses").join(format!("{id}.json"));
+        let start = Instant::now();
+        loop {
+            if let Ok(t) = std::fs::read_to_string(&p) {
+                return serde_json::from_str(&t).unwrap();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no response {id}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let r = wait("r1");
+    assert_eq!(r["id"], "r1");
+    assert_eq!(r["session_active"], true, "{r}");
+    assert!(r["timestamp"].is_number() && r["device"].is_string(), "{r}");
+    let text = r["results"][0]["text"].as_str().unwrap();
+    assert!(text.split_whitespace().count() > 3, "{r}");
+    assert!(r["results"][0]["timings"]["inference_s"].is_number(), "{r}");
+    let b = wait("broken");
+    assert!(b["error"].as_str().unwrap().contains("not JSON"), "{b}");
+    let status: Value =
+        serde_json::from_str(&std::fs::read_to_string(spool.join("status.json")).unwrap()).unwrap();
+    assert!(
+        status["pid"].is_number() && status.get("model_loaded").is_some(),
+        "{status}"
+    );
+    assert!(clip.exists(), "the user's file is never touched");
+}

@@ -11,6 +11,7 @@
 pub mod client;
 mod http;
 mod model;
+mod spool;
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
@@ -96,8 +97,30 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
         .context("starting the model thread")?;
     let started = Instant::now();
     let mut uploads = 0u64;
+    let spool = spool::Spool::open(&run.join("spool"))?;
+    let mut status_written = Instant::now() - Duration::from_secs(60);
     while !stop.load(Ordering::SeqCst) {
-        let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(200)) else {
+        let received = server.recv_timeout(Duration::from_millis(200));
+        // The spool directory is read between HTTP requests (at least every 200 ms).
+        for job in spool.take_requests() {
+            if let Ok(mut s) = state.lock() {
+                s.queued += 1;
+            }
+            if tx.send(job).is_err() {
+                break;
+            }
+        }
+        if status_written.elapsed() >= Duration::from_secs(1) {
+            status_written = Instant::now();
+            let s = state.lock().map(|s| s.clone()).unwrap_or_default();
+            spool.write_status(&status_json(
+                &s,
+                &profile.asr_model,
+                args.idle_timeout,
+                started,
+            ));
+        }
+        let Ok(Some(mut req)) = received else {
             continue;
         };
         if let Err(why) = http::allowed(&req) {
@@ -111,18 +134,7 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
             }
             ("GET", "/status") => {
                 let s = state.lock().map(|s| s.clone()).unwrap_or_default();
-                let body = json!({
-                    "active": s.model_loaded || s.processing || s.queued > 0,
-                    "model_loaded": s.model_loaded,
-                    "device": s.device,
-                    "model": s.model.unwrap_or_else(|| profile.asr_model.clone()),
-                    "processing": s.processing,
-                    "queued": s.queued,
-                    "last_activity": s.last_activity,
-                    "session_timeout": args.idle_timeout,
-                    "uptime_s": started.elapsed().as_secs_f64(),
-                    "pid": std::process::id(),
-                });
+                let body = status_json(&s, &profile.asr_model, args.idle_timeout, started);
                 let _ = req.respond(http::json(200, &body));
             }
             ("POST", "/v1/audio/transcriptions") => {
@@ -133,8 +145,9 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
                             s.queued += 1;
                         }
                         let job = model::Job {
-                            request: req,
-                            upload,
+                            reply: model::Reply::Http(req),
+                            files: vec![upload],
+                            owned: true,
                             response_format,
                             prompt,
                             received: Instant::now(),
@@ -161,6 +174,26 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
     }
     tracing::info!("daemon stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+fn status_json(
+    s: &model::State,
+    default_model: &str,
+    idle_timeout: u64,
+    started: Instant,
+) -> serde_json::Value {
+    json!({
+        "active": s.model_loaded || s.processing || s.queued > 0,
+        "model_loaded": s.model_loaded,
+        "device": s.device,
+        "model": s.model.clone().unwrap_or_else(|| default_model.to_string()),
+        "processing": s.processing,
+        "queued": s.queued,
+        "last_activity": s.last_activity,
+        "session_timeout": idle_timeout,
+        "uptime_s": started.elapsed().as_secs_f64(),
+        "pid": std::process::id(),
+    })
 }
 
 /// Read the multipart upload into a file; returns (file, response_format, prompt).

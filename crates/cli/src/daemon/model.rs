@@ -24,13 +24,25 @@ pub fn lease_holder() -> String {
     format!("daemon:{}", std::process::id())
 }
 
-/// A transcription request handed from the HTTP thread.
+/// A transcription request handed from the HTTP thread or the spool directory.
 pub struct Job {
-    pub request: tiny_http::Request,
-    pub upload: PathBuf,
+    pub reply: Reply,
+    pub files: Vec<PathBuf>,
+    /// The files are our copies of an upload (deleted after); spool files belong to the user.
+    pub owned: bool,
     pub response_format: String,
     pub prompt: Option<String>,
     pub received: Instant,
+}
+
+/// Where the answer goes.
+pub enum Reply {
+    Http(tiny_http::Request),
+    /// `responses/<id>.json`, written atomically.
+    Spool {
+        id: String,
+        out: PathBuf,
+    },
 }
 
 /// What `/status` reports (shared with the HTTP thread).
@@ -147,22 +159,60 @@ fn batch_needs_memory(queue: &mut Queue, cfg: &ModelConfig) -> bool {
 fn answer(
     cfg: &ModelConfig,
     worker: &mut Option<WarmWorker>,
-    queue: Option<&mut Queue>,
+    mut queue: Option<&mut Queue>,
     job: Job,
     state: &Mutex<State>,
 ) {
     let queue_s = job.received.elapsed().as_secs_f64();
-    let outcome = transcribe(cfg, worker, queue, &job, state);
-    let _ = std::fs::remove_file(&job.upload);
-    let response = match outcome {
-        Ok(mut result) => {
-            result.timings.queue_s = queue_s;
-            result.timings.total_s = job.received.elapsed().as_secs_f64();
-            render(&result, &job.response_format)
+    let mut outcomes = Vec::new();
+    for file in &job.files {
+        let mut outcome = transcribe(cfg, worker, queue.as_deref_mut(), file, &job, state);
+        if let Ok(r) = &mut outcome {
+            r.timings.queue_s = queue_s;
+            r.timings.total_s = job.received.elapsed().as_secs_f64();
         }
-        Err((status, message)) => http::error(status, &message),
-    };
-    let _ = job.request.respond(response);
+        if job.owned {
+            let _ = std::fs::remove_file(file);
+        }
+        outcomes.push((file, outcome));
+    }
+    match job.reply {
+        Reply::Http(request) => {
+            let response = match outcomes.pop() {
+                Some((_, Ok(result))) => render(&result, &job.response_format),
+                Some((_, Err((status, message)))) => http::error(status, &message),
+                None => http::error(400, "no file"),
+            };
+            let _ = request.respond(response);
+        }
+        Reply::Spool { id, out } => {
+            let results: Vec<Value> = outcomes
+                .iter()
+                .map(|(file, o)| match o {
+                    Ok(r) => {
+                        let text = plain_text(r);
+                        let mut v = verbose(r, &text);
+                        v["file"] = json!(file.display().to_string());
+                        v
+                    }
+                    Err((_, message)) => {
+                        json!({"file": file.display().to_string(), "error": message})
+                    }
+                })
+                .collect();
+            let device = worker.as_ref().map(|w| w.ready.device.clone());
+            let doc = json!({
+                "id": id,
+                "results": results,
+                "timestamp": unix_now(),
+                "device": device,
+                "session_active": worker.is_some(),
+            });
+            if let Err(e) = super::write_atomic(&out, doc.to_string().as_bytes()) {
+                tracing::warn!("spool response {id}: {e:#}");
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -190,13 +240,14 @@ fn transcribe(
     cfg: &ModelConfig,
     worker: &mut Option<WarmWorker>,
     queue: Option<&mut Queue>,
+    file: &std::path::Path,
     job: &Job,
     state: &Mutex<State>,
 ) -> Result<Transcript, (u16, String)> {
     let chunks_dir = cfg.home.root.join("run").join("chunks");
     let t_prepare = Instant::now();
     let pieces =
-        prepare(&job.upload, &chunks_dir).map_err(|e| (400, format!("the uploaded file: {e}")))?;
+        prepare(file, &chunks_dir).map_err(|e| (400, format!("{}: {e}", file.display())))?;
     let prepare_s = t_prepare.elapsed().as_secs_f64();
     let duration_s = pieces
         .iter()
@@ -364,14 +415,17 @@ fn load(cfg: &ModelConfig, queue: Option<&mut Queue>) -> Result<WarmWorker, Stri
     .map_err(|e| e.to_string())
 }
 
-fn render(t: &Transcript, format: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let text = t
-        .segments
+fn plain_text(t: &Transcript) -> String {
+    t.segments
         .iter()
         .map(|s| s.text.trim())
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
-        .join(" ");
+        .join(" ")
+}
+
+fn render(t: &Transcript, format: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let text = plain_text(t);
     match format {
         "text" => http::with_type(200, format!("{text}\n"), "text/plain; charset=utf-8"),
         "srt" => http::with_type(
