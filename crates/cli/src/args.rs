@@ -67,6 +67,33 @@ pub enum Command {
     Serve(ServeArgs),
     /// Transcribe one file through the session daemon (started when needed).
     Transcribe(TranscribeArgs),
+    /// Push-to-talk dictation through the session daemon.
+    Dictate(DictateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DictateOutput {
+    /// Type into the focused window (xdotool on X11, wtype on Wayland).
+    Type,
+    Stdout,
+}
+
+#[derive(Debug, Args)]
+pub struct DictateArgs {
+    /// Push-to-talk key, held while speaking.
+    #[arg(long, default_value = "Insert")]
+    pub key: String,
+    /// One dictation, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// `mic`, or an audio FILE that stands in for the microphone.
+    #[arg(long, default_value = "mic")]
+    pub source: String,
+    #[arg(long, value_enum, default_value_t = DictateOutput::Type)]
+    pub output: DictateOutput,
+    /// Give up waiting for the text after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

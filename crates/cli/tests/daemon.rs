@@ -214,6 +214,17 @@ fn transcribe_starts_the_daemon_once_and_reuses_it() {
         serde_json::from_str(&std::fs::read_to_string(env.home().join("run/daemon.json")).unwrap())
             .unwrap();
     assert_eq!(again["pid"].as_i64(), Some(pid as i64), "the same daemon");
+    // Dictation with a file standing in for the microphone goes through the same daemon.
+    let dictated = env.run(&[
+        "dictate",
+        "--source",
+        clip.to_str().unwrap(),
+        "--output",
+        "stdout",
+        "--once",
+    ]);
+    assert!(dictated.status.success(), "{}", stderr(&dictated));
+    assert_eq!(stdout(&dictated).trim(), stdout(&first).trim());
     // Stopping it is ours to do (it outlives clients by design).
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let start = Instant::now();

@@ -37,6 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Devices => record::devices(),
         Command::Serve(s) => crate::daemon::serve(&home, &s),
         Command::Transcribe(t) => crate::daemon::client::transcribe(&home, &t),
+        Command::Dictate(d) => crate::daemon::dictate::run(&home, &d),
         Command::Bench(b) => match b.what {
             BenchWhat::Queue {
                 jobs,

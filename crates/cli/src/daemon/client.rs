@@ -34,41 +34,51 @@ pub fn transcribe(home: &Home, args: &TranscribeArgs) -> Result<ExitCode> {
         .file
         .file_name()
         .map_or("audio".into(), |f| f.to_string_lossy().into_owned());
-    let (ctype, body) = http::build_multipart(&[("response_format", format)], &file_name, &bytes);
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(args.timeout))
-        .build();
-    let sent = agent
-        .post(&format!("http://{addr}/v1/audio/transcriptions"))
-        .set("Content-Type", &ctype)
-        .send_bytes(&body);
+    let sent = request(&addr, &file_name, &bytes, format, args.timeout);
     if let Some(mut child) = private {
         let _ = child.kill();
         let _ = child.wait();
     }
-    let text = match sent {
-        Ok(r) => r.into_string().context("reading the daemon's answer")?,
-        Err(ureq::Error::Status(_, r)) => {
-            let body = r.into_string().unwrap_or_default();
-            let msg = serde_json::from_str::<Value>(&body)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-                .unwrap_or(body);
-            bail!("{name}: {msg}");
-        }
-        Err(ureq::Error::Transport(t)) if t.kind() == ureq::ErrorKind::Io => {
-            bail!(
-                "{name}: no answer from the daemon within {} s (--timeout)",
-                args.timeout
-            )
-        }
-        Err(e) => bail!("{name}: {e}"),
-    };
+    let text = sent.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     print!("{text}");
     if args.json {
         println!();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// POST one audio file to the daemon; the body of its answer, or the error it gave.
+pub fn request(
+    addr: &str,
+    file_name: &str,
+    bytes: &[u8],
+    format: &str,
+    timeout_s: u64,
+) -> Result<String, String> {
+    let (ctype, body) = http::build_multipart(&[("response_format", format)], file_name, bytes);
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(timeout_s))
+        .build();
+    let sent = agent
+        .post(&format!("http://{addr}/v1/audio/transcriptions"))
+        .set("Content-Type", &ctype)
+        .send_bytes(&body);
+    match sent {
+        Ok(r) => r
+            .into_string()
+            .map_err(|e| format!("reading the daemon's answer: {e}")),
+        Err(ureq::Error::Status(_, r)) => {
+            let body = r.into_string().unwrap_or_default();
+            Err(serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+                .unwrap_or(body))
+        }
+        Err(ureq::Error::Transport(t)) if t.kind() == ureq::ErrorKind::Io => Err(format!(
+            "no answer from the daemon within {timeout_s} s (--timeout)"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The address of a daemon that answers `/health`, starting one if needed.

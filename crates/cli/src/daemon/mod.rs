@@ -9,6 +9,7 @@
 //! `<home>/run/daemon.lock` (flock) keeps a second daemon from starting on the same home.
 
 pub mod client;
+pub mod dictate;
 mod http;
 mod model;
 mod spool;
