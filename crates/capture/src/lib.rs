@@ -21,6 +21,7 @@
 //! - Chunks are contiguous: concatenated, they are the whole captured timeline.
 
 mod cut;
+mod mix;
 mod part;
 mod recorder;
 mod source;
@@ -29,6 +30,7 @@ mod source;
 pub mod devices;
 
 pub use cut::{Cut, CutParams, Cutter, speech_spans};
+pub use mix::start_mixed;
 pub use part::{PartWriter, part_path, read_part};
 pub use recorder::{ClosedChunk, Progress, RecordOptions, RecordStats, record, recover_part};
 pub use source::{Block, PcmFormat, Source, SourceHandle, start_source};

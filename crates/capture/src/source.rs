@@ -118,6 +118,8 @@ pub struct SourceHandle {
     stop: Arc<AtomicBool>,
     children: Vec<Child>,
     threads: Vec<JoinHandle<()>>,
+    /// Sources a mixer reads from (stopped with this one).
+    inner: Vec<SourceHandle>,
     #[cfg(feature = "mic")]
     _stream: Option<crate::devices::LiveStream>,
 }
@@ -132,6 +134,27 @@ impl SourceHandle {
         }
         for c in &mut self.children {
             let _ = c.kill();
+        }
+        for h in &mut self.inner {
+            h.stop();
+        }
+    }
+
+    pub(crate) fn mixed(
+        rx: Receiver<Block>,
+        overruns: Arc<AtomicU64>,
+        inner: Vec<SourceHandle>,
+        mixer: JoinHandle<()>,
+    ) -> SourceHandle {
+        SourceHandle {
+            rx,
+            overruns,
+            stop: Arc::new(AtomicBool::new(false)),
+            children: Vec::new(),
+            threads: vec![mixer],
+            inner,
+            #[cfg(feature = "mic")]
+            _stream: None,
         }
     }
 }
@@ -152,6 +175,7 @@ impl SourceHandle {
             stop,
             children: vec![child],
             threads,
+            inner: Vec::new(),
             _stream: Some(stream),
         }
     }
@@ -160,6 +184,8 @@ impl SourceHandle {
 impl Drop for SourceHandle {
     fn drop(&mut self) {
         self.stop();
+        // Close our end first: a reader or mixer blocked on a full channel then exits.
+        drop(std::mem::replace(&mut self.rx, sync_channel(1).1));
         for c in &mut self.children {
             let _ = c.wait();
         }
@@ -257,6 +283,7 @@ fn piped(
         stop,
         children: vec![child],
         threads: vec![reader],
+        inner: Vec::new(),
         #[cfg(feature = "mic")]
         _stream: None,
     })

@@ -140,6 +140,9 @@ pub struct RecordArgs {
     /// Also record what the machine plays (a PulseAudio/PipeWire monitor source), mixed in.
     #[arg(long)]
     pub system_audio: bool,
+    /// The monitor device (or a FILE) for --system-audio; default: the first monitor source.
+    #[arg(long)]
+    pub system_source: Option<String>,
     #[arg(long)]
     pub title: Option<String>,
     /// Replay speed of a FILE source (1 = real time).

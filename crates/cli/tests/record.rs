@@ -289,3 +289,51 @@ fn a_full_disk_is_a_clear_error_and_earlier_chunks_stay_queued_and_intact() {
             .expect("no corrupt chunk");
     }
 }
+
+#[test]
+fn system_audio_is_mixed_in_sample_for_sample() {
+    let env = Env::new();
+    let mic = corpus("tts/tts_05_en-gb-scotland_m2_s190.wav");
+    let system = corpus("tts/tts_02_en-gb_s175.wav");
+    let (child, id) = spawn_record(
+        &env,
+        &[
+            "--source",
+            mic.to_str().unwrap(),
+            "--system-audio",
+            "--system-source",
+            system.to_str().unwrap(),
+            "--chunk",
+            "3s",
+            "--speed",
+            "10",
+        ],
+        Stdio::null(),
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = concatenated(&audio_jobs(&meeting(&env, &id)));
+    let a = reference_f32(&mic);
+    let b = reference_f32(&system);
+    let want: Vec<i32> = (0..a.len().max(b.len()))
+        .map(|i| {
+            let s = a.get(i).copied().unwrap_or(0.0) + b.get(i).copied().unwrap_or(0.0);
+            to_i16(s.clamp(-1.0, 1.0))
+        })
+        .collect();
+    assert_eq!(got.len(), want.len(), "as long as the longer source");
+    assert!(got == want, "the sum of both sources");
+}
+
+fn reference_f32(file: &Path) -> Vec<f32> {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(file)
+        .args(["-vn", "-f", "f32le", "-ac", "1", "-ar", "16000", "pipe:1"])
+        .output()
+        .unwrap();
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}

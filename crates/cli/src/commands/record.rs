@@ -21,17 +21,19 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
     let chunk_s = parse_duration(&args.chunk)?;
     let format = PcmFormat::parse(&args.format).map_err(|e| anyhow::anyhow!("--format {e}"))?;
     let source = Source::parse(&args.source, Some(format));
-    if args.system_audio {
-        bail!(
-            "--system-audio: mixing a monitor source is not available yet; record the monitor \
-             device itself with --source NAME (see `nightshift devices`)"
-        );
-    }
+    let system = if args.system_audio {
+        Some(system_source(args)?)
+    } else {
+        None
+    };
     home.ensure()?;
     let mut queue = Queue::open(&home.db_path())?;
     // The source first: a missing device or unreadable file leaves no empty meeting behind.
-    let mut handle = nightshift_capture::start_source(&source, args.speed)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", source.describe()))?;
+    let mut handle = match &system {
+        None => nightshift_capture::start_source(&source, args.speed),
+        Some(sys) => nightshift_capture::start_mixed(&[source.clone(), sys.clone()], args.speed),
+    }
+    .map_err(|e| anyhow::anyhow!("{}: {e}", source.describe()))?;
 
     let me = RunnerIdentity::current();
     let started = now_iso();
@@ -41,6 +43,7 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
         "recorder": {"pid": me.pid, "proc_start": me.proc_start, "boot_id": me.boot_id},
         "started": started,
         "source": source.describe(),
+        "system_audio": system.as_ref().map(Source::describe),
     });
     queue.insert_meeting(
         &NewMeeting {
@@ -117,6 +120,25 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
         // What was closed is queued; the open chunk's part file is picked up by the next
         // `run` (or `record`) once this process is gone.
         Err(e) => Err(anyhow::anyhow!("{}: {e}", source.describe())),
+    }
+}
+
+/// What `--system-audio` records: `--system-source`, else the first monitor source.
+fn system_source(args: &RecordArgs) -> Result<Source> {
+    if let Some(s) = &args.system_source {
+        return Ok(Source::parse(s, None));
+    }
+    let monitors: Vec<String> = nightshift_capture::devices::list()?
+        .into_iter()
+        .filter(|d| d.is_monitor)
+        .map(|d| d.name)
+        .collect();
+    match monitors.first() {
+        Some(m) => Ok(Source::Device(m.clone())),
+        None => bail!(
+            "--system-audio: no monitor source found (PulseAudio/PipeWire show one per output; \
+             see `nightshift devices`, or name one with --system-source)"
+        ),
     }
 }
 
