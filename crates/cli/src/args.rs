@@ -106,6 +106,15 @@ pub struct ServeArgs {
     pub listen: String,
     #[arg(long)]
     pub profile: Option<String>,
+    /// Listen on a non-loopback address (other machines can then send audio: think twice).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Require `Authorization: Bearer TOKEN` on every request (also NIGHTSHIFT_DAEMON_TOKEN).
+    #[arg(long, env = "NIGHTSHIFT_DAEMON_TOKEN")]
+    pub token: Option<String>,
+    /// Largest accepted upload, e.g. 512MiB.
+    #[arg(long, default_value = "2GiB")]
+    pub max_upload: String,
     /// Run files elsewhere than <home>/run (a private daemon for `transcribe --no-daemon`).
     #[arg(long, hide = true)]
     pub run_dir: Option<PathBuf>,

@@ -18,9 +18,14 @@ struct Daemon {
 
 impl Daemon {
     fn start(env: &Env) -> Daemon {
+        Daemon::start_with(env, &["--idle-timeout", "600"])
+    }
+
+    fn start_with(env: &Env, args: &[&str]) -> Daemon {
         let child = env
             .cmd()
-            .args(["serve", "--idle-timeout", "600"])
+            .arg("serve")
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -59,6 +64,13 @@ impl Daemon {
     fn transcribe(&self, file: &Path) -> (Value, f64) {
         let bytes = std::fs::read(file).unwrap();
         let name = file.file_name().unwrap().to_string_lossy();
+        let (status, v, secs) = self.post(&name, &bytes);
+        assert_eq!(status, 200, "{v}");
+        (v, secs)
+    }
+
+    /// POST raw bytes as the `file` field: (status, JSON body, seconds).
+    fn post(&self, name: &str, bytes: &[u8]) -> (u16, Value, f64) {
         let boundary = "xyzBOUNDARYxyz";
         let mut body = format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n\
@@ -66,19 +78,23 @@ impl Daemon {
              --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n"
         )
         .into_bytes();
-        body.extend_from_slice(&bytes);
+        body.extend_from_slice(bytes);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.post_raw(&format!("multipart/form-data; boundary={boundary}"), &body)
+    }
+
+    fn post_raw(&self, ctype: &str, body: &[u8]) -> (u16, Value, f64) {
         let t0 = Instant::now();
-        let v: Value = ureq::post(&format!("http://{}/v1/audio/transcriptions", self.addr))
-            .set(
-                "Content-Type",
-                &format!("multipart/form-data; boundary={boundary}"),
-            )
-            .send_bytes(&body)
-            .unwrap()
-            .into_json()
-            .unwrap();
-        (v, t0.elapsed().as_secs_f64())
+        let r = ureq::post(&format!("http://{}/v1/audio/transcriptions", self.addr))
+            .set("Content-Type", ctype)
+            .send_bytes(body);
+        let secs = t0.elapsed().as_secs_f64();
+        let (status, resp) = match r {
+            Ok(r) => (r.status(), r),
+            Err(ureq::Error::Status(code, r)) => (code, r),
+            Err(e) => panic!("{e}"),
+        };
+        (status, resp.into_json().unwrap_or(Value::Null), secs)
     }
 }
 
@@ -299,4 +315,176 @@ fn the_spool_directory_answers_requests_atomically() {
         "{status}"
     );
     assert!(clip.exists(), "the user's file is never touched");
+}
+
+/// Pids of `nightshift-whisper-worker` processes whose parent is `parent`.
+fn worker_children(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let Some(close) = stat.rfind(')') else {
+                return false;
+            };
+            let comm = &stat[stat.find('(').unwrap_or(0) + 1..close];
+            let ppid: u32 = stat[close + 2..]
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            ppid == parent && comm.starts_with("nightshift-whis")
+        })
+        .collect()
+}
+
+#[test]
+fn the_idle_timeout_unloads_and_the_next_request_reloads() {
+    let env = Env::new();
+    let daemon = Daemon::start_with(&env, &["--idle-timeout", "2"]);
+    let clip = corpus("tts/tts_03_en_f3_s160.wav");
+    let (v, _) = daemon.transcribe(&clip);
+    assert!(v["timings"]["load_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(worker_children(daemon.child.id()).len(), 1, "a warm worker");
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(daemon.get("/status")["model_loaded"], false);
+    assert!(
+        worker_children(daemon.child.id()).is_empty(),
+        "the worker exited"
+    );
+    let (v, _) = daemon.transcribe(&clip);
+    assert!(
+        v["timings"]["load_s"].as_f64().unwrap() > 0.0,
+        "reloaded: {v}"
+    );
+}
+
+#[test]
+fn concurrent_clients_all_get_their_own_answers() {
+    let env = Env::new();
+    let daemon = Daemon::start(&env);
+    let clips: Vec<_> = [
+        "tts/tts_01_en-us_s150.wav",
+        "tts/tts_04_en_m7_s140.wav",
+        "tts/tts_06_en-029_f4_s130.wav",
+        "tts/tts_08_en-gb-x-rp_f5_s165.wav",
+    ]
+    .iter()
+    .map(|c| corpus(c))
+    .collect();
+    // Each clip's answer alone first (greedy decoding is deterministic).
+    let expected: Vec<String> = clips
+        .iter()
+        .map(|c| daemon.transcribe(c).0["text"].as_str().unwrap().to_string())
+        .collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|client| {
+                let (daemon, clips, expected) = (&daemon, &clips, &expected);
+                s.spawn(move || {
+                    for i in 0..5 {
+                        let k = (client + i) % clips.len();
+                        let (v, _) = daemon.transcribe(&clips[k]);
+                        assert_eq!(
+                            v["text"].as_str().unwrap(),
+                            expected[k],
+                            "client {client} request {i}"
+                        );
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("a client failed");
+        }
+    });
+}
+
+#[test]
+fn bad_uploads_get_a_json_4xx_and_the_daemon_stays_up() {
+    let env = Env::new();
+    let daemon = Daemon::start_with(&env, &["--max-upload", "1MiB", "--token", "s3cret"]);
+    // The token is required (and the tests' requests carry none yet).
+    let (status, v, _) = daemon.post("a.wav", b"RIFF");
+    assert_eq!(status, 401, "{v}");
+    let auth = |ctype: &str, body: &[u8]| -> (u16, Value) {
+        let r = ureq::post(&format!("http://{}/v1/audio/transcriptions", daemon.addr))
+            .set("Authorization", "Bearer s3cret")
+            .set("Content-Type", ctype)
+            .send_bytes(body);
+        match r {
+            Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let form = |name: &str, data: &[u8]| -> (String, Vec<u8>) {
+        let mut body = format!(
+            "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n--B--\r\n");
+        ("multipart/form-data; boundary=B".to_string(), body)
+    };
+    let cases: Vec<(&str, (String, Vec<u8>))> = vec![
+        (
+            "malformed multipart",
+            (
+                "multipart/form-data; boundary=B".into(),
+                b"--B\r\nno headers end".to_vec(),
+            ),
+        ),
+        ("not multipart", ("application/json".into(), b"{}".to_vec())),
+        (
+            "not audio",
+            form("notes.txt", b"these are not the droids you are looking for"),
+        ),
+        ("empty file", form("empty.wav", b"")),
+        ("oversized", form("big.wav", &vec![0u8; 2 << 20])),
+    ];
+    for (what, (ctype, body)) in cases {
+        let (status, v) = auth(&ctype, &body);
+        assert!((400..500).contains(&status), "{what}: {status} {v}");
+        assert!(v["error"]["message"].is_string(), "{what}: {v}");
+    }
+    let ok = ureq::get(&format!("http://{}/health", daemon.addr))
+        .set("Authorization", "Bearer s3cret")
+        .call()
+        .unwrap();
+    assert_eq!(ok.status(), 200, "still up");
+    let (ctype, body) = form(
+        "clip.wav",
+        &std::fs::read(corpus("tts/tts_01_en-us_s150.wav")).unwrap(),
+    );
+    let (status, v) = auth(&ctype, &body);
+    assert_eq!(status, 200, "{v}");
+}
+
+#[test]
+fn a_killed_daemon_is_replaced_by_the_next_transcribe() {
+    let env = Env::new();
+    let clip = corpus("tts/tts_07_en-us-nyc_m1_s220.wav");
+    let first = env.run(&["transcribe", clip.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let read_pid = || -> i32 {
+        let info: Value = serde_json::from_str(
+            &std::fs::read_to_string(env.home().join("run/daemon.json")).unwrap(),
+        )
+        .unwrap();
+        info["pid"].as_i64().unwrap() as i32
+    };
+    let old = read_pid();
+    unsafe { libc::kill(old, libc::SIGKILL) };
+    std::thread::sleep(Duration::from_millis(200));
+    let second = env.run(&["transcribe", clip.to_str().unwrap()]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(stdout(&second), stdout(&first));
+    let new = read_pid();
+    assert_ne!(new, old, "a new daemon");
+    unsafe { libc::kill(new, libc::SIGTERM) };
+    let start = Instant::now();
+    while env.home().join("run/daemon.json").exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

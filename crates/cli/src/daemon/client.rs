@@ -59,11 +59,13 @@ pub fn request(
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(timeout_s))
         .build();
-    let sent = agent
+    let mut post = agent
         .post(&format!("http://{addr}/v1/audio/transcriptions"))
-        .set("Content-Type", &ctype)
-        .send_bytes(&body);
-    match sent {
+        .set("Content-Type", &ctype);
+    if let Some(t) = token() {
+        post = post.set("Authorization", &format!("Bearer {t}"));
+    }
+    match post.send_bytes(&body) {
         Ok(r) => r
             .into_string()
             .map_err(|e| format!("reading the daemon's answer: {e}")),
@@ -172,10 +174,19 @@ fn read_info(home: &Home) -> Option<(String, u32)> {
 }
 
 fn healthy(addr: &str) -> bool {
-    ureq::AgentBuilder::new()
+    let mut get = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(2))
         .build()
-        .get(&format!("http://{addr}/health"))
-        .call()
-        .is_ok()
+        .get(&format!("http://{addr}/health"));
+    if let Some(t) = token() {
+        get = get.set("Authorization", &format!("Bearer {t}"));
+    }
+    get.call().is_ok()
+}
+
+/// The daemon's bearer token, when it was started with one.
+fn token() -> Option<String> {
+    std::env::var("NIGHTSHIFT_DAEMON_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
 }

@@ -116,25 +116,48 @@ fn rand_u64() -> u64 {
     h.finish()
 }
 
-/// Requests from a browser page (an `Origin` header) or naming a non-loopback host are refused:
-/// a web page must not be able to drive the daemon through the user's browser.
-pub fn allowed(req: &tiny_http::Request) -> Result<(), String> {
-    for h in req.headers() {
-        if h.field.equiv("Origin") {
-            return Err("requests from web pages (Origin header) are refused".into());
-        }
-        if h.field.equiv("Host") {
-            let host = h.value.as_str();
-            let name = host
-                .rsplit_once(':')
-                .map_or(host, |(n, _)| n)
-                .trim_matches(['[', ']']);
-            if !matches!(name, "127.0.0.1" | "localhost" | "::1") {
-                return Err(format!("Host {host} is not a loopback address"));
+/// Who may talk to the daemon. Requests from a browser page (an `Origin` header) are always
+/// refused: a web page can POST a multipart form to 127.0.0.1 without a preflight. On loopback,
+/// a `Host` that is not a loopback name is refused too (DNS rebinding). A token, when set, is
+/// required as `Authorization: Bearer TOKEN`.
+pub struct Guard {
+    pub loopback_only: bool,
+    pub token: Option<String>,
+}
+
+impl Guard {
+    pub fn check(&self, req: &tiny_http::Request) -> Result<(), (u16, String)> {
+        let mut authorized = self.token.is_none();
+        for h in req.headers() {
+            if h.field.equiv("Origin") {
+                return Err((
+                    403,
+                    "requests from web pages (Origin header) are refused".into(),
+                ));
+            }
+            if h.field.equiv("Host") && self.loopback_only {
+                let host = h.value.as_str();
+                let name = host
+                    .rsplit_once(':')
+                    .map_or(host, |(n, _)| n)
+                    .trim_matches(['[', ']']);
+                if !matches!(name, "127.0.0.1" | "localhost" | "::1") {
+                    return Err((403, format!("Host {host} is not a loopback address")));
+                }
+            }
+            if h.field.equiv("Authorization")
+                && let Some(t) = &self.token
+                && h.value.as_str().strip_prefix("Bearer ") == Some(t.as_str())
+            {
+                authorized = true;
             }
         }
+        if authorized {
+            Ok(())
+        } else {
+            Err((401, "missing or wrong bearer token".into()))
+        }
     }
-    Ok(())
 }
 
 pub fn json(status: u16, v: &Value) -> tiny_http::Response<Cursor<Vec<u8>>> {

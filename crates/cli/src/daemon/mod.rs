@@ -28,9 +28,6 @@ use serde_json::json;
 use crate::args::ServeArgs;
 use crate::home::Home;
 
-/// Largest upload accepted (an hour of WAV is ~115 MB at 16 kHz; far more at 48 kHz stereo).
-const MAX_UPLOAD: usize = 2 << 30;
-
 pub fn run_dir(home: &Home) -> PathBuf {
     home.root.join("run")
 }
@@ -63,8 +60,25 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
         .to_ip()
         .context("the daemon listens on a TCP address")?;
     if !addr.ip().is_loopback() {
-        bail!("--listen {addr}: the daemon listens on loopback addresses only");
+        if !args.allow_remote {
+            bail!(
+                "--listen {addr}: the daemon listens on loopback addresses only (--allow-remote to override)"
+            );
+        }
+        tracing::warn!(
+            "listening on {addr}: other machines can send audio to this daemon{}",
+            if args.token.is_some() {
+                ""
+            } else {
+                " (no --token set)"
+            }
+        );
     }
+    let max_upload = crate::foreman::resources::parse_size(&args.max_upload)? as usize;
+    let guard = http::Guard {
+        loopback_only: !args.allow_remote,
+        token: args.token.clone(),
+    };
     let budget = crate::foreman::resources::budget(None, &profile)?;
     let costs = crate::foreman::resources::model_costs(home, &profile.asr_model, &profile.summary);
     let info = json!({"addr": addr.to_string(), "pid": std::process::id(), "idle_timeout_s": args.idle_timeout});
@@ -124,8 +138,8 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
         let Ok(Some(mut req)) = received else {
             continue;
         };
-        if let Err(why) = http::allowed(&req) {
-            let _ = req.respond(http::error(403, &why));
+        if let Err((status, why)) = guard.check(&req) {
+            let _ = req.respond(http::error(status, &why));
             continue;
         }
         let path = req.url().split('?').next().unwrap_or("").to_string();
@@ -140,7 +154,7 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
             }
             ("POST", "/v1/audio/transcriptions") => {
                 uploads += 1;
-                match read_upload(&mut req, &run.join("uploads"), uploads) {
+                match read_upload(&mut req, &run.join("uploads"), uploads, max_upload) {
                     Ok((upload, response_format, prompt)) => {
                         if let Ok(mut s) = state.lock() {
                             s.queued += 1;
@@ -157,8 +171,8 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
                             break;
                         }
                     }
-                    Err(e) => {
-                        let _ = req.respond(http::error(400, &e));
+                    Err((status, e)) => {
+                        let _ = req.respond(http::error(status, &e));
                     }
                 }
             }
@@ -202,22 +216,35 @@ fn read_upload(
     req: &mut tiny_http::Request,
     dir: &std::path::Path,
     n: u64,
-) -> Result<(PathBuf, String, Option<String>), String> {
+    max_upload: usize,
+) -> Result<(PathBuf, String, Option<String>), (u16, String)> {
     let ctype = req
         .headers()
         .iter()
         .find(|h| h.field.equiv("Content-Type"))
         .map(|h| h.value.as_str().to_string())
         .unwrap_or_default();
-    if req.body_length().is_some_and(|l| l > MAX_UPLOAD) {
-        return Err(format!("upload larger than {} MiB", MAX_UPLOAD >> 20));
+    let too_big = || {
+        (
+            413,
+            format!(
+                "upload larger than the limit ({} bytes, --max-upload)",
+                max_upload
+            ),
+        )
+    };
+    if req.body_length().is_some_and(|l| l > max_upload) {
+        return Err(too_big());
     }
     let mut body = Vec::new();
     req.as_reader()
-        .take(MAX_UPLOAD as u64 + 1)
+        .take(max_upload as u64 + 1)
         .read_to_end(&mut body)
-        .map_err(|e| format!("reading the upload: {e}"))?;
-    let parts = http::parse_multipart(&ctype, &body)?;
+        .map_err(|e| (400, format!("reading the upload: {e}")))?;
+    if body.len() > max_upload {
+        return Err(too_big());
+    }
+    let parts = http::parse_multipart(&ctype, &body).map_err(|e| (400, e))?;
     let field = |name: &str| {
         parts
             .iter()
@@ -227,11 +254,15 @@ fn read_upload(
     let file = parts
         .iter()
         .find(|p| p.name == "file")
-        .ok_or("no `file` field in the form")?;
+        .ok_or((400, "no `file` field in the form".to_string()))?;
+    if file.data.is_empty() {
+        return Err((400, "the uploaded file is empty".into()));
+    }
     let format = field("response_format").unwrap_or_else(|| "json".into());
     if !["json", "text", "srt", "vtt", "verbose_json"].contains(&format.as_str()) {
-        return Err(format!(
-            "response_format {format:?}: use json, text, srt, vtt or verbose_json"
+        return Err((
+            400,
+            format!("response_format {format:?}: use json, text, srt, vtt or verbose_json"),
         ));
     }
     let ext = file
@@ -242,7 +273,7 @@ fn read_upload(
         .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()))
         .unwrap_or("bin");
     let path = dir.join(format!("{}-{n}.{ext}", std::process::id()));
-    std::fs::write(&path, &file.data).map_err(|e| format!("storing the upload: {e}"))?;
+    std::fs::write(&path, &file.data).map_err(|e| (500, format!("storing the upload: {e}")))?;
     Ok((path, format, field("prompt").filter(|p| !p.is_empty())))
 }
 
