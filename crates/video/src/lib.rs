@@ -94,7 +94,15 @@ pub fn analyze(
     let paths = keyframes::extract(input, &all, keyframe_dir)?;
     let keyframes_s = t2.elapsed().as_secs_f64();
     let t3 = Instant::now();
-    let texts = ocr::ocr_all(&paths, threads);
+    let jobs: Vec<(PathBuf, bool)> = paths
+        .iter()
+        .zip(&all)
+        .map(|(p, &f)| {
+            let luma = sigs[f].iter().sum::<f32>() / sigs[f].len() as f32;
+            (p.clone(), luma < 0.5)
+        })
+        .collect();
+    let texts = ocr::ocr_all(&jobs, threads);
     let ocr_s = t3.elapsed().as_secs_f64();
     let mut k = 0;
     for (scene, pick) in scenes.iter_mut().zip(&picks) {

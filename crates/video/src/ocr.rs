@@ -6,12 +6,56 @@ use std::process::Command;
 
 use crate::VideoError;
 
-/// Text lines of one image (upscaled 2× first: slide text at 360p is below Tesseract's sweet
-/// spot).
-pub fn ocr_image(image: &Path) -> Result<Vec<String>, VideoError> {
+/// Text lines of one image. Tesseract wants dark text on a light background at a good size:
+/// the image is upscaled 3× to grayscale first (slide text at 360p is below its sweet spot),
+/// and negated when `dark` (light text on a dark slide).
+pub fn ocr_image(image: &Path, dark: bool) -> Result<Vec<String>, VideoError> {
+    let prepared = image.with_extension(format!("ocr-{}.png", std::process::id()));
+    let filter = format!(
+        "scale=iw*3:ih*3:flags=bicubic,format=gray{}",
+        if dark { ",negate" } else { "" }
+    );
+    let made = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i"])
+        .arg(image)
+        .args(["-vf", &filter])
+        .arg(&prepared)
+        .status()
+        .map_err(|e| VideoError::Io("starting ffmpeg".into(), e))?;
+    let source = if made.success() {
+        prepared.as_path()
+    } else {
+        image
+    };
+    // Page layout analysis (psm 3) reads slides line by line but skips sparse labels (chart
+    // axes, values); one uniform block (psm 6) reads those. Lines of the second pass are added
+    // only when they carry words the first did not.
+    let outcome = tesseract(source, "3").and_then(|mut lines| {
+        let mut seen: std::collections::HashSet<String> =
+            lines.iter().flat_map(|l| words(l)).collect();
+        for l in tesseract(source, "6")? {
+            if words(&l).iter().any(|w| !seen.contains(w)) {
+                seen.extend(words(&l));
+                lines.push(l);
+            }
+        }
+        Ok(lines)
+    });
+    let _ = std::fs::remove_file(&prepared);
+    outcome
+}
+
+fn words(line: &str) -> Vec<String> {
+    line.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+fn tesseract(image: &Path, psm: &str) -> Result<Vec<String>, VideoError> {
     let out = Command::new("tesseract")
         .arg(image)
-        .args(["stdout", "--psm", "3", "-c", "tessedit_do_invert=0"])
+        .args(["stdout", "--psm", psm])
         .output()
         .map_err(|e| {
             VideoError::Io(
@@ -30,22 +74,28 @@ pub fn ocr_image(image: &Path) -> Result<Vec<String>, VideoError> {
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| l.chars().filter(|c| c.is_alphanumeric()).count() >= 2)
+        .filter(|l| l.chars().any(|c| c.is_alphanumeric()))
         .collect())
 }
 
-/// OCR many images with `threads` workers; results in input order.
-pub fn ocr_all(images: &[PathBuf], threads: usize) -> Vec<Result<Vec<String>, VideoError>> {
+/// One image's lines, or why OCR failed.
+pub type OcrResult = Result<Vec<String>, VideoError>;
+
+/// OCR many images with `threads` workers, each with whether it is a dark (light-on-dark)
+/// picture; results in input order.
+pub fn ocr_all(images: &[(PathBuf, bool)], threads: usize) -> Vec<OcrResult> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<Vec<String>, VideoError>>>> =
+    let results: Vec<std::sync::Mutex<Option<OcrResult>>> =
         images.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let Some(img) = images.get(i) else { return };
-                    let r = ocr_image(img);
+                    let Some((img, dark)) = images.get(i) else {
+                        return;
+                    };
+                    let r = ocr_image(img, *dark);
                     if let Ok(mut slot) = results[i].lock() {
                         *slot = Some(r);
                     }

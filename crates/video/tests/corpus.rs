@@ -70,3 +70,61 @@ fn scene_cuts_score_at_least_0_9_f1_on_every_corpus_video() {
     );
     println!("overall F1 {:.3}", 2.0 * p * r / (p + r));
 }
+
+fn words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+#[test]
+fn on_screen_text_is_read_from_the_slide_video() {
+    let corpus = load_corpus().expect("corpus manifest");
+    let case = corpus
+        .of_kind("video")
+        .find(|c| c.id.contains("slides"))
+        .expect("a slide video in the corpus");
+    let dir = tempfile::tempdir().unwrap();
+    let fps = case.expected["fps"].as_f64().unwrap();
+    let notes = nightshift_video::analyze(&corpus.file(case), fps, dir.path(), 2).unwrap();
+    println!(
+        "decode {:.2} s, detect {:.3} s, keyframes {:.2} s, OCR {:.2} s",
+        notes.decode_s, notes.detect_s, notes.keyframes_s, notes.ocr_s
+    );
+    for scene in case.expected["scenes"].as_array().unwrap() {
+        let (a, b) = (
+            scene["clean_start_frame"].as_u64().unwrap() as usize,
+            scene["clean_end_frame"].as_u64().unwrap() as usize,
+        );
+        let mid = (a + b) / 2;
+        let found = notes
+            .scenes
+            .iter()
+            .find(|s| s.start_frame <= mid && mid < s.end_frame)
+            .unwrap();
+        assert!(!found.keyframes.is_empty() && found.keyframes.len() <= 8);
+        let seen: std::collections::HashSet<String> =
+            found.ocr_text.iter().flat_map(|l| words(l)).collect();
+        let want: Vec<String> = scene["on_screen_text"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| words(l.as_str().unwrap()))
+            .collect();
+        let hit = want.iter().filter(|w| seen.contains(*w)).count();
+        let cover = hit as f64 / want.len().max(1) as f64;
+        println!(
+            "scene {}: {hit}/{} words ({:.0} %)",
+            scene["index"],
+            want.len(),
+            cover * 100.0
+        );
+        assert!(
+            cover >= 0.9,
+            "scene {}: OCR read {:?}, wanted {want:?}",
+            scene["index"],
+            found.ocr_text
+        );
+    }
+}
