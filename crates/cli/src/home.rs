@@ -48,6 +48,11 @@ impl Home {
         self.root.join("media").join("chunks")
     }
 
+    /// Keyframes of video meetings, named by content hash.
+    pub fn keyframes_dir(&self) -> PathBuf {
+        self.root.join("media").join("keyframes")
+    }
+
     /// Directories searched for model files, in order.
     pub fn model_dirs(&self) -> Vec<PathBuf> {
         let mut dirs = Vec::new();

@@ -63,11 +63,53 @@ pub fn build_doc(queue: &Queue, meeting: &MeetingRow) -> Result<MeetingDoc> {
         source: meeting.source_path.clone(),
         duration_s: meeting.duration_s,
         language,
+        scenes: scenes(&jobs, &segments),
         segments,
-        scenes: Vec::new(),
         summary: crate::foreman::summary::final_summary(&jobs).map(|(s, _)| s.into_summary()),
         jobs: jobs_summary(&jobs),
     })
+}
+
+/// The video's scenes fused with what was said during each: `{start, end, keyframes,
+/// transcript, ocr_text, description}`.
+pub fn scenes(
+    jobs: &[JobRow],
+    segments: &[nightshift_core::Segment],
+) -> Vec<nightshift_core::Scene> {
+    let Some(notes) = visual_notes(jobs) else {
+        return Vec::new();
+    };
+    notes
+        .scenes
+        .iter()
+        .map(|s| nightshift_core::Scene {
+            start: s.start_s,
+            end: s.end_s,
+            keyframes: s
+                .keyframes
+                .iter()
+                .map(|k| k.display().to_string())
+                .collect(),
+            transcript: segments
+                .iter()
+                .filter(|g| {
+                    let mid = (g.start + g.end) / 2.0;
+                    s.start_s <= mid && mid < s.end_s
+                })
+                .map(|g| g.text.trim())
+                .collect::<Vec<_>>()
+                .join(" "),
+            ocr_text: s.ocr_text.join("\n"),
+            description: None,
+        })
+        .collect()
+}
+
+/// The stored result of a meeting's VISUAL job, if it finished.
+pub fn visual_notes(jobs: &[JobRow]) -> Option<nightshift_video::VideoNotes> {
+    jobs.iter()
+        .filter(|j| j.task_type == TaskType::Visual && j.status == JobStatus::Completed)
+        .find_map(|j| serde_json::from_value(j.result.clone()?).ok())
 }
 
 /// Counts per task type and status, plus the errors of failed jobs.

@@ -85,7 +85,17 @@ fn add_one(home: &Home, queue: &mut Queue, file: &Path, args: &AddArgs) -> Resul
         eprintln!("warning: {name}: {w}");
     }
     let meeting = new_meeting(file, &sha, args.title.as_deref(), &ingested);
-    let jobs = audio_jobs(&ingested);
+    let mut jobs = audio_jobs(&ingested);
+    if ingested.kind == MediaKind::Video
+        && let Some(video) = &ingested.probe.video
+    {
+        // Scenes, keyframes and OCR: one CPU job, in the same stage as the audio chunks.
+        jobs.push(NewJob {
+            stage: 0,
+            payload: json!({"step": "scenes", "fps": video.fps, "width": video.width, "height": video.height}),
+            ..NewJob::new(TaskType::Visual)
+        });
+    }
     match queue.insert_meeting(&meeting, &jobs)? {
         Inserted::Created(id) => {
             tracing::info!(meeting = %id, chunks = jobs.len(), duration_s = ingested.duration_s, "added {name}");

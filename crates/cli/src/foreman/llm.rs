@@ -70,7 +70,16 @@ pub fn run_batch(
                 is_final,
                 gaps,
             } => (
-                l2_messages(&meta, &inputs, None),
+                l2_messages(
+                    &meta,
+                    &inputs,
+                    if is_final {
+                        visual_notes(queue, &job.meeting_id)?
+                    } else {
+                        None
+                    }
+                    .as_deref(),
+                ),
                 l2_schema(),
                 REDUCE_MAX_TOKENS,
                 Pending {
@@ -232,6 +241,43 @@ fn run_server(
         }
     }
     Ok(())
+}
+
+/// Visual notes budget in the final reduce prompt (characters, ~300 tokens): the prompt's
+/// fixed overhead allowance covers it.
+const VISUAL_NOTES_MAX_CHARS: usize = 1200;
+
+/// What was on screen, scene by scene, for the final reduce of a video meeting.
+fn visual_notes(queue: &Queue, meeting_id: &str) -> Result<Option<String>> {
+    let jobs = queue.jobs_of(meeting_id)?;
+    let Some(notes) = crate::transcript::visual_notes(&jobs) else {
+        return Ok(None);
+    };
+    let mut out = String::new();
+    let mut left_out = 0;
+    for s in &notes.scenes {
+        let line = format!(
+            "- Scene {} [{:.0}–{:.0} s]: {}\n",
+            s.index + 1,
+            s.start_s,
+            s.end_s,
+            if s.ocr_text.is_empty() {
+                "(no text on screen)".to_string()
+            } else {
+                s.ocr_text.join(" / ")
+            }
+        );
+        if out.len() + line.len() > VISUAL_NOTES_MAX_CHARS {
+            left_out += 1;
+        } else {
+            out.push_str(&line);
+        }
+    }
+    if left_out > 0 {
+        // Said, not hidden: the model knows the list is incomplete.
+        out.push_str(&format!("- ({left_out} more scenes not listed)\n"));
+    }
+    Ok(Some(out))
 }
 
 fn api_key(cfg: &SummaryConfig) -> Result<Option<String>> {

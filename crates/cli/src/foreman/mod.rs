@@ -11,6 +11,7 @@ mod politeness;
 mod progress;
 pub(crate) mod resources;
 pub(crate) mod summary;
+mod visual;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -260,14 +261,12 @@ fn run_decided(
             stop,
         )?,
         TaskType::Visual => {
-            // No engine for this stage yet: fail loudly instead of pretending.
-            for j in jobs {
-                queue.fail(
-                    j.job_id,
-                    &me.runner_id,
-                    "no VISUAL engine in this build",
-                    false,
-                )?;
+            for j in &jobs {
+                if stop.load(Ordering::SeqCst) {
+                    queue.release(j.job_id, &me.runner_id)?;
+                    continue;
+                }
+                visual::run_job(home, queue, &me.runner_id, j, worker_threads(args) as usize)?;
             }
         }
     }

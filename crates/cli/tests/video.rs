@@ -1,0 +1,74 @@
+//! Video meetings end to end: scenes with keyframes, on-screen text and the words said during
+//! each scene; a video without audio; nothing recomputed on a second run.
+
+mod common;
+
+use common::{Env, corpus, stderr};
+use serde_json::Value;
+
+fn scenes(env: &Env, id: &str) -> Vec<Value> {
+    let doc = env.json(&["show", id, "--part", "scenes", "--format", "json"]);
+    doc["scenes"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_slide_video_gets_scenes_fused_with_its_transcript() {
+    let env = Env::new();
+    let id = env.add(&corpus("video/video_01_slides.mp4"));
+    let out = env.run(&["run", "--until-idle", "--only", "visual"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = scenes(&env, &id);
+    assert_eq!(s.len(), 7, "{s:#?}");
+    for scene in &s {
+        let keys = scene["keyframes"].as_array().unwrap();
+        assert!((1..=8).contains(&keys.len()), "{scene}");
+        for k in keys {
+            assert!(std::path::Path::new(k.as_str().unwrap()).is_file(), "{k}");
+        }
+        assert!(scene["end"].as_f64() > scene["start"].as_f64());
+        assert!(!scene["ocr_text"].as_str().unwrap().is_empty(), "{scene}");
+    }
+    assert!(
+        s[0]["ocr_text"]
+            .as_str()
+            .unwrap()
+            .contains("Platform Review"),
+        "{}",
+        s[0]
+    );
+    // With the audio done, each scene carries what was said during it.
+    env.run_audio_until_idle();
+    let s = scenes(&env, &id);
+    let spoken = s
+        .iter()
+        .filter(|sc| !sc["transcript"].as_str().unwrap().is_empty())
+        .count();
+    assert!(spoken >= 5, "{s:#?}");
+    let md = env.run(&["show", &id, "--part", "scenes", "--format", "md"]);
+    assert!(String::from_utf8_lossy(&md.stdout).contains("Platform Review"));
+    // A second run has nothing to do: no job is claimed again.
+    let before = env.json(&["status", &id, "--json"]);
+    let out = env.run(&["run", "--until-idle", "--only", "visual"]);
+    assert!(out.status.success());
+    let after = env.json(&["status", &id, "--json"]);
+    let attempts = |v: &Value| -> Vec<Value> {
+        v["meetings"][0]["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["attempts"].clone())
+            .collect()
+    };
+    assert_eq!(attempts(&before), attempts(&after), "nothing recomputed");
+}
+
+#[test]
+fn a_video_without_audio_gets_visual_notes_and_an_empty_transcript() {
+    let env = Env::new();
+    let id = env.add(&corpus("bad_inputs/video_without_audio.mp4"));
+    let out = env.run(&["run", "--until-idle"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = env.json(&["show", &id, "--format", "json"]);
+    assert_eq!(doc["scenes"].as_array().unwrap().len(), 2, "{doc}");
+    assert!(doc["segments"].as_array().unwrap().is_empty(), "{doc}");
+}
