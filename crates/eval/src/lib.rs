@@ -6,9 +6,11 @@ pub mod frames;
 pub mod manifest;
 pub mod normalize;
 mod numbers;
+pub mod scenes;
 pub mod wer;
 
 pub use frames::{DEFAULT_FRAME_S, frame_f1};
 pub use manifest::{Case, Manifest, ManifestError, Sentence, Turn, corpus_dir, load_corpus};
 pub use normalize::normalize;
+pub use scenes::scene_f1;
 pub use wer::{WerCounts, pooled_wer, wer_counts};
