@@ -78,6 +78,50 @@ pub struct Profile {
     pub display_reserve: String,
     #[serde(default)]
     pub summary: SummaryConfig,
+    /// Scene descriptions by a vision model; off unless configured.
+    #[serde(default)]
+    pub vision: VisionConfig,
+}
+
+/// A vision-language model on a server that describes each video scene from its keyframes,
+/// its on-screen text and what was said during it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VisionConfig {
+    /// `none` (default), `openai` (image content parts) or `ollama` (`images`).
+    pub backend: VisionBackend,
+    pub url: Option<String>,
+    pub model: String,
+    pub api_key_env: Option<String>,
+    pub timeout_s: u64,
+    pub retries: u32,
+    /// Keyframes sent per scene.
+    pub max_images: usize,
+    pub max_tokens: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisionBackend {
+    #[default]
+    None,
+    Openai,
+    Ollama,
+}
+
+impl Default for VisionConfig {
+    fn default() -> Self {
+        VisionConfig {
+            backend: VisionBackend::None,
+            url: None,
+            model: "qwen2.5-vl".into(),
+            api_key_env: None,
+            timeout_s: 300,
+            retries: 2,
+            max_images: 2,
+            max_tokens: 200,
+        }
+    }
 }
 
 fn default_display_reserve() -> String {

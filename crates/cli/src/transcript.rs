@@ -79,10 +79,18 @@ pub fn scenes(
     let Some(notes) = visual_notes(jobs) else {
         return Vec::new();
     };
+    let descriptions: Vec<String> = jobs
+        .iter()
+        .filter(|j| j.task_type == TaskType::Visual && j.status == JobStatus::Completed)
+        .filter_map(|j| j.result.as_ref())
+        .find(|r| r["step"] == "describe")
+        .and_then(|r| serde_json::from_value(r["descriptions"].clone()).ok())
+        .unwrap_or_default();
     notes
         .scenes
         .iter()
-        .map(|s| nightshift_core::Scene {
+        .enumerate()
+        .map(|(i, s)| nightshift_core::Scene {
             start: s.start_s,
             end: s.end_s,
             keyframes: s
@@ -100,7 +108,7 @@ pub fn scenes(
                 .collect::<Vec<_>>()
                 .join(" "),
             ocr_text: s.ocr_text.join("\n"),
-            description: None,
+            description: descriptions.get(i).cloned().filter(|d| !d.is_empty()),
         })
         .collect()
 }
@@ -109,6 +117,7 @@ pub fn scenes(
 pub fn visual_notes(jobs: &[JobRow]) -> Option<nightshift_video::VideoNotes> {
     jobs.iter()
         .filter(|j| j.task_type == TaskType::Visual && j.status == JobStatus::Completed)
+        .filter(|j| j.payload["step"] != "describe")
         .find_map(|j| serde_json::from_value(j.result.clone()?).ok())
 }
 

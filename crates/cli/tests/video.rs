@@ -72,3 +72,64 @@ fn a_video_without_audio_gets_visual_notes_and_an_empty_transcript() {
     assert_eq!(doc["scenes"].as_array().unwrap().len(), 2, "{doc}");
     assert!(doc["segments"].as_array().unwrap().is_empty(), "{doc}");
 }
+
+#[test]
+fn a_vision_model_describes_each_scene_from_keyframes_text_and_speech() {
+    use nightshift_llm_http::fake::FakeServer;
+    let server = FakeServer::start(Box::new(|req| {
+        let prompt = req.json["messages"][1]["content"][0]["text"].as_str().unwrap_or("");
+        let scene = prompt.split_whitespace().nth(1).unwrap_or("?").to_string();
+        let body = serde_json::json!({
+            "choices": [{"message": {"role": "assistant", "content": format!("Scene {scene}: a slide.")}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 300, "completion_tokens": 6}
+        });
+        (200, body.to_string())
+    }))
+    .unwrap();
+    let env = Env::new();
+    std::fs::create_dir_all(env.home()).unwrap();
+    std::fs::write(
+        env.home().join("config.toml"),
+        format!(
+            "[profiles.dev.vision]\nbackend = \"openai\"\nurl = \"{}\"\nmodel = \"test-vlm\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let id = env.add(&corpus("video/video_01_slides.mp4"));
+    // Descriptions need the transcript: audio first, then the visual work.
+    for only in ["audio", "visual", "visual"] {
+        let out = env.run(&["run", "--until-idle", "--only", only]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let s = scenes(&env, &id);
+    assert_eq!(s.len(), 7);
+    for (i, scene) in s.iter().enumerate() {
+        assert_eq!(
+            scene["description"],
+            format!("Scene {}: a slide.", i + 1),
+            "{scene}"
+        );
+    }
+    let seen = server.requests();
+    assert_eq!(seen.len(), 7, "one request per scene");
+    let first = &seen[0].json;
+    assert_eq!(first["model"], "test-vlm");
+    let parts = first["messages"][1]["content"].as_array().unwrap();
+    let text = parts[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("Platform Review"),
+        "OCR text fused in: {text}"
+    );
+    assert!(text.to_lowercase().contains("platform review"), "{text}");
+    let spoken = text.split("Spoken during this scene:").nth(1).unwrap_or("");
+    assert!(
+        spoken.split_whitespace().count() > 3,
+        "transcript fused in: {text}"
+    );
+    let url = parts[1]["image_url"]["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("data:image/png;base64,iVBORw0KGgo"),
+        "a real PNG keyframe"
+    );
+}

@@ -80,6 +80,46 @@ pub struct ChatRequest<'a> {
     pub json_schema: Option<&'a Value>,
     pub max_tokens: u32,
     pub sampling: &'a Sampling,
+    /// Images (PNG or JPEG bytes) attached to the last user message, for vision models.
+    pub images: &'a [Vec<u8>],
+}
+
+/// Standard base64 (RFC 4648, padded), for images inside JSON requests.
+pub fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+/// The mime type of an image by its magic bytes.
+fn image_mime(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(&[0xff, 0xd8]) {
+        "image/jpeg"
+    } else {
+        "image/png"
+    }
+}
+
+/// Index of the message images go with: the last user message.
+fn image_target(messages: &[ChatMessage]) -> Option<usize> {
+    messages.iter().rposition(|m| m.role == "user")
 }
 
 /// What the server answered.

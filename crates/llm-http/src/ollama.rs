@@ -30,7 +30,7 @@ pub fn body(ep: &Endpoint, req: &ChatRequest<'_>) -> Value {
     }
     let mut body = json!({
         "model": ep.model,
-        "messages": req.messages,
+        "messages": messages(req),
         "stream": false,
         "keep_alive": KEEP_ALIVE_IN_BATCH,
         "options": options,
@@ -39,6 +39,29 @@ pub fn body(ep: &Endpoint, req: &ChatRequest<'_>) -> Value {
         body["format"] = schema.clone();
     }
     body
+}
+
+/// Chat messages; images go base64-encoded in the last user message's `images`.
+fn messages(req: &ChatRequest<'_>) -> Value {
+    let target = crate::image_target(req.messages).filter(|_| !req.images.is_empty());
+    Value::Array(
+        req.messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let mut v = json!({"role": m.role, "content": m.content});
+                if Some(i) == target {
+                    v["images"] = json!(
+                        req.images
+                            .iter()
+                            .map(|img| crate::base64(img))
+                            .collect::<Vec<_>>()
+                    );
+                }
+                v
+            })
+            .collect(),
+    )
 }
 
 pub fn unload_body(ep: &Endpoint) -> Value {

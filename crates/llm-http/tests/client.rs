@@ -28,6 +28,7 @@ fn ask(client: &Client) -> Result<nightshift_llm_http::ChatReply, HttpError> {
         json_schema: Some(&schema),
         max_tokens: 64,
         sampling: &sampling,
+        images: &[],
     })
 }
 
@@ -214,4 +215,53 @@ fn ollama_chat_uses_format_and_options_and_unload_is_confirmed_by_ps() {
     assert!(client.unload(Duration::from_secs(2)).unwrap());
     let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/api/chat", "/api/generate", "/api/ps"]);
+}
+
+#[test]
+fn images_travel_as_content_parts_or_ollama_images() {
+    let png = b"\x89PNG\r\n\x1a\nfake".to_vec();
+    for api in [Api::OpenAi, Api::Ollama] {
+        let server = FakeServer::start(Box::new(move |_| match api {
+            Api::OpenAi => (200, openai_answer("a slide")),
+            Api::Ollama => (
+                200,
+                json!({"message": {"role": "assistant", "content": "a slide"}, "done": true})
+                    .to_string(),
+            ),
+        }))
+        .unwrap();
+        let client = Client::new(endpoint(api, &server.url()));
+        let messages = [
+            ChatMessage::new("system", "You describe slides."),
+            ChatMessage::new("user", "What is on screen?"),
+        ];
+        let sampling = Sampling::default();
+        let reply = client
+            .chat(&ChatRequest {
+                messages: &messages,
+                json_schema: None,
+                max_tokens: 32,
+                sampling: &sampling,
+                images: std::slice::from_ref(&png),
+            })
+            .unwrap();
+        assert_eq!(reply.text, "a slide");
+        let body = &server.requests()[0].json;
+        let b64 = nightshift_llm_http::base64(&png);
+        match api {
+            Api::OpenAi => {
+                assert_eq!(body["messages"][0]["content"], "You describe slides.");
+                let parts = &body["messages"][1]["content"];
+                assert_eq!(parts[0]["text"], "What is on screen?");
+                assert_eq!(
+                    parts[1]["image_url"]["url"],
+                    format!("data:image/png;base64,{b64}")
+                );
+            }
+            Api::Ollama => assert_eq!(body["messages"][1]["images"][0], b64.as_str()),
+        }
+    }
+    assert_eq!(nightshift_llm_http::base64(b"Man"), "TWFu");
+    assert_eq!(nightshift_llm_http::base64(b"Ma"), "TWE=");
+    assert_eq!(nightshift_llm_http::base64(b"M"), "TQ==");
 }

@@ -203,6 +203,7 @@ fn run_server(
                 json_schema: item.json_schema.as_ref(),
                 max_tokens: item.max_tokens,
                 sampling: &item.sampling,
+                images: &[],
             }) {
                 Ok(reply) => LlamaEvent::ItemDone {
                     job_id: item.job_id,
@@ -247,25 +248,33 @@ fn run_server(
 /// fixed overhead allowance covers it.
 const VISUAL_NOTES_MAX_CHARS: usize = 1200;
 
-/// What was on screen, scene by scene, for the final reduce of a video meeting.
+/// What was on screen, scene by scene, for the final reduce of a video meeting: the vision
+/// model's description when there is one, and the on-screen text.
 fn visual_notes(queue: &Queue, meeting_id: &str) -> Result<Option<String>> {
     let jobs = queue.jobs_of(meeting_id)?;
-    let Some(notes) = crate::transcript::visual_notes(&jobs) else {
+    let scenes = crate::transcript::scenes(&jobs, &[]);
+    if scenes.is_empty() {
         return Ok(None);
-    };
+    }
     let mut out = String::new();
     let mut left_out = 0;
-    for s in &notes.scenes {
+    for (i, s) in scenes.iter().enumerate() {
+        let mut what = Vec::new();
+        if let Some(d) = &s.description {
+            what.push(d.clone());
+        }
+        if !s.ocr_text.is_empty() {
+            what.push(format!("on screen: {}", s.ocr_text.replace('\n', " / ")));
+        }
+        if what.is_empty() {
+            what.push("(no text on screen)".into());
+        }
         let line = format!(
             "- Scene {} [{:.0}–{:.0} s]: {}\n",
-            s.index + 1,
-            s.start_s,
-            s.end_s,
-            if s.ocr_text.is_empty() {
-                "(no text on screen)".to_string()
-            } else {
-                s.ocr_text.join(" / ")
-            }
+            i + 1,
+            s.start,
+            s.end,
+            what.join(" — ")
         );
         if out.len() + line.len() > VISUAL_NOTES_MAX_CHARS {
             left_out += 1;

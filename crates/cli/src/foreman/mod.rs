@@ -266,7 +266,14 @@ fn run_decided(
                     queue.release(j.job_id, &me.runner_id)?;
                     continue;
                 }
-                visual::run_job(home, queue, &me.runner_id, j, worker_threads(args) as usize)?;
+                visual::run_job(
+                    home,
+                    queue,
+                    &me.runner_id,
+                    j,
+                    worker_threads(args) as usize,
+                    &profile.vision,
+                )?;
             }
         }
     }
