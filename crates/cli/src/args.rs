@@ -299,6 +299,12 @@ pub enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Per-stage figures of the work done in this home (from the metrics stored per job):
+    /// jobs, wall time, × real time, tokens/s, frames/s, peak memory.
+    Stages {
+        #[arg(long)]
+        json: bool,
+    },
     /// (internal) One consumer process of the queue benchmark.
     #[command(hide = true)]
     QueueConsumer { db: PathBuf },

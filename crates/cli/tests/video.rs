@@ -60,6 +60,29 @@ fn a_slide_video_gets_scenes_fused_with_its_transcript() {
             .collect()
     };
     assert_eq!(attempts(&before), attempts(&after), "nothing recomputed");
+    // The stored per-stage metrics, as `bench stages` reports them.
+    let bench = env.json(&["bench", "stages", "--json"]);
+    let stage = |name: &str| -> Value {
+        bench["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name}: {bench}"))
+    };
+    assert!(
+        stage("VISUAL scenes")["frames_per_s"].as_f64().unwrap() > 100.0,
+        "{bench}"
+    );
+    assert!(
+        stage("VISUAL scenes")["peak_rss_bytes"].as_u64().unwrap() > 0,
+        "{bench}"
+    );
+    assert!(
+        stage("AUDIO")["x_real_time"].as_f64().unwrap() > 1.0,
+        "{bench}"
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 pub(crate) mod add;
 mod bench;
+mod bench_stages;
 pub(crate) mod doctor;
 mod manage;
 mod models;
@@ -45,6 +46,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 json,
             } => bench::queue(&home, jobs, &consumers, json),
             BenchWhat::QueueConsumer { db } => bench::queue_consumer(&db),
+            BenchWhat::Stages { json } => bench_stages::run(&home, json),
         },
     }
 }
