@@ -337,3 +337,38 @@ fn reference_f32(file: &Path) -> Vec<f32> {
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
 }
+
+#[test]
+fn ctrl_c_closes_the_open_chunk_and_ends_the_meeting() {
+    let env = Env::new();
+    let input = corpus("meetings/meeting_01.wav");
+    let (child, id) = spawn_record(
+        &env,
+        &[
+            "--source",
+            input.to_str().unwrap(),
+            "--chunk",
+            "10s",
+            "--speed",
+            "4",
+        ],
+        Stdio::null(),
+    );
+    wait_for("a first chunk", Duration::from_secs(60), || {
+        !audio_jobs(&meeting(&env, &id)).is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m = meeting(&env, &id);
+    assert_ne!(m["state"], "recording", "{m}");
+    let jobs = audio_jobs(&m);
+    assert!(jobs.len() >= 2, "the open chunk was closed and queued: {m}");
+    concatenated(&jobs); // contiguous, readable
+    let parts = env.home().join("media/recording").join(&id);
+    assert!(
+        !parts.exists() || std::fs::read_dir(&parts).unwrap().next().is_none(),
+        "no part left"
+    );
+}
