@@ -39,8 +39,36 @@ pub fn run_job(
     let fps = job.payload["fps"].as_f64().unwrap_or(0.0);
     let started = std::time::Instant::now();
     let input = std::path::Path::new(&meeting.source_path);
-    match nightshift_video::analyze(input, fps, &home.keyframes_dir(), threads) {
+    // Base data is keyed by the input's content hash: the same video (removed and added again,
+    // or a job retried) is analysed once.
+    let cache = home
+        .root
+        .join("cache")
+        .join("visual")
+        .join(format!("{}.json", meeting.source_sha256));
+    let cached: Option<nightshift_video::VideoNotes> = std::fs::read(&cache)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .filter(|n: &nightshift_video::VideoNotes| {
+            n.scenes
+                .iter()
+                .flat_map(|s| &s.keyframes)
+                .all(|k| k.is_file())
+        });
+    let was_cached = cached.is_some();
+    let outcome = match cached {
+        Some(notes) => Ok(notes),
+        None => nightshift_video::analyze(input, fps, &home.keyframes_dir(), threads),
+    };
+    match outcome {
         Ok(notes) => {
+            if !was_cached
+                && let Ok(bytes) = serde_json::to_vec(&notes)
+                && let Some(dir) = cache.parent()
+                && std::fs::create_dir_all(dir).is_ok()
+            {
+                let _ = crate::daemon::write_atomic(&cache, &bytes);
+            }
             tracing::info!(
                 meeting = %meeting.meeting_id,
                 scenes = notes.scenes.len(),
@@ -50,14 +78,19 @@ pub fn run_job(
                 notes.keyframes_s,
                 notes.ocr_s
             );
-            let metrics = json!({
-                "wall_s": started.elapsed().as_secs_f64(),
-                "frames": notes.frames,
-                "frames_per_s": notes.frames as f64 / notes.decode_s.max(1e-9),
-                "decode_s": notes.decode_s, "detect_s": notes.detect_s,
-                "keyframes_s": notes.keyframes_s, "ocr_s": notes.ocr_s,
-                "peak_rss_bytes": peak_rss(),
-            });
+            let metrics = if was_cached {
+                json!({"cached": true, "wall_s": started.elapsed().as_secs_f64()})
+            } else {
+                json!({
+                    "cached": false,
+                    "wall_s": started.elapsed().as_secs_f64(),
+                    "frames": notes.frames,
+                    "frames_per_s": notes.frames as f64 / notes.decode_s.max(1e-9),
+                    "decode_s": notes.decode_s, "detect_s": notes.detect_s,
+                    "keyframes_s": notes.keyframes_s, "ocr_s": notes.ocr_s,
+                    "peak_rss_bytes": peak_rss(),
+                })
+            };
             let follow: Vec<NewJob> = if vision.backend == VisionBackend::None {
                 Vec::new()
             } else {
