@@ -115,6 +115,9 @@ pub struct ServeArgs {
     /// Largest accepted upload, e.g. 512MiB.
     #[arg(long, default_value = "2GiB")]
     pub max_upload: String,
+    /// Encode the whole 30 s window for every clip (slower for short clips, as batch runs do).
+    #[arg(long)]
+    pub full_audio_ctx: bool,
     /// Run files elsewhere than <home>/run (a private daemon for `transcribe --no-daemon`).
     #[arg(long, hide = true)]
     pub run_dir: Option<PathBuf>,

@@ -14,6 +14,18 @@ pub struct DecodeOptions<'a> {
     pub prompt: &'a str,
     /// The model's end-of-text token: ids from here up are special (timestamps, language…).
     pub eot_token: i32,
+    /// Encoder frames to use (whisper `audio_ctx`; 1500 = the whole 30 s window).
+    pub audio_ctx: Option<i32>,
+}
+
+/// Below ~15 s of context tiny.en loses words (measured on 15 English corpus clips: WER 11.0 % with
+/// the full window, 11.5 % at 768, 13.1 % at 512, 15.2 % at 128).
+const MIN_AUDIO_CTX: i32 = 768;
+
+/// Encoder frames for `samples` of 16 kHz audio: 50 per second, plus a margin, at most 1500.
+pub fn fitted_audio_ctx(samples: usize) -> i32 {
+    let frames = (samples as f64 / 16_000.0 * 50.0).ceil() as i32;
+    (frames + 64).clamp(MIN_AUDIO_CTX, 1500)
 }
 
 /// A token of a segment, in buffer time.
@@ -53,6 +65,9 @@ pub fn decode(
     };
     let mut p = FullParams::new(strategy);
     p.set_n_threads(opts.threads.max(1) as i32);
+    if let Some(ctx) = opts.audio_ctx {
+        p.set_audio_ctx(ctx);
+    }
     // Context is passed explicitly as the prompt; state left over from the previous window (a
     // different speaker, or text that was dropped as a hallucination) must not leak in.
     p.set_no_context(true);
@@ -119,4 +134,16 @@ pub fn decode(
         });
     }
     Ok((out, lang))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fitted_audio_ctx;
+
+    #[test]
+    fn short_clips_get_a_shorter_encoder_window_but_never_below_the_floor() {
+        assert_eq!(fitted_audio_ctx(5 * 16_000), 768);
+        assert_eq!(fitted_audio_ctx(20 * 16_000), 1000 + 64);
+        assert_eq!(fitted_audio_ctx(30 * 16_000), 1500);
+    }
 }

@@ -150,6 +150,9 @@ impl Engine {
                 beam_size: self.beam_size,
                 prompt: &prompt,
                 eot_token: self.eot_token,
+                audio_ctx: item
+                    .fit_audio_ctx
+                    .then(|| crate::decode::fitted_audio_ctx(audio.len())),
             };
             let t = Instant::now();
             let (raw, lang) = decode(&mut self.state, &audio, &opts)

@@ -36,6 +36,7 @@ fn load() -> WhisperLoad {
 
 fn item(job_id: i64, path: &Path, spans: Vec<(f64, f64)>) -> TranscribeItem {
     TranscribeItem {
+        fit_audio_ctx: false,
         job_id,
         audio_path: path.to_string_lossy().into_owned(),
         prompt: None,

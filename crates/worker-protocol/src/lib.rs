@@ -55,6 +55,10 @@ pub struct TranscribeItem {
     /// worker decodes only these (packed into ≤ 30 s windows) and maps times back.
     #[serde(default)]
     pub speech_spans: Vec<(f64, f64)>,
+    /// Encode only as much of the 30 s window as the audio fills (whisper `audio_ctx`): several
+    /// times faster for short clips (interactive use).
+    #[serde(default)]
+    pub fit_audio_ctx: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -103,6 +103,7 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
             .copied()
             .unwrap_or(0),
         budget_bytes: budget.bytes,
+        fit_audio_ctx: !args.full_audio_ctx,
         batch_costs: costs,
     };
     let model_state = Arc::clone(&state);

@@ -63,6 +63,9 @@ pub struct ModelConfig {
     pub threads: u32,
     pub cost_bytes: u64,
     pub budget_bytes: u64,
+    /// Encode only what a short clip fills of whisper's 30 s window (2.2× faster warm requests
+    /// with tiny.en; WER 11.0 % → 11.5 % on the English corpus clips).
+    pub fit_audio_ctx: bool,
     /// What the Foreman's models cost (same table it schedules with).
     pub batch_costs: std::collections::HashMap<String, u64>,
 }
@@ -292,6 +295,7 @@ fn transcribe(
     let mut chunks = Vec::new();
     for (i, c) in work.iter().enumerate() {
         let item = TranscribeItem {
+            fit_audio_ctx: cfg.fit_audio_ctx,
             job_id: i as i64,
             audio_path: c.path.to_string_lossy().into_owned(),
             prompt: job.prompt.clone(),

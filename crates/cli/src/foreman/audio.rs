@@ -65,6 +65,7 @@ pub fn run_batch(
     let items: Vec<TranscribeItem> = work
         .iter()
         .map(|j| TranscribeItem {
+            fit_audio_ctx: false,
             job_id: j.job_id,
             audio_path: j.chunk_path.clone().unwrap_or_default(),
             // No cross-chunk prompt: with one, tiny/base models stop emitting timestamp tokens

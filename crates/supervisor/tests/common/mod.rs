@@ -94,6 +94,7 @@ pub fn chunk_from_wav(rel: &str, dir: &Path) -> PathBuf {
 
 pub fn item(job_id: i64, path: &Path) -> TranscribeItem {
     TranscribeItem {
+        fit_audio_ctx: false,
         job_id,
         audio_path: path.to_string_lossy().into_owned(),
         prompt: None,
