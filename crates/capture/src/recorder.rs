@@ -71,10 +71,6 @@ pub struct RecordStats {
     pub stopped: bool,
 }
 
-/// Pre-filter thresholds, as in ingest.
-const MIN_ASR_SAMPLES: u64 = RATE as u64 * 150 / 1000;
-const MIN_RMS: f64 = 0.0005;
-
 /// Record from `source` until it ends, fails, or `stop` is set. Every closed chunk goes to
 /// `on_chunk` as it closes; the open one is closed at the end. On an error (disk full, device
 /// gone) the chunks closed so far have been handed over and the open chunk's part file holds
@@ -224,21 +220,8 @@ fn store(
     let spans = speech_spans(flags, vad, len);
     let speech: f64 = spans.iter().map(|(s, e)| e - s).sum();
     let duration = len as f64 / f64::from(RATE);
-    let rms = (samples
-        .iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        / samples.len().max(1) as f64)
-        .sqrt();
-    let skip_reason = if len < MIN_ASR_SAMPLES {
-        Some(format!("too short ({:.0} ms < 150 ms)", duration * 1000.0))
-    } else if rms < MIN_RMS {
-        Some(format!("silent (RMS {rms:.6} < {MIN_RMS})"))
-    } else if spans.is_empty() {
-        Some("no speech found by the VAD".to_string())
-    } else {
-        None
-    };
+    // The same pre-filter as ingest: too short, digital silence, or no speech.
+    let skip_reason = nightshift_media::prefilter(samples, &spans);
     let path = chunks_dir.join(format!("{}.flac", sha256_samples(samples)));
     if !path.exists() {
         write_chunk(&path, samples)?;

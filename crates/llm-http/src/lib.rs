@@ -117,9 +117,27 @@ fn image_mime(bytes: &[u8]) -> &'static str {
     }
 }
 
-/// Index of the message images go with: the last user message.
-fn image_target(messages: &[ChatMessage]) -> Option<usize> {
-    messages.iter().rposition(|m| m.role == "user")
+/// The request's messages as JSON; the last user message (the one images go with, when there
+/// are any) is built by `with_images`, every other one as `{role, content}`.
+fn messages_json(req: &ChatRequest<'_>, with_images: impl Fn(&ChatMessage) -> Value) -> Value {
+    let target = req
+        .messages
+        .iter()
+        .rposition(|m| m.role == "user")
+        .filter(|_| !req.images.is_empty());
+    Value::Array(
+        req.messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                if Some(i) == target {
+                    with_images(m)
+                } else {
+                    serde_json::json!({"role": m.role, "content": m.content})
+                }
+            })
+            .collect(),
+    )
 }
 
 /// What the server answered.

@@ -43,25 +43,10 @@ pub fn body(ep: &Endpoint, req: &ChatRequest<'_>) -> Value {
 
 /// Chat messages; images go base64-encoded in the last user message's `images`.
 fn messages(req: &ChatRequest<'_>) -> Value {
-    let target = crate::image_target(req.messages).filter(|_| !req.images.is_empty());
-    Value::Array(
-        req.messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let mut v = json!({"role": m.role, "content": m.content});
-                if Some(i) == target {
-                    v["images"] = json!(
-                        req.images
-                            .iter()
-                            .map(|img| crate::base64(img))
-                            .collect::<Vec<_>>()
-                    );
-                }
-                v
-            })
-            .collect(),
-    )
+    crate::messages_json(req, |m| {
+        let images: Vec<String> = req.images.iter().map(|img| crate::base64(img)).collect();
+        json!({"role": m.role, "content": m.content, "images": images})
+    })
 }
 
 pub fn unload_body(ep: &Endpoint) -> Value {

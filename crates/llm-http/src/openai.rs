@@ -29,25 +29,15 @@ pub fn body(ep: &Endpoint, req: &ChatRequest<'_>) -> Value {
 
 /// Chat messages; with images, the last user message becomes OpenAI's content parts.
 fn messages(req: &ChatRequest<'_>) -> Value {
-    let target = crate::image_target(req.messages).filter(|_| !req.images.is_empty());
-    Value::Array(
-        req.messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                if Some(i) != target {
-                    return json!({"role": m.role, "content": m.content});
-                }
-                let mut parts = vec![json!({"type": "text", "text": m.content})];
-                parts.extend(req.images.iter().map(|img| {
-                    json!({"type": "image_url", "image_url": {
-                        "url": format!("data:{};base64,{}", crate::image_mime(img), crate::base64(img))
-                    }})
-                }));
-                json!({"role": m.role, "content": parts})
-            })
-            .collect(),
-    )
+    crate::messages_json(req, |m| {
+        let mut parts = vec![json!({"type": "text", "text": m.content})];
+        parts.extend(req.images.iter().map(|img| {
+            json!({"type": "image_url", "image_url": {
+                "url": format!("data:{};base64,{}", crate::image_mime(img), crate::base64(img))
+            }})
+        }));
+        json!({"role": m.role, "content": parts})
+    })
 }
 
 pub fn parse(url: &str, v: &Value) -> Result<ChatReply, HttpError> {
