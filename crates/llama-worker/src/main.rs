@@ -19,7 +19,7 @@ mod generate;
 mod prompt;
 mod sampler;
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::time::Instant;
 
 use nightshift_worker_protocol::{
@@ -29,28 +29,16 @@ use nightshift_worker_protocol::{
 use crate::engine::Engine;
 
 fn main() {
-    nightshift_worker_runtime::passive_openmp();
-    // Take the protocol channel before anything (llama.cpp included) can print on fd 1.
-    let proto = match nightshift_worker_runtime::take_protocol_stdout() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("nightshift-llama-worker: cannot set up the protocol pipe: {e}");
-            std::process::exit(2);
-        }
-    };
-    init_logging();
-    let mut out = BufWriter::new(proto);
-    let code = match run(&mut out) {
-        Ok(()) => 0,
-        Err(message) => {
-            tracing::error!("{message}");
-            // The supervisor may already be gone; nothing more to do if this write fails.
-            let _ = write_message(&mut out, &LlamaResponse::Fatal { message });
-            1
-        }
-    };
-    let _ = out.flush();
-    std::process::exit(code);
+    // llama.cpp logs every tensor at load at info level: its warnings and errors only, unless
+    // asked (NIGHTSHIFT_WORKER_LOG=debug).
+    nightshift_worker_runtime::worker_main(
+        "nightshift-llama-worker",
+        "info,llama-cpp-2=warn,llama_cpp_2=warn",
+        run,
+        |out, message| {
+            let _ = write_message(out, &LlamaResponse::Fatal { message });
+        },
+    )
 }
 
 /// The batch loop. `Err` is fatal: it is sent as `Response::Fatal` and the process exits 1.
@@ -137,20 +125,4 @@ fn send(out: &mut impl Write, resp: &LlamaResponse) -> Result<(), String> {
 
 fn pipe_err(e: ProtocolError) -> String {
     format!("reading requests: {e}")
-}
-
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    // llama.cpp logs every tensor and buffer at load at info level; keep its warnings and
-    // errors only unless asked (NIGHTSHIFT_WORKER_LOG=debug).
-    let filter = EnvFilter::try_from_env("NIGHTSHIFT_WORKER_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,llama-cpp-2=warn,llama_cpp_2=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .init();
-    llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
 }

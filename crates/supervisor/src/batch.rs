@@ -293,7 +293,7 @@ where
 
 /// Forward the worker's stderr into tracing and keep its last lines. The returned channel
 /// closes when stderr reaches EOF.
-fn drain_stderr(
+pub(crate) fn drain_stderr(
     stderr: impl Read + Send + 'static,
     name: String,
     tail: Arc<Mutex<VecDeque<String>>>,

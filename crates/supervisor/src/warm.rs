@@ -2,6 +2,7 @@
 //! once, fed one item at a time, stopped by closing its stdin — which is what frees the model.
 //! Batch runs use [`crate::run_whisper_batch`] instead.
 
+use std::collections::VecDeque;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout};
@@ -40,7 +41,7 @@ pub struct WarmWorker {
     stdin: Option<BufWriter<ChildStdin>>,
     stdout: BufReader<ChildStdout>,
     pub ready: WarmReady,
-    stderr_tail: Arc<Mutex<Vec<String>>>,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl WarmWorker {
@@ -56,23 +57,18 @@ impl WarmWorker {
             bin: bin.display().to_string(),
             source,
         })?;
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let tail = Arc::new(Mutex::new(Vec::new()));
-        let t = Arc::clone(&tail);
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                tracing::debug!(worker = "whisper", "{line}");
-                if let Ok(mut t) = t.lock() {
-                    if t.len() >= 20 {
-                        t.remove(0);
-                    }
-                    t.push(line);
-                }
-            }
-        });
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(SupervisorError::Pipe(std::io::Error::other(
+                "worker pipes unavailable",
+            )));
+        };
+        // Forwarded into the log, the last lines kept for the error if the worker dies.
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let _eof = crate::batch::drain_stderr(stderr, "whisper".into(), Arc::clone(&tail));
         let mut w = WarmWorker {
             child,
             stdin: Some(BufWriter::new(stdin)),
@@ -194,7 +190,7 @@ impl WarmWorker {
         let tail = self
             .stderr_tail
             .lock()
-            .map(|t| t.last().cloned().unwrap_or_default())
+            .map(|t| t.back().cloned().unwrap_or_default())
             .unwrap_or_default();
         let why = message.unwrap_or_else(|| format!("worker exited ({status:?}) {tail}"));
         SupervisorError::Pipe(std::io::Error::other(why))

@@ -20,7 +20,7 @@ mod guards;
 mod pack;
 mod remap;
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::time::Instant;
 
 use nightshift_worker_protocol::{ProtocolError, Request, Response, read_message, write_message};
@@ -28,28 +28,16 @@ use nightshift_worker_protocol::{ProtocolError, Request, Response, read_message,
 use crate::engine::Engine;
 
 fn main() {
-    nightshift_worker_runtime::passive_openmp();
-    // Take the protocol channel before anything (whisper.cpp included) can print on fd 1.
-    let proto = match nightshift_worker_runtime::take_protocol_stdout() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("nightshift-whisper-worker: cannot set up the protocol pipe: {e}");
-            std::process::exit(2);
-        }
-    };
-    init_logging();
-    let mut out = BufWriter::new(proto);
-    let code = match run(&mut out) {
-        Ok(()) => 0,
-        Err(message) => {
-            tracing::error!("{message}");
-            // The supervisor may already be gone; nothing more to do if this write fails.
-            let _ = write_message(&mut out, &Response::Fatal { message });
-            1
-        }
-    };
-    let _ = out.flush();
-    std::process::exit(code);
+    // whisper.cpp logs every tensor at load at info level: its warnings and errors only, unless
+    // asked (NIGHTSHIFT_WORKER_LOG=debug).
+    nightshift_worker_runtime::worker_main(
+        "nightshift-whisper-worker",
+        "info,whisper_rs=warn",
+        run,
+        |out, message| {
+            let _ = write_message(out, &Response::Fatal { message });
+        },
+    )
 }
 
 /// The batch loop. `Err` is fatal: it is sent as `Response::Fatal` and the process exits 1.
@@ -121,20 +109,4 @@ fn send(out: &mut impl Write, resp: &Response) -> Result<(), String> {
 
 fn pipe_err(e: ProtocolError) -> String {
     format!("reading requests: {e}")
-}
-
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    // whisper.cpp logs every tensor at load at info level; keep its warnings and errors only
-    // unless asked (NIGHTSHIFT_WORKER_LOG=debug).
-    let filter = EnvFilter::try_from_env("NIGHTSHIFT_WORKER_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,whisper_rs=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .init();
-    whisper_rs::install_logging_hooks();
 }

@@ -5,10 +5,58 @@
 //!   the log.
 //! - [`passive_openmp`]: engine threads sleep instead of spinning while they wait.
 //! - [`FailPlan`]: `NIGHTSHIFT_WORKER_FAIL=abort_after:N`, deliberate crashes for tests.
+//! - [`worker_main`]: the process life of a worker, all of the above in order.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, BufWriter, Write};
 use std::os::fd::FromRawFd;
+
+/// The whole life of a worker process: passive OpenMP (may re-exec), the private protocol
+/// channel, logging to stderr (`NIGHTSHIFT_WORKER_LOG`, else `default_log_filter`), then `run`.
+/// An `Err` from `run` is fatal: logged, handed to `fatal` to answer on the protocol, exit 1.
+/// Exit 2 when the protocol pipe cannot be set up. Never returns.
+pub fn worker_main(
+    name: &str,
+    default_log_filter: &str,
+    run: impl FnOnce(&mut BufWriter<File>) -> Result<(), String>,
+    fatal: impl FnOnce(&mut BufWriter<File>, String),
+) -> ! {
+    passive_openmp();
+    // Take the protocol channel before anything (the engine included) can print on fd 1.
+    let proto = match take_protocol_stdout() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{name}: cannot set up the protocol pipe: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_logging(default_log_filter);
+    let mut out = BufWriter::new(proto);
+    let code = match run(&mut out) {
+        Ok(()) => 0,
+        Err(message) => {
+            tracing::error!("{message}");
+            // The supervisor may already be gone; nothing more to do if this write fails.
+            fatal(&mut out, message);
+            1
+        }
+    };
+    let _ = out.flush();
+    std::process::exit(code);
+}
+
+fn init_logging(default_filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("NIGHTSHIFT_WORKER_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .init();
+}
 
 /// Duplicate fd 1 into a private close-on-exec descriptor, then make fd 1 a copy of fd 2.
 pub fn take_protocol_stdout() -> io::Result<File> {
