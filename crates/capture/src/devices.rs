@@ -132,8 +132,11 @@ pub(crate) fn start_device(
         "pipe:0".into(),
     ];
     let mut child = resampler(&args, std::process::Stdio::piped())?;
-    let mut ff_in = child.stdin.take().expect("piped stdin");
-    let out = child.stdout.take().expect("piped stdout");
+    let (Some(mut ff_in), Some(out)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(CaptureError::Source("ffmpeg pipes unavailable".into()));
+    };
     let reader = spawn_reader(out, child.stderr.take(), tx.clone(), Arc::clone(&stop));
     // Callback → feeder: raw interleaved f32 at the device's rate.
     let (raw_tx, raw_rx) = sync_channel::<Vec<f32>>(64);

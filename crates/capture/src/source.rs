@@ -275,7 +275,11 @@ fn piped(
     overruns: Arc<AtomicU64>,
 ) -> Result<SourceHandle, CaptureError> {
     let mut child = resampler(args, stdin)?;
-    let out = child.stdout.take().expect("piped stdout");
+    let Some(out) = child.stdout.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(CaptureError::Source("ffmpeg pipes unavailable".into()));
+    };
     let reader = spawn_reader(out, child.stderr.take(), tx, Arc::clone(&stop));
     Ok(SourceHandle {
         rx,

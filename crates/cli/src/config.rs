@@ -52,6 +52,14 @@ kv_type = "q8_0"
 flash_attn = "on"
 "#;
 
+/// The built-in profiles, parsed once (a constant: the unit tests prove it parses).
+fn builtin() -> &'static Table {
+    static BUILTIN: std::sync::LazyLock<Table> = std::sync::LazyLock::new(|| {
+        toml::from_str(BUILTIN_PROFILES).expect("built-in profiles parse")
+    });
+    &BUILTIN
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub storage: Storage,
@@ -192,11 +200,11 @@ impl Default for SummaryConfig {
 impl SummaryConfig {
     /// The server URL the backend needs, with the default port of each server.
     pub fn server_url(&self) -> String {
-        match (&self.url, self.backend) {
-            (Some(u), _) => u.clone(),
-            (None, Backend::Ollama) => "http://127.0.0.1:11434".into(),
-            (None, _) => "http://127.0.0.1:8080".into(),
-        }
+        let api = match self.backend {
+            Backend::Ollama => nightshift_llm_http::Api::Ollama,
+            _ => nightshift_llm_http::Api::OpenAi,
+        };
+        self.url.clone().unwrap_or_else(|| api.default_url().into())
     }
 }
 
@@ -231,8 +239,7 @@ impl Config {
             Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         // Every profile must resolve (`[summary]` applies to the built-in ones too), so a typo
         // fails now, not mid-run.
-        let builtin: Table = toml::from_str(BUILTIN_PROFILES).expect("built-in profiles parse");
-        for name in builtin.keys().chain(config.profiles.keys()) {
+        for name in builtin().keys().chain(config.profiles.keys()) {
             config
                 .profile(name)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -283,7 +290,7 @@ impl Config {
     }
 
     pub fn profile(&self, name: &str) -> Result<Profile> {
-        let builtin: Table = toml::from_str(BUILTIN_PROFILES).expect("built-in profiles parse");
+        let builtin = builtin();
         let base = match (builtin.get(name), self.profiles.get(name)) {
             (Some(Value::Table(t)), _) => t.clone(),
             (None, Some(_)) => match builtin.get("dev") {

@@ -31,6 +31,14 @@ pub enum Api {
 }
 
 impl Api {
+    /// Where each server listens out of the box (llama-server, Ollama).
+    pub fn default_url(self) -> &'static str {
+        match self {
+            Api::OpenAi => "http://127.0.0.1:8080",
+            Api::Ollama => "http://127.0.0.1:11434",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Api::OpenAi => "openai",

@@ -34,13 +34,16 @@ pub fn signatures(input: &Path) -> Result<Vec<Vec<f32>>, VideoError> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| VideoError::Io("starting ffmpeg".into(), e))?;
-    let mut stderr = child.stderr.take().expect("piped");
+    let (Some(mut stderr), Some(mut out)) = (child.stderr.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(VideoError::Decode("ffmpeg pipes unavailable".into()));
+    };
     let err_thread = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = stderr.read_to_string(&mut s);
         s
     });
-    let mut out = child.stdout.take().expect("piped");
     let size = SIG_W * SIG_H * 3;
     let mut buf = vec![0u8; size];
     let mut frames = Vec::new();

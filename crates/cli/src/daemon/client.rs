@@ -85,7 +85,7 @@ pub fn request(
 
 /// The address of a daemon that answers `/health`, starting one if needed.
 pub fn ensure_daemon(home: &Home) -> Result<String> {
-    if let Some((addr, pid)) = read_info(home) {
+    if let Some((addr, pid)) = read_info(&info_path(home)) {
         if healthy(&addr) {
             return Ok(addr);
         }
@@ -119,15 +119,10 @@ pub fn ensure_daemon(home: &Home) -> Result<String> {
         });
     }
     cmd.spawn().context("starting the daemon")?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        // Another client may have started it first: whoever holds the lock wins.
-        if let Some((addr, _)) = read_info(home)
-            && healthy(&addr)
-        {
-            return Ok(addr);
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    // Another client may have started one first: whoever holds the lock wins, and it is the
+    // one whose address appears.
+    if let Some(addr) = wait_healthy(&info_path(home), Duration::from_secs(30)) {
+        return Ok(addr);
     }
     bail!(
         "the daemon did not start within 30 s; see {}",
@@ -144,7 +139,7 @@ fn start_private(home: &Home) -> Result<(String, std::process::Child)> {
         .join(format!("private-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let exe = std::env::current_exe().context("locating the nightshift binary")?;
-    let child = std::process::Command::new(exe)
+    let mut child = std::process::Command::new(exe)
         .arg("--home")
         .arg(&home.root)
         .args(["serve", "--run-dir"])
@@ -153,22 +148,33 @@ fn start_private(home: &Home) -> Result<(String, std::process::Child)> {
         .stdout(Stdio::null())
         .spawn()
         .context("starting a worker")?;
-    let deadline = Instant::now() + Duration::from_secs(30);
+    match wait_healthy(&dir.join("daemon.json"), Duration::from_secs(30)) {
+        Some(addr) => Ok((addr, child)),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("could not start a worker for this file")
+        }
+    }
+}
+
+/// The address in `info` once a daemon there answers `/health`, waiting up to `within`.
+fn wait_healthy(info: &std::path::Path, within: Duration) -> Option<String> {
+    let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if let Ok(text) = std::fs::read_to_string(dir.join("daemon.json"))
-            && let Ok(v) = serde_json::from_str::<Value>(&text)
-            && let Some(addr) = v["addr"].as_str()
-            && healthy(addr)
+        if let Some((addr, _)) = read_info(info)
+            && healthy(&addr)
         {
-            return Ok((addr.to_string(), child));
+            return Some(addr);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    bail!("could not start a worker for this file")
+    None
 }
 
-fn read_info(home: &Home) -> Option<(String, u32)> {
-    let text = std::fs::read_to_string(info_path(home)).ok()?;
+/// (address, pid) from a daemon's `daemon.json`.
+fn read_info(info: &std::path::Path) -> Option<(String, u32)> {
+    let text = std::fs::read_to_string(info).ok()?;
     let v: Value = serde_json::from_str(&text).ok()?;
     Some((v["addr"].as_str()?.to_string(), v["pid"].as_u64()? as u32))
 }

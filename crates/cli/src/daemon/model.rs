@@ -279,18 +279,20 @@ fn transcribe(
         cleanup(&pieces);
         return Ok(out);
     }
-    if worker.is_none() {
-        let t0 = Instant::now();
-        *worker = Some(load(cfg, queue).map_err(|e| (503, e))?);
-        out.timings.load_s = t0.elapsed().as_secs_f64();
-        let w = worker.as_ref().expect("just loaded");
-        set(state, |s| {
-            s.model_loaded = true;
-            s.model = Some(w.ready.model.clone());
-            s.device = Some(w.ready.device.clone());
-        });
-    }
-    let w = worker.as_mut().expect("loaded");
+    let w = match worker {
+        Some(w) => w,
+        None => {
+            let t0 = Instant::now();
+            let w = worker.insert(load(cfg, queue).map_err(|e| (503, e))?);
+            out.timings.load_s = t0.elapsed().as_secs_f64();
+            set(state, |s| {
+                s.model_loaded = true;
+                s.model = Some(w.ready.model.clone());
+                s.device = Some(w.ready.device.clone());
+            });
+            w
+        }
+    };
     out.device = w.ready.device.clone();
     let mut chunks = Vec::new();
     for (i, c) in work.iter().enumerate() {

@@ -144,18 +144,16 @@ fn describe(queue: &mut Queue, owner: &str, job: &ClaimedJob, vision: &VisionCon
         Some(var) => std::env::var(var).ok().filter(|k| !k.is_empty()),
         None => None,
     };
-    let default_url = if api == Api::Ollama {
-        "http://127.0.0.1:11434"
-    } else {
-        "http://127.0.0.1:8080"
-    };
     let client = Client::new(Endpoint {
         api_key: key,
         timeout: Duration::from_secs(vision.timeout_s.max(1)),
         retries: vision.retries,
         ..Endpoint::new(
             api,
-            vision.url.clone().unwrap_or_else(|| default_url.into()),
+            vision
+                .url
+                .clone()
+                .unwrap_or_else(|| api.default_url().into()),
             vision.model.clone(),
         )
     });
