@@ -1,7 +1,8 @@
 //! Scoring for tests and `bench` (never on the product path): the WER normalisation of
-//! DESIGN §4, word error counts pooled over a set, frame-level F1 for speech spans, and typed
+//! DESIGN §4, word error counts pooled over a set, frame-level F1 for speech spans, diarization error rate, and typed
 //! access to the corpus manifest.
 
+pub mod der;
 pub mod frames;
 pub mod manifest;
 pub mod normalize;
@@ -9,6 +10,7 @@ mod numbers;
 pub mod scenes;
 pub mod wer;
 
+pub use der::{Der, SpeakerTurn, der, parse_rttm};
 pub use frames::{DEFAULT_FRAME_S, frame_f1};
 pub use manifest::{Case, Manifest, ManifestError, Sentence, Turn, corpus_dir, load_corpus};
 pub use normalize::normalize;

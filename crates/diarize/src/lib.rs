@@ -1,0 +1,39 @@
+//! Speaker diarization without an inference engine: the pyannote segmentation-3.0 network
+//! written out in Rust, the log-mel front end of the speaker embedder, agglomerative clustering
+//! and the reconstruction of speaker turns. The embedder itself (an ONNX model) is behind the
+//! [`Embedder`] trait so this crate links no runtime.
+
+pub mod cluster;
+mod gemm;
+pub mod mel;
+pub mod pipeline;
+pub mod segmentation;
+pub mod weights;
+
+use std::path::Path;
+
+pub use cluster::CountHints;
+pub use pipeline::{Diarization, Diarizer, Embedder, Options, Speaker, SpanAnalysis, Turn};
+pub use segmentation::Segmenter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiarizeError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a usable model: {why}")]
+    Model { path: String, why: String },
+    #[error("speaker embedder: {0}")]
+    Embedder(String),
+}
+
+impl DiarizeError {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        DiarizeError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,654 @@
+//! The diarization pipeline over a meeting made of speech spans (the stored chunks):
+//!
+//! 1. **Segmentation** in 10 s windows sliding by `step_s` inside each span: per frame
+//!    (270 samples, 16.9 ms) which of 3 *local* speakers talk, overlap included.
+//! 2. **Embeddings**: d-vectors on a fixed grid (0.815 s windows every 0.4 s), computed once per
+//!    span and only where some local speaker talks alone for the whole grid window; a local
+//!    speaker's embedding is the mean of its clean grid d-vectors (short turns get one d-vector
+//!    of their own clean audio).
+//! 3. **Clustering** of all local speakers' embeddings of the meeting (average linkage, cosine),
+//!    with the count from a threshold or the user's hints; clusters with too little speech are
+//!    folded into their nearest large one.
+//! 4. **Reconstruction** on the global frame grid: each frame keeps as many speakers as the
+//!    windows covering it saw on average, the ones with the highest aggregated activity.
+//!    Local speakers without an embedding take the cluster they agree with most.
+
+use crate::cluster::{self, CountHints};
+use crate::mel::{self, MEL_BINS};
+use crate::segmentation::{self, FRAMES, LOCAL_SPEAKERS, SAMPLE_RATE, Segmenter, WINDOW_SAMPLES};
+use crate::DiarizeError;
+
+/// Samples between two segmentation frames (the network's total stride, 10 · 3 · 3 · 3).
+pub const FRAME_STEP: usize = 270;
+/// Offset of frame 0's centre from the window start (half the receptive field, 991 samples).
+const FRAME_CENTER: usize = 495;
+/// Mel frames per d-vector window and the grid's stride, in mel frames (hop 160 samples).
+pub const DVEC_FRAMES: usize = 80;
+const DVEC_STRIDE: usize = 40;
+/// Samples one d-vector window reads: 400 + 79 · 160.
+pub const DVEC_SAMPLES: usize = mel::WIN_LENGTH + (DVEC_FRAMES - 1) * mel::HOP;
+const GRID_STEP: usize = DVEC_STRIDE * mel::HOP;
+
+/// A speaker embedding model: L2-normalised vectors for log-mel windows.
+pub trait Embedder {
+    /// Embedding size.
+    fn dim(&self) -> usize;
+    /// `windows` holds `count` windows of `DVEC_FRAMES × MEL_BINS` log-mel values (row-major);
+    /// returns `count × dim` values, each row L2-normalised.
+    fn embed(&mut self, windows: &[f32], count: usize) -> Result<Vec<f32>, DiarizeError>;
+}
+
+/// Tuning of the pipeline. Defaults are the measured ones (see the crate's tests and the
+/// corpus DER test).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Segmentation windows slide by this many seconds.
+    pub step_s: f32,
+    /// Merge clusters closer than this average cosine distance.
+    pub threshold: f32,
+    pub hints: CountHints,
+    /// A cluster with less speech than this share of the meeting's (and under `min_speaker_s`)
+    /// is folded into the nearest other cluster.
+    pub min_speaker_share: f32,
+    pub min_speaker_s: f32,
+    /// Gaps shorter than this inside one speaker's activity are closed.
+    pub fill_gap_s: f32,
+    /// Turns shorter than this are dropped.
+    pub min_turn_s: f32,
+    /// Threads for the segmentation network.
+    pub threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            step_s: 2.5,
+            threshold: 0.5,
+            hints: CountHints::default(),
+            min_speaker_share: 0.03,
+            min_speaker_s: 4.0,
+            fill_gap_s: 0.2,
+            min_turn_s: 0.1,
+            threads: 2,
+        }
+    }
+}
+
+/// One speaker turn in meeting seconds; `speaker` indexes [`Diarization::speakers`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    pub start: f64,
+    pub end: f64,
+    pub speaker: usize,
+}
+
+/// A speaker found in the meeting.
+#[derive(Debug, Clone)]
+pub struct Speaker {
+    /// L2-normalised mean embedding: what enrolled voice profiles are compared with.
+    pub centroid: Vec<f32>,
+    pub speech_s: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Diarization {
+    pub turns: Vec<Turn>,
+    pub speakers: Vec<Speaker>,
+}
+
+/// What one span contributes before clustering.
+#[derive(Debug, Clone)]
+pub struct SpanAnalysis {
+    offset_s: f64,
+    samples: usize,
+    /// Window start (samples, inside the span) and per-frame local activity bits.
+    windows: Vec<(usize, Vec<u8>)>,
+    /// Embeddings of local speakers: (window index, local speaker, vector, weight).
+    locals: Vec<LocalSpeaker>,
+}
+
+#[derive(Debug, Clone)]
+struct LocalSpeaker {
+    window: usize,
+    speaker: usize,
+    vector: Vec<f32>,
+    weight: f32,
+}
+
+pub struct Diarizer {
+    segmenter: Segmenter,
+    options: Options,
+}
+
+impl Diarizer {
+    pub fn new(segmenter: Segmenter, options: Options) -> Self {
+        Diarizer { segmenter, options }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Steps 1 and 2 for one span of 16 kHz mono samples starting at `offset_s`.
+    pub fn analyse(
+        &self,
+        embedder: &mut dyn Embedder,
+        samples: &[f32],
+        offset_s: f64,
+    ) -> Result<SpanAnalysis, DiarizeError> {
+        let starts = window_starts(samples.len(), self.options.step_s);
+        let activity = self.segment(samples, &starts);
+        let windows: Vec<(usize, Vec<u8>)> = starts.into_iter().zip(activity).collect();
+        let locals = embed_locals(embedder, samples, &windows)?;
+        Ok(SpanAnalysis {
+            offset_s,
+            samples: samples.len(),
+            windows,
+            locals,
+        })
+    }
+
+    /// Per-window activity, the windows split over the configured threads.
+    fn segment(&self, samples: &[f32], starts: &[usize]) -> Vec<Vec<u8>> {
+        let window = |start: usize| -> Vec<f32> {
+            let mut w = vec![0.0f32; WINDOW_SAMPLES];
+            let end = (start + WINDOW_SAMPLES).min(samples.len());
+            w[..end - start].copy_from_slice(&samples[start..end]);
+            w
+        };
+        let threads = self.options.threads.max(1).min(starts.len().max(1));
+        let per_thread = starts.len().div_ceil(threads);
+        // Batches of a few windows bound memory (SincNet's first layer is 5 MB per window).
+        const BATCH: usize = 4;
+        let run = |part: &[usize]| -> Vec<Vec<u8>> {
+            let mut out = Vec::with_capacity(part.len());
+            for batch in part.chunks(BATCH) {
+                let wins: Vec<Vec<f32>> = batch.iter().map(|&s| window(s)).collect();
+                let refs: Vec<&[f32]> = wins.iter().map(|w| w.as_slice()).collect();
+                for (lp, &start) in self.segmenter.forward(&refs).iter().zip(batch) {
+                    let mut act = segmentation::activity(lp);
+                    // Frames past the end of the span (zero padding) are silence.
+                    for (i, a) in act.iter_mut().enumerate() {
+                        if start + i * FRAME_STEP + FRAME_CENTER >= samples.len() {
+                            *a = 0;
+                        }
+                    }
+                    out.push(act);
+                }
+            }
+            out
+        };
+        if threads <= 1 {
+            return run(starts);
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = starts
+                .chunks(per_thread)
+                .map(|part| scope.spawn(move || run(part)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("segmentation thread panicked"))
+                .collect()
+        })
+    }
+
+    /// Steps 3 and 4 over every span of the meeting.
+    pub fn finish(&self, spans: &[SpanAnalysis]) -> Diarization {
+        finish(spans, &self.options)
+    }
+}
+
+/// Window starts covering `len` samples: every `step` from 0, plus one ending exactly at the
+/// end; a span shorter than a window gets one (zero-padded) window.
+fn window_starts(len: usize, step_s: f32) -> Vec<usize> {
+    if len <= WINDOW_SAMPLES {
+        return vec![0];
+    }
+    let step = ((step_s * SAMPLE_RATE as f32) as usize).max(FRAME_STEP);
+    let last = len - WINDOW_SAMPLES;
+    let mut starts: Vec<usize> = (0..=last).step_by(step).collect();
+    if *starts.last().expect("at least one start") != last {
+        starts.push(last);
+    }
+    starts
+}
+
+/// Sample range a segmentation frame stands for (inside its window).
+fn frame_range(i: usize) -> (usize, usize) {
+    let c = i * FRAME_STEP + FRAME_CENTER;
+    (c - FRAME_STEP / 2, c + FRAME_STEP / 2)
+}
+
+/// For each window and local speaker: which grid d-vectors lie in its clean (alone) speech.
+fn embed_locals(
+    embedder: &mut dyn Embedder,
+    samples: &[f32],
+    windows: &[(usize, Vec<u8>)],
+) -> Result<Vec<LocalSpeaker>, DiarizeError> {
+    let grid_len = if samples.len() >= DVEC_SAMPLES {
+        (samples.len() - DVEC_SAMPLES) / GRID_STEP + 1
+    } else {
+        0
+    };
+    // Clean ownership per sample would be large; per grid cell we ask each window directly.
+    let mut wanted: Vec<Vec<usize>> = vec![Vec::new(); windows.len() * LOCAL_SPEAKERS];
+    let mut needed = vec![false; grid_len];
+    let mut short: Vec<(usize, usize, Vec<f32>)> = Vec::new();
+    for (w, (start, act)) in windows.iter().enumerate() {
+        // clean[k][frame] = only k talks
+        for k in 0..LOCAL_SPEAKERS {
+            let bit = 1u8 << k;
+            let clean: Vec<bool> = act.iter().map(|&a| a == bit).collect();
+            if !clean.iter().any(|&c| c) {
+                continue;
+            }
+            let mut cells = Vec::new();
+            for g in 0..grid_len {
+                let (a, b) = (g * GRID_STEP, g * GRID_STEP + DVEC_SAMPLES);
+                if a < *start || b > start + WINDOW_SAMPLES {
+                    continue;
+                }
+                if clean_share(&clean, a - start, b - start) >= 0.9 {
+                    cells.push(g);
+                }
+            }
+            if cells.is_empty() {
+                // A short turn: one d-vector of its own clean audio, tiled to a full window.
+                let audio: Vec<f32> = clean
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c)
+                    .flat_map(|(i, _)| {
+                        let (a, b) = frame_range(i);
+                        let (a, b) = ((start + a).min(samples.len()), (start + b).min(samples.len()));
+                        samples[a..b].iter().copied()
+                    })
+                    .collect();
+                if audio.len() >= SAMPLE_RATE * 2 / 5 {
+                    short.push((w, k, audio));
+                }
+            } else {
+                for &g in &cells {
+                    needed[g] = true;
+                }
+                wanted[w * LOCAL_SPEAKERS + k] = cells;
+            }
+        }
+    }
+    // Grid d-vectors, once each.
+    let cells: Vec<usize> = (0..grid_len).filter(|&g| needed[g]).collect();
+    let mut mels = Vec::with_capacity(cells.len() * DVEC_FRAMES * MEL_BINS);
+    for &g in &cells {
+        mels.extend(mel::log_mel(&samples[g * GRID_STEP..g * GRID_STEP + DVEC_SAMPLES]));
+    }
+    for (_, _, audio) in &short {
+        let tiled: Vec<f32> = audio.iter().copied().cycle().take(DVEC_SAMPLES).collect();
+        mels.extend(mel::log_mel(&tiled));
+    }
+    let count = cells.len() + short.len();
+    let dim = embedder.dim();
+    let vectors = if count == 0 {
+        Vec::new()
+    } else {
+        embedder.embed(&mels, count)?
+    };
+    let mut index_of = vec![usize::MAX; grid_len];
+    for (i, &g) in cells.iter().enumerate() {
+        index_of[g] = i;
+    }
+    let mut locals = Vec::new();
+    for (slot, cells) in wanted.iter().enumerate() {
+        if cells.is_empty() {
+            continue;
+        }
+        let mut mean = vec![0.0f32; dim];
+        for &g in cells {
+            let v = &vectors[index_of[g] * dim..(index_of[g] + 1) * dim];
+            mean.iter_mut().zip(v).for_each(|(m, x)| *m += x);
+        }
+        locals.push(LocalSpeaker {
+            window: slot / LOCAL_SPEAKERS,
+            speaker: slot % LOCAL_SPEAKERS,
+            vector: normalized(mean),
+            weight: cells.len() as f32,
+        });
+    }
+    for (i, (w, k, _)) in short.iter().enumerate() {
+        let row = cells.len() + i;
+        locals.push(LocalSpeaker {
+            window: *w,
+            speaker: *k,
+            vector: normalized(vectors[row * dim..(row + 1) * dim].to_vec()),
+            weight: 0.5,
+        });
+    }
+    Ok(locals)
+}
+
+/// Share of samples `a..b` (window-relative) that fall in clean frames.
+fn clean_share(clean: &[bool], a: usize, b: usize) -> f32 {
+    let first = a.saturating_sub(FRAME_CENTER) / FRAME_STEP;
+    let mut covered = 0usize;
+    for (i, &c) in clean.iter().enumerate().skip(first) {
+        let (fa, fb) = frame_range(i);
+        if fa >= b {
+            break;
+        }
+        if c {
+            covered += fb.min(b).saturating_sub(fa.max(a));
+        }
+    }
+    covered as f32 / (b - a) as f32
+}
+
+fn normalized(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+    v
+}
+
+fn finish(spans: &[SpanAnalysis], options: &Options) -> Diarization {
+    let dim = spans
+        .iter()
+        .flat_map(|s| s.locals.first())
+        .map(|l| l.vector.len())
+        .next();
+    let Some(dim) = dim else {
+        return Diarization::default();
+    };
+    let all: Vec<(usize, &LocalSpeaker)> = spans
+        .iter()
+        .enumerate()
+        .flat_map(|(s, span)| span.locals.iter().map(move |l| (s, l)))
+        .collect();
+    let vectors: Vec<f32> = all.iter().flat_map(|(_, l)| l.vector.iter().copied()).collect();
+    let weights: Vec<f32> = all.iter().map(|(_, l)| l.weight).collect();
+    let mut labels = cluster::agglomerative(&vectors, dim, &weights, options.threshold, options.hints);
+    let mut k = labels.iter().max().map_or(0, |m| m + 1);
+
+    // Fold clusters with little speech into the nearest remaining one (unless the user asked
+    // for an exact count). Weight ≈ 0.4 s of clean speech per grid d-vector.
+    if options.hints.exact.is_none() {
+        let total: f32 = weights.iter().sum();
+        let mass = |labels: &[usize], c: usize| -> f32 {
+            labels.iter().zip(&weights).filter(|(l, _)| **l == c).map(|(_, w)| w).sum()
+        };
+        loop {
+            let masses: Vec<f32> = (0..k).map(|c| mass(&labels, c)).collect();
+            let small = (0..k)
+                .filter(|&c| {
+                    masses[c] < options.min_speaker_share * total
+                        && masses[c] * 0.4 < options.min_speaker_s
+                })
+                .min_by(|a, b| masses[*a].total_cmp(&masses[*b]));
+            let Some(small) = small else { break };
+            if k <= options.hints.min.max(1) {
+                break;
+            }
+            let cents = centroids(&labels, &vectors, dim, &weights, k);
+            let target = (0..k)
+                .filter(|&c| c != small)
+                .min_by(|a, b| {
+                    cluster::cosine_distance(&cents[small], &cents[*a])
+                        .total_cmp(&cluster::cosine_distance(&cents[small], &cents[*b]))
+                })
+                .expect("another cluster");
+            for l in labels.iter_mut() {
+                if *l == small {
+                    *l = target;
+                }
+                if *l > small {
+                    *l -= 1;
+                }
+            }
+            k -= 1;
+        }
+    }
+    let cents = centroids(&labels, &vectors, dim, &weights, k);
+
+    // Per span: label of each (window, local speaker).
+    let mut turns = Vec::new();
+    let mut speech = vec![0.0f64; k];
+    let mut cursor = 0;
+    for span in spans {
+        let mut local_label = vec![None; span.windows.len() * LOCAL_SPEAKERS];
+        for l in &span.locals {
+            local_label[l.window * LOCAL_SPEAKERS + l.speaker] = Some(labels[cursor]);
+            cursor += 1;
+        }
+        for t in reconstruct(span, &mut local_label, k, options) {
+            speech[t.speaker] += t.end - t.start;
+            turns.push(t);
+        }
+    }
+    // Speakers numbered by first appearance; speakers with no turn left are dropped.
+    turns.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.speaker.cmp(&b.speaker)));
+    let mut renumber = vec![usize::MAX; k];
+    let mut speakers = Vec::new();
+    for t in turns.iter_mut() {
+        if renumber[t.speaker] == usize::MAX {
+            renumber[t.speaker] = speakers.len();
+            speakers.push(Speaker {
+                centroid: cents[t.speaker].clone(),
+                speech_s: speech[t.speaker],
+            });
+        }
+        t.speaker = renumber[t.speaker];
+    }
+    Diarization { turns, speakers }
+}
+
+fn centroids(labels: &[usize], vectors: &[f32], dim: usize, weights: &[f32], k: usize) -> Vec<Vec<f32>> {
+    let mut sums = vec![vec![0.0f32; dim]; k];
+    for (i, &l) in labels.iter().enumerate() {
+        for (s, v) in sums[l].iter_mut().zip(&vectors[i * dim..(i + 1) * dim]) {
+            *s += v * weights[i];
+        }
+    }
+    sums.into_iter().map(normalized).collect()
+}
+
+/// Global-grid aggregation of one span's windows into turns (meeting seconds).
+fn reconstruct(
+    span: &SpanAnalysis,
+    local_label: &mut [Option<usize>],
+    k: usize,
+    options: &Options,
+) -> Vec<Turn> {
+    let frames = span.samples.div_ceil(FRAME_STEP) + 1;
+    let global = |start: usize, i: usize| (start + i * FRAME_STEP + FRAME_CENTER) / FRAME_STEP;
+    // Edges of a window see less context: weigh frames by a Hann-like taper (never zero).
+    let taper: Vec<f32> = (0..FRAMES)
+        .map(|i| {
+            let x = (i as f32 + 0.5) / FRAMES as f32;
+            0.1 + 0.9 * (std::f32::consts::PI * x).sin()
+        })
+        .collect();
+    let mut score = vec![0.0f32; k * frames];
+    let mut count = vec![0.0f32; frames];
+    let mut cover = vec![0.0f32; frames];
+    let accumulate = |local_label: &[Option<usize>], score: &mut [f32]| {
+        score.iter_mut().for_each(|s| *s = 0.0);
+        for (w, (start, act)) in span.windows.iter().enumerate() {
+            for (i, &a) in act.iter().enumerate() {
+                let g = global(*start, i);
+                if g >= frames {
+                    continue;
+                }
+                for s in 0..LOCAL_SPEAKERS {
+                    if a & (1 << s) != 0
+                        && let Some(c) = local_label[w * LOCAL_SPEAKERS + s]
+                    {
+                        score[c * frames + g] += taper[i];
+                    }
+                }
+            }
+        }
+    };
+    for (start, act) in &span.windows {
+        for (i, &a) in act.iter().enumerate() {
+            let g = global(*start, i);
+            if g < frames && start + i * FRAME_STEP + FRAME_CENTER < span.samples {
+                cover[g] += taper[i];
+                count[g] += taper[i] * a.count_ones() as f32;
+            }
+        }
+    }
+    accumulate(local_label, &mut score);
+    // Local speakers without an embedding: the cluster whose aggregated activity agrees most
+    // with theirs, not already used by another local speaker of the same window.
+    let mut changed = false;
+    for (w, (start, act)) in span.windows.iter().enumerate() {
+        for s in 0..LOCAL_SPEAKERS {
+            if local_label[w * LOCAL_SPEAKERS + s].is_some() {
+                continue;
+            }
+            let mut agree = vec![0.0f32; k];
+            let mut active = 0;
+            for (i, &a) in act.iter().enumerate() {
+                let g = global(*start, i);
+                if a & (1 << s) == 0 || g >= frames {
+                    continue;
+                }
+                active += 1;
+                for (c, ag) in agree.iter_mut().enumerate() {
+                    *ag += score[c * frames + g];
+                }
+            }
+            if active == 0 {
+                continue;
+            }
+            let used: Vec<usize> = (0..LOCAL_SPEAKERS)
+                .filter(|&o| o != s)
+                .filter_map(|o| local_label[w * LOCAL_SPEAKERS + o])
+                .collect();
+            let best = (0..k)
+                .filter(|c| !used.contains(c) && agree[*c] > 0.0)
+                .max_by(|a, b| agree[*a].total_cmp(&agree[*b]));
+            if let Some(c) = best {
+                local_label[w * LOCAL_SPEAKERS + s] = Some(c);
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        accumulate(local_label, &mut score);
+    }
+    // Per frame: the expected number of speakers, filled with the highest-scoring clusters.
+    let mut on = vec![false; k * frames];
+    let mut order: Vec<usize> = (0..k).collect();
+    for g in 0..frames {
+        if cover[g] <= 0.0 {
+            continue;
+        }
+        let n = (count[g] / cover[g]).round() as usize;
+        if n == 0 {
+            continue;
+        }
+        order.sort_by(|a, b| score[b * frames + g].total_cmp(&score[a * frames + g]));
+        for &c in order.iter().take(n) {
+            if score[c * frames + g] > 0.0 {
+                on[c * frames + g] = true;
+            }
+        }
+    }
+    let step_s = FRAME_STEP as f64 / SAMPLE_RATE as f64;
+    let mut turns = Vec::new();
+    for c in 0..k {
+        let row = &on[c * frames..(c + 1) * frames];
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        let mut g = 0;
+        while g < frames {
+            if !row[g] {
+                g += 1;
+                continue;
+            }
+            let a = g;
+            while g < frames && row[g] {
+                g += 1;
+            }
+            match runs.last_mut() {
+                Some(last) if ((a - last.1) as f64) * step_s < options.fill_gap_s as f64 => {
+                    last.1 = g
+                }
+                _ => runs.push((a, g)),
+            }
+        }
+        for (a, b) in runs {
+            let start = (a as f64 - 0.5).max(0.0) * step_s;
+            let end = ((b as f64 - 0.5) * step_s).min(span.samples as f64 / SAMPLE_RATE as f64);
+            if end - start >= options.min_turn_s as f64 {
+                turns.push(Turn {
+                    start: span.offset_s + start,
+                    end: span.offset_s + end,
+                    speaker: c,
+                });
+            }
+        }
+    }
+    turns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_cover_the_span() {
+        assert_eq!(window_starts(1000, 2.5), vec![0]);
+        assert_eq!(window_starts(WINDOW_SAMPLES, 2.5), vec![0]);
+        let s = window_starts(WINDOW_SAMPLES + 50_000, 2.5);
+        assert_eq!(s, vec![0, 40_000, 50_000]);
+    }
+
+    #[test]
+    fn clean_share_counts_frames() {
+        let clean = vec![true; FRAMES];
+        assert!((clean_share(&clean, 1000, 1000 + DVEC_SAMPLES) - 1.0).abs() < 1e-6);
+        let none = vec![false; FRAMES];
+        assert_eq!(clean_share(&none, 1000, 1000 + DVEC_SAMPLES), 0.0);
+    }
+
+    fn span_with(windows: Vec<(usize, Vec<u8>)>, samples: usize, locals: Vec<LocalSpeaker>) -> SpanAnalysis {
+        SpanAnalysis {
+            offset_s: 100.0,
+            samples,
+            windows,
+            locals,
+        }
+    }
+
+    #[test]
+    fn reconstruction_joins_windows_and_unlabelled_locals() {
+        // Two overlapping windows; speaker A (cluster 0) in the first half, B (cluster 1)
+        // after. In the second window B is local speaker 0 and has no embedding.
+        let step = 40_000;
+        let mut w0 = vec![0u8; FRAMES];
+        let mut w1 = vec![0u8; FRAMES];
+        let boundary = 200_000 / 2; // samples
+        for i in 0..FRAMES {
+            let t0 = i * FRAME_STEP + FRAME_CENTER;
+            w0[i] = if t0 < boundary { 0b001 } else { 0b010 };
+            let t1 = step + t0;
+            w1[i] = if t1 < boundary { 0b010 } else { 0b001 };
+        }
+        let unit = |v: Vec<f32>| normalized(v);
+        let locals = vec![
+            LocalSpeaker { window: 0, speaker: 0, vector: unit(vec![1.0, 0.0]), weight: 5.0 },
+            LocalSpeaker { window: 0, speaker: 1, vector: unit(vec![0.0, 1.0]), weight: 5.0 },
+            LocalSpeaker { window: 1, speaker: 1, vector: unit(vec![1.0, 0.1]), weight: 5.0 },
+        ];
+        let span = span_with(vec![(0, w0), (step, w1)], WINDOW_SAMPLES + step, locals);
+        let d = finish(&[span], &Options::default());
+        assert_eq!(d.speakers.len(), 2);
+        let a: Vec<_> = d.turns.iter().filter(|t| t.speaker == 0).collect();
+        let b: Vec<_> = d.turns.iter().filter(|t| t.speaker == 1).collect();
+        assert_eq!((a.len(), b.len()), (1, 1), "{:?}", d.turns);
+        let mid = 100.0 + boundary as f64 / 16_000.0;
+        assert!((a[0].end - mid).abs() < 0.05 && (b[0].start - mid).abs() < 0.05, "{:?}", d.turns);
+        assert!(b[0].end > 100.0 + 12.0, "B carries on in the second window: {:?}", d.turns);
+    }
+}
