@@ -183,6 +183,15 @@ pub struct AddArgs {
     /// Longest chunk in seconds.
     #[arg(long, default_value_t = 120.0)]
     pub max_chunk: f64,
+    /// Number of speakers, when known (diarization then finds exactly this many).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub speakers: Option<u16>,
+    /// At least this many speakers.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub min_speakers: Option<u16>,
+    /// At most this many speakers.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_speakers: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,6 +9,10 @@
 //! # (transcripts stay). 0 keeps chunks forever.
 //! chunk_retention_days = 30
 //!
+//! [speakers]
+//! enabled = true              # diarize every new meeting (who spoke when)
+//! match_threshold = 0.75      # cosine similarity at which an enrolled voice names a speaker
+//!
 //! [summary]                   # applies to every profile, under the profile's own keys
 //! temperature = 0.3
 //!
@@ -63,6 +67,7 @@ fn builtin() -> &'static Table {
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub storage: Storage,
+    pub speakers: SpeakersConfig,
     pub default_profile: Option<String>,
     /// `[summary]` and `[profiles.*]` as written; resolved by [`Config::profile`].
     summary: Table,
@@ -208,6 +213,33 @@ impl SummaryConfig {
     }
 }
 
+/// `[speakers]`: diarization and speaker names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpeakersConfig {
+    /// Queue a diarization job for every new meeting.
+    pub enabled: bool,
+    /// Cosine similarity from which an enrolled voice names a meeting's speaker.
+    pub match_threshold: f32,
+    /// Average cosine distance under which clusters of voices merge (the speaker count);
+    /// unset: the diarization worker's measured default.
+    pub cluster_threshold: Option<f32>,
+    /// Where the diarization models are (default: `NIGHTSHIFT_DIARIZATION_MODELS`, else
+    /// `<home>/models/diarization`, else `~/.cache/nightshift-models/diarization`).
+    pub models_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for SpeakersConfig {
+    fn default() -> Self {
+        SpeakersConfig {
+            enabled: true,
+            match_threshold: 0.75,
+            cluster_threshold: None,
+            models_dir: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Storage {
@@ -260,6 +292,12 @@ impl Config {
                 .map_err(|e| anyhow::anyhow!("[storage]: {}", first_line(&e)))?,
             None => Storage::default(),
         };
+        let speakers = match table.remove("speakers") {
+            Some(v) => v
+                .try_into()
+                .map_err(|e| anyhow::anyhow!("[speakers]: {}", first_line(&e)))?,
+            None => SpeakersConfig::default(),
+        };
         let default_profile = match table.remove("default_profile") {
             Some(Value::String(s)) => Some(s),
             Some(_) => bail!("default_profile must be a string"),
@@ -273,10 +311,13 @@ impl Config {
         let summary = take_table("summary")?;
         let profiles = take_table("profiles")?;
         if let Some(key) = table.keys().next() {
-            bail!("unknown key {key:?} (expected default_profile, storage, summary, profiles)");
+            bail!(
+                "unknown key {key:?} (expected default_profile, storage, speakers, summary, profiles)"
+            );
         }
         Ok(Config {
             storage,
+            speakers,
             default_profile,
             summary,
             profiles,

@@ -9,6 +9,7 @@ mod home;
 mod logging;
 mod recording;
 mod retention;
+mod speakers;
 mod transcript;
 
 use std::process::ExitCode;

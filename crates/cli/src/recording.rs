@@ -3,7 +3,6 @@
 //! recording finished, so the meeting completes.
 
 use anyhow::Result;
-use nightshift_core::TaskType;
 use nightshift_queue::{Queue, process_alive};
 use serde_json::json;
 
@@ -32,7 +31,7 @@ pub fn recover(home: &Home, queue: &mut Queue) -> Result<usize> {
         let jobs = queue.jobs_of(&m.meeting_id)?;
         let audio: Vec<_> = jobs
             .iter()
-            .filter(|j| j.task_type == TaskType::Audio)
+            .filter(|j| crate::speakers::is_chunk_job(j))
             .collect();
         let dir = parts_dir(home, &m.meeting_id);
         let mut parts: Vec<(u64, std::path::PathBuf)> = std::fs::read_dir(&dir)
@@ -83,6 +82,11 @@ pub fn recover(home: &Home, queue: &mut Queue) -> Result<usize> {
         info["recording"] = json!(false);
         info["interrupted"] = json!(true);
         let duration = end_samples as f64 / f64::from(nightshift_capture::RATE);
+        let config = crate::config::Config::load(home)?;
+        new_jobs.extend(crate::speakers::diarize_jobs(
+            &config.speakers,
+            &Default::default(),
+        ));
         queue.add_jobs_and_update(&m.meeting_id, &new_jobs, duration.max(m.duration_s), &info)?;
         for (_, path) in &parts {
             let _ = std::fs::remove_file(path);

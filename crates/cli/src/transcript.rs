@@ -25,13 +25,18 @@ pub fn spans_from(v: &Value) -> Vec<(f64, f64)> {
     serde_json::from_value(v.clone()).unwrap_or_default()
 }
 
-pub fn build_doc(queue: &Queue, meeting: &MeetingRow) -> Result<MeetingDoc> {
+/// `speakers` decides how enrolled voices name the meeting's speakers.
+pub fn build_doc(
+    queue: &Queue,
+    meeting: &MeetingRow,
+    speakers: &crate::config::SpeakersConfig,
+) -> Result<MeetingDoc> {
     let jobs = queue.jobs_of(&meeting.meeting_id)?;
     let mut chunks = Vec::new();
     let mut languages: BTreeMap<String, usize> = BTreeMap::new();
     for job in jobs
         .iter()
-        .filter(|j| j.task_type == TaskType::Audio && j.status == JobStatus::Completed)
+        .filter(|j| crate::speakers::is_chunk_job(j) && j.status == JobStatus::Completed)
     {
         let Some(result) = job.result.clone() else {
             continue;
@@ -52,7 +57,11 @@ pub fn build_doc(queue: &Queue, meeting: &MeetingRow) -> Result<MeetingDoc> {
         });
     }
     chunks.sort_by(|a, b| a.offset_s.total_cmp(&b.offset_s));
-    let segments = nightshift_export::assemble(&chunks, &AssembleOptions::default());
+    let mut segments = nightshift_export::assemble(&chunks, &AssembleOptions::default());
+    if let Some(d) = crate::speakers::diarization(&jobs) {
+        let names = crate::speakers::names_for(queue, &meeting.meeting_id, &d, speakers)?;
+        segments = crate::speakers::label_segments(segments, &d.turns, &names);
+    }
     let language = languages
         .into_iter()
         .max_by_key(|(_, n)| *n)

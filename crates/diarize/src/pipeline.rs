@@ -13,6 +13,9 @@
 //!    windows covering it saw on average, the ones with the highest aggregated activity.
 //!    Local speakers without an embedding take the cluster they agree with most.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use crate::cluster::{self, CountHints};
 use crate::mel::{self, MEL_BINS};
 use crate::segmentation::{self, FRAMES, LOCAL_SPEAKERS, SAMPLE_RATE, Segmenter, WINDOW_SAMPLES};
@@ -105,6 +108,19 @@ pub struct SpanAnalysis {
     windows: Vec<(usize, Vec<u8>)>,
     /// Embeddings of local speakers: (window index, local speaker, vector, weight).
     locals: Vec<LocalSpeaker>,
+    /// Wall time of the two steps.
+    pub segmentation_s: f64,
+    pub embedding_s: f64,
+}
+
+impl SpanAnalysis {
+    pub fn window_count(&self) -> usize {
+        self.windows.len()
+    }
+
+    pub fn embedding_count(&self) -> usize {
+        self.locals.len()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -115,14 +131,27 @@ struct LocalSpeaker {
     weight: f32,
 }
 
+/// The segmentation network and the pipeline's options. Cloning shares the network.
+#[derive(Clone)]
 pub struct Diarizer {
-    segmenter: Segmenter,
+    segmenter: Arc<Segmenter>,
     options: Options,
 }
 
 impl Diarizer {
     pub fn new(segmenter: Segmenter, options: Options) -> Self {
-        Diarizer { segmenter, options }
+        Diarizer {
+            segmenter: Arc::new(segmenter),
+            options,
+        }
+    }
+
+    /// The same network with other options (per-meeting hints).
+    pub fn with_options(&self, options: Options) -> Diarizer {
+        Diarizer {
+            segmenter: Arc::clone(&self.segmenter),
+            options,
+        }
     }
 
     pub fn options(&self) -> &Options {
@@ -136,15 +165,19 @@ impl Diarizer {
         samples: &[f32],
         offset_s: f64,
     ) -> Result<SpanAnalysis, DiarizeError> {
+        let t0 = Instant::now();
         let starts = window_starts(samples.len(), self.options.step_s);
         let activity = self.segment(samples, &starts);
         let windows: Vec<(usize, Vec<u8>)> = starts.into_iter().zip(activity).collect();
+        let t1 = Instant::now();
         let locals = embed_locals(embedder, samples, &windows)?;
         Ok(SpanAnalysis {
             offset_s,
             samples: samples.len(),
             windows,
             locals,
+            segmentation_s: (t1 - t0).as_secs_f64(),
+            embedding_s: t1.elapsed().as_secs_f64(),
         })
     }
 
@@ -618,6 +651,8 @@ mod tests {
             samples,
             windows,
             locals,
+            segmentation_s: 0.0,
+            embedding_s: 0.0,
         }
     }
 

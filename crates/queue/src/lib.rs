@@ -18,6 +18,7 @@ mod jobs;
 mod liveness;
 mod meetings;
 mod schema;
+mod speakers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use jobs::{ClaimFilter, ClaimedJob, JobRow, NewJob, ReadyGroupRow, StatusCou
 pub use liveness::{RunnerIdentity, process_alive};
 pub use meetings::{Inserted, MeetingRow, NewMeeting};
 pub use schema::SCHEMA_VERSION;
+pub use speakers::VoiceProfile;
 
 /// A source of "now" in unix seconds. Real code uses the system clock; tests pass their own.
 pub type Clock = Arc<dyn Fn() -> f64 + Send + Sync>;

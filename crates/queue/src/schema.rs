@@ -7,7 +7,10 @@ use rusqlite::Connection;
 use crate::QueueError;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../queries/schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../queries/schema_v1.sql"),
+    include_str!("../queries/schema_v2.sql"),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -9,9 +9,10 @@
 //!
 //! [`batch::run_batch`] is protocol-generic (any `Serialize` request / `DeserializeOwned`
 //! answer that implements [`Answer`]); [`run_whisper_batch`] is the whisper worker on top,
-//! [`run_llama_batch`] the llama worker.
+//! [`run_llama_batch`] the llama worker, [`run_diarize_batch`] the diarization worker.
 
 pub mod batch;
+pub mod diarize;
 pub mod exit;
 pub mod llama;
 pub mod locate;
@@ -20,6 +21,7 @@ pub mod warm;
 pub mod whisper;
 
 pub use batch::{Answer, BatchOptions, BatchOutcome, run_batch};
+pub use diarize::{DIARIZE_WORKER, run_diarize_batch};
 pub use exit::WorkerExit;
 pub use llama::{LLAMA_WORKER, LlamaEvent, run_llama_batch};
 pub use locate::find_worker_binary;

@@ -13,8 +13,13 @@ use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
+pub mod diarize;
 pub mod llama;
 
+pub use diarize::{
+    AudioSpan, DiarizeItem, DiarizeLoad, DiarizeMetrics, DiarizeRequest, DiarizeResponse,
+    EmbedItem, FoundSpeaker, SpeakerHints, SpeakerTurn,
+};
 pub use llama::{
     ChatMessage, CompleteItem, CompletionMetrics, FinishReason, FlashAttention, KvCacheType,
     LlamaLoad, LlamaRequest, LlamaResponse, Sampling,

@@ -10,6 +10,7 @@ use nightshift_queue::{Inserted, NewJob, NewMeeting, Queue};
 use serde_json::json;
 
 use crate::args::{AddArgs, KindArg};
+use crate::config::Config;
 use crate::home::Home;
 
 /// The model key AUDIO jobs are batched under (the dev profile's whisper model).
@@ -20,11 +21,17 @@ pub fn run(home: &Home, args: &AddArgs) -> Result<ExitCode> {
     for file in &args.files {
         check_readable(file)?;
     }
+    if let (Some(min), Some(max)) = (args.min_speakers, args.max_speakers)
+        && min > max
+    {
+        anyhow::bail!("--min-speakers {min} is more than --max-speakers {max}");
+    }
     home.ensure()?;
+    let config = Config::load(home)?;
     let mut queue = Queue::open(&home.db_path())?;
     let mut failed = 0;
     for file in &args.files {
-        match add_one(home, &mut queue, file, args) {
+        match add_one(home, &config, &mut queue, file, args) {
             Ok(id) => println!("{id}"),
             Err(e) => {
                 // Each bad file gets its own line; the good ones are still added.
@@ -55,7 +62,13 @@ fn check_readable(file: &Path) -> Result<()> {
     Ok(())
 }
 
-fn add_one(home: &Home, queue: &mut Queue, file: &Path, args: &AddArgs) -> Result<String> {
+fn add_one(
+    home: &Home,
+    config: &Config,
+    queue: &mut Queue,
+    file: &Path,
+    args: &AddArgs,
+) -> Result<String> {
     let name = file.display().to_string();
     let sha = nightshift_media::sha256_file(file).with_context(|| format!("{name}: reading"))?;
     if let Some(existing) = queue
@@ -96,6 +109,15 @@ fn add_one(home: &Home, queue: &mut Queue, file: &Path, args: &AddArgs) -> Resul
             ..NewJob::new(TaskType::Visual)
         });
     }
+    jobs.extend(crate::speakers::diarize_jobs(
+        &config.speakers,
+        &nightshift_worker_protocol::SpeakerHints {
+            num_speakers: args.speakers.map(usize::from),
+            min_speakers: args.min_speakers.map(usize::from),
+            max_speakers: args.max_speakers.map(usize::from),
+            threshold: None,
+        },
+    ));
     match queue.insert_meeting(&meeting, &jobs)? {
         Inserted::Created(id) => {
             tracing::info!(meeting = %id, chunks = jobs.len(), duration_s = ingested.duration_s, "added {name}");

@@ -108,7 +108,12 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
             }
             info["recording"] = json!(false);
             info["overrun_samples"] = json!(stats.overrun_samples);
-            queue.add_jobs_and_update(&meeting_id, &[], duration, &info)?;
+            // Speakers are found over the whole recording, once it has ended.
+            let diarize = crate::speakers::diarize_jobs(
+                &crate::config::Config::load(home)?.speakers,
+                &Default::default(),
+            );
+            queue.add_jobs_and_update(&meeting_id, &diarize, duration, &info)?;
             let _ = std::fs::remove_dir(&opts.parts_dir);
             tracing::info!(
                 "recorded {:.1} s in {} chunk(s)",

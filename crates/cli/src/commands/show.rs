@@ -14,7 +14,8 @@ pub fn run(home: &Home, args: &ShowArgs) -> Result<ExitCode> {
     let part: Part = args.part.parse()?;
     let queue = super::open_existing(home)?;
     let meeting = queue.resolve_meeting(&args.meeting)?;
-    let doc = crate::transcript::build_doc(&queue, &meeting)?;
+    let config = crate::config::Config::load(home)?;
+    let doc = crate::transcript::build_doc(&queue, &meeting, &config.speakers)?;
     let text = nightshift_export::render(&doc, format, part)?;
     print!("{text}");
     if !text.ends_with('\n') {

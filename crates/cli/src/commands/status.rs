@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use nightshift_core::{JobStatus, TaskType};
+use nightshift_core::JobStatus;
 use nightshift_queue::{JobRow, MeetingRow, Queue};
 use serde_json::{Value, json};
 
@@ -80,7 +80,7 @@ fn eta_seconds(queue: &Queue, meetings: &[MeetingRow]) -> Result<Option<f64>> {
     let (mut done_audio, mut done_wall, mut left_audio) = (0.0, 0.0, 0.0);
     for m in meetings {
         for j in queue.jobs_of(&m.meeting_id)? {
-            if j.task_type != TaskType::Audio {
+            if !crate::speakers::is_chunk_job(&j) {
                 continue;
             }
             let dur = j.payload["duration_s"].as_f64().unwrap_or(0.0);

@@ -6,6 +6,7 @@
 //! gives unstarted items back without counting an attempt.
 
 mod audio;
+mod diarize;
 mod llm;
 mod politeness;
 mod progress;
@@ -55,7 +56,15 @@ pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
         queue.lease_duration(),
         Arc::clone(&stop),
     )?;
-    let outcome = drain(home, args, &profile, &mut queue, &me, &stop);
+    let outcome = drain(
+        home,
+        args,
+        &profile,
+        &config.speakers,
+        &mut queue,
+        &me,
+        &stop,
+    );
     if outcome.is_ok() {
         crate::retention::prune(home, &mut queue, config.storage.chunk_retention_days)?;
     }
@@ -83,6 +92,7 @@ fn drain(
     home: &Home,
     args: &RunArgs,
     profile: &crate::config::Profile,
+    speakers: &crate::config::SpeakersConfig,
     queue: &mut Queue,
     me: &RunnerIdentity,
     stop: &Arc<AtomicBool>,
@@ -160,6 +170,7 @@ fn drain(
                         home,
                         args,
                         profile,
+                        speakers,
                         asr_model,
                         me,
                         stop,
@@ -209,6 +220,7 @@ struct Ctx<'a> {
     home: &'a Home,
     args: &'a RunArgs,
     profile: &'a crate::config::Profile,
+    speakers: &'a crate::config::SpeakersConfig,
     asr_model: &'a str,
     me: &'a RunnerIdentity,
     stop: &'a Arc<AtomicBool>,
@@ -240,6 +252,9 @@ fn run_decided(
     }
     tracing::debug!(model = ?batch.model_key, reason = ?batch.reason, jobs = jobs.len(), "batch");
     match batch.task_type {
+        TaskType::Audio if batch.model_key.as_deref() == Some(crate::speakers::DIARIZE_MODEL_KEY) => {
+            diarize::run_batch(ctx, queue, jobs)?
+        }
         TaskType::Audio => {
             // Jobs claimed now are outstanding no more: count them back in.
             let left = queue.outstanding(audio_filter)?.0 as u64;
@@ -248,7 +263,7 @@ fn run_decided(
         }
         TaskType::Summary if batch.model_key.is_none() => {
             for j in &jobs {
-                summary::run_plan(queue, &me.runner_id, j, &profile.summary)?;
+                summary::run_plan(queue, &me.runner_id, j, &profile.summary, ctx.speakers)?;
             }
         }
         TaskType::Summary => llm::run_batch(
@@ -273,6 +288,7 @@ fn run_decided(
                     j,
                     worker_threads(args) as usize,
                     &profile.vision,
+                    ctx.speakers,
                 )?;
             }
         }

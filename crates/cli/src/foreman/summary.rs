@@ -61,11 +61,12 @@ pub fn run_plan(
     owner: &str,
     job: &ClaimedJob,
     cfg: &SummaryConfig,
+    speakers: &crate::config::SpeakersConfig,
 ) -> Result<()> {
     let Some(meeting) = queue.meeting(&job.meeting_id)? else {
         return Ok(()); // removed meanwhile: its jobs went with it
     };
-    let doc = crate::transcript::build_doc(queue, &meeting)?;
+    let doc = crate::transcript::build_doc(queue, &meeting, speakers)?;
     let windows = plan_map_windows(&doc.segments, input_budget(cfg, MAP_MAX_TOKENS));
     let gaps = audio_gaps(&queue.jobs_of(&job.meeting_id)?);
     if windows.is_empty() {
@@ -107,7 +108,7 @@ fn reduce_job(stage: i64, level: i64) -> NewJob {
 /// AUDIO chunks that failed: the summary notes them instead of pretending they were heard.
 fn audio_gaps(jobs: &[JobRow]) -> Vec<Value> {
     jobs.iter()
-        .filter(|j| j.task_type == TaskType::Audio && j.status == JobStatus::Failed)
+        .filter(|j| crate::speakers::is_chunk_job(j) && j.status == JobStatus::Failed)
         .map(|j| json!({"start": j.payload["offset_s"], "duration_s": j.payload["duration_s"], "error": j.last_error}))
         .collect()
 }

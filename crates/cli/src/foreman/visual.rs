@@ -29,9 +29,10 @@ pub fn run_job(
     job: &ClaimedJob,
     threads: usize,
     vision: &VisionConfig,
+    speakers: &crate::config::SpeakersConfig,
 ) -> Result<()> {
     if job.payload["step"] == "describe" {
-        return describe(queue, owner, job, vision);
+        return describe(queue, owner, job, vision, speakers);
     }
     let Some(meeting) = queue.meeting(&job.meeting_id)? else {
         return Ok(());
@@ -123,7 +124,13 @@ pub fn run_job(
 }
 
 /// Describe every scene with the configured vision model.
-fn describe(queue: &mut Queue, owner: &str, job: &ClaimedJob, vision: &VisionConfig) -> Result<()> {
+fn describe(
+    queue: &mut Queue,
+    owner: &str,
+    job: &ClaimedJob,
+    vision: &VisionConfig,
+    speakers: &crate::config::SpeakersConfig,
+) -> Result<()> {
     let Some(meeting) = queue.meeting(&job.meeting_id)? else {
         return Ok(());
     };
@@ -157,7 +164,7 @@ fn describe(queue: &mut Queue, owner: &str, job: &ClaimedJob, vision: &VisionCon
             vision.model.clone(),
         )
     });
-    let doc = crate::transcript::build_doc(queue, &meeting)?;
+    let doc = crate::transcript::build_doc(queue, &meeting, speakers)?;
     let started = std::time::Instant::now();
     let sampling = Sampling {
         temperature: 0.2,

@@ -1,0 +1,134 @@
+//! The loaded models and the two kinds of item.
+
+use std::path::Path;
+use std::time::Instant;
+
+use nightshift_diarize::{CountHints, Diarizer, Options, Segmenter};
+use nightshift_worker_protocol::{
+    DiarizeItem, DiarizeLoad, DiarizeMetrics, DiarizeResponse, EmbedItem, FoundSpeaker,
+    SpeakerHints, SpeakerTurn,
+};
+
+use crate::embedder::{OnnxEmbedder, init_runtime};
+
+pub struct Engine {
+    diarizer: Diarizer,
+    embedder: OnnxEmbedder,
+    // Kept alive for the session's lifetime.
+    _runtime: ort::environment::Environment,
+}
+
+impl Engine {
+    pub fn load(load: &DiarizeLoad) -> Result<Self, String> {
+        let runtime = init_runtime(Path::new(&load.onnxruntime_path))?;
+        let threads = load.threads.max(1) as usize;
+        let embedder = OnnxEmbedder::open(&runtime, Path::new(&load.embedder_path), threads)?;
+        let segmenter =
+            Segmenter::open(Path::new(&load.segmentation_path)).map_err(|e| e.to_string())?;
+        let options = Options {
+            threads,
+            ..Options::default()
+        };
+        Ok(Engine {
+            diarizer: Diarizer::new(segmenter, options),
+            embedder,
+            _runtime: runtime,
+        })
+    }
+
+    fn options(&self, hints: &SpeakerHints) -> Options {
+        let mut o = self.diarizer.options().clone();
+        if let Some(t) = hints.threshold {
+            o.threshold = t;
+        }
+        o.hints = CountHints {
+            exact: hints.num_speakers,
+            min: hints.min_speakers.unwrap_or(1),
+            max: hints.max_speakers.unwrap_or(usize::MAX),
+        };
+        o
+    }
+
+    pub fn diarize(&mut self, item: &DiarizeItem) -> Result<DiarizeResponse, String> {
+        let t0 = Instant::now();
+        let options = self.options(&item.hints);
+        let diarizer = self.diarizer.with_options(options);
+        let mut spans = Vec::with_capacity(item.spans.len());
+        let mut audio_s = 0.0;
+        let (mut seg_s, mut emb_s) = (0.0, 0.0);
+        for span in &item.spans {
+            let samples = nightshift_media::chunk_io::read_chunk(Path::new(&span.path))
+                .map_err(|e| format!("{}: {e}", span.path))?;
+            audio_s += samples.len() as f64 / 16_000.0;
+            let a = diarizer
+                .analyse(&mut self.embedder, &samples, span.offset_s)
+                .map_err(|e| e.to_string())?;
+            seg_s += a.segmentation_s;
+            emb_s += a.embedding_s;
+            spans.push(a);
+        }
+        let t_cluster = Instant::now();
+        let windows = spans.iter().map(|s| s.window_count()).sum();
+        let embeddings = spans.iter().map(|s| s.embedding_count()).sum();
+        let d = diarizer.finish(&spans);
+        let metrics = DiarizeMetrics {
+            wall_s: t0.elapsed().as_secs_f64(),
+            audio_s,
+            segmentation_s: seg_s,
+            embedding_s: emb_s,
+            clustering_s: t_cluster.elapsed().as_secs_f64(),
+            windows,
+            embeddings,
+        };
+        tracing::info!(
+            job_id = item.job_id,
+            speakers = d.speakers.len(),
+            turns = d.turns.len(),
+            audio_s,
+            wall_s = metrics.wall_s,
+            "diarized"
+        );
+        Ok(DiarizeResponse::Diarized {
+            job_id: item.job_id,
+            turns: d
+                .turns
+                .iter()
+                .map(|t| SpeakerTurn {
+                    start: t.start,
+                    end: t.end,
+                    speaker: t.speaker,
+                })
+                .collect(),
+            speakers: d
+                .speakers
+                .into_iter()
+                .map(|s| FoundSpeaker {
+                    embedding: s.centroid,
+                    speech_s: s.speech_s,
+                })
+                .collect(),
+            metrics,
+        })
+    }
+
+    pub fn embed(&mut self, item: &EmbedItem) -> Result<DiarizeResponse, String> {
+        let samples = nightshift_media::chunk_io::read_chunk(Path::new(&item.audio_path))
+            .map_err(|e| format!("{}: {e}", item.audio_path))?;
+        let span = self
+            .diarizer
+            .analyse(&mut self.embedder, &samples, 0.0)
+            .map_err(|e| e.to_string())?;
+        let d = self.diarizer.finish(std::slice::from_ref(&span));
+        let main = d
+            .speakers
+            .iter()
+            .max_by(|a, b| a.speech_s.total_cmp(&b.speech_s))
+            .ok_or_else(|| format!("{}: no speech found", item.audio_path))?;
+        Ok(DiarizeResponse::Embedded {
+            job_id: item.job_id,
+            embedding: main.centroid.clone(),
+            speech_s: main.speech_s,
+            speakers_found: d.speakers.len(),
+        })
+    }
+}

@@ -1,0 +1,112 @@
+//! Speaker names: enrolled voice profiles, and names given to a meeting's speakers by hand.
+
+use rusqlite::params;
+
+use crate::{Queue, QueueError};
+
+/// An enrolled voice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceProfile {
+    pub name: String,
+    /// L2-normalised speaker embedding.
+    pub embedding: Vec<f32>,
+    /// The clip it was enrolled from.
+    pub source: String,
+    pub speech_s: f64,
+    pub created_at: f64,
+}
+
+impl Queue {
+    /// Store (or replace) the voice profile `name`.
+    pub fn put_voice_profile(
+        &mut self,
+        name: &str,
+        embedding: &[f32],
+        source: &str,
+        speech_s: f64,
+    ) -> Result<(), QueueError> {
+        let now = self.now();
+        let json = serde_json::Value::from(embedding.to_vec()).to_string();
+        self.write(|tx, p| {
+            tx.execute(
+                "INSERT INTO voice_profiles (name, embedding, source, speech_s, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(name) DO UPDATE SET embedding = ?2, source = ?3, speech_s = ?4,
+                     created_at = ?5",
+                params![name, json, source, speech_s, now],
+            )
+            .map_err(|e| QueueError::sql(p, e))?;
+            Ok(())
+        })
+    }
+
+    pub fn voice_profiles(&self) -> Result<Vec<VoiceProfile>, QueueError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT name, embedding, source, speech_s, created_at FROM voice_profiles
+                 ORDER BY name",
+            )
+            .map_err(|e| QueueError::sql(&self.path, e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let json: String = r.get(1)?;
+                Ok(VoiceProfile {
+                    name: r.get(0)?,
+                    embedding: serde_json::from_str(&json).unwrap_or_default(),
+                    source: r.get(2)?,
+                    speech_s: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| QueueError::sql(&self.path, e))?;
+        Ok(rows)
+    }
+
+    /// Remove a voice profile; false when there was none of that name.
+    pub fn remove_voice_profile(&mut self, name: &str) -> Result<bool, QueueError> {
+        self.write(|tx, p| {
+            tx.execute("DELETE FROM voice_profiles WHERE name = ?1", params![name])
+                .map(|n| n > 0)
+                .map_err(|e| QueueError::sql(p, e))
+        })
+    }
+
+    /// Name the speaker `label` (e.g. `SPEAKER_2`) of a meeting.
+    pub fn set_speaker_name(
+        &mut self,
+        meeting_id: &str,
+        label: &str,
+        name: &str,
+    ) -> Result<(), QueueError> {
+        self.require_meeting(meeting_id)?;
+        self.write(|tx, p| {
+            tx.execute(
+                "INSERT INTO speaker_names (meeting_id, label, name) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(meeting_id, label) DO UPDATE SET name = ?3",
+                params![meeting_id, label, name],
+            )
+            .map_err(|e| QueueError::sql(p, e))?;
+            Ok(())
+        })
+    }
+
+    /// Names given by hand to a meeting's speakers: `(label, name)`.
+    pub fn speaker_names(&self, meeting_id: &str) -> Result<Vec<(String, String)>, QueueError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT label, name FROM speaker_names WHERE meeting_id = ?1 ORDER BY label")
+            .map_err(|e| QueueError::sql(&self.path, e))?;
+        let rows = stmt
+            .query_map(params![meeting_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| QueueError::sql(&self.path, e))?;
+        Ok(rows)
+    }
+
+    /// The voice profile `name`, if enrolled.
+    pub fn voice_profile(&self, name: &str) -> Result<Option<VoiceProfile>, QueueError> {
+        Ok(self.voice_profiles()?.into_iter().find(|p| p.name == name))
+    }
+}
