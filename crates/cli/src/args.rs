@@ -69,6 +69,30 @@ pub enum Command {
     Transcribe(TranscribeArgs),
     /// Push-to-talk dictation through the session daemon.
     Dictate(DictateArgs),
+    /// Voice profiles, and names for a meeting's speakers.
+    Speakers(SpeakersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpeakersArgs {
+    #[command(subcommand)]
+    pub action: SpeakersAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpeakersAction {
+    /// Learn a voice from a clip (its main speaker); meetings then show the name.
+    Enroll { name: String, clip: PathBuf },
+    /// Enrolled voices.
+    List,
+    /// Forget an enrolled voice.
+    Rm { name: String },
+    /// Name a meeting's speaker (e.g. SPEAKER_2) after the fact.
+    Rename {
+        meeting: String,
+        label: String,
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use nightshift_diarize::{CountHints, Diarizer, Options, Segmenter};
+use nightshift_diarize::{CountHints, Diarization, Diarizer, Options, Segmenter};
 use nightshift_worker_protocol::{
     DiarizeItem, DiarizeLoad, DiarizeMetrics, DiarizeResponse, EmbedItem, FoundSpeaker,
     SpeakerHints, SpeakerTurn,
@@ -36,7 +36,8 @@ impl Engine {
         })
     }
 
-    fn options(&self, hints: &SpeakerHints) -> Options {
+    /// The pipeline options for a meeting's hints.
+    pub fn options(&self, hints: &SpeakerHints) -> Options {
         let mut o = self.diarizer.options().clone();
         if let Some(t) = hints.threshold {
             o.threshold = t;
@@ -49,42 +50,48 @@ impl Engine {
         o
     }
 
-    pub fn diarize(&mut self, item: &DiarizeItem) -> Result<DiarizeResponse, String> {
+    /// Diarize spans of 16 kHz mono samples placed at their meeting offsets. Spans are taken
+    /// one at a time, so only one span's samples are in memory.
+    pub fn diarize_spans(
+        &mut self,
+        spans: impl IntoIterator<Item = Result<(Vec<f32>, f64), String>>,
+        hints: &SpeakerHints,
+    ) -> Result<(Diarization, DiarizeMetrics), String> {
         let t0 = Instant::now();
-        let options = self.options(&item.hints);
-        let diarizer = self.diarizer.with_options(options);
-        let mut spans = Vec::with_capacity(item.spans.len());
-        let mut audio_s = 0.0;
-        let (mut seg_s, mut emb_s) = (0.0, 0.0);
-        for span in &item.spans {
-            let samples = nightshift_media::chunk_io::read_chunk(Path::new(&span.path))
-                .map_err(|e| format!("{}: {e}", span.path))?;
-            audio_s += samples.len() as f64 / 16_000.0;
+        let diarizer = self.diarizer.with_options(self.options(hints));
+        let mut analysed = Vec::new();
+        let mut metrics = DiarizeMetrics::default();
+        for span in spans {
+            let (samples, offset_s) = span?;
+            metrics.audio_s += samples.len() as f64 / 16_000.0;
             let a = diarizer
-                .analyse(&mut self.embedder, &samples, span.offset_s)
+                .analyse(&mut self.embedder, &samples, offset_s)
                 .map_err(|e| e.to_string())?;
-            seg_s += a.segmentation_s;
-            emb_s += a.embedding_s;
-            spans.push(a);
+            metrics.segmentation_s += a.segmentation_s;
+            metrics.embedding_s += a.embedding_s;
+            metrics.windows += a.window_count();
+            metrics.embeddings += a.embedding_count();
+            analysed.push(a);
         }
         let t_cluster = Instant::now();
-        let windows = spans.iter().map(|s| s.window_count()).sum();
-        let embeddings = spans.iter().map(|s| s.embedding_count()).sum();
-        let d = diarizer.finish(&spans);
-        let metrics = DiarizeMetrics {
-            wall_s: t0.elapsed().as_secs_f64(),
-            audio_s,
-            segmentation_s: seg_s,
-            embedding_s: emb_s,
-            clustering_s: t_cluster.elapsed().as_secs_f64(),
-            windows,
-            embeddings,
-        };
+        let d = diarizer.finish(&analysed);
+        metrics.clustering_s = t_cluster.elapsed().as_secs_f64();
+        metrics.wall_s = t0.elapsed().as_secs_f64();
+        Ok((d, metrics))
+    }
+
+    pub fn diarize(&mut self, item: &DiarizeItem) -> Result<DiarizeResponse, String> {
+        let spans = item.spans.iter().map(|span| {
+            nightshift_media::chunk_io::read_chunk(Path::new(&span.path))
+                .map(|samples| (samples, span.offset_s))
+                .map_err(|e| format!("{}: {e}", span.path))
+        });
+        let (d, metrics) = self.diarize_spans(spans, &item.hints)?;
         tracing::info!(
             job_id = item.job_id,
             speakers = d.speakers.len(),
             turns = d.turns.len(),
-            audio_s,
+            audio_s = metrics.audio_s,
             wall_s = metrics.wall_s,
             "diarized"
         );

@@ -9,9 +9,6 @@
 //! Exit status: 0 after a clean batch, 1 after a `fatal` answer, 2 if the protocol pipe cannot
 //! be set up. Logging: `NIGHTSHIFT_WORKER_LOG` (default `info,ort=warn`).
 
-mod embedder;
-mod engine;
-
 use std::io::Write;
 use std::time::Instant;
 
@@ -19,7 +16,7 @@ use nightshift_worker_protocol::{
     DiarizeRequest, DiarizeResponse, ProtocolError, read_message, write_message,
 };
 
-use crate::engine::Engine;
+use nightshift_diarize_worker::Engine;
 
 fn main() {
     nightshift_worker_runtime::worker_main(

@@ -1,8 +1,12 @@
-//! Average-linkage agglomerative clustering on cosine distance, with the number of clusters
-//! chosen by a distance threshold or forced by hints.
+//! Agglomerative clustering of speaker embeddings by their centroids, with the number of
+//! clusters chosen by a distance threshold or forced by hints.
 //!
-//! The dendrogram is built with the nearest-neighbour chain algorithm (O(n²) time and memory),
-//! then cut: either where the next merge would exceed the threshold, or at the requested count.
+//! Clusters compare by their weighted mean vectors (cosine), not by all their members' pairs,
+//! so a voice heard in many noisy short pieces still forms one tight cluster. A centroid of few
+//! pieces is itself noisy (its error shrinks like 1/√n), so the distance two clusters must be
+//! under to merge is relaxed by `size_slack · (1/√a + 1/√b)` (sizes in pieces): single pieces
+//! of one voice join readily, while two well-heard voices stay apart unless their centroids are
+//! within `threshold`. Merges go closest (adjusted) pair first.
 
 /// How many clusters to keep.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,27 +27,29 @@ impl Default for CountHints {
     }
 }
 
-/// One merge of the dendrogram: clusters `a` and `b` (item indices of their representatives)
-/// joined at `distance`.
-#[derive(Debug, Clone, Copy)]
-struct Merge {
-    a: usize,
-    b: usize,
-    distance: f32,
-}
-
 /// Cosine distance between two L2-normalised vectors.
 pub fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
     1.0 - a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>()
 }
 
-/// Cluster labels `0..k` for L2-normalised `vectors` (`dim` each) with `weights` (how much
-/// speech each stands for). Labels are numbered by first occurrence.
+/// How the merging stops.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Linkage {
+    /// Largest centroid distance two large clusters merge at.
+    pub threshold: f32,
+    /// Extra distance allowed per 1/√size of each cluster.
+    pub size_slack: f32,
+    /// Weight of one piece (sizes are weights divided by this).
+    pub piece_weight: f32,
+}
+
+/// Cluster labels `0..k` (numbered by first occurrence) for L2-normalised `vectors` (`dim`
+/// each) with `weights` (how much speech each stands for).
 pub fn agglomerative(
     vectors: &[f32],
     dim: usize,
     weights: &[f32],
-    threshold: f32,
+    linkage: Linkage,
     hints: CountHints,
 ) -> Vec<usize> {
     let n = weights.len();
@@ -51,115 +57,131 @@ pub fn agglomerative(
     if n == 0 {
         return Vec::new();
     }
-    let merges = dendrogram(vectors, dim, weights);
-    let wanted = match hints.exact {
-        Some(k) => k.clamp(1, n),
-        None => {
-            let by_threshold = n - merges.iter().filter(|m| m.distance <= threshold).count();
-            by_threshold.clamp(hints.min.clamp(1, n), hints.max.clamp(1, n))
-        }
+    let (min, max) = match hints.exact {
+        Some(k) => (k.clamp(1, n), k.clamp(1, n)),
+        None => (hints.min.clamp(1, n), hints.max.clamp(1, n).max(hints.min.clamp(1, n))),
     };
-    let mut uf = UnionFind::new(n);
-    for m in merges.iter().take(n - wanted) {
-        uf.union(m.a, m.b);
-    }
-    let mut label_of_root = vec![usize::MAX; n];
-    let mut next = 0;
-    (0..n)
+    let mut sums: Vec<Vec<f32>> = (0..n)
         .map(|i| {
-            let r = uf.find(i);
-            if label_of_root[r] == usize::MAX {
-                label_of_root[r] = next;
-                next += 1;
-            }
-            label_of_root[r]
+            let w = weights[i].max(1e-6);
+            vectors[i * dim..(i + 1) * dim].iter().map(|v| v * w).collect()
         })
-        .collect()
-}
-
-/// Merges sorted by distance (average linkage is reducible, so the NN-chain's merges sorted by
-/// height form the same dendrogram as the naive algorithm).
-fn dendrogram(vectors: &[f32], dim: usize, weights: &[f32]) -> Vec<Merge> {
-    let n = weights.len();
-    let mut d = vec![0.0f32; n * n];
-    for i in 0..n {
-        for j in i + 1..n {
-            let v = cosine_distance(&vectors[i * dim..(i + 1) * dim], &vectors[j * dim..(j + 1) * dim]);
-            d[i * n + j] = v;
-            d[j * n + i] = v;
-        }
-    }
-    let mut size: Vec<f64> = weights.iter().map(|w| (*w as f64).max(1e-6)).collect();
+        .collect();
+    let mut mass: Vec<f32> = weights.iter().map(|w| w.max(1e-6)).collect();
+    let unit = |s: &[f32]| -> Vec<f32> {
+        let norm = s.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        s.iter().map(|x| x / norm).collect()
+    };
+    let mut units: Vec<Vec<f32>> = sums.iter().map(|s| unit(s)).collect();
     let mut active = vec![true; n];
-    let mut remaining = n;
-    let mut chain: Vec<usize> = Vec::with_capacity(n);
-    let mut merges = Vec::with_capacity(n.saturating_sub(1));
-    while remaining > 1 {
-        if chain.is_empty() {
-            chain.push(active.iter().position(|&a| a).expect("an active cluster"));
+    let mut label: Vec<usize> = (0..n).collect();
+    // Adjusted distance: centroid distance minus the slack both sizes earn.
+    let dist = |units: &[Vec<f32>], mass: &[f32], a: usize, b: usize| -> f32 {
+        let slack = |m: f32| linkage.size_slack / (m / linkage.piece_weight).max(1.0).sqrt();
+        cosine_distance(&units[a], &units[b]) - slack(mass[a]) - slack(mass[b])
+    };
+    let nearest = |units: &[Vec<f32>], mass: &[f32], active: &[bool], a: usize| {
+        (0..n)
+            .filter(|&c| c != a && active[c])
+            .map(|c| (c, dist(units, mass, a, c)))
+            .min_by(|x, y| x.1.total_cmp(&y.1))
+    };
+    let mut nn: Vec<Option<(usize, f32)>> =
+        (0..n).map(|a| nearest(&units, &mass, &active, a)).collect();
+    let mut count = n;
+    while count > min {
+        let Some((a, (b, d))) = (0..n)
+            .filter(|&i| active[i])
+            .filter_map(|i| nn[i].map(|x| (i, x)))
+            .min_by(|x, y| x.1.1.total_cmp(&y.1.1))
+        else {
+            break;
+        };
+        if count <= max && d > linkage.threshold {
+            break;
         }
-        let a = *chain.last().expect("non-empty chain");
-        let prev = chain.len().checked_sub(2).map(|i| chain[i]);
-        // Nearest active neighbour; ties go to the previous chain element so the chain ends.
-        let mut best = usize::MAX;
-        let mut best_d = f32::INFINITY;
+        let (keep, gone) = (a.min(b), a.max(b));
+        let moved = std::mem::take(&mut sums[gone]);
+        sums[keep].iter_mut().zip(&moved).for_each(|(s, m)| *s += m);
+        mass[keep] += mass[gone];
+        units[keep] = unit(&sums[keep]);
+        active[gone] = false;
+        label.iter_mut().filter(|l| **l == gone).for_each(|l| *l = keep);
+        count -= 1;
+        nn[gone] = None;
+        nn[keep] = nearest(&units, &mass, &active, keep);
         for c in 0..n {
-            if c == a || !active[c] {
+            if !active[c] || c == keep {
                 continue;
             }
-            let dc = d[a * n + c];
-            if dc < best_d || (dc == best_d && Some(c) == prev) {
-                best = c;
-                best_d = dc;
-            }
-        }
-        if Some(best) == prev {
-            chain.pop();
-            chain.pop();
-            let (keep, gone) = (a.min(best), a.max(best));
-            merges.push(Merge {
-                a: keep,
-                b: gone,
-                distance: best_d,
-            });
-            let (sk, sg) = (size[keep], size[gone]);
-            for c in 0..n {
-                if active[c] && c != keep && c != gone {
-                    let v = ((sk * d[keep * n + c] as f64 + sg * d[gone * n + c] as f64)
-                        / (sk + sg)) as f32;
-                    d[keep * n + c] = v;
-                    d[c * n + keep] = v;
+            match nn[c] {
+                Some((t, _)) if t == keep || t == gone => {
+                    nn[c] = nearest(&units, &mass, &active, c);
                 }
+                Some((_, old)) => {
+                    let dc = dist(&units, &mass, c, keep);
+                    if dc < old {
+                        nn[c] = Some((keep, dc));
+                    }
+                }
+                None => {}
             }
-            size[keep] = sk + sg;
-            active[gone] = false;
-            remaining -= 1;
-        } else {
-            chain.push(best);
         }
     }
-    merges.sort_by(|x, y| x.distance.total_cmp(&y.distance));
-    merges
+    renumber(&mut label);
+    label
 }
 
-struct UnionFind(Vec<usize>);
+/// Moves every item to its nearest cluster centroid until nothing moves (k-means steps from
+/// the agglomerative start): an early merge of a noisy piece into the wrong voice is undone
+/// once the clusters' centroids are good. Empty clusters disappear; labels are renumbered by
+/// first occurrence.
+pub fn refine(vectors: &[f32], dim: usize, weights: &[f32], labels: &mut [usize], rounds: usize) {
+    for _ in 0..rounds {
+        let k = labels.iter().max().map_or(0, |m| m + 1);
+        let mut sums = vec![0.0f32; k * dim];
+        for (i, &l) in labels.iter().enumerate() {
+            for (s, v) in sums[l * dim..(l + 1) * dim].iter_mut().zip(&vectors[i * dim..(i + 1) * dim]) {
+                *s += v * weights[i];
+            }
+        }
+        for c in sums.chunks_exact_mut(dim) {
+            let n = c.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                c.iter_mut().for_each(|x| *x /= n);
+            }
+        }
+        let mut moved = false;
+        for (i, l) in labels.iter_mut().enumerate() {
+            let v = &vectors[i * dim..(i + 1) * dim];
+            let best = (0..k)
+                .max_by(|a, b| {
+                    let da: f32 = sums[a * dim..(a + 1) * dim].iter().zip(v).map(|(x, y)| x * y).sum();
+                    let db: f32 = sums[b * dim..(b + 1) * dim].iter().zip(v).map(|(x, y)| x * y).sum();
+                    da.total_cmp(&db)
+                })
+                .unwrap_or(*l);
+            if best != *l {
+                *l = best;
+                moved = true;
+            }
+        }
+        renumber(labels);
+        if !moved {
+            break;
+        }
+    }
+}
 
-impl UnionFind {
-    fn new(n: usize) -> Self {
-        UnionFind((0..n).collect())
-    }
-    fn find(&mut self, mut i: usize) -> usize {
-        while self.0[i] != i {
-            self.0[i] = self.0[self.0[i]];
-            i = self.0[i];
-        }
-        i
-    }
-    fn union(&mut self, a: usize, b: usize) {
-        let (ra, rb) = (self.find(a), self.find(b));
-        if ra != rb {
-            self.0[rb.max(ra)] = rb.min(ra);
-        }
+/// Labels renumbered `0..k` by first occurrence.
+pub fn renumber(labels: &mut [usize]) {
+    let mut map: Vec<Option<usize>> = vec![None; labels.iter().max().map_or(0, |m| m + 1)];
+    let mut next = 0;
+    for l in labels.iter_mut() {
+        *l = *map[*l].get_or_insert_with(|| {
+            next += 1;
+            next - 1
+        });
     }
 }
 
@@ -185,9 +207,40 @@ mod tests {
         .collect()
     }
 
+    const PLAIN: Linkage = Linkage {
+        threshold: 0.3,
+        size_slack: 0.0,
+        piece_weight: 1.0,
+    };
+
     #[test]
     fn threshold_finds_the_groups() {
-        let labels = agglomerative(&points(), 3, &[1.0; 5], 0.3, CountHints::default());
+        let labels = agglomerative(&points(), 3, &[1.0; 5], PLAIN, CountHints::default());
+        assert_eq!(labels, vec![0, 0, 1, 1, 2]);
+    }
+
+    #[test]
+    fn small_clusters_get_slack_large_ones_do_not() {
+        // Two directions 0.02 apart in cosine distance: as single pieces they merge under a
+        // threshold of 0.01 thanks to the slack; as heavy clusters they stay apart.
+        let a = unit(&[1.0, 0.2]);
+        let b = unit(&[1.0, -0.0]);
+        let v: Vec<f32> = a.iter().chain(&b).copied().collect();
+        let link = Linkage {
+            threshold: 0.01,
+            size_slack: 0.02,
+            piece_weight: 1.0,
+        };
+        assert_eq!(agglomerative(&v, 2, &[1.0, 1.0], link, CountHints::default()), vec![0, 0]);
+        assert_eq!(agglomerative(&v, 2, &[400.0, 400.0], link, CountHints::default()), vec![0, 1]);
+    }
+
+    #[test]
+    fn refinement_moves_a_misplaced_item() {
+        let p = points();
+        // item 1 starts in the wrong cluster
+        let mut labels = vec![0, 1, 1, 1, 2];
+        refine(&p, 3, &[1.0; 5], &mut labels, 10);
         assert_eq!(labels, vec![0, 0, 1, 1, 2]);
     }
 
@@ -198,25 +251,17 @@ mod tests {
             exact: Some(k),
             ..CountHints::default()
         };
-        assert_eq!(agglomerative(&p, 3, &[1.0; 5], 0.3, exact(2)).iter().max(), Some(&1));
-        assert_eq!(agglomerative(&p, 3, &[1.0; 5], 0.3, exact(9)).iter().max(), Some(&4));
-        let bounded = CountHints {
-            exact: None,
-            min: 4,
-            max: 9,
-        };
-        assert_eq!(agglomerative(&p, 3, &[1.0; 5], 0.3, bounded).iter().max(), Some(&3));
-        let capped = CountHints {
-            exact: None,
-            min: 1,
-            max: 1,
-        };
-        assert_eq!(agglomerative(&p, 3, &[1.0; 5], 0.3, capped), vec![0; 5]);
+        let max_label = |h| *agglomerative(&p, 3, &[1.0; 5], PLAIN, h).iter().max().unwrap();
+        assert_eq!(max_label(exact(2)), 1);
+        assert_eq!(max_label(exact(9)), 4);
+        assert_eq!(max_label(CountHints { exact: None, min: 4, max: 9 }), 3);
+        assert_eq!(max_label(CountHints { exact: None, min: 1, max: 1 }), 0);
     }
 
     #[test]
-    fn nn_chain_matches_naive_average_linkage() {
-        // Pseudo-random points: the cut at every count must equal naive average linkage.
+    fn cached_neighbours_match_a_naive_centroid_linkage() {
+        // With no threshold stop and no slack, merging down to one cluster must follow the
+        // naive algorithm step by step; compare the partitions at every count.
         let mut seed = 7u64;
         let mut rnd = || {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -225,33 +270,27 @@ mod tests {
         let n = 24;
         let v: Vec<f32> = (0..n).flat_map(|_| unit(&[rnd(), rnd(), rnd(), rnd()])).collect();
         let w: Vec<f32> = (0..n).map(|i| 1.0 + (i % 3) as f32).collect();
-        let merges = dendrogram(&v, 4, &w);
-        // naive: repeatedly merge the closest pair by weighted average distance
-        let mut clusters: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
-        let avg = |a: &Vec<usize>, b: &Vec<usize>| {
-            let (mut s, mut tw) = (0.0f64, 0.0f64);
-            for &i in a {
-                for &j in b {
-                    let ww = (w[i] * w[j]) as f64;
-                    s += ww * cosine_distance(&v[i * 4..i * 4 + 4], &v[j * 4..j * 4 + 4]) as f64;
-                    tw += ww;
-                }
-            }
-            s / tw
-        };
-        for m in &merges {
-            let mut best = (0, 1, f64::INFINITY);
+        let mut clusters: Vec<(Vec<usize>, Vec<f32>)> = (0..n)
+            .map(|i| (vec![i], v[i * 4..i * 4 + 4].iter().map(|x| x * w[i]).collect()))
+            .collect();
+        for k in (1..n).rev() {
+            let mut best = (0, 1, f32::INFINITY);
             for i in 0..clusters.len() {
                 for j in i + 1..clusters.len() {
-                    let dd = avg(&clusters[i], &clusters[j]);
-                    if dd < best.2 {
-                        best = (i, j, dd);
+                    let d = cosine_distance(&unit(&clusters[i].1), &unit(&clusters[j].1));
+                    if d < best.2 {
+                        best = (i, j, d);
                     }
                 }
             }
-            assert!((best.2 - m.distance as f64).abs() < 1e-4, "{} vs {}", best.2, m.distance);
             let b = clusters.remove(best.1);
-            clusters[best.0].extend(b);
+            clusters[best.0].0.extend(b.0);
+            clusters[best.0].1.iter_mut().zip(&b.1).for_each(|(x, y)| *x += y);
+            let hints = CountHints { exact: Some(k), ..CountHints::default() };
+            let labels = agglomerative(&v, 4, &w, PLAIN, hints);
+            for (members, _) in &clusters {
+                assert!(members.iter().all(|&m| labels[m] == labels[members[0]]), "k={k}");
+            }
         }
     }
 }

@@ -1,6 +1,9 @@
-//! The speaker embedder's front end: 40 log10-mel bands (Slaney mel scale and area
-//! normalisation, as librosa's default), n_fft 512, a 400-sample Hamming window, hop 160,
-//! no centring. The recipe is the one the embedder's ONNX metadata documents.
+//! The speaker embedder's front end, exactly as its training code computes it
+//! (`librosa.feature.melspectrogram(n_fft=512, win_length=400, hop_length=160,
+//! window="hamming", center=False, power=2)` then `log10(S + 1e-10)`): 40 mel bands on the
+//! Slaney scale with area normalisation (librosa's defaults), frames of 512 samples every 160
+//! whose 400-sample periodic Hamming window sits in the middle (librosa pads the window to
+//! n_fft, centred), no padding of the signal.
 
 use std::sync::{Arc, OnceLock};
 
@@ -14,7 +17,9 @@ pub const WIN_LENGTH: usize = 400;
 pub const HOP: usize = 160;
 const BINS: usize = N_FFT / 2 + 1;
 /// Floor added before the logarithm.
-const LOG_FLOOR: f32 = 1e-6;
+const LOG_FLOOR: f32 = 1e-10;
+/// Where the window starts inside each 512-sample frame.
+const WIN_OFFSET: usize = (N_FFT - WIN_LENGTH) / 2;
 
 struct Tables {
     window: Vec<f32>,
@@ -38,22 +43,27 @@ fn tables() -> &'static Tables {
     })
 }
 
-/// Frames `[n × MEL_BINS]` of log10 mel power for `samples` (n = 1 + (len − 400) / 160).
+/// Samples that `frames` mel frames read.
+pub const fn samples_for(frames: usize) -> usize {
+    N_FFT + (frames - 1) * HOP
+}
+
+/// Frames `[n × MEL_BINS]` of log10 mel power for `samples` (n = 1 + (len − 512) / 160).
 pub fn log_mel(samples: &[f32]) -> Vec<f32> {
     let t = tables();
-    if samples.len() < WIN_LENGTH {
+    if samples.len() < N_FFT {
         return Vec::new();
     }
-    let frames = 1 + (samples.len() - WIN_LENGTH) / HOP;
+    let frames = 1 + (samples.len() - N_FFT) / HOP;
     let mut out = Vec::with_capacity(frames * MEL_BINS);
     let mut input = t.fft.make_input_vec();
     let mut spectrum = t.fft.make_output_vec();
     let mut scratch = t.fft.make_scratch_vec();
     let mut power = vec![0.0f32; BINS];
     for f in 0..frames {
-        let frame = &samples[f * HOP..f * HOP + WIN_LENGTH];
+        let frame = &samples[f * HOP + WIN_OFFSET..f * HOP + WIN_OFFSET + WIN_LENGTH];
         input.iter_mut().for_each(|v| *v = 0.0);
-        for ((dst, s), w) in input.iter_mut().zip(frame).zip(&t.window) {
+        for ((dst, s), w) in input[WIN_OFFSET..].iter_mut().zip(frame).zip(&t.window) {
             *dst = s * w;
         }
         t.fft
@@ -126,7 +136,7 @@ mod tests {
             .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin())
             .collect();
         let m = log_mel(&s);
-        assert_eq!(m.len(), (1 + (16_000 - 400) / 160) * MEL_BINS);
+        assert_eq!(m.len(), (1 + (16_000 - 512) / 160) * MEL_BINS);
         let first = &m[..MEL_BINS];
         let peak = (0..MEL_BINS).max_by(|a, b| first[*a].total_cmp(&first[*b])).unwrap();
         let centre = mel_to_hz(hz_to_mel(8000.0) * (peak + 1) as f64 / (MEL_BINS + 1) as f64);

@@ -2,16 +2,21 @@
 //!
 //! 1. **Segmentation** in 10 s windows sliding by `step_s` inside each span: per frame
 //!    (270 samples, 16.9 ms) which of 3 *local* speakers talk, overlap included.
-//! 2. **Embeddings**: d-vectors on a fixed grid (0.815 s windows every 0.4 s), computed once per
-//!    span and only where some local speaker talks alone for the whole grid window; a local
-//!    speaker's embedding is the mean of its clean grid d-vectors (short turns get one d-vector
-//!    of their own clean audio).
-//! 3. **Clustering** of all local speakers' embeddings of the meeting (average linkage, cosine),
-//!    with the count from a threshold or the user's hints; clusters with too little speech are
-//!    folded into their nearest large one.
+//! 2. **Embeddings**: d-vectors on a fixed grid (0.82 s windows every 0.6 s), computed once per
+//!    span and only where some local speaker talks alone for the whole grid window. Each local
+//!    speaker's clean grid d-vectors are cut into pieces of ~2.4 s, one clustering item each
+//!    (short turns get one d-vector of their own clean audio).
+//! 3. **Clustering** of all pieces of the meeting by centroid (cosine, with slack for small
+//!    clusters: see `cluster`), the count from a threshold or the user's hints; clusters with
+//!    little speech are folded into their nearest neighbour, then k-means rounds let each piece
+//!    move to its nearest centroid.
 //! 4. **Reconstruction** on the global frame grid: each frame keeps as many speakers as the
 //!    windows covering it saw on average, the ones with the highest aggregated activity.
-//!    Local speakers without an embedding take the cluster they agree with most.
+//!    Frames of a local speaker take the cluster of its nearest piece; local speakers without
+//!    any piece take the cluster they agree with most.
+//!
+//! Defaults were chosen on the development corpus (`examples/tune.rs` in the worker crate):
+//! DER was flat for thresholds 0.07–0.085 on all four files at these settings.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,10 +32,11 @@ pub const FRAME_STEP: usize = 270;
 const FRAME_CENTER: usize = 495;
 /// Mel frames per d-vector window and the grid's stride, in mel frames (hop 160 samples).
 pub const DVEC_FRAMES: usize = 80;
-const DVEC_STRIDE: usize = 40;
-/// Samples one d-vector window reads: 400 + 79 · 160.
-pub const DVEC_SAMPLES: usize = mel::WIN_LENGTH + (DVEC_FRAMES - 1) * mel::HOP;
+const DVEC_STRIDE: usize = 60;
+/// Samples one d-vector window reads: 512 + 79 · 160 (0.82 s).
+pub const DVEC_SAMPLES: usize = mel::samples_for(DVEC_FRAMES);
 const GRID_STEP: usize = DVEC_STRIDE * mel::HOP;
+const GRID_STEP_S: f32 = GRID_STEP as f32 / SAMPLE_RATE as f32;
 
 /// A speaker embedding model: L2-normalised vectors for log-mel windows.
 pub trait Embedder {
@@ -49,9 +55,11 @@ pub struct Options {
     pub step_s: f32,
     /// Merge clusters closer than this average cosine distance.
     pub threshold: f32,
+    /// Extra merge distance per 1/√(pieces) of each cluster (see `cluster`).
+    pub size_slack: f32,
     pub hints: CountHints,
-    /// A cluster with less speech than this share of the meeting's (and under `min_speaker_s`)
-    /// is folded into the nearest other cluster.
+    /// A cluster with less clean speech than this share of the meeting's, or than
+    /// `min_speaker_s`, is folded into the nearest other cluster.
     pub min_speaker_share: f32,
     pub min_speaker_s: f32,
     /// Gaps shorter than this inside one speaker's activity are closed.
@@ -60,19 +68,23 @@ pub struct Options {
     pub min_turn_s: f32,
     /// Threads for the segmentation network.
     pub threads: usize,
+    /// k-means rounds after the agglomerative clustering (0: none).
+    pub refine_rounds: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            step_s: 2.5,
-            threshold: 0.5,
+            step_s: 5.0,
+            threshold: 0.075,
+            size_slack: 0.08,
             hints: CountHints::default(),
             min_speaker_share: 0.03,
-            min_speaker_s: 4.0,
+            min_speaker_s: 5.0,
             fill_gap_s: 0.2,
             min_turn_s: 0.1,
             threads: 2,
+            refine_rounds: 20,
         }
     }
 }
@@ -123,13 +135,20 @@ impl SpanAnalysis {
     }
 }
 
+/// One clustering item: a piece of a local speaker's speech in one window (the frames
+/// `frames.0..frames.1`), with its embedding.
 #[derive(Debug, Clone)]
 struct LocalSpeaker {
     window: usize,
     speaker: usize,
+    frames: (usize, usize),
     vector: Vec<f32>,
     weight: f32,
 }
+
+/// Grid d-vectors per clustering item: a local speaker's clean speech is cut into pieces of
+/// about 2.4 s, so two voices the segmentation confuses inside one window can still part.
+const PIECE_CELLS: usize = 4;
 
 /// The segmentation network and the pipeline's options. Cloning shares the network.
 #[derive(Clone)]
@@ -335,28 +354,57 @@ fn embed_locals(
         if cells.is_empty() {
             continue;
         }
-        let mut mean = vec![0.0f32; dim];
-        for &g in cells {
-            let v = &vectors[index_of[g] * dim..(index_of[g] + 1) * dim];
-            mean.iter_mut().zip(v).for_each(|(m, x)| *m += x);
+        let window = slot / LOCAL_SPEAKERS;
+        let start = windows[window].0;
+        for piece in pieces(cells) {
+            let mut mean = vec![0.0f32; dim];
+            for &g in piece {
+                let v = &vectors[index_of[g] * dim..(index_of[g] + 1) * dim];
+                mean.iter_mut().zip(v).for_each(|(m, x)| *m += x);
+            }
+            let (a, b) = (
+                piece[0] * GRID_STEP - start,
+                piece[piece.len() - 1] * GRID_STEP + DVEC_SAMPLES - start,
+            );
+            locals.push(LocalSpeaker {
+                window,
+                speaker: slot % LOCAL_SPEAKERS,
+                frames: (a.saturating_sub(FRAME_CENTER) / FRAME_STEP, (b.saturating_sub(FRAME_CENTER) / FRAME_STEP + 1).min(FRAMES)),
+                vector: normalized(mean),
+                weight: piece.len() as f32,
+            });
         }
-        locals.push(LocalSpeaker {
-            window: slot / LOCAL_SPEAKERS,
-            speaker: slot % LOCAL_SPEAKERS,
-            vector: normalized(mean),
-            weight: cells.len() as f32,
-        });
     }
     for (i, (w, k, _)) in short.iter().enumerate() {
         let row = cells.len() + i;
         locals.push(LocalSpeaker {
             window: *w,
             speaker: *k,
+            frames: (0, FRAMES),
             vector: normalized(vectors[row * dim..(row + 1) * dim].to_vec()),
             weight: 0.5,
         });
     }
+    // Window order: `finish` finds each window's local speakers side by side.
+    locals.sort_by_key(|l| (l.window, l.speaker));
     Ok(locals)
+}
+
+/// Sorted grid cells cut into pieces: runs of adjacent cells, each at most `PIECE_CELLS` long
+/// (a short remainder joins the piece before it).
+fn pieces(cells: &[usize]) -> Vec<&[usize]> {
+    let mut out = Vec::new();
+    let mut run_start = 0;
+    for i in 1..=cells.len() {
+        if i == cells.len() || cells[i] != cells[i - 1] + 1 {
+            let run = &cells[run_start..i];
+            let n = run.len().div_ceil(PIECE_CELLS).max(1);
+            let size = run.len().div_ceil(n);
+            out.extend(run.chunks(size));
+            run_start = i;
+        }
+    }
+    out
 }
 
 /// Share of samples `a..b` (window-relative) that fall in clean frames.
@@ -399,47 +447,26 @@ fn finish(spans: &[SpanAnalysis], options: &Options) -> Diarization {
         .collect();
     let vectors: Vec<f32> = all.iter().flat_map(|(_, l)| l.vector.iter().copied()).collect();
     let weights: Vec<f32> = all.iter().map(|(_, l)| l.weight).collect();
-    let mut labels = cluster::agglomerative(&vectors, dim, &weights, options.threshold, options.hints);
-    let mut k = labels.iter().max().map_or(0, |m| m + 1);
-
-    // Fold clusters with little speech into the nearest remaining one (unless the user asked
-    // for an exact count). Weight ≈ 0.4 s of clean speech per grid d-vector.
-    if options.hints.exact.is_none() {
-        let total: f32 = weights.iter().sum();
-        let mass = |labels: &[usize], c: usize| -> f32 {
-            labels.iter().zip(&weights).filter(|(l, _)| **l == c).map(|(_, w)| w).sum()
-        };
-        loop {
-            let masses: Vec<f32> = (0..k).map(|c| mass(&labels, c)).collect();
-            let small = (0..k)
-                .filter(|&c| {
-                    masses[c] < options.min_speaker_share * total
-                        && masses[c] * 0.4 < options.min_speaker_s
-                })
-                .min_by(|a, b| masses[*a].total_cmp(&masses[*b]));
-            let Some(small) = small else { break };
-            if k <= options.hints.min.max(1) {
-                break;
-            }
-            let cents = centroids(&labels, &vectors, dim, &weights, k);
-            let target = (0..k)
-                .filter(|&c| c != small)
-                .min_by(|a, b| {
-                    cluster::cosine_distance(&cents[small], &cents[*a])
-                        .total_cmp(&cluster::cosine_distance(&cents[small], &cents[*b]))
-                })
-                .expect("another cluster");
-            for l in labels.iter_mut() {
-                if *l == small {
-                    *l = target;
-                }
-                if *l > small {
-                    *l -= 1;
-                }
-            }
-            k -= 1;
+    let linkage = cluster::Linkage {
+        threshold: options.threshold,
+        size_slack: options.size_slack,
+        piece_weight: PIECE_CELLS as f32,
+    };
+    let mut labels = cluster::agglomerative(&vectors, dim, &weights, linkage, options.hints);
+    // Fold clusters with little speech into their nearest neighbour, then let every piece move
+    // to its nearest centroid (which undoes early mistakes of the greedy merging), and fold
+    // again what that emptied out. Not when the user asked for an exact count.
+    let fold = |labels: &mut Vec<usize>| {
+        if options.hints.exact.is_none() {
+            fold_small(labels, &vectors, dim, &weights, options);
         }
+    };
+    fold(&mut labels);
+    if options.refine_rounds > 0 {
+        cluster::refine(&vectors, dim, &weights, &mut labels, options.refine_rounds);
+        fold(&mut labels);
     }
+    let k = labels.iter().max().map_or(0, |m| m + 1);
     let cents = centroids(&labels, &vectors, dim, &weights, k);
 
     // Per span: label of each (window, local speaker).
@@ -447,12 +474,10 @@ fn finish(spans: &[SpanAnalysis], options: &Options) -> Diarization {
     let mut speech = vec![0.0f64; k];
     let mut cursor = 0;
     for span in spans {
-        let mut local_label = vec![None; span.windows.len() * LOCAL_SPEAKERS];
-        for l in &span.locals {
-            local_label[l.window * LOCAL_SPEAKERS + l.speaker] = Some(labels[cursor]);
-            cursor += 1;
-        }
-        for t in reconstruct(span, &mut local_label, k, options) {
+        let span_labels = &labels[cursor..cursor + span.locals.len()];
+        cursor += span.locals.len();
+        let mut frame_label = frame_labels(span, span_labels);
+        for t in reconstruct(span, &mut frame_label, k, options) {
             speech[t.speaker] += t.end - t.start;
             turns.push(t);
         }
@@ -474,6 +499,40 @@ fn finish(spans: &[SpanAnalysis], options: &Options) -> Diarization {
     Diarization { turns, speakers }
 }
 
+/// Folds clusters with less than `min_speaker_s` of clean speech, or less than
+/// `min_speaker_share` of all, into the nearest other cluster, smallest first, while more than
+/// `hints.min` clusters remain. Weights count grid d-vectors (`GRID_STEP_S` apart).
+fn fold_small(labels: &mut [usize], vectors: &[f32], dim: usize, weights: &[f32], options: &Options) {
+    let total: f32 = weights.iter().sum();
+    loop {
+        let k = labels.iter().max().map_or(0, |m| m + 1);
+        if k <= options.hints.min.max(1) {
+            return;
+        }
+        let mut masses = vec![0.0f32; k];
+        for (l, w) in labels.iter().zip(weights) {
+            masses[*l] += w;
+        }
+        let small = (0..k)
+            .filter(|&c| {
+                masses[c] < options.min_speaker_share * total
+                    || masses[c] * GRID_STEP_S < options.min_speaker_s
+            })
+            .min_by(|a, b| masses[*a].total_cmp(&masses[*b]));
+        let Some(small) = small else { return };
+        let cents = centroids(labels, vectors, dim, weights, k);
+        let target = (0..k)
+            .filter(|&c| c != small)
+            .min_by(|a, b| {
+                cluster::cosine_distance(&cents[small], &cents[*a])
+                    .total_cmp(&cluster::cosine_distance(&cents[small], &cents[*b]))
+            })
+            .expect("another cluster");
+        labels.iter_mut().filter(|l| **l == small).for_each(|l| *l = target);
+        cluster::renumber(labels);
+    }
+}
+
 fn centroids(labels: &[usize], vectors: &[f32], dim: usize, weights: &[f32], k: usize) -> Vec<Vec<f32>> {
     let mut sums = vec![vec![0.0f32; dim]; k];
     for (i, &l) in labels.iter().enumerate() {
@@ -484,10 +543,41 @@ fn centroids(labels: &[usize], vectors: &[f32], dim: usize, weights: &[f32], k: 
     sums.into_iter().map(normalized).collect()
 }
 
+/// Cluster of every (window, frame, local speaker) that talks: the label of the piece that
+/// covers the frame, else of the nearest piece of the same local speaker; `None` when the
+/// local speaker has no piece in that window. Index `(w * FRAMES + i) * 3 + s`.
+fn frame_labels(span: &SpanAnalysis, labels: &[usize]) -> Vec<Option<usize>> {
+    let mut out = vec![None; span.windows.len() * FRAMES * LOCAL_SPEAKERS];
+    let mut by_local: Vec<Vec<(usize, usize, usize)>> =
+        vec![Vec::new(); span.windows.len() * LOCAL_SPEAKERS];
+    for (l, &c) in span.locals.iter().zip(labels) {
+        by_local[l.window * LOCAL_SPEAKERS + l.speaker].push((l.frames.0, l.frames.1, c));
+    }
+    for (w, (_, act)) in span.windows.iter().enumerate() {
+        for s in 0..LOCAL_SPEAKERS {
+            let items = &by_local[w * LOCAL_SPEAKERS + s];
+            if items.is_empty() {
+                continue;
+            }
+            for (i, &a) in act.iter().enumerate() {
+                if a & (1 << s) == 0 {
+                    continue;
+                }
+                let gap = |&(from, to, _): &(usize, usize, usize)| {
+                    if i < from { from - i } else { (i + 1).saturating_sub(to) }
+                };
+                let best = items.iter().min_by_key(|it| gap(it)).expect("non-empty");
+                out[(w * FRAMES + i) * LOCAL_SPEAKERS + s] = Some(best.2);
+            }
+        }
+    }
+    out
+}
+
 /// Global-grid aggregation of one span's windows into turns (meeting seconds).
 fn reconstruct(
     span: &SpanAnalysis,
-    local_label: &mut [Option<usize>],
+    frame_label: &mut [Option<usize>],
     k: usize,
     options: &Options,
 ) -> Vec<Turn> {
@@ -503,7 +593,8 @@ fn reconstruct(
     let mut score = vec![0.0f32; k * frames];
     let mut count = vec![0.0f32; frames];
     let mut cover = vec![0.0f32; frames];
-    let accumulate = |local_label: &[Option<usize>], score: &mut [f32]| {
+    let at = |w: usize, i: usize, s: usize| (w * FRAMES + i) * LOCAL_SPEAKERS + s;
+    let accumulate = |frame_label: &[Option<usize>], score: &mut [f32]| {
         score.iter_mut().for_each(|s| *s = 0.0);
         for (w, (start, act)) in span.windows.iter().enumerate() {
             for (i, &a) in act.iter().enumerate() {
@@ -513,7 +604,7 @@ fn reconstruct(
                 }
                 for s in 0..LOCAL_SPEAKERS {
                     if a & (1 << s) != 0
-                        && let Some(c) = local_label[w * LOCAL_SPEAKERS + s]
+                        && let Some(c) = frame_label[at(w, i, s)]
                     {
                         score[c * frames + g] += taper[i];
                     }
@@ -530,13 +621,17 @@ fn reconstruct(
             }
         }
     }
-    accumulate(local_label, &mut score);
+    accumulate(frame_label, &mut score);
     // Local speakers without an embedding: the cluster whose aggregated activity agrees most
     // with theirs, not already used by another local speaker of the same window.
     let mut changed = false;
     for (w, (start, act)) in span.windows.iter().enumerate() {
         for s in 0..LOCAL_SPEAKERS {
-            if local_label[w * LOCAL_SPEAKERS + s].is_some() {
+            let labelled = act
+                .iter()
+                .enumerate()
+                .any(|(i, &a)| a & (1 << s) != 0 && frame_label[at(w, i, s)].is_some());
+            if labelled {
                 continue;
             }
             let mut agree = vec![0.0f32; k];
@@ -554,21 +649,26 @@ fn reconstruct(
             if active == 0 {
                 continue;
             }
+            let labels: &[Option<usize>] = frame_label;
             let used: Vec<usize> = (0..LOCAL_SPEAKERS)
                 .filter(|&o| o != s)
-                .filter_map(|o| local_label[w * LOCAL_SPEAKERS + o])
+                .flat_map(|o| (0..FRAMES).filter_map(move |i| labels[at(w, i, o)]))
                 .collect();
             let best = (0..k)
                 .filter(|c| !used.contains(c) && agree[*c] > 0.0)
                 .max_by(|a, b| agree[*a].total_cmp(&agree[*b]));
             if let Some(c) = best {
-                local_label[w * LOCAL_SPEAKERS + s] = Some(c);
+                for (i, &a) in act.iter().enumerate() {
+                    if a & (1 << s) != 0 {
+                        frame_label[at(w, i, s)] = Some(c);
+                    }
+                }
                 changed = true;
             }
         }
     }
     if changed {
-        accumulate(local_label, &mut score);
+        accumulate(frame_label, &mut score);
     }
     // Per frame: the expected number of speakers, filled with the highest-scoring clusters.
     let mut on = vec![false; k * frames];
@@ -638,6 +738,13 @@ mod tests {
     }
 
     #[test]
+    fn cells_cut_into_pieces() {
+        let cells = [1, 2, 3, 4, 5, 6, 7, 9, 10];
+        let p = pieces(&cells);
+        assert_eq!(p, vec![&[1, 2, 3, 4][..], &[5, 6, 7], &[9, 10]]);
+    }
+
+    #[test]
     fn clean_share_counts_frames() {
         let clean = vec![true; FRAMES];
         assert!((clean_share(&clean, 1000, 1000 + DVEC_SAMPLES) - 1.0).abs() < 1e-6);
@@ -672,9 +779,9 @@ mod tests {
         }
         let unit = |v: Vec<f32>| normalized(v);
         let locals = vec![
-            LocalSpeaker { window: 0, speaker: 0, vector: unit(vec![1.0, 0.0]), weight: 5.0 },
-            LocalSpeaker { window: 0, speaker: 1, vector: unit(vec![0.0, 1.0]), weight: 5.0 },
-            LocalSpeaker { window: 1, speaker: 1, vector: unit(vec![1.0, 0.1]), weight: 5.0 },
+            LocalSpeaker { window: 0, speaker: 0, frames: (0, FRAMES), vector: unit(vec![1.0, 0.0]), weight: 20.0 },
+            LocalSpeaker { window: 0, speaker: 1, frames: (0, FRAMES), vector: unit(vec![0.0, 1.0]), weight: 20.0 },
+            LocalSpeaker { window: 1, speaker: 1, frames: (0, FRAMES), vector: unit(vec![1.0, 0.1]), weight: 20.0 },
         ];
         let span = span_with(vec![(0, w0), (step, w1)], WINDOW_SAMPLES + step, locals);
         let d = finish(&[span], &Options::default());

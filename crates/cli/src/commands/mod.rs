@@ -9,6 +9,7 @@ mod models;
 mod plan;
 pub(crate) mod record;
 mod show;
+mod speakers;
 mod status;
 
 use std::process::ExitCode;
@@ -36,6 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Plan(p) => plan::run(&home, &p),
         Command::Record(r) => record::run(&home, &r),
         Command::Devices => record::devices(),
+        Command::Speakers(s) => speakers::run(&home, &s.action),
         Command::Serve(s) => crate::daemon::serve(&home, &s),
         Command::Transcribe(t) => crate::daemon::client::transcribe(&home, &t),
         Command::Dictate(d) => crate::daemon::dictate::run(&home, &d),
