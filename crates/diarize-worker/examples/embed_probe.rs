@@ -7,7 +7,10 @@ use nightshift_diarize_worker::embedder::{OnnxEmbedder, init_runtime};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let bytes = std::fs::read(&args[1]).unwrap();
-    let s: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let s: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
     let dir = std::path::PathBuf::from(std::env::var("NIGHTSHIFT_DIARIZATION_MODELS").unwrap());
     let m = mel::log_mel(&s[..DVEC_SAMPLES]);
     println!("mel0 {:?}", &m[..6]);

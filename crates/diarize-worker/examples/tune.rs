@@ -23,34 +23,82 @@ fn decode(path: &Path) -> Vec<f32> {
 }
 
 fn main() {
-    let dir = std::path::PathBuf::from(std::env::var("NIGHTSHIFT_DIARIZATION_MODELS").expect("set NIGHTSHIFT_DIARIZATION_MODELS"));
-    let thresholds: Vec<f32> = std::env::args().skip(1).map(|a| a.parse().expect("threshold")).collect();
-    let step: f32 = std::env::var("STEP").ok().and_then(|s| s.parse().ok()).unwrap_or(2.5);
+    let dir = std::path::PathBuf::from(
+        std::env::var("NIGHTSHIFT_DIARIZATION_MODELS").expect("set NIGHTSHIFT_DIARIZATION_MODELS"),
+    );
+    let thresholds: Vec<f32> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("threshold"))
+        .collect();
+    let step: f32 = std::env::var("STEP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.5);
     let rt = init_runtime(&dir.join("libonnxruntime.so.1.32.0")).unwrap();
     let mut emb = OnnxEmbedder::open(&rt, &dir.join("embedder.int8.onnx"), 2).unwrap();
     let seg = Segmenter::open(&dir.join("segmentation-3.0.safetensors")).unwrap();
-    let slack: f32 = std::env::var("SLACK").ok().and_then(|s| s.parse().ok()).unwrap_or(Options::default().size_slack);
-    let refine: usize = std::env::var("REFINE").ok().and_then(|s| s.parse().ok()).unwrap_or(Options::default().refine_rounds);
-    let base = Options { step_s: step, size_slack: slack, refine_rounds: refine, ..Options::default() };
+    let slack: f32 = std::env::var("SLACK")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(Options::default().size_slack);
+    let refine: usize = std::env::var("REFINE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(Options::default().refine_rounds);
+    let base = Options {
+        step_s: step,
+        size_slack: slack,
+        refine_rounds: refine,
+        ..Options::default()
+    };
     let diarizer = Diarizer::new(seg, base.clone());
     let corpus = load_corpus().unwrap();
-    for case in corpus.cases.iter().filter(|c| c.expected["rttm"].is_string()) {
-        let reference = parse_rttm(&std::fs::read_to_string(corpus.dir.join(case.expected["rttm"].as_str().unwrap())).unwrap());
+    for case in corpus
+        .cases
+        .iter()
+        .filter(|c| c.expected["rttm"].is_string())
+    {
+        let reference = parse_rttm(
+            &std::fs::read_to_string(corpus.dir.join(case.expected["rttm"].as_str().unwrap()))
+                .unwrap(),
+        );
         let samples = decode(&corpus.file(case));
         let t = std::time::Instant::now();
         let a = diarizer.analyse(&mut emb, &samples, 0.0).unwrap();
         let secs = t.elapsed().as_secs_f64();
-        let mut line = format!("{:<26} seg {:.2}s emb {:.2}s ({} emb) |", case.id, a.segmentation_s, a.embedding_s, a.embedding_count());
+        let mut line = format!(
+            "{:<26} seg {:.2}s emb {:.2}s ({} emb) |",
+            case.id,
+            a.segmentation_s,
+            a.embedding_s,
+            a.embedding_count()
+        );
         let _ = secs;
         for &th in &thresholds {
-            let d = diarizer.with_options(Options { threshold: th, ..base.clone() }).finish(std::slice::from_ref(&a));
-            let hyp: Vec<SpeakerTurn> = d.turns.iter().map(|t| SpeakerTurn { speaker: t.speaker.to_string(), start: t.start, end: t.end }).collect();
+            let d = diarizer
+                .with_options(Options {
+                    threshold: th,
+                    ..base.clone()
+                })
+                .finish(std::slice::from_ref(&a));
+            let hyp: Vec<SpeakerTurn> = d
+                .turns
+                .iter()
+                .map(|t| SpeakerTurn {
+                    speaker: t.speaker.to_string(),
+                    start: t.start,
+                    end: t.end,
+                })
+                .collect();
             let s = der(&reference, &hyp, 0.25);
             line += &format!(" {th}: {:.1}% n{}", 100.0 * s.rate(), d.speakers.len());
             if std::env::var_os("MASSES").is_some() {
                 let mut m: Vec<f64> = d.speakers.iter().map(|s| s.speech_s).collect();
                 m.sort_by(|a, b| b.total_cmp(a));
-                line += &format!(" {:?}", m.iter().map(|x| x.round() as i64).collect::<Vec<_>>());
+                line += &format!(
+                    " {:?}",
+                    m.iter().map(|x| x.round() as i64).collect::<Vec<_>>()
+                );
             }
         }
         println!("{line}");

@@ -48,7 +48,9 @@ impl OnnxEmbedder {
             .ok_or_else(|| fail(&"the model has no input"))?;
         // Probe the output size with one silent window rather than trusting symbolic shapes.
         let probe = vec![0.0f32; DVEC_FRAMES * MEL_BINS];
-        let dim = run(&mut session, &input, &probe, 1).map_err(|e| fail(&e))?.len();
+        let dim = run(&mut session, &input, &probe, 1)
+            .map_err(|e| fail(&e))?
+            .len();
         Ok(OnnxEmbedder {
             session,
             input,
@@ -84,7 +86,8 @@ impl Embedder for OnnxEmbedder {
         let mut out = Vec::with_capacity(count * self.dim);
         for batch in windows[..count * per].chunks(BATCH * per) {
             let n = batch.len() / per;
-            let mut v = run(&mut self.session, &self.input, batch, n).map_err(DiarizeError::Embedder)?;
+            let mut v =
+                run(&mut self.session, &self.input, batch, n).map_err(DiarizeError::Embedder)?;
             if v.len() != n * self.dim {
                 return Err(DiarizeError::Embedder(format!(
                     "{} values for {n} windows of size {}",

@@ -48,14 +48,23 @@ pub fn shared_dir() -> PathBuf {
     let dir = std::env::var_os("NIGHTSHIFT_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    assert!(dir.join("corpus").is_dir(), "{}: shared corpus not found", dir.display());
+    assert!(
+        dir.join("corpus").is_dir(),
+        "{}: shared corpus not found",
+        dir.display()
+    );
     dir
 }
 
 /// `path` decoded to 16 kHz mono f32 by ffmpeg.
 #[allow(dead_code)]
 pub fn decode(path: &Path) -> Vec<f32> {
-    run_ffmpeg(Command::new("ffmpeg").args(["-nostdin", "-v", "error", "-i"]).arg(path), path)
+    run_ffmpeg(
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(path),
+        path,
+    )
 }
 
 /// `len_s` seconds of `path` from `from_s`, decoded to 16 kHz mono f32.

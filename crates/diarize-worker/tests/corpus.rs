@@ -3,7 +3,7 @@
 
 mod common;
 
-use nightshift_eval::{der, load_corpus, parse_rttm, SpeakerTurn};
+use nightshift_eval::{SpeakerTurn, der, load_corpus, parse_rttm};
 use nightshift_worker_protocol::SpeakerHints;
 
 #[test]
@@ -16,7 +16,10 @@ fn der_on_corpus_meetings() {
         .iter()
         .filter(|c| c.expected["rttm"].is_string())
         .collect();
-    assert!(cases.len() >= 4, "expected the 3 meetings and the AMI excerpt");
+    assert!(
+        cases.len() >= 4,
+        "expected the 3 meetings and the AMI excerpt"
+    );
     for case in cases {
         let rttm = corpus.dir.join(case.expected["rttm"].as_str().unwrap());
         let reference = parse_rttm(&std::fs::read_to_string(&rttm).unwrap());
@@ -52,13 +55,22 @@ fn der_on_corpus_meetings() {
         );
         let limit = if synthetic { 0.20 } else { 0.35 };
         if score.rate() > limit {
-            failures.push(format!("{}: DER {:.1} % > {:.0} %", case.id, 100.0 * score.rate(), 100.0 * limit));
+            failures.push(format!(
+                "{}: DER {:.1} % > {:.0} %",
+                case.id,
+                100.0 * score.rate(),
+                100.0 * limit
+            ));
         }
         // The acceptance target is the exact count; this embedder cannot tell every pair of
         // synthetic voices apart (two of meeting_03's are 0.085 apart in cosine distance), so
         // the test holds the count to within one and the table shows the rest.
         if synthetic && d.speakers.len().abs_diff(truth) > 1 {
-            failures.push(format!("{}: {} speakers found, {truth} expected", case.id, d.speakers.len()));
+            failures.push(format!(
+                "{}: {} speakers found, {truth} expected",
+                case.id,
+                d.speakers.len()
+            ));
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");

@@ -59,12 +59,18 @@ pub fn agglomerative(
     }
     let (min, max) = match hints.exact {
         Some(k) => (k.clamp(1, n), k.clamp(1, n)),
-        None => (hints.min.clamp(1, n), hints.max.clamp(1, n).max(hints.min.clamp(1, n))),
+        None => (
+            hints.min.clamp(1, n),
+            hints.max.clamp(1, n).max(hints.min.clamp(1, n)),
+        ),
     };
     let mut sums: Vec<Vec<f32>> = (0..n)
         .map(|i| {
             let w = weights[i].max(1e-6);
-            vectors[i * dim..(i + 1) * dim].iter().map(|v| v * w).collect()
+            vectors[i * dim..(i + 1) * dim]
+                .iter()
+                .map(|v| v * w)
+                .collect()
         })
         .collect();
     let mut mass: Vec<f32> = weights.iter().map(|w| w.max(1e-6)).collect();
@@ -106,7 +112,10 @@ pub fn agglomerative(
         mass[keep] += mass[gone];
         units[keep] = unit(&sums[keep]);
         active[gone] = false;
-        label.iter_mut().filter(|l| **l == gone).for_each(|l| *l = keep);
+        label
+            .iter_mut()
+            .filter(|l| **l == gone)
+            .for_each(|l| *l = keep);
         count -= 1;
         nn[gone] = None;
         nn[keep] = nearest(&units, &mass, &active, keep);
@@ -141,7 +150,10 @@ pub fn refine(vectors: &[f32], dim: usize, weights: &[f32], labels: &mut [usize]
         let k = labels.iter().max().map_or(0, |m| m + 1);
         let mut sums = vec![0.0f32; k * dim];
         for (i, &l) in labels.iter().enumerate() {
-            for (s, v) in sums[l * dim..(l + 1) * dim].iter_mut().zip(&vectors[i * dim..(i + 1) * dim]) {
+            for (s, v) in sums[l * dim..(l + 1) * dim]
+                .iter_mut()
+                .zip(&vectors[i * dim..(i + 1) * dim])
+            {
                 *s += v * weights[i];
             }
         }
@@ -156,8 +168,16 @@ pub fn refine(vectors: &[f32], dim: usize, weights: &[f32], labels: &mut [usize]
             let v = &vectors[i * dim..(i + 1) * dim];
             let best = (0..k)
                 .max_by(|a, b| {
-                    let da: f32 = sums[a * dim..(a + 1) * dim].iter().zip(v).map(|(x, y)| x * y).sum();
-                    let db: f32 = sums[b * dim..(b + 1) * dim].iter().zip(v).map(|(x, y)| x * y).sum();
+                    let da: f32 = sums[a * dim..(a + 1) * dim]
+                        .iter()
+                        .zip(v)
+                        .map(|(x, y)| x * y)
+                        .sum();
+                    let db: f32 = sums[b * dim..(b + 1) * dim]
+                        .iter()
+                        .zip(v)
+                        .map(|(x, y)| x * y)
+                        .sum();
                     da.total_cmp(&db)
                 })
                 .unwrap_or(*l);
@@ -231,8 +251,14 @@ mod tests {
             size_slack: 0.02,
             piece_weight: 1.0,
         };
-        assert_eq!(agglomerative(&v, 2, &[1.0, 1.0], link, CountHints::default()), vec![0, 0]);
-        assert_eq!(agglomerative(&v, 2, &[400.0, 400.0], link, CountHints::default()), vec![0, 1]);
+        assert_eq!(
+            agglomerative(&v, 2, &[1.0, 1.0], link, CountHints::default()),
+            vec![0, 0]
+        );
+        assert_eq!(
+            agglomerative(&v, 2, &[400.0, 400.0], link, CountHints::default()),
+            vec![0, 1]
+        );
     }
 
     #[test]
@@ -251,11 +277,30 @@ mod tests {
             exact: Some(k),
             ..CountHints::default()
         };
-        let max_label = |h| *agglomerative(&p, 3, &[1.0; 5], PLAIN, h).iter().max().unwrap();
+        let max_label = |h| {
+            *agglomerative(&p, 3, &[1.0; 5], PLAIN, h)
+                .iter()
+                .max()
+                .unwrap()
+        };
         assert_eq!(max_label(exact(2)), 1);
         assert_eq!(max_label(exact(9)), 4);
-        assert_eq!(max_label(CountHints { exact: None, min: 4, max: 9 }), 3);
-        assert_eq!(max_label(CountHints { exact: None, min: 1, max: 1 }), 0);
+        assert_eq!(
+            max_label(CountHints {
+                exact: None,
+                min: 4,
+                max: 9
+            }),
+            3
+        );
+        assert_eq!(
+            max_label(CountHints {
+                exact: None,
+                min: 1,
+                max: 1
+            }),
+            0
+        );
     }
 
     #[test]
@@ -264,14 +309,23 @@ mod tests {
         // naive algorithm step by step; compare the partitions at every count.
         let mut seed = 7u64;
         let mut rnd = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
         };
         let n = 24;
-        let v: Vec<f32> = (0..n).flat_map(|_| unit(&[rnd(), rnd(), rnd(), rnd()])).collect();
+        let v: Vec<f32> = (0..n)
+            .flat_map(|_| unit(&[rnd(), rnd(), rnd(), rnd()]))
+            .collect();
         let w: Vec<f32> = (0..n).map(|i| 1.0 + (i % 3) as f32).collect();
         let mut clusters: Vec<(Vec<usize>, Vec<f32>)> = (0..n)
-            .map(|i| (vec![i], v[i * 4..i * 4 + 4].iter().map(|x| x * w[i]).collect()))
+            .map(|i| {
+                (
+                    vec![i],
+                    v[i * 4..i * 4 + 4].iter().map(|x| x * w[i]).collect(),
+                )
+            })
             .collect();
         for k in (1..n).rev() {
             let mut best = (0, 1, f32::INFINITY);
@@ -285,11 +339,21 @@ mod tests {
             }
             let b = clusters.remove(best.1);
             clusters[best.0].0.extend(b.0);
-            clusters[best.0].1.iter_mut().zip(&b.1).for_each(|(x, y)| *x += y);
-            let hints = CountHints { exact: Some(k), ..CountHints::default() };
+            clusters[best.0]
+                .1
+                .iter_mut()
+                .zip(&b.1)
+                .for_each(|(x, y)| *x += y);
+            let hints = CountHints {
+                exact: Some(k),
+                ..CountHints::default()
+            };
             let labels = agglomerative(&v, 4, &w, PLAIN, hints);
             for (members, _) in &clusters {
-                assert!(members.iter().all(|&m| labels[m] == labels[members[0]]), "k={k}");
+                assert!(
+                    members.iter().all(|&m| labels[m] == labels[members[0]]),
+                    "k={k}"
+                );
             }
         }
     }

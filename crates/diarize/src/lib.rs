@@ -13,7 +13,7 @@ pub mod weights;
 use std::path::Path;
 
 pub use cluster::CountHints;
-pub use pipeline::{Diarization, Diarizer, Embedder, Options, Speaker, SpanAnalysis, Turn};
+pub use pipeline::{Diarization, Diarizer, Embedder, Options, SpanAnalysis, Speaker, Turn};
 pub use segmentation::Segmenter;
 
 #[derive(Debug, thiserror::Error)]

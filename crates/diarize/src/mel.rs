@@ -38,7 +38,13 @@ fn tables() -> &'static Tables {
                     as f32
             })
             .collect(),
-        filters: slaney_filters(SAMPLE_RATE as f64, N_FFT, MEL_BINS, 0.0, SAMPLE_RATE as f64 / 2.0),
+        filters: slaney_filters(
+            SAMPLE_RATE as f64,
+            N_FFT,
+            MEL_BINS,
+            0.0,
+            SAMPLE_RATE as f64 / 2.0,
+        ),
         fft: RealFftPlanner::<f32>::new().plan_fft_forward(N_FFT),
     })
 }
@@ -138,7 +144,9 @@ mod tests {
         let m = log_mel(&s);
         assert_eq!(m.len(), (1 + (16_000 - 512) / 160) * MEL_BINS);
         let first = &m[..MEL_BINS];
-        let peak = (0..MEL_BINS).max_by(|a, b| first[*a].total_cmp(&first[*b])).unwrap();
+        let peak = (0..MEL_BINS)
+            .max_by(|a, b| first[*a].total_cmp(&first[*b]))
+            .unwrap();
         let centre = mel_to_hz(hz_to_mel(8000.0) * (peak + 1) as f64 / (MEL_BINS + 1) as f64);
         assert!((centre - 1000.0).abs() < 150.0, "peak band centre {centre}");
     }

@@ -21,10 +21,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::DiarizeError;
 use crate::cluster::{self, CountHints};
 use crate::mel::{self, MEL_BINS};
 use crate::segmentation::{self, FRAMES, LOCAL_SPEAKERS, SAMPLE_RATE, Segmenter, WINDOW_SAMPLES};
-use crate::DiarizeError;
 
 /// Samples between two segmentation frames (the network's total stride, 10 · 3 · 3 · 3).
 pub const FRAME_STEP: usize = 270;
@@ -313,7 +313,10 @@ fn embed_locals(
                     .filter(|(_, c)| **c)
                     .flat_map(|(i, _)| {
                         let (a, b) = frame_range(i);
-                        let (a, b) = ((start + a).min(samples.len()), (start + b).min(samples.len()));
+                        let (a, b) = (
+                            (start + a).min(samples.len()),
+                            (start + b).min(samples.len()),
+                        );
                         samples[a..b].iter().copied()
                     })
                     .collect();
@@ -332,7 +335,9 @@ fn embed_locals(
     let cells: Vec<usize> = (0..grid_len).filter(|&g| needed[g]).collect();
     let mut mels = Vec::with_capacity(cells.len() * DVEC_FRAMES * MEL_BINS);
     for &g in &cells {
-        mels.extend(mel::log_mel(&samples[g * GRID_STEP..g * GRID_STEP + DVEC_SAMPLES]));
+        mels.extend(mel::log_mel(
+            &samples[g * GRID_STEP..g * GRID_STEP + DVEC_SAMPLES],
+        ));
     }
     for (_, _, audio) in &short {
         let tiled: Vec<f32> = audio.iter().copied().cycle().take(DVEC_SAMPLES).collect();
@@ -369,7 +374,10 @@ fn embed_locals(
             locals.push(LocalSpeaker {
                 window,
                 speaker: slot % LOCAL_SPEAKERS,
-                frames: (a.saturating_sub(FRAME_CENTER) / FRAME_STEP, (b.saturating_sub(FRAME_CENTER) / FRAME_STEP + 1).min(FRAMES)),
+                frames: (
+                    a.saturating_sub(FRAME_CENTER) / FRAME_STEP,
+                    (b.saturating_sub(FRAME_CENTER) / FRAME_STEP + 1).min(FRAMES),
+                ),
                 vector: normalized(mean),
                 weight: piece.len() as f32,
             });
@@ -445,7 +453,10 @@ fn finish(spans: &[SpanAnalysis], options: &Options) -> Diarization {
         .enumerate()
         .flat_map(|(s, span)| span.locals.iter().map(move |l| (s, l)))
         .collect();
-    let vectors: Vec<f32> = all.iter().flat_map(|(_, l)| l.vector.iter().copied()).collect();
+    let vectors: Vec<f32> = all
+        .iter()
+        .flat_map(|(_, l)| l.vector.iter().copied())
+        .collect();
     let weights: Vec<f32> = all.iter().map(|(_, l)| l.weight).collect();
     let linkage = cluster::Linkage {
         threshold: options.threshold,
@@ -502,7 +513,13 @@ fn finish(spans: &[SpanAnalysis], options: &Options) -> Diarization {
 /// Folds clusters with less than `min_speaker_s` of clean speech, or less than
 /// `min_speaker_share` of all, into the nearest other cluster, smallest first, while more than
 /// `hints.min` clusters remain. Weights count grid d-vectors (`GRID_STEP_S` apart).
-fn fold_small(labels: &mut [usize], vectors: &[f32], dim: usize, weights: &[f32], options: &Options) {
+fn fold_small(
+    labels: &mut [usize],
+    vectors: &[f32],
+    dim: usize,
+    weights: &[f32],
+    options: &Options,
+) {
     let total: f32 = weights.iter().sum();
     loop {
         let k = labels.iter().max().map_or(0, |m| m + 1);
@@ -528,12 +545,21 @@ fn fold_small(labels: &mut [usize], vectors: &[f32], dim: usize, weights: &[f32]
                     .total_cmp(&cluster::cosine_distance(&cents[small], &cents[*b]))
             })
             .expect("another cluster");
-        labels.iter_mut().filter(|l| **l == small).for_each(|l| *l = target);
+        labels
+            .iter_mut()
+            .filter(|l| **l == small)
+            .for_each(|l| *l = target);
         cluster::renumber(labels);
     }
 }
 
-fn centroids(labels: &[usize], vectors: &[f32], dim: usize, weights: &[f32], k: usize) -> Vec<Vec<f32>> {
+fn centroids(
+    labels: &[usize],
+    vectors: &[f32],
+    dim: usize,
+    weights: &[f32],
+    k: usize,
+) -> Vec<Vec<f32>> {
     let mut sums = vec![vec![0.0f32; dim]; k];
     for (i, &l) in labels.iter().enumerate() {
         for (s, v) in sums[l].iter_mut().zip(&vectors[i * dim..(i + 1) * dim]) {
@@ -564,7 +590,11 @@ fn frame_labels(span: &SpanAnalysis, labels: &[usize]) -> Vec<Option<usize>> {
                     continue;
                 }
                 let gap = |&(from, to, _): &(usize, usize, usize)| {
-                    if i < from { from - i } else { (i + 1).saturating_sub(to) }
+                    if i < from {
+                        from - i
+                    } else {
+                        (i + 1).saturating_sub(to)
+                    }
                 };
                 let best = items.iter().min_by_key(|it| gap(it)).expect("non-empty");
                 out[(w * FRAMES + i) * LOCAL_SPEAKERS + s] = Some(best.2);
@@ -752,7 +782,11 @@ mod tests {
         assert_eq!(clean_share(&none, 1000, 1000 + DVEC_SAMPLES), 0.0);
     }
 
-    fn span_with(windows: Vec<(usize, Vec<u8>)>, samples: usize, locals: Vec<LocalSpeaker>) -> SpanAnalysis {
+    fn span_with(
+        windows: Vec<(usize, Vec<u8>)>,
+        samples: usize,
+        locals: Vec<LocalSpeaker>,
+    ) -> SpanAnalysis {
         SpanAnalysis {
             offset_s: 100.0,
             samples,
@@ -779,9 +813,27 @@ mod tests {
         }
         let unit = |v: Vec<f32>| normalized(v);
         let locals = vec![
-            LocalSpeaker { window: 0, speaker: 0, frames: (0, FRAMES), vector: unit(vec![1.0, 0.0]), weight: 20.0 },
-            LocalSpeaker { window: 0, speaker: 1, frames: (0, FRAMES), vector: unit(vec![0.0, 1.0]), weight: 20.0 },
-            LocalSpeaker { window: 1, speaker: 1, frames: (0, FRAMES), vector: unit(vec![1.0, 0.1]), weight: 20.0 },
+            LocalSpeaker {
+                window: 0,
+                speaker: 0,
+                frames: (0, FRAMES),
+                vector: unit(vec![1.0, 0.0]),
+                weight: 20.0,
+            },
+            LocalSpeaker {
+                window: 0,
+                speaker: 1,
+                frames: (0, FRAMES),
+                vector: unit(vec![0.0, 1.0]),
+                weight: 20.0,
+            },
+            LocalSpeaker {
+                window: 1,
+                speaker: 1,
+                frames: (0, FRAMES),
+                vector: unit(vec![1.0, 0.1]),
+                weight: 20.0,
+            },
         ];
         let span = span_with(vec![(0, w0), (step, w1)], WINDOW_SAMPLES + step, locals);
         let d = finish(&[span], &Options::default());
@@ -790,7 +842,15 @@ mod tests {
         let b: Vec<_> = d.turns.iter().filter(|t| t.speaker == 1).collect();
         assert_eq!((a.len(), b.len()), (1, 1), "{:?}", d.turns);
         let mid = 100.0 + boundary as f64 / 16_000.0;
-        assert!((a[0].end - mid).abs() < 0.05 && (b[0].start - mid).abs() < 0.05, "{:?}", d.turns);
-        assert!(b[0].end > 100.0 + 12.0, "B carries on in the second window: {:?}", d.turns);
+        assert!(
+            (a[0].end - mid).abs() < 0.05 && (b[0].start - mid).abs() < 0.05,
+            "{:?}",
+            d.turns
+        );
+        assert!(
+            b[0].end > 100.0 + 12.0,
+            "B carries on in the second window: {:?}",
+            d.turns
+        );
     }
 }

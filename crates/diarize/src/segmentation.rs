@@ -142,7 +142,11 @@ impl Segmenter {
         Ok(Segmenter {
             wav_norm: (wav_w, wav_b),
             sinc: sinc_filters(w)?,
-            norms: [norm(0, SINC_FILTERS)?, norm(1, CONV_CHANNELS)?, norm(2, CONV_CHANNELS)?],
+            norms: [
+                norm(0, SINC_FILTERS)?,
+                norm(1, CONV_CHANNELS)?,
+                norm(2, CONV_CHANNELS)?,
+            ],
             convs: [conv(1, SINC_FILTERS)?, conv(2, CONV_CHANNELS)?],
             lstm,
             linear: [
@@ -186,7 +190,12 @@ impl Segmenter {
         );
         y.iter_mut().for_each(|v| *v = v.abs());
         let mut x = pool3(&y, SINC_FILTERS);
-        instance_norm(&mut x, SINC_FILTERS, &self.norms[0].weight, &self.norms[0].bias);
+        instance_norm(
+            &mut x,
+            SINC_FILTERS,
+            &self.norms[0].weight,
+            &self.norms[0].bias,
+        );
         leaky(&mut x);
         for (conv, norm) in self.convs.iter().zip(&self.norms[1..]) {
             let t = x.len() / conv.inputs - CONV_KERNEL + 1;
@@ -318,7 +327,9 @@ fn pool3(x: &[f32], channels: usize) -> Vec<f32> {
         let rows = &x[3 * i * channels..(3 * i + 3) * channels];
         let dst = &mut out[i * channels..(i + 1) * channels];
         for ch in 0..channels {
-            dst[ch] = rows[ch].max(rows[channels + ch]).max(rows[2 * channels + ch]);
+            dst[ch] = rows[ch]
+                .max(rows[channels + ch])
+                .max(rows[2 * channels + ch]);
         }
     }
     out
@@ -397,9 +408,12 @@ pub fn activity(logprobs: &[f32]) -> Vec<u8> {
             let best = row
                 .iter()
                 .enumerate()
-                .fold((0, f32::NEG_INFINITY), |acc, (i, &v)| {
-                    if v > acc.1 { (i, v) } else { acc }
-                })
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |acc, (i, &v)| {
+                        if v > acc.1 { (i, v) } else { acc }
+                    },
+                )
                 .0;
             POWERSET[best]
         })

@@ -58,15 +58,20 @@ impl Weights {
             if name == "__metadata__" {
                 continue;
             }
-            let entry: Entry = serde_json::from_value(value)
-                .map_err(|e| bad(format!("tensor {name}: {e}")))?;
+            let entry: Entry =
+                serde_json::from_value(value).map_err(|e| bad(format!("tensor {name}: {e}")))?;
             if entry.dtype != "F32" {
-                return Err(bad(format!("tensor {name}: dtype {} (F32 expected)", entry.dtype)));
+                return Err(bad(format!(
+                    "tensor {name}: dtype {} (F32 expected)",
+                    entry.dtype
+                )));
             }
             let [from, to] = entry.data_offsets;
             let count: usize = entry.shape.iter().product();
             if from > to || to > data.len() || to - from != count * 4 {
-                return Err(bad(format!("tensor {name}: offsets {from}..{to} do not fit")));
+                return Err(bad(format!(
+                    "tensor {name}: offsets {from}..{to} do not fit"
+                )));
             }
             let values = data[from..to]
                 .chunks_exact(4)
@@ -110,7 +115,10 @@ impl Weights {
         if t.data.len() != count {
             return Err(DiarizeError::Model {
                 path: self.origin.clone(),
-                why: format!("tensor {name} has {} values, expected {count}", t.data.len()),
+                why: format!(
+                    "tensor {name} has {} values, expected {count}",
+                    t.data.len()
+                ),
             });
         }
         Ok(&t.data)
@@ -135,7 +143,10 @@ mod tests {
             .flat_map(|v| v.to_le_bytes())
             .collect();
         let w = Weights::parse(
-            &file(r#"{"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}"#, &data),
+            &file(
+                r#"{"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}"#,
+                &data,
+            ),
             "t",
         )
         .unwrap();
@@ -146,7 +157,10 @@ mod tests {
 
     #[test]
     fn refuses_lengths_past_the_end() {
-        let mut bytes = file(r#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, &[0; 8]);
+        let mut bytes = file(
+            r#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#,
+            &[0; 8],
+        );
         assert!(Weights::parse(&bytes, "t").is_err());
         bytes[0] = 0xff;
         bytes[7] = 0x7f;

@@ -12,7 +12,8 @@ fn models_dir() -> PathBuf {
     let dir = std::env::var_os("NIGHTSHIFT_DIARIZATION_MODELS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            Path::new(&std::env::var_os("HOME").expect("HOME")).join(".cache/nightshift-models/diarization")
+            Path::new(&std::env::var_os("HOME").expect("HOME"))
+                .join(".cache/nightshift-models/diarization")
         });
     assert!(
         dir.join("segmentation-3.0.safetensors").is_file(),
@@ -26,12 +27,18 @@ fn shared_dir() -> PathBuf {
     let dir = std::env::var_os("NIGHTSHIFT_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    assert!(dir.join("corpus").is_dir(), "{}: shared corpus not found", dir.display());
+    assert!(
+        dir.join("corpus").is_dir(),
+        "{}: shared corpus not found",
+        dir.display()
+    );
     dir
 }
 
 fn golden(name: &str) -> Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(p).expect("golden file")).expect("json")
 }
 
@@ -60,7 +67,13 @@ fn rows(v: &Value) -> Vec<Vec<f64>> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
         .collect()
 }
 
@@ -90,9 +103,20 @@ fn segmentation_matches_the_reference() {
             })
             .collect();
         let want_argmax = g["segmentation_argmax"].as_str().unwrap();
-        let same = argmax.chars().zip(want_argmax.chars()).filter(|(a, b)| a == b).count();
-        assert!(same + 2 >= want_argmax.len(), "{name}: {same}/{} frames agree", want_argmax.len());
-        println!("{name}: max |Δp| {worst:.2e}, {same}/{} frames agree", want_argmax.len());
+        let same = argmax
+            .chars()
+            .zip(want_argmax.chars())
+            .filter(|(a, b)| a == b)
+            .count();
+        assert!(
+            same + 2 >= want_argmax.len(),
+            "{name}: {same}/{} frames agree",
+            want_argmax.len()
+        );
+        println!(
+            "{name}: max |Δp| {worst:.2e}, {same}/{} frames agree",
+            want_argmax.len()
+        );
     }
 }
 

@@ -172,7 +172,8 @@ fn best_mapping(agree: &[Vec<usize>], nh: usize) -> Vec<Option<usize>> {
             continue;
         }
         for h in 0..nh {
-            if mask & (1 << h) != 0 && best[r][mask] == agree[r][h] + best[r + 1][mask & !(1 << h)] {
+            if mask & (1 << h) != 0 && best[r][mask] == agree[r][h] + best[r + 1][mask & !(1 << h)]
+            {
                 out[r] = Some(h);
                 mask &= !(1 << h);
                 break;
@@ -205,7 +206,12 @@ mod tests {
     fn components() {
         let r = [t("A", 0.0, 10.0), t("B", 10.0, 20.0)];
         // B's second half labelled as A, and a false alarm after the end.
-        let h = [t("x", 0.0, 10.0), t("y", 10.0, 15.0), t("x", 15.0, 20.0), t("x", 20.0, 22.0)];
+        let h = [
+            t("x", 0.0, 10.0),
+            t("y", 10.0, 15.0),
+            t("x", 15.0, 20.0),
+            t("x", 20.0, 22.0),
+        ];
         let d = der(&r, &h, 0.0);
         assert!((d.confusion_s - 5.0).abs() < 0.02, "{d:?}");
         assert!((d.false_alarm_s - 2.0).abs() < 0.02, "{d:?}");

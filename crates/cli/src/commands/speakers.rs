@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use nightshift_queue::Queue;
 use nightshift_supervisor::{BatchOptions, DIARIZE_WORKER};
 use nightshift_worker_protocol::{DiarizeRequest, DiarizeResponse, EmbedItem};
-use nightshift_queue::Queue;
 
 use crate::args::SpeakersAction;
 use crate::config::Config;
@@ -68,18 +68,13 @@ fn enroll(home: &Home, name: &str, clip: &Path) -> Result<ExitCode> {
         timeout: Duration::from_secs(600),
         ..BatchOptions::default()
     };
-    let report = nightshift_supervisor::run_diarize_batch(
-        &bin,
-        &load,
-        &[(0, item)],
-        &opts,
-        &mut |resp| {
+    let report =
+        nightshift_supervisor::run_diarize_batch(&bin, &load, &[(0, item)], &opts, &mut |resp| {
             if !matches!(resp, DiarizeResponse::Ready { .. }) {
                 answer = Some(resp);
             }
             std::ops::ControlFlow::Continue(())
-        },
-    )?;
+        })?;
     let (embedding, speech_s, found) = match answer {
         Some(DiarizeResponse::Embedded {
             embedding,
@@ -143,7 +138,13 @@ fn rename(home: &Home, meeting: &str, label: &str, name: &str) -> Result<ExitCod
     else {
         let known: Vec<String> = names
             .iter()
-            .map(|(l, n)| if l == n { l.clone() } else { format!("{l} ({n})") })
+            .map(|(l, n)| {
+                if l == n {
+                    l.clone()
+                } else {
+                    format!("{l} ({n})")
+                }
+            })
             .collect();
         bail!(
             "meeting {}: no speaker {label:?} (speakers: {})",

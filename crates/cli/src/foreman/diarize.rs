@@ -21,8 +21,12 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
     let (home, args, stop) = (ctx.home, ctx.args, ctx.stop);
     let owner = ctx.me.runner_id.as_str();
     let ids: Vec<i64> = jobs.iter().map(|j| j.job_id).collect();
-    let setup = load_message(home, ctx.speakers, super::worker_threads(args))
-        .and_then(|l| Ok((l, nightshift_supervisor::find_worker_binary(DIARIZE_WORKER)?)));
+    let setup = load_message(home, ctx.speakers, super::worker_threads(args)).and_then(|l| {
+        Ok((
+            l,
+            nightshift_supervisor::find_worker_binary(DIARIZE_WORKER)?,
+        ))
+    });
     let (load, bin) = match setup {
         Ok(s) => s,
         Err(e) => {

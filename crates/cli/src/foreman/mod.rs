@@ -252,7 +252,9 @@ fn run_decided(
     }
     tracing::debug!(model = ?batch.model_key, reason = ?batch.reason, jobs = jobs.len(), "batch");
     match batch.task_type {
-        TaskType::Audio if batch.model_key.as_deref() == Some(crate::speakers::DIARIZE_MODEL_KEY) => {
+        TaskType::Audio
+            if batch.model_key.as_deref() == Some(crate::speakers::DIARIZE_MODEL_KEY) =>
+        {
             diarize::run_batch(ctx, queue, jobs)?
         }
         TaskType::Audio => {
