@@ -53,9 +53,16 @@ fn status_json_has_the_meeting_and_its_jobs() {
     let m = &s["meetings"][0];
     assert_eq!(m["meeting_id"], id.as_str());
     assert!((m["duration_s"].as_f64().unwrap() - 190.7).abs() < 0.2);
-    let jobs = m["jobs"].as_array().unwrap();
+    let all = m["jobs"].as_array().unwrap();
+    let jobs: Vec<&serde_json::Value> = all.iter().filter(|j| common::is_chunk_job(j)).collect();
     assert!(!jobs.is_empty());
     assert_eq!(jobs.len() as i64, m["chunks"].as_i64().unwrap());
+    // One diarization job besides the chunks.
+    assert_eq!(all.len(), jobs.len() + 1);
+    assert!(
+        all.iter()
+            .any(|j| j["step"] == "diarize" && j["status"] == "PENDING")
+    );
     for j in jobs {
         assert_eq!(j["task_type"], "AUDIO");
         assert_eq!(j["status"], "PENDING");

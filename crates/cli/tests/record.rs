@@ -41,7 +41,7 @@ fn audio_jobs(m: &Value) -> Vec<Value> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|j| j["task_type"] == "AUDIO")
+        .filter(|j| common::is_chunk_job(j))
         .cloned()
         .collect();
     jobs.sort_by_key(|j| j["seq"].as_i64());

@@ -2,25 +2,12 @@
 //! per setting): DER and speaker count per file. Used to choose the defaults.
 //! `NIGHTSHIFT_DIARIZATION_MODELS=DIR cargo run --release -p nightshift-diarize-worker --example tune -- 0.2 0.3 0.4`
 
-use std::path::Path;
-use std::process::Command;
+#[path = "../tests/common.rs"]
+mod common;
 
 use nightshift_diarize::{Diarizer, Options, Segmenter};
 use nightshift_diarize_worker::embedder::{OnnxEmbedder, init_runtime};
 use nightshift_eval::{SpeakerTurn, der, load_corpus, parse_rttm};
-
-fn decode(path: &Path) -> Vec<f32> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-ac", "1", "-ar", "16000", "-f", "f32le", "-"])
-        .output()
-        .expect("ffmpeg");
-    out.stdout
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
 
 fn main() {
     let dir = std::path::PathBuf::from(
@@ -62,7 +49,7 @@ fn main() {
             &std::fs::read_to_string(corpus.dir.join(case.expected["rttm"].as_str().unwrap()))
                 .unwrap(),
         );
-        let samples = decode(&corpus.file(case));
+        let samples = common::decode(&corpus.file(case));
         let t = std::time::Instant::now();
         let a = diarizer.analyse(&mut emb, &samples, 0.0).unwrap();
         let secs = t.elapsed().as_secs_f64();

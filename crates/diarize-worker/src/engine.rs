@@ -81,12 +81,26 @@ impl Engine {
     }
 
     pub fn diarize(&mut self, item: &DiarizeItem) -> Result<DiarizeResponse, String> {
-        let spans = item.spans.iter().map(|span| {
-            nightshift_media::chunk_io::read_chunk(Path::new(&span.path))
-                .map(|samples| (samples, span.offset_s))
-                .map_err(|e| format!("{}: {e}", span.path))
-        });
+        // A chunk that cannot be read (damaged, deleted) is left out with a warning: its
+        // transcript job fails on its own, and the other chunks still get their speakers.
+        let mut unreadable = 0usize;
+        let spans =
+            item.spans.iter().filter_map(|span| {
+                match nightshift_media::chunk_io::read_chunk(Path::new(&span.path)) {
+                    Ok(samples) => Some(Ok((samples, span.offset_s))),
+                    Err(e) => {
+                        tracing::warn!("{}: left out of diarization: {e}", span.path);
+                        unreadable += 1;
+                        None
+                    }
+                }
+            });
         let (d, metrics) = self.diarize_spans(spans, &item.hints)?;
+        if unreadable > 0 && unreadable == item.spans.len() {
+            return Err(format!(
+                "none of the meeting's {unreadable} chunk(s) could be read"
+            ));
+        }
         tracing::info!(
             job_id = item.job_id,
             speakers = d.speakers.len(),

@@ -1,4 +1,6 @@
-//! Shared by the diarization tests: the fetched models and ffmpeg decoding.
+//! Shared by the diarization tests and examples: the fetched models and ffmpeg decoding.
+// Each test binary and example uses a different part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,7 +31,6 @@ pub fn models_dir() -> PathBuf {
     dir
 }
 
-#[allow(dead_code)]
 pub fn engine(threads: u32) -> Engine {
     let d = models_dir();
     let p = |f: &str| d.join(f).to_string_lossy().into_owned();
@@ -43,7 +44,6 @@ pub fn engine(threads: u32) -> Engine {
 }
 
 /// `../shared` beside the repository (or `NIGHTSHIFT_SHARED`); fails when missing.
-#[allow(dead_code)]
 pub fn shared_dir() -> PathBuf {
     let dir = std::env::var_os("NIGHTSHIFT_SHARED")
         .map(PathBuf::from)
@@ -57,7 +57,6 @@ pub fn shared_dir() -> PathBuf {
 }
 
 /// `path` decoded to 16 kHz mono f32 by ffmpeg.
-#[allow(dead_code)]
 pub fn decode(path: &Path) -> Vec<f32> {
     run_ffmpeg(
         Command::new("ffmpeg")
@@ -68,7 +67,6 @@ pub fn decode(path: &Path) -> Vec<f32> {
 }
 
 /// `len_s` seconds of `path` from `from_s`, decoded to 16 kHz mono f32.
-#[allow(dead_code)]
 pub fn decode_range(path: &Path, from_s: f64, len_s: f64) -> Vec<f32> {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-nostdin", "-v", "error", "-ss"])

@@ -110,3 +110,49 @@ impl Queue {
         Ok(self.voice_profiles()?.into_iter().find(|p| p.name == name))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{NewMeeting, Queue};
+
+    #[test]
+    fn profiles_and_names_round_trip_and_go_with_their_meeting() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = Queue::open(&dir.path().join("q.db")).unwrap();
+        q.put_voice_profile("Ana", &[0.6, 0.8], "/clips/ana.wav", 12.5)
+            .unwrap();
+        q.put_voice_profile("Ana", &[0.8, 0.6], "/clips/ana2.wav", 9.0)
+            .unwrap();
+        let p = q.voice_profiles().unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            (p[0].embedding.clone(), p[0].speech_s),
+            (vec![0.8, 0.6], 9.0)
+        );
+        assert!(q.remove_voice_profile("Ana").unwrap());
+        assert!(!q.remove_voice_profile("Ana").unwrap());
+
+        assert!(q.set_speaker_name("nope", "SPEAKER_1", "X").is_err());
+        q.insert_meeting(
+            &NewMeeting {
+                meeting_id: "m1".into(),
+                title: "t".into(),
+                source_path: "/in.wav".into(),
+                source_sha256: "abc".into(),
+                kind: "audio".into(),
+                duration_s: 1.0,
+                info: serde_json::json!({}),
+            },
+            &[],
+        )
+        .unwrap();
+        q.set_speaker_name("m1", "SPEAKER_2", "Dana").unwrap();
+        q.set_speaker_name("m1", "SPEAKER_2", "Dana B.").unwrap();
+        assert_eq!(
+            q.speaker_names("m1").unwrap(),
+            vec![("SPEAKER_2".to_string(), "Dana B.".to_string())]
+        );
+        q.remove_meeting("m1").unwrap();
+        assert!(q.speaker_names("m1").unwrap().is_empty());
+    }
+}

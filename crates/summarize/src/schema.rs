@@ -88,7 +88,9 @@ pub fn l2_schema() -> Value {
     json!({
         "type": "object", "additionalProperties": false,
         "properties": {
-            "overview": string(600),
+            // At least a sentence: a tiny model once answered "" for a transcript with
+            // speaker names, and an empty overview is no summary.
+            "overview": {"type": "string", "minLength": 24, "maxLength": 600},
             "decisions": timed_items(6),
             "action_items": actions(8),
             "open_questions": questions(4)

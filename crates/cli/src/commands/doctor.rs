@@ -20,6 +20,7 @@ pub fn run(home: &Home) -> Result<ExitCode> {
     for (name, bin) in [
         ("whisper worker", "nightshift-whisper-worker"),
         ("llama worker", "nightshift-llama-worker"),
+        ("diarize worker", "nightshift-diarize-worker"),
     ] {
         checks.push(match nightshift_supervisor::find_worker_binary(bin) {
             Ok(p) => Check {
@@ -36,13 +37,12 @@ pub fn run(home: &Home) -> Result<ExitCode> {
             },
         });
     }
-    let profile = crate::config::Config::load(home)
-        .and_then(|c| c.selected_profile(None))
-        .unwrap_or_else(|_| {
-            crate::config::Config::default()
-                .profile("dev")
-                .expect("built-in dev profile")
-        });
+    let config = crate::config::Config::load(home).unwrap_or_default();
+    let profile = config.selected_profile(None).unwrap_or_else(|_| {
+        crate::config::Config::default()
+            .profile("dev")
+            .expect("built-in dev profile")
+    });
     let llm = match profile.summary.backend {
         crate::config::Backend::Local => profile.summary.model.clone(),
         // A server owns its model; nothing to find locally.
@@ -70,6 +70,28 @@ pub fn run(home: &Home) -> Result<ExitCode> {
                 essential,
             },
         });
+    }
+    if config.speakers.enabled {
+        // Without them meetings still get transcripts and summaries, only no speakers.
+        checks.push(
+            match crate::speakers::load_message(home, &config.speakers, 1) {
+                Ok(l) => Check {
+                    name: "speaker models",
+                    ok: true,
+                    detail: std::path::Path::new(&l.segmentation_path)
+                        .parent()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default(),
+                    essential: false,
+                },
+                Err(e) => Check {
+                    name: "speaker models",
+                    ok: false,
+                    detail: e.to_string(),
+                    essential: false,
+                },
+            },
+        );
     }
     if let Some(c) = llm_server(&profile.summary) {
         checks.push(c);

@@ -106,7 +106,12 @@ pub fn job_statuses(status: &serde_json::Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|j| j["task_type"] == "AUDIO")
+        .filter(|j| is_chunk_job(j))
         .map(|j| j["status"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// An AUDIO job that transcribes a chunk (not the meeting's diarization job).
+pub fn is_chunk_job(job: &serde_json::Value) -> bool {
+    job["task_type"] == "AUDIO" && job["model_key"] != "diarize"
 }

@@ -1,25 +1,14 @@
 //! Diarization speed and memory on long audio: the corpus meetings and the AMI excerpt
 //! concatenated to N minutes, cut into 120 s spans as stored chunks are, on 2 threads.
-//! `NIGHTSHIFT_DIARIZATION_MODELS=DIR cargo run --release -p nightshift-diarize-worker --example bench -- 60`
+//! `NIGHTSHIFT_DIARIZATION_MODELS=DIR cargo run --release -p nightshift-diarize-worker --example bench_diarize -- 60`
+
+#[path = "../tests/common.rs"]
+mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use nightshift_diarize_worker::Engine;
 use nightshift_worker_protocol::{DiarizeLoad, SpeakerHints};
-
-fn decode(path: &std::path::Path) -> Vec<f32> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(path)
-        .args(["-ac", "1", "-ar", "16000", "-f", "f32le", "-"])
-        .output()
-        .expect("ffmpeg");
-    out.stdout
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
 
 /// Peak resident memory of this process (VmHWM), MiB.
 fn peak_rss_mib() -> f64 {
@@ -41,7 +30,7 @@ fn main() {
     let dir = PathBuf::from(
         std::env::var("NIGHTSHIFT_DIARIZATION_MODELS").expect("NIGHTSHIFT_DIARIZATION_MODELS"),
     );
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
+    let shared = common::shared_dir().join("corpus");
     let sources: Vec<Vec<f32>> = [
         "meetings/meeting_01.wav",
         "meetings/meeting_02.wav",
@@ -49,7 +38,7 @@ fn main() {
         "real_speech/ami_meeting_excerpt_4spk.flac",
     ]
     .iter()
-    .map(|f| decode(&shared.join(f)))
+    .map(|f| common::decode(&shared.join(f)))
     .collect();
     let want = (minutes * 60.0 * 16_000.0) as usize;
     let mut audio = Vec::with_capacity(want);
