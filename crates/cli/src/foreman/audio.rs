@@ -2,7 +2,6 @@
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -127,11 +126,7 @@ pub fn run_batch(
                     segments,
                     skipped: None,
                 };
-                serde_json::to_value(&result)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|r| {
-                        Ok(queue.complete(job_id, owner, &r, &serde_json::to_value(&metrics)?)?)
-                    })
+                super::complete_json(queue, job_id, owner, &result, &metrics)
             }
             WorkerEvent::ItemFailed { job_id, message } => {
                 progress.log(|| tracing::warn!(job_id, "chunk failed: {message}"));
@@ -142,15 +137,7 @@ pub fn run_batch(
                     .map_err(Into::into)
             }
         };
-        match stored {
-            Ok(()) if stop.load(Ordering::SeqCst) => ControlFlow::Break(()),
-            Ok(()) => ControlFlow::Continue(()),
-            Err(e) => {
-                // A lost lease (cancelled meeting) or a DB problem: stop this batch.
-                store_error = Some(e);
-                ControlFlow::Break(())
-            }
-        }
+        super::after_store(stored, stop, &mut store_error)
     };
     let report =
         nightshift_supervisor::run_whisper_batch(&bin, &load, &items, &opts, &mut on_event)?;

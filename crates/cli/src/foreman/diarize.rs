@@ -5,7 +5,6 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -116,11 +115,7 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
                         .collect(),
                     metrics: metrics.clone(),
                 };
-                serde_json::to_value(&result)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|r| {
-                        Ok(queue.complete(job_id, owner, &r, &serde_json::to_value(&metrics)?)?)
-                    })
+                super::complete_json(queue, job_id, owner, &result, &metrics)
             }
             DiarizeResponse::JobError { job_id, message } => {
                 tracing::warn!(job_id, "diarization failed: {message}");
@@ -135,14 +130,7 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
             }
             DiarizeResponse::Fatal { .. } => Ok(()),
         };
-        match stored {
-            Ok(()) if stop.load(Ordering::SeqCst) => ControlFlow::Break(()),
-            Ok(()) => ControlFlow::Continue(()),
-            Err(e) => {
-                store_error = Some(e);
-                ControlFlow::Break(())
-            }
-        }
+        super::after_store(stored, stop, &mut store_error)
     };
     let report =
         nightshift_supervisor::run_diarize_batch(&bin, &load, &items, &opts, &mut on_answer)?;

@@ -379,13 +379,6 @@ impl Recorder<'_> {
                     .map_err(Into::into)
             }
         };
-        match stored {
-            Ok(()) if self.stop.load(Ordering::SeqCst) => ControlFlow::Break(()),
-            Ok(()) => ControlFlow::Continue(()),
-            Err(e) => {
-                self.store_error = Some(e);
-                ControlFlow::Break(())
-            }
-        }
+        super::after_store(stored, self.stop, &mut self.store_error)
     }
 }

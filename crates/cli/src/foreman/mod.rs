@@ -298,6 +298,38 @@ fn run_decided(
     Ok(())
 }
 
+/// Store a finished item's result and metrics as the job's completion (its checkpoint).
+fn complete_json(
+    queue: &mut Queue,
+    job_id: i64,
+    owner: &str,
+    result: &impl serde::Serialize,
+    metrics: &impl serde::Serialize,
+) -> Result<()> {
+    let result = serde_json::to_value(result)?;
+    let metrics = serde_json::to_value(metrics)?;
+    Ok(queue.complete(job_id, owner, &result, &metrics)?)
+}
+
+/// What a worker batch does after storing one answer: go on; stop after it when a stop was
+/// requested; or, when storing failed (a lost lease after a cancel, a database problem), keep
+/// the error and stop the batch.
+fn after_store(
+    stored: Result<()>,
+    stop: &AtomicBool,
+    store_error: &mut Option<anyhow::Error>,
+) -> std::ops::ControlFlow<()> {
+    use std::ops::ControlFlow;
+    match stored {
+        Ok(()) if stop.load(Ordering::SeqCst) => ControlFlow::Break(()),
+        Ok(()) => ControlFlow::Continue(()),
+        Err(e) => {
+            *store_error = Some(e);
+            ControlFlow::Break(())
+        }
+    }
+}
+
 /// Engine threads per worker: `--threads`, or every core.
 fn worker_threads(args: &RunArgs) -> u32 {
     args.threads.unwrap_or_else(|| {
