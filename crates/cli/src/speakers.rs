@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use nightshift_core::{JobStatus, Segment, TaskType};
 use nightshift_queue::{JobRow, NewJob, Queue, VoiceProfile};
-use nightshift_worker_protocol::{DiarizeLoad, DiarizeMetrics, SpeakerHints};
+use nightshift_worker_protocol::{DiarizeLoad, SpeakerHints};
 use serde::{Deserialize, Serialize};
 
 use crate::config::SpeakersConfig;
@@ -51,7 +51,7 @@ fn is_diarize_job(job: &JobRow) -> bool {
 }
 
 /// Directories searched for the diarization models, in order.
-pub fn model_dirs(home: &Home, config: &SpeakersConfig) -> Vec<PathBuf> {
+fn model_dirs(home: &Home, config: &SpeakersConfig) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(d) = &config.models_dir {
         dirs.push(d.clone());
@@ -96,8 +96,6 @@ pub fn load_message(home: &Home, config: &SpeakersConfig, threads: u32) -> Resul
 pub struct DiarizeResult {
     pub turns: Vec<StoredTurn>,
     pub speakers: Vec<StoredSpeaker>,
-    #[serde(default)]
-    pub metrics: DiarizeMetrics,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -248,6 +246,11 @@ pub fn label_segments(
 /// change worth splitting at, or one piece (the dominant speaker) otherwise; none when no turn
 /// overlaps.
 fn speaker_pieces(start: f64, end: f64, turns: &[StoredTurn]) -> Vec<(f64, f64, String)> {
+    // The meeting's turns that touch this segment, looked up once.
+    let turns: Vec<&StoredTurn> = turns
+        .iter()
+        .filter(|t| t.start < end && t.end > start)
+        .collect();
     // Dominant speaker per slice of 0.1 s, then runs.
     let step = 0.1;
     let slices = (((end - start) / step).ceil() as usize).max(1);
@@ -388,7 +391,6 @@ mod tests {
                     speech_s: 10.0,
                 })
                 .collect(),
-            metrics: DiarizeMetrics::default(),
         }
     }
 

@@ -7,7 +7,7 @@ mod common;
 
 use nightshift_diarize::{Diarizer, Options, Segmenter};
 use nightshift_diarize_worker::embedder::{OnnxEmbedder, init_runtime};
-use nightshift_eval::{SpeakerTurn, der, load_corpus, parse_rttm};
+use nightshift_eval::{der, load_corpus, parse_rttm};
 
 fn main() {
     let dir = std::path::PathBuf::from(
@@ -68,15 +68,7 @@ fn main() {
                     ..base.clone()
                 })
                 .finish(std::slice::from_ref(&a));
-            let hyp: Vec<SpeakerTurn> = d
-                .turns
-                .iter()
-                .map(|t| SpeakerTurn {
-                    speaker: t.speaker.to_string(),
-                    start: t.start,
-                    end: t.end,
-                })
-                .collect();
+            let hyp = common::hypothesis(&d);
             let s = der(&reference, &hyp, 0.25);
             line += &format!(" {th}: {:.1}% n{}", 100.0 * s.rate(), d.speakers.len());
             if std::env::var_os("MASSES").is_some() {

@@ -37,7 +37,7 @@ impl Engine {
     }
 
     /// The pipeline options for a meeting's hints.
-    pub fn options(&self, hints: &SpeakerHints) -> Options {
+    fn options(&self, hints: &SpeakerHints) -> Options {
         let mut o = self.diarizer.options().clone();
         if let Some(t) = hints.threshold {
             o.threshold = t;

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use nightshift_diarize::Diarization;
 use nightshift_diarize_worker::Engine;
+use nightshift_eval::SpeakerTurn;
 use nightshift_worker_protocol::DiarizeLoad;
 
 /// The directory `scripts/fetch-diarization-models.sh` fills. Fails (never skips) when the
@@ -87,5 +89,17 @@ fn run_ffmpeg(cmd: &mut Command, path: &Path) -> Vec<f32> {
     out.stdout
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// A diarization's turns as DER hypothesis turns.
+pub fn hypothesis(d: &Diarization) -> Vec<SpeakerTurn> {
+    d.turns
+        .iter()
+        .map(|t| SpeakerTurn {
+            speaker: t.speaker.to_string(),
+            start: t.start,
+            end: t.end,
+        })
         .collect()
 }

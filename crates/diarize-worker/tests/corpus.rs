@@ -3,7 +3,7 @@
 
 mod common;
 
-use nightshift_eval::{SpeakerTurn, der, load_corpus, parse_rttm};
+use nightshift_eval::{der, load_corpus, parse_rttm};
 use nightshift_worker_protocol::SpeakerHints;
 
 #[test]
@@ -27,15 +27,7 @@ fn der_on_corpus_meetings() {
         let (d, m) = engine
             .diarize_spans([Ok((samples, 0.0))], &SpeakerHints::default())
             .expect("diarization");
-        let hyp: Vec<SpeakerTurn> = d
-            .turns
-            .iter()
-            .map(|t| SpeakerTurn {
-                speaker: t.speaker.to_string(),
-                start: t.start,
-                end: t.end,
-            })
-            .collect();
+        let hyp = common::hypothesis(&d);
         let score = der(&reference, &hyp, 0.25);
         let truth = case.expected["num_speakers"].as_u64().unwrap_or(0) as usize;
         let synthetic = case.kind == "meeting";

@@ -295,16 +295,16 @@ fn embed_locals(
             if !clean.iter().any(|&c| c) {
                 continue;
             }
-            let mut cells = Vec::new();
-            for g in 0..grid_len {
-                let (a, b) = (g * GRID_STEP, g * GRID_STEP + DVEC_SAMPLES);
-                if a < *start || b > start + WINDOW_SAMPLES {
-                    continue;
-                }
-                if clean_share(&clean, a - start, b - start) >= 0.9 {
-                    cells.push(g);
-                }
-            }
+            // Only the grid cells that lie wholly inside this window.
+            let first = start.div_ceil(GRID_STEP);
+            let last = ((start + WINDOW_SAMPLES).saturating_sub(DVEC_SAMPLES) / GRID_STEP + 1)
+                .min(grid_len);
+            let cells: Vec<usize> = (first..last)
+                .filter(|&g| {
+                    let a = g * GRID_STEP - start;
+                    clean_share(&clean, a, a + DVEC_SAMPLES) >= 0.9
+                })
+                .collect();
             if cells.is_empty() {
                 // A short turn: one d-vector of its own clean audio, tiled to a full window.
                 let audio: Vec<f32> = clean

@@ -53,8 +53,8 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
             })
             .filter(|s| Path::new(&s.path).is_file())
             .collect();
-        let hints = serde_json::from_value(j.payload["hints"].clone()).unwrap_or_default();
-        let mut hints: nightshift_worker_protocol::SpeakerHints = hints;
+        let mut hints: nightshift_worker_protocol::SpeakerHints =
+            serde_json::from_value(j.payload["hints"].clone()).unwrap_or_default();
         if hints.threshold.is_none() {
             hints.threshold = ctx.speakers.cluster_threshold;
         }
@@ -113,7 +113,6 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
                             speech_s: s.speech_s,
                         })
                         .collect(),
-                    metrics: metrics.clone(),
                 };
                 super::complete_json(queue, job_id, owner, &result, &metrics)
             }
