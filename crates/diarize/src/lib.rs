@@ -3,7 +3,9 @@
 //! and the reconstruction of speaker turns. The embedder itself (an ONNX model) is behind the
 //! [`Embedder`] trait so this crate links no runtime.
 
+pub mod campplus;
 pub mod cluster;
+pub mod fbank;
 mod gemm;
 pub mod mel;
 pub mod pipeline;

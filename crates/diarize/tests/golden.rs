@@ -136,3 +136,69 @@ fn log_mel_matches_the_reference() {
         assert!(worst < 2e-3, "{name}: max log-mel difference {worst}");
     }
 }
+
+/// `seconds` of `source` from `offset_s`, decoded as the reference script decodes it.
+fn excerpt(source: &str, offset_s: f64, seconds: f64) -> Vec<f32> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-ss"])
+        .arg(offset_s.to_string())
+        .arg("-t")
+        .arg(seconds.to_string())
+        .arg("-i")
+        .arg(shared_dir().join(source))
+        .args(["-ac", "1", "-ar", "16000", "-f", "f32le", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success());
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[test]
+fn campplus_matches_the_reference() {
+    use nightshift_diarize::campplus::CamPlus;
+    use nightshift_diarize::fbank::{self, FBANK_BINS};
+    let model = CamPlus::open(&models_dir().join("campplus.safetensors"), 1).unwrap();
+    let g = golden("campplus.json");
+    for case in g["cases"].as_array().unwrap() {
+        let source = case["source"].as_str().unwrap();
+        let wav = excerpt(
+            source,
+            case["offset_s"].as_f64().unwrap(),
+            case["seconds"].as_f64().unwrap(),
+        );
+        let feats = fbank::fbank(&wav);
+        let frames = feats.len() / FBANK_BINS;
+        assert_eq!(frames as u64, case["frames"].as_u64().unwrap(), "{source}");
+        let want_rows = rows(&case["fbank"]);
+        let mut worst_fbank = 0.0f64;
+        for (r, want) in case["fbank_rows"].as_array().unwrap().iter().zip(&want_rows) {
+            let r = r.as_u64().unwrap() as usize;
+            for (a, b) in feats[r * FBANK_BINS..(r + 1) * FBANK_BINS].iter().zip(want) {
+                worst_fbank = worst_fbank.max((*a as f64 - b).abs());
+            }
+        }
+        // Log energies computed in f32 here, f64 in numpy, rounded to 5 decimals there.
+        assert!(worst_fbank < 2e-3, "{source}: max fbank difference {worst_fbank}");
+        let got = model.forward(&feats, frames);
+        let want: Vec<f64> = case["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let dot: f64 = got.iter().zip(&want).map(|(a, b)| *a as f64 * b).sum();
+        let na: f64 = got.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
+        let nb: f64 = want.iter().map(|b| b.powi(2)).sum::<f64>().sqrt();
+        let cos = dot / (na * nb);
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (*a as f64 - b).abs())
+            .fold(0.0, f64::max);
+        println!("{source}: fbank max |Δ| {worst_fbank:.1e}, embedding cosine {cos:.7}, max |Δ| {worst:.1e}");
+        assert!(cos > 0.99999, "{source}: embedding cosine {cos}");
+    }
+}
