@@ -11,7 +11,7 @@
 //!
 //! [speakers]
 //! enabled = true              # diarize every new meeting (who spoke when)
-//! match_threshold = 0.75      # cosine similarity at which an enrolled voice names a speaker
+//! match_threshold = 0.86      # cosine similarity at which an enrolled voice names a speaker
 //!
 //! [summary]                   # applies to every profile, under the profile's own keys
 //! temperature = 0.3
@@ -233,7 +233,7 @@ impl Default for SpeakersConfig {
     fn default() -> Self {
         SpeakersConfig {
             enabled: true,
-            match_threshold: 0.75,
+            match_threshold: 0.86,
             cluster_threshold: None,
             models_dir: None,
         }

@@ -18,8 +18,7 @@ pub const DIARIZE_MODEL_KEY: &str = "diarize";
 
 /// Files the diarization worker needs, as `scripts/fetch-diarization-models.sh` names them.
 const SEGMENTATION_FILE: &str = "segmentation-3.0.safetensors";
-const EMBEDDER_FILE: &str = "embedder.int8.onnx";
-const ONNXRUNTIME_FILE: &str = "libonnxruntime.so.1.32.0";
+const EMBEDDER_FILE: &str = "campplus.safetensors";
 
 /// The meeting's diarization job, when `[speakers] enabled` (the default).
 pub fn diarize_jobs(config: &SpeakersConfig, hints: &SpeakerHints) -> Vec<NewJob> {
@@ -69,7 +68,7 @@ fn model_dirs(home: &Home, config: &SpeakersConfig) -> Vec<PathBuf> {
 /// The worker's load message, from the first directory that holds all three files.
 pub fn load_message(home: &Home, config: &SpeakersConfig, threads: u32) -> Result<DiarizeLoad> {
     let dirs = model_dirs(home, config);
-    let files = [SEGMENTATION_FILE, EMBEDDER_FILE, ONNXRUNTIME_FILE];
+    let files = [SEGMENTATION_FILE, EMBEDDER_FILE];
     match dirs
         .iter()
         .find(|d| files.iter().all(|f| d.join(f).is_file()))
@@ -77,7 +76,6 @@ pub fn load_message(home: &Home, config: &SpeakersConfig, threads: u32) -> Resul
         Some(d) => Ok(DiarizeLoad {
             segmentation_path: d.join(SEGMENTATION_FILE).to_string_lossy().into_owned(),
             embedder_path: d.join(EMBEDDER_FILE).to_string_lossy().into_owned(),
-            onnxruntime_path: d.join(ONNXRUNTIME_FILE).to_string_lossy().into_owned(),
             threads,
         }),
         None => {

@@ -54,8 +54,7 @@ fn main() {
     let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
     let mut engine = Engine::load(&DiarizeLoad {
         segmentation_path: p("segmentation-3.0.safetensors"),
-        embedder_path: p("embedder.int8.onnx"),
-        onnxruntime_path: p("libonnxruntime.so.1.32.0"),
+        embedder_path: p("campplus.safetensors"),
         threads: 2,
     })
     .expect("models");

@@ -6,7 +6,7 @@
 mod common;
 
 use nightshift_diarize::{Diarizer, Options, Segmenter};
-use nightshift_diarize_worker::embedder::{OnnxEmbedder, init_runtime};
+use nightshift_diarize::campplus::CamPlus;
 use nightshift_eval::{der, load_corpus, parse_rttm};
 
 fn main() {
@@ -20,9 +20,8 @@ fn main() {
     let step: f32 = std::env::var("STEP")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2.5);
-    let rt = init_runtime(&dir.join("libonnxruntime.so.1.32.0")).unwrap();
-    let mut emb = OnnxEmbedder::open(&rt, &dir.join("embedder.int8.onnx"), 2).unwrap();
+        .unwrap_or(Options::default().step_s);
+    let mut emb = CamPlus::open(&dir.join("campplus.safetensors"), 2).unwrap();
     let seg = Segmenter::open(&dir.join("segmentation-3.0.safetensors")).unwrap();
     let slack: f32 = std::env::var("SLACK")
         .ok()

@@ -9,20 +9,18 @@ use nightshift_worker_protocol::{
     SpeakerHints, SpeakerTurn,
 };
 
-use crate::embedder::{OnnxEmbedder, init_runtime};
+use nightshift_diarize::campplus::CamPlus;
 
 pub struct Engine {
     diarizer: Diarizer,
-    embedder: OnnxEmbedder,
-    // Kept alive for the session's lifetime.
-    _runtime: ort::environment::Environment,
+    embedder: CamPlus,
 }
 
 impl Engine {
     pub fn load(load: &DiarizeLoad) -> Result<Self, String> {
-        let runtime = init_runtime(Path::new(&load.onnxruntime_path))?;
         let threads = load.threads.max(1) as usize;
-        let embedder = OnnxEmbedder::open(&runtime, Path::new(&load.embedder_path), threads)?;
+        let embedder =
+            CamPlus::open(Path::new(&load.embedder_path), threads).map_err(|e| e.to_string())?;
         let segmenter =
             Segmenter::open(Path::new(&load.segmentation_path)).map_err(|e| e.to_string())?;
         let options = Options {
@@ -32,7 +30,6 @@ impl Engine {
         Ok(Engine {
             diarizer: Diarizer::new(segmenter, options),
             embedder,
-            _runtime: runtime,
         })
     }
 

@@ -19,11 +19,7 @@ pub fn models_dir() -> PathBuf {
             Path::new(&std::env::var_os("HOME").expect("HOME is set"))
                 .join(".cache/nightshift-models/diarization")
         });
-    for f in [
-        "segmentation-3.0.safetensors",
-        "embedder.int8.onnx",
-        "libonnxruntime.so.1.32.0",
-    ] {
+    for f in ["segmentation-3.0.safetensors", "campplus.safetensors"] {
         assert!(
             dir.join(f).is_file(),
             "{}: missing {f}; run scripts/fetch-diarization-models.sh (scripts/test.sh does)",
@@ -38,8 +34,7 @@ pub fn engine(threads: u32) -> Engine {
     let p = |f: &str| d.join(f).to_string_lossy().into_owned();
     Engine::load(&DiarizeLoad {
         segmentation_path: p("segmentation-3.0.safetensors"),
-        embedder_path: p("embedder.int8.onnx"),
-        onnxruntime_path: p("libonnxruntime.so.1.32.0"),
+        embedder_path: p("campplus.safetensors"),
         threads,
     })
     .expect("diarization models load")

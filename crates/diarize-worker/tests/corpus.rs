@@ -54,10 +54,8 @@ fn der_on_corpus_meetings() {
                 100.0 * limit
             ));
         }
-        // The acceptance target is the exact count; this embedder cannot tell every pair of
-        // synthetic voices apart (two of meeting_03's are 0.085 apart in cosine distance), so
-        // the test holds the count to within one and the table shows the rest.
-        if synthetic && d.speakers.len().abs_diff(truth) > 1 {
+        // The acceptance target: the exact count on every synthetic meeting.
+        if synthetic && d.speakers.len() != truth {
             failures.push(format!(
                 "{}: {} speakers found, {truth} expected",
                 case.id,

@@ -7,7 +7,6 @@ pub mod campplus;
 pub mod cluster;
 pub mod fbank;
 mod gemm;
-pub mod mel;
 pub mod pipeline;
 pub mod segmentation;
 pub mod weights;

@@ -23,28 +23,34 @@ use std::time::Instant;
 
 use crate::DiarizeError;
 use crate::cluster::{self, CountHints};
-use crate::mel::{self, MEL_BINS};
 use crate::segmentation::{self, FRAMES, LOCAL_SPEAKERS, SAMPLE_RATE, Segmenter, WINDOW_SAMPLES};
 
 /// Samples between two segmentation frames (the network's total stride, 10 · 3 · 3 · 3).
 pub const FRAME_STEP: usize = 270;
 /// Offset of frame 0's centre from the window start (half the receptive field, 991 samples).
 const FRAME_CENTER: usize = 495;
-/// Mel frames per d-vector window and the grid's stride, in mel frames (hop 160 samples).
-pub const DVEC_FRAMES: usize = 80;
-const DVEC_STRIDE: usize = 60;
-/// Samples one d-vector window reads: 512 + 79 · 160 (0.82 s).
-pub const DVEC_SAMPLES: usize = mel::samples_for(DVEC_FRAMES);
-const GRID_STEP: usize = DVEC_STRIDE * mel::HOP;
+/// Clean-speech cells: a fixed grid of 0.82 s cells every 0.6 s per span. A cell belongs to a
+/// local speaker when ≥ 90 % of it is that speaker talking alone.
+pub const CELL_SAMPLES: usize = 13_152;
+const GRID_STEP: usize = 9_600;
 const GRID_STEP_S: f32 = GRID_STEP as f32 / SAMPLE_RATE as f32;
 
-/// A speaker embedding model: L2-normalised vectors for log-mel windows.
+/// A speaker embedding model.
 pub trait Embedder {
     /// Embedding size.
     fn dim(&self) -> usize;
-    /// `windows` holds `count` windows of `DVEC_FRAMES × MEL_BINS` log-mel values (row-major);
-    /// returns `count × dim` values, each row L2-normalised.
-    fn embed(&mut self, windows: &[f32], count: usize) -> Result<Vec<f32>, DiarizeError>;
+    /// One L2-normalised embedding per clip of 16 kHz mono samples, `clips.len() × dim`.
+    fn embed(&mut self, clips: &[&[f32]]) -> Result<Vec<f32>, DiarizeError>;
+}
+
+impl Embedder for crate::campplus::CamPlus {
+    fn dim(&self) -> usize {
+        crate::campplus::EMBEDDING_DIM
+    }
+
+    fn embed(&mut self, clips: &[&[f32]]) -> Result<Vec<f32>, DiarizeError> {
+        Ok(self.embed_clips(clips))
+    }
 }
 
 /// Tuning of the pipeline. Defaults are the measured ones (see the crate's tests and the
@@ -76,8 +82,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             step_s: 5.0,
-            threshold: 0.075,
-            size_slack: 0.08,
+            threshold: 0.115,
+            size_slack: 0.12,
             hints: CountHints::default(),
             min_speaker_share: 0.03,
             min_speaker_s: 5.0,
@@ -272,23 +278,22 @@ fn frame_range(i: usize) -> (usize, usize) {
     (c - FRAME_STEP / 2, c + FRAME_STEP / 2)
 }
 
-/// For each window and local speaker: which grid d-vectors lie in its clean (alone) speech.
+/// For each window and local speaker: its clean speech cut into pieces, one embedding each.
 fn embed_locals(
     embedder: &mut dyn Embedder,
     samples: &[f32],
     windows: &[(usize, Vec<u8>)],
 ) -> Result<Vec<LocalSpeaker>, DiarizeError> {
-    let grid_len = if samples.len() >= DVEC_SAMPLES {
-        (samples.len() - DVEC_SAMPLES) / GRID_STEP + 1
+    let grid_len = if samples.len() >= CELL_SAMPLES {
+        (samples.len() - CELL_SAMPLES) / GRID_STEP + 1
     } else {
         0
     };
-    // Clean ownership per sample would be large; per grid cell we ask each window directly.
-    let mut wanted: Vec<Vec<usize>> = vec![Vec::new(); windows.len() * LOCAL_SPEAKERS];
-    let mut needed = vec![false; grid_len];
+    // (window, local speaker, sample range) of every clip to embed; the same range seen by
+    // two overlapping windows is embedded once.
+    let mut wanted: Vec<(usize, usize, (usize, usize), f32)> = Vec::new();
     let mut short: Vec<(usize, usize, Vec<f32>)> = Vec::new();
     for (w, (start, act)) in windows.iter().enumerate() {
-        // clean[k][frame] = only k talks
         for k in 0..LOCAL_SPEAKERS {
             let bit = 1u8 << k;
             let clean: Vec<bool> = act.iter().map(|&a| a == bit).collect();
@@ -297,16 +302,16 @@ fn embed_locals(
             }
             // Only the grid cells that lie wholly inside this window.
             let first = start.div_ceil(GRID_STEP);
-            let last = ((start + WINDOW_SAMPLES).saturating_sub(DVEC_SAMPLES) / GRID_STEP + 1)
+            let last = ((start + WINDOW_SAMPLES).saturating_sub(CELL_SAMPLES) / GRID_STEP + 1)
                 .min(grid_len);
             let cells: Vec<usize> = (first..last)
                 .filter(|&g| {
                     let a = g * GRID_STEP - start;
-                    clean_share(&clean, a, a + DVEC_SAMPLES) >= 0.9
+                    clean_share(&clean, a, a + CELL_SAMPLES) >= 0.9
                 })
                 .collect();
             if cells.is_empty() {
-                // A short turn: one d-vector of its own clean audio, tiled to a full window.
+                // A short turn: one embedding of its own clean audio.
                 let audio: Vec<f32> = clean
                     .iter()
                     .enumerate()
@@ -324,72 +329,57 @@ fn embed_locals(
                     short.push((w, k, audio));
                 }
             } else {
-                for &g in &cells {
-                    needed[g] = true;
+                for piece in pieces(&cells) {
+                    let range = (
+                        piece[0] * GRID_STEP,
+                        piece[piece.len() - 1] * GRID_STEP + CELL_SAMPLES,
+                    );
+                    wanted.push((w, k, range, piece.len() as f32));
                 }
-                wanted[w * LOCAL_SPEAKERS + k] = cells;
             }
         }
     }
-    // Grid d-vectors, once each.
-    let cells: Vec<usize> = (0..grid_len).filter(|&g| needed[g]).collect();
-    let mut mels = Vec::with_capacity(cells.len() * DVEC_FRAMES * MEL_BINS);
-    for &g in &cells {
-        mels.extend(mel::log_mel(
-            &samples[g * GRID_STEP..g * GRID_STEP + DVEC_SAMPLES],
-        ));
-    }
-    for (_, _, audio) in &short {
-        let tiled: Vec<f32> = audio.iter().copied().cycle().take(DVEC_SAMPLES).collect();
-        mels.extend(mel::log_mel(&tiled));
-    }
-    let count = cells.len() + short.len();
+    let mut ranges: Vec<(usize, usize)> = wanted.iter().map(|p| p.2).collect();
+    ranges.sort_unstable();
+    ranges.dedup();
+    let mut clips: Vec<&[f32]> = ranges.iter().map(|&(a, b)| &samples[a..b]).collect();
+    clips.extend(short.iter().map(|s| s.2.as_slice()));
     let dim = embedder.dim();
-    let vectors = if count == 0 {
+    let vectors = if clips.is_empty() {
         Vec::new()
     } else {
-        embedder.embed(&mels, count)?
+        embedder.embed(&clips)?
     };
-    let mut index_of = vec![usize::MAX; grid_len];
-    for (i, &g) in cells.iter().enumerate() {
-        index_of[g] = i;
+    if vectors.len() != clips.len() * dim {
+        return Err(DiarizeError::Embedder(format!(
+            "{} values for {} clips of dimension {dim}",
+            vectors.len(),
+            clips.len()
+        )));
     }
     let mut locals = Vec::new();
-    for (slot, cells) in wanted.iter().enumerate() {
-        if cells.is_empty() {
-            continue;
-        }
-        let window = slot / LOCAL_SPEAKERS;
+    for (window, speaker, range, weight) in wanted {
+        let row = ranges.binary_search(&range).expect("every range was embedded");
         let start = windows[window].0;
-        for piece in pieces(cells) {
-            let mut mean = vec![0.0f32; dim];
-            for &g in piece {
-                let v = &vectors[index_of[g] * dim..(index_of[g] + 1) * dim];
-                mean.iter_mut().zip(v).for_each(|(m, x)| *m += x);
-            }
-            let (a, b) = (
-                piece[0] * GRID_STEP - start,
-                piece[piece.len() - 1] * GRID_STEP + DVEC_SAMPLES - start,
-            );
-            locals.push(LocalSpeaker {
-                window,
-                speaker: slot % LOCAL_SPEAKERS,
-                frames: (
-                    a.saturating_sub(FRAME_CENTER) / FRAME_STEP,
-                    (b.saturating_sub(FRAME_CENTER) / FRAME_STEP + 1).min(FRAMES),
-                ),
-                vector: normalized(mean),
-                weight: piece.len() as f32,
-            });
-        }
+        let (a, b) = (range.0 - start, range.1 - start);
+        locals.push(LocalSpeaker {
+            window,
+            speaker,
+            frames: (
+                a.saturating_sub(FRAME_CENTER) / FRAME_STEP,
+                (b.saturating_sub(FRAME_CENTER) / FRAME_STEP + 1).min(FRAMES),
+            ),
+            vector: vectors[row * dim..(row + 1) * dim].to_vec(),
+            weight,
+        });
     }
     for (i, (w, k, _)) in short.iter().enumerate() {
-        let row = cells.len() + i;
+        let row = ranges.len() + i;
         locals.push(LocalSpeaker {
             window: *w,
             speaker: *k,
             frames: (0, FRAMES),
-            vector: normalized(vectors[row * dim..(row + 1) * dim].to_vec()),
+            vector: vectors[row * dim..(row + 1) * dim].to_vec(),
             weight: 0.5,
         });
     }
@@ -398,17 +388,36 @@ fn embed_locals(
     Ok(locals)
 }
 
-/// Sorted grid cells cut into pieces: runs of adjacent cells, each at most `PIECE_CELLS` long
-/// (a short remainder joins the piece before it).
+/// Sorted grid cells cut into pieces of at most `PIECE_CELLS` adjacent cells, cut at fixed
+/// grid positions (multiples of `PIECE_CELLS`) so that two overlapping windows that see the
+/// same speech ask for the same pieces; a one-cell remainder joins its neighbour in the run.
 fn pieces(cells: &[usize]) -> Vec<&[usize]> {
-    let mut out = Vec::new();
+    let mut out: Vec<&[usize]> = Vec::new();
     let mut run_start = 0;
     for i in 1..=cells.len() {
         if i == cells.len() || cells[i] != cells[i - 1] + 1 {
             let run = &cells[run_start..i];
-            let n = run.len().div_ceil(PIECE_CELLS).max(1);
-            let size = run.len().div_ceil(n);
-            out.extend(run.chunks(size));
+            let mut parts: Vec<&[usize]> = Vec::new();
+            let mut a = 0;
+            for j in 1..=run.len() {
+                if j == run.len() || run[j] % PIECE_CELLS == 0 {
+                    parts.push(&run[a..j]);
+                    a = j;
+                }
+            }
+            // Merge one-cell fragments at either end into their neighbour.
+            if parts.len() > 1 && parts[0].len() == 1 {
+                let n = parts[1].len() + 1;
+                parts.remove(0);
+                parts[0] = &run[..n];
+            }
+            if parts.len() > 1 && parts[parts.len() - 1].len() == 1 {
+                parts.pop();
+                let last = parts.len() - 1;
+                let from = run.len() - parts[last].len() - 1;
+                parts[last] = &run[from..];
+            }
+            out.extend(parts);
             run_start = i;
         }
     }
@@ -769,17 +778,22 @@ mod tests {
 
     #[test]
     fn cells_cut_into_pieces() {
+        // Cut at multiples of 4, so overlapping windows ask for the same pieces.
         let cells = [1, 2, 3, 4, 5, 6, 7, 9, 10];
         let p = pieces(&cells);
-        assert_eq!(p, vec![&[1, 2, 3, 4][..], &[5, 6, 7], &[9, 10]]);
+        assert_eq!(p, vec![&[1, 2, 3][..], &[4, 5, 6, 7], &[9, 10]]);
+        // One-cell fragments join their neighbour.
+        let cells = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+        let p = pieces(&cells);
+        assert_eq!(p, vec![&[3, 4, 5, 6, 7][..], &[8, 9, 10, 11, 12]]);
     }
 
     #[test]
     fn clean_share_counts_frames() {
         let clean = vec![true; FRAMES];
-        assert!((clean_share(&clean, 1000, 1000 + DVEC_SAMPLES) - 1.0).abs() < 1e-6);
+        assert!((clean_share(&clean, 1000, 1000 + CELL_SAMPLES) - 1.0).abs() < 1e-6);
         let none = vec![false; FRAMES];
-        assert_eq!(clean_share(&none, 1000, 1000 + DVEC_SAMPLES), 0.0);
+        assert_eq!(clean_share(&none, 1000, 1000 + CELL_SAMPLES), 0.0);
     }
 
     fn span_with(

@@ -8,10 +8,8 @@ use serde::{Deserialize, Serialize};
 pub struct DiarizeLoad {
     /// pyannote segmentation-3.0 weights (safetensors).
     pub segmentation_path: String,
-    /// Speaker embedder (ONNX).
+    /// CAM++ speaker embedder weights (safetensors).
     pub embedder_path: String,
-    /// `libonnxruntime.so`, opened at run time.
-    pub onnxruntime_path: String,
     pub threads: u32,
 }
 
