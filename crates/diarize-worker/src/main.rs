@@ -1,13 +1,13 @@
 //! `nightshift-diarize-worker`: speaker diarization in its own process, like every model.
 //!
 //! Reads line-delimited JSON on stdin (`nightshift_worker_protocol::diarize`): one `load`
-//! (segmentation weights, embedder ONNX, the ONNX Runtime library), then `diarize` items (a
+//! (segmentation and embedder weights), then `diarize` items (a
 //! meeting's chunks → turns and speakers) and `embed` items (a clip → its main speaker's voice);
 //! each is answered on stdout as soon as it is done. Exits at stdin EOF, which frees the
-//! models. Segmentation runs in Rust on CPU threads; the embedder in ONNX Runtime on the CPU.
+//! models. Both models run in Rust on CPU threads.
 //!
 //! Exit status: 0 after a clean batch, 1 after a `fatal` answer, 2 if the protocol pipe cannot
-//! be set up. Logging: `NIGHTSHIFT_WORKER_LOG` (default `info,ort=warn`).
+//! be set up. Logging: `NIGHTSHIFT_WORKER_LOG` (default `info`).
 
 use std::io::Write;
 use std::time::Instant;
@@ -21,7 +21,7 @@ use nightshift_diarize_worker::Engine;
 fn main() {
     nightshift_worker_runtime::worker_main(
         "nightshift-diarize-worker",
-        "info,ort=warn",
+        "info",
         run,
         |out, message| {
             let _ = write_message(out, &DiarizeResponse::Fatal { message });

@@ -119,7 +119,9 @@ impl Loader<'_> {
         } else {
             (vec![1.0; n], vec![0.0; n])
         };
-        let scale: Vec<f32> = (0..n).map(|i| gamma[i] / (var[i] + BN_EPS).sqrt()).collect();
+        let scale: Vec<f32> = (0..n)
+            .map(|i| gamma[i] / (var[i] + BN_EPS).sqrt())
+            .collect();
         let shift = (0..n).map(|i| beta[i] - mean[i] * scale[i]).collect();
         Ok(Affine { scale, shift })
     }
@@ -168,8 +170,16 @@ impl CamPlus {
                     None
                 };
                 head_blocks.push(ResBlock {
-                    conv1: l.conv_bn(&format!("{p}.conv1"), &[hc, hc, 3, 3], &format!("{p}.bn1"))?,
-                    conv2: l.conv_bn(&format!("{p}.conv2"), &[hc, hc, 3, 3], &format!("{p}.bn2"))?,
+                    conv1: l.conv_bn(
+                        &format!("{p}.conv1"),
+                        &[hc, hc, 3, 3],
+                        &format!("{p}.bn1"),
+                    )?,
+                    conv2: l.conv_bn(
+                        &format!("{p}.conv2"),
+                        &[hc, hc, 3, 3],
+                        &format!("{p}.bn2"),
+                    )?,
                     shortcut,
                     stride,
                 });
@@ -229,10 +239,7 @@ impl CamPlus {
             channels /= 2;
         }
         let dense = fold(
-            l.conv(
-                "xvector.dense.linear",
-                &[EMBEDDING_DIM, channels * 2, 1],
-            )?,
+            l.conv("xvector.dense.linear", &[EMBEDDING_DIM, channels * 2, 1])?,
             &l.affine("xvector.dense.nonlinear.batchnorm", EMBEDDING_DIM, false)?,
         );
         Ok(CamPlus {

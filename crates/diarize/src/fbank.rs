@@ -30,8 +30,8 @@ fn tables() -> &'static Tables {
     T.get_or_init(|| Tables {
         window: (0..FRAME)
             .map(|i| {
-                let hann = 0.5
-                    - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / (FRAME - 1) as f64).cos();
+                let hann =
+                    0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / (FRAME - 1) as f64).cos();
                 hann.powf(0.85) as f32
             })
             .collect(),

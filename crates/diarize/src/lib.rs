@@ -1,7 +1,7 @@
 //! Speaker diarization without an inference engine: the pyannote segmentation-3.0 network
-//! written out in Rust, the log-mel front end of the speaker embedder, agglomerative clustering
-//! and the reconstruction of speaker turns. The embedder itself (an ONNX model) is behind the
-//! [`Embedder`] trait so this crate links no runtime.
+//! and the CAM++ speaker embedder (with its Kaldi fbank front end) written out in Rust,
+//! agglomerative clustering and the reconstruction of speaker turns. The pipeline takes any
+//! [`Embedder`]; CAM++ is the one the worker uses.
 
 pub mod campplus;
 pub mod cluster;

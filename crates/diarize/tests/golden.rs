@@ -158,14 +158,22 @@ fn campplus_matches_the_reference() {
         assert_eq!(frames as u64, case["frames"].as_u64().unwrap(), "{source}");
         let want_rows = rows(&case["fbank"]);
         let mut worst_fbank = 0.0f64;
-        for (r, want) in case["fbank_rows"].as_array().unwrap().iter().zip(&want_rows) {
+        for (r, want) in case["fbank_rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(&want_rows)
+        {
             let r = r.as_u64().unwrap() as usize;
             for (a, b) in feats[r * FBANK_BINS..(r + 1) * FBANK_BINS].iter().zip(want) {
                 worst_fbank = worst_fbank.max((*a as f64 - b).abs());
             }
         }
         // Log energies computed in f32 here, f64 in numpy, rounded to 5 decimals there.
-        assert!(worst_fbank < 2e-3, "{source}: max fbank difference {worst_fbank}");
+        assert!(
+            worst_fbank < 2e-3,
+            "{source}: max fbank difference {worst_fbank}"
+        );
         let got = model.forward(&feats, frames);
         let want: Vec<f64> = case["embedding"]
             .as_array()
@@ -182,7 +190,9 @@ fn campplus_matches_the_reference() {
             .zip(&want)
             .map(|(a, b)| (*a as f64 - b).abs())
             .fold(0.0, f64::max);
-        println!("{source}: fbank max |Δ| {worst_fbank:.1e}, embedding cosine {cos:.7}, max |Δ| {worst:.1e}");
+        println!(
+            "{source}: fbank max |Δ| {worst_fbank:.1e}, embedding cosine {cos:.7}, max |Δ| {worst:.1e}"
+        );
         assert!(cos > 0.99999, "{source}: embedding cosine {cos}");
     }
 }

@@ -1,6 +1,6 @@
 //! Running diarization jobs in the diarization worker: one item per meeting, built from the
 //! meeting's stored chunks; the answer (turns, speakers with their voice embeddings) is the
-//! job's result. Runs on the CPU, so it takes no GPU lease (a CUDA build of the embedder would).
+//! job's result. Runs on the CPU, so it takes no GPU lease.
 
 use std::ops::ControlFlow;
 use std::path::Path;
