@@ -1,6 +1,11 @@
 //! Frame signatures: every decoded frame scaled (area average) to a 32×18 RGB thumbnail by an
 //! ffmpeg child, read from a pipe. At that size text slides still differ, and decoding costs
 //! far more than comparing.
+//!
+//! Decoding is the cost, and ffmpeg's own frame threading gains little on small videos, so a
+//! longer video is decoded as two halves by two ffmpeg children at once, split at the keyframe
+//! nearest its middle (from a demux-only packet listing). The halves are used only when each
+//! has exactly the frame count the listing predicts; otherwise the video is decoded in one go.
 
 use std::io::Read;
 use std::path::Path;
@@ -11,16 +16,169 @@ use crate::VideoError;
 pub const SIG_W: usize = 32;
 pub const SIG_H: usize = 18;
 
+/// Videos with fewer frames than this are decoded in one go (two children cost more to start
+/// than they save).
+const SPLIT_MIN_FRAMES: usize = 600;
+
 /// Signatures of every frame, in decode order (frame k = the k-th decoded frame).
 pub fn signatures(input: &Path) -> Result<Vec<Vec<f32>>, VideoError> {
-    let mut child = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        // Speed: no in-loop deblocking (invisible at 32×18).
-        .args(["-skip_loop_filter", "all", "-i"])
+    if let Some(split) = split_point(input) {
+        let (first, second) = std::thread::scope(|scope| {
+            let first = scope.spawn(|| decode(input, Part::Before(split.first_end_s)));
+            let second = decode(input, Part::From(split.second_seek_s));
+            (first.join().expect("decode thread panicked"), second)
+        });
+        match (first, second) {
+            (Ok(mut a), Ok(b)) if a.len() == split.before && b.len() == split.after => {
+                a.extend(b);
+                return Ok(a);
+            }
+            (a, b) => tracing::debug!(
+                "{}: split decode gave {:?} + {:?} frames, expected {} + {}; decoding in one go",
+                input.display(),
+                a.map(|v| v.len()).map_err(|e| e.to_string()),
+                b.map(|v| v.len()).map_err(|e| e.to_string()),
+                split.before,
+                split.after
+            ),
+        }
+    }
+    decode(input, Part::All)
+}
+
+/// Which frames one ffmpeg child decodes.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    All,
+    /// Frames before this many seconds from the start.
+    Before(f64),
+    /// From the keyframe at or before this time (no accurate seek: decoding starts there).
+    From(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Split {
+    first_end_s: f64,
+    second_seek_s: f64,
+    before: usize,
+    after: usize,
+}
+
+/// Where to cut the video in two, from `ffprobe`'s packet listing; `None` for a short video,
+/// one without a keyframe near its middle, or a listing we cannot trust (missing times).
+fn split_point(input: &Path) -> Option<Split> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args([
+            "format=start_time:packet=pts_time,flags",
+            "-of",
+            "compact=p=0:nk=0",
+        ])
         .arg(input)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    plan_split(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The pure part of [`split_point`]: lines `pts_time=…|flags=K__` per packet and one
+/// `start_time=…` for the container.
+fn plan_split(listing: &str) -> Option<Split> {
+    let mut start = None;
+    let mut packets: Vec<(f64, bool)> = Vec::new();
+    for line in listing.lines() {
+        let field = |key: &str| {
+            line.split('|')
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        };
+        if let Some(flags) = field("flags") {
+            let pts: f64 = field("pts_time")?.parse().ok()?;
+            packets.push((pts, flags.starts_with('K')));
+        } else if let Some(s) = field("start_time") {
+            start = Some(s.parse::<f64>().ok()?);
+        }
+    }
+    if packets.len() < SPLIT_MIN_FRAMES {
+        return None;
+    }
+    let mut times: Vec<f64> = packets.iter().map(|p| p.0).collect();
+    times.sort_by(f64::total_cmp);
+    let interval = times
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d > 1e-6)
+        .fold(f64::INFINITY, f64::min);
+    if !interval.is_finite() {
+        return None;
+    }
+    // Constant frame rate only: then every decoded frame is one output frame (what
+    // `passthrough` gives the halves) exactly as in the one-go decode, which keeps a constant
+    // rate so that frame k lies at k / fps. Allowed jitter: 1 % plus the millisecond rounding
+    // of WebM/Matroska timestamps.
+    if times
+        .windows(2)
+        .any(|w| ((w[1] - w[0]) - interval).abs() > interval * 0.01 + 0.0011)
+    {
+        return None;
+    }
+    let middle = times[times.len() / 2];
+    let key = packets
+        .iter()
+        .filter(|p| p.1)
+        .map(|p| p.0)
+        .min_by(|a, b| (a - middle).abs().total_cmp(&(b - middle).abs()))?;
+    let before = times.iter().filter(|&&t| t < key).count();
+    // Both halves at least a quarter of the video, or the split is not worth it.
+    if before < times.len() / 4 || times.len() - before < times.len() / 4 {
+        return None;
+    }
+    let rel = key - start.unwrap_or(times[0]);
+    Some(Split {
+        first_end_s: rel - interval / 2.0,
+        second_seek_s: rel + interval / 2.0,
+        before,
+        after: times.len() - before,
+    })
+}
+
+fn decode(input: &Path, part: Part) -> Result<Vec<Vec<f32>>, VideoError> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        // Speed: no in-loop deblocking (invisible at 32×18); one thread per child when the
+        // video is split in two (ffmpeg's frame threads gain little at these sizes).
+        .args(["-skip_loop_filter", "all"]);
+    if let Part::From(t) = part {
+        cmd.args([
+            "-threads",
+            "1",
+            "-noaccurate_seek",
+            "-ss",
+            &format!("{t:.6}"),
+        ]);
+    }
+    if let Part::Before(_) = part {
+        cmd.args(["-threads", "1"]);
+    }
+    cmd.arg("-i").arg(input);
+    if let Part::Before(t) = part {
+        cmd.args(["-t", &format!("{t:.6}")]);
+    }
+    let mut child = cmd
         .args([
             "-an",
             "-sn",
+            // One-go: a constant rate, so frame k lies at k / fps even for variable-rate input.
+            // Halves (constant-rate input only): every decoded frame once, as decoded.
+            "-fps_mode",
+            if matches!(part, Part::All) {
+                "cfr"
+            } else {
+                "passthrough"
+            },
             "-vf",
             &format!("scale={SIG_W}:{SIG_H}:flags=area"),
             "-f",
@@ -77,4 +235,45 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(frames: usize, key_every: usize, fps: f64, start: f64) -> String {
+        let mut s = format!("start_time={start:.6}\n");
+        for i in 0..frames {
+            let flags = if i % key_every == 0 { "K__" } else { "___" };
+            s += &format!("pts_time={:.6}|flags={flags}\n", start + i as f64 / fps);
+        }
+        s
+    }
+
+    #[test]
+    fn splits_at_the_keyframe_nearest_the_middle() {
+        let split = plan_split(&listing(1000, 250, 25.0, 0.0)).unwrap();
+        // keyframes at 0, 250, 500, 750: the middle one is frame 500 (20 s)
+        assert_eq!((split.before, split.after), (500, 500));
+        assert!((split.first_end_s - 19.98).abs() < 1e-9);
+        assert!((split.second_seek_s - 20.02).abs() < 1e-9);
+        // times are relative to the container's start
+        let split = plan_split(&listing(1000, 250, 25.0, 1.5)).unwrap();
+        assert!((split.second_seek_s - 20.02).abs() < 1e-9);
+    }
+
+    #[test]
+    fn short_videos_and_lone_keyframes_are_not_split() {
+        assert_eq!(plan_split(&listing(300, 50, 25.0, 0.0)), None);
+        // only the first frame is a keyframe: no split near the middle
+        assert_eq!(plan_split(&listing(1000, 5000, 25.0, 0.0)), None);
+        // variable frame rate: the halves could not keep frame k at k / fps
+        let mut l = listing(1000, 250, 25.0, 0.0);
+        l += "pts_time=45.000000|flags=___\n";
+        assert_eq!(plan_split(&l), None);
+        // a packet without a time makes the listing untrustworthy
+        let mut l = listing(1000, 250, 25.0, 0.0);
+        l += "pts_time=N/A|flags=___\n";
+        assert_eq!(plan_split(&l), None);
+    }
 }
