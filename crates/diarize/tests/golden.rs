@@ -27,13 +27,7 @@ fn models_dir() -> PathBuf {
 fn shared_dir() -> PathBuf {
     let dir = std::env::var_os("NIGHTSHIFT_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(
-                &std::env::var("CARGO_MANIFEST_DIR")
-                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-            )
-            .join("../../../shared")
-        });
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     assert!(
         dir.join("corpus").is_dir(),
         "{}: shared corpus not found",
@@ -43,11 +37,9 @@ fn shared_dir() -> PathBuf {
 }
 
 fn golden(name: &str) -> Value {
-    let p = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("tests/golden")
-    .join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(p).expect("golden file")).expect("json")
 }
 

@@ -191,25 +191,13 @@ pub fn corpus_dir() -> Result<PathBuf, String> {
             ))
         };
     }
-    // This crate lives at <repo>/crates/eval. The path is fixed at compile time, and a build
-    // directory shared by two checkouts can hold this crate built from the other one, so the
-    // working directory's ancestors (tests run inside the repo) are searched as well.
-    let repo = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../..");
+    // This crate lives at <repo>/crates/eval.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let candidates = [repo.join("../shared/corpus"), repo.join("shared/corpus")];
-    let from_cwd = std::env::current_dir().ok().and_then(|cwd| {
-        cwd.ancestors()
-            .map(|a| a.join("shared/corpus"))
-            .find(|d| d.join("manifest.json").is_file())
-    });
     candidates
         .iter()
         .find(|d| d.join("manifest.json").is_file())
-        .cloned()
-        .or(from_cwd)
-        .map(|d| d.canonicalize().unwrap_or(d))
+        .map(|d| d.canonicalize().unwrap_or_else(|_| d.clone()))
         .ok_or_else(|| {
             format!(
                 "test corpus not found: no manifest.json in {} or {} (set {CORPUS_ENV})",

@@ -25,13 +25,10 @@ const WORDS: &[&str] = &[
 fn main() {
     let mut args = std::env::args().skip(1);
     let model = args.next().unwrap_or_else(|| {
-        Path::new(
-            &std::env::var("CARGO_MANIFEST_DIR")
-                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-        )
-        .join("../../../shared/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        .to_string_lossy()
-        .into_owned()
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+            .to_string_lossy()
+            .into_owned()
     });
     let threads: u32 = args.next().and_then(|t| t.parse().ok()).unwrap_or(2);
     let reps: i64 = args.next().and_then(|t| t.parse().ok()).unwrap_or(3);

@@ -10,10 +10,7 @@ use nightshift_worker_protocol::{ChatMessage, CompleteItem, FinishReason, LlamaL
 use serde_json::{Value, json};
 
 fn shared() -> PathBuf {
-    let dir = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../../../shared");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
     assert!(
         dir.join("models").is_dir(),
         "test assets missing: {} should hold models/ and corpus/ (see DESIGN.md §5)",

@@ -10,10 +10,7 @@ use std::time::Instant;
 use nightshift_media::{IngestOptions, ingest};
 
 fn corpus() -> PathBuf {
-    Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../../../shared/corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
 }
 
 /// Peak resident set of this process (kB), from /proc (Linux).

@@ -9,10 +9,7 @@ use nightshift_media::{IngestOptions, IngestOutput, MediaError, ingest, read_chu
 use serde_json::Value;
 
 fn corpus_dir() -> PathBuf {
-    let repo = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../..");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = repo.join("../shared/corpus");
     assert!(
         dir.join("manifest.json").is_file(),

@@ -17,13 +17,7 @@ const MIB: f64 = 1048576.0;
 fn shared() -> PathBuf {
     let dir = std::env::var_os("NIGHTSHIFT_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(
-                &std::env::var("CARGO_MANIFEST_DIR")
-                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-            )
-            .join("../../../shared")
-        });
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     assert!(
         dir.join("models").is_dir(),
         "{}: shared test assets (models/) not found; they must sit beside the repo",

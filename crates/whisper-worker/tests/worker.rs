@@ -10,11 +10,9 @@ use nightshift_worker_protocol::{Request, Response, TranscribeItem, WhisperLoad}
 const WORKER: &str = env!("CARGO_BIN_EXE_nightshift-whisper-worker");
 
 fn shared(rel: &str) -> PathBuf {
-    let p = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../../../shared")
-    .join(rel);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel);
     assert!(
         p.exists(),
         "test asset missing: {} (see DESIGN.md §5)",

@@ -12,10 +12,7 @@ use nightshift_worker_protocol::{TranscribeItem, WhisperLoad};
 
 /// `../shared` next to the repository root.
 pub fn shared() -> PathBuf {
-    let dir = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../../../shared");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
     assert!(
         dir.join("models").is_dir(),
         "test assets missing: {} should hold models/ and corpus/ (see DESIGN.md §5)",
@@ -50,7 +47,7 @@ pub fn worker() -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "--release", "-p", WHISPER_WORKER])
-            .current_dir(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status();
         if !status.is_ok_and(|s| s.success()) {
             eprintln!("warning: `cargo build --release -p {WHISPER_WORKER}` failed; looking for an existing binary");
