@@ -14,6 +14,7 @@
 use std::path::Path;
 
 use crate::DiarizeError;
+use crate::cluster::normalized;
 use crate::fbank::{self, FBANK_BINS};
 use crate::gemm::{View, gemm};
 use crate::weights::Weights;
@@ -406,14 +407,6 @@ impl Affine {
 
 fn relu(x: &mut [f32]) {
     x.iter_mut().for_each(|v| *v = v.max(0.0));
-}
-
-fn normalized(mut v: Vec<f32>) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if n > 0.0 {
-        v.iter_mut().for_each(|x| *x /= n);
-    }
-    v
 }
 
 /// 1-D convolution of `c.inp × t` (channel-major) with zero padding `pad` on both sides:

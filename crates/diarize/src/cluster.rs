@@ -27,6 +27,15 @@ impl Default for CountHints {
     }
 }
 
+/// `v` scaled to unit length (a zero vector stays zero).
+pub(crate) fn normalized(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+    v
+}
+
 /// Cosine distance between two L2-normalised vectors.
 pub fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
     1.0 - a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>()

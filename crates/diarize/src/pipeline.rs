@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::DiarizeError;
-use crate::cluster::{self, CountHints};
+use crate::cluster::{self, CountHints, normalized};
 use crate::segmentation::{self, FRAMES, LOCAL_SPEAKERS, SAMPLE_RATE, Segmenter, WINDOW_SAMPLES};
 
 /// Samples between two segmentation frames (the network's total stride, 10 · 3 · 3 · 3).
@@ -441,14 +441,6 @@ fn clean_share(clean: &[bool], a: usize, b: usize) -> f32 {
         }
     }
     covered as f32 / (b - a) as f32
-}
-
-fn normalized(mut v: Vec<f32>) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if n > 0.0 {
-        v.iter_mut().for_each(|x| *x /= n);
-    }
-    v
 }
 
 fn finish(spans: &[SpanAnalysis], options: &Options) -> Diarization {

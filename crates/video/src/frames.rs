@@ -151,17 +151,20 @@ fn decode(input: &Path, part: Part) -> Result<Vec<Vec<f32>>, VideoError> {
         // Speed: no in-loop deblocking (invisible at 32×18); one thread per child when the
         // video is split in two (ffmpeg's frame threads gain little at these sizes).
         .args(["-skip_loop_filter", "all"]);
-    if let Part::From(t) = part {
-        cmd.args([
-            "-threads",
-            "1",
-            "-noaccurate_seek",
-            "-ss",
-            &format!("{t:.6}"),
-        ]);
-    }
-    if let Part::Before(_) = part {
-        cmd.args(["-threads", "1"]);
+    match part {
+        Part::All => {}
+        Part::Before(_) => {
+            cmd.args(["-threads", "1"]);
+        }
+        Part::From(t) => {
+            cmd.args([
+                "-threads",
+                "1",
+                "-noaccurate_seek",
+                "-ss",
+                &format!("{t:.6}"),
+            ]);
+        }
     }
     cmd.arg("-i").arg(input);
     if let Part::Before(t) = part {
