@@ -11,6 +11,8 @@ if [ ! -x "$venv/bin/python" ]; then
     "$venv/bin/pip" install -q scenedetect opencv-python-headless
 fi
 echo "== nightshift"
+# The frames worker decodes in process; without it the example falls back to the ffmpeg CLI.
+cargo build --release -q -p nightshift-frames-worker
 cargo run --release -q -p nightshift-video --example bench_scenes
 echo "== PySceneDetect"
 "$venv/bin/python" scripts/bench_scenes_psd.py "$(cd .. && pwd)/shared/corpus"

@@ -96,21 +96,29 @@ pub struct Profile {
     pub vision: VisionConfig,
 }
 
-/// A vision-language model on a server that describes each video scene from its keyframes,
-/// its on-screen text and what was said during it.
+/// A vision-language model that describes each video scene from its keyframes, its on-screen
+/// text and what was said during it: on a server, or in the local llama worker.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VisionConfig {
-    /// `none` (default), `openai` (image content parts) or `ollama` (`images`).
+    /// `none` (default), `local` (the llama worker with a GGUF model and its `mmproj`
+    /// projector), `openai` (image content parts) or `ollama` (`images`).
     pub backend: VisionBackend,
     pub url: Option<String>,
+    /// Local: a GGUF name or path. Servers: the model name the server knows.
     pub model: String,
+    /// Local: the model's vision projector (`mmproj` GGUF), a name or path.
+    pub mmproj: Option<String>,
     pub api_key_env: Option<String>,
     pub timeout_s: u64,
     pub retries: u32,
     /// Keyframes sent per scene.
     pub max_images: usize,
     pub max_tokens: u32,
+    /// Local: context size in tokens (image tokens + prompt + description).
+    pub n_ctx: u32,
+    /// Local: layers offloaded when the worker has a GPU (999 = all); a CPU build ignores it.
+    pub gpu_layers: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -118,6 +126,7 @@ pub struct VisionConfig {
 pub enum VisionBackend {
     #[default]
     None,
+    Local,
     Openai,
     Ollama,
 }
@@ -128,11 +137,14 @@ impl Default for VisionConfig {
             backend: VisionBackend::None,
             url: None,
             model: "qwen2.5-vl".into(),
+            mmproj: None,
             api_key_env: None,
             timeout_s: 300,
             retries: 2,
             max_images: 2,
             max_tokens: 200,
+            n_ctx: 4096,
+            gpu_layers: 999,
         }
     }
 }

@@ -156,3 +156,86 @@ fn a_vision_model_describes_each_scene_from_keyframes_text_and_speech() {
         "a real PNG keyframe"
     );
 }
+
+#[test]
+fn a_local_vision_model_describes_each_scene_in_one_worker_batch() {
+    // The real SmolLM2-135M text model with a tiny synthetic projector (no vision weights
+    // exist offline): the images really go through llama.cpp's encoder into the prompt.
+    let env = Env::new();
+    std::fs::create_dir_all(env.home()).unwrap();
+    let mmproj = env.home().join("tiny-mmproj.gguf");
+    nightshift_eval::tiny_vlm::write_mmproj(&mmproj, 576).unwrap();
+    let model = common::shared().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    std::fs::write(
+        env.home().join("config.toml"),
+        format!(
+            "[profiles.dev.vision]\nbackend = \"local\"\nmodel = \"{}\"\nmmproj = \"{}\"\n\
+             n_ctx = 2048\nmax_tokens = 24\nmax_images = 2\n",
+            model.display(),
+            mmproj.display()
+        ),
+    )
+    .unwrap();
+    let id = env.add(&corpus("video/video_01_slides.mp4"));
+    for only in ["audio", "visual"] {
+        let out = env.run(&["run", "--until-idle", "--only", only]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let s = scenes(&env, &id);
+    assert_eq!(s.len(), 7);
+    for scene in &s {
+        let d = scene["description"].as_str().unwrap_or("");
+        assert!(!d.trim().is_empty(), "every scene described: {scene}");
+    }
+    let bench = env.json(&["bench", "stages", "--json"]);
+    let describe = bench["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "VISUAL describe")
+        .cloned()
+        .unwrap_or_else(|| panic!("no describe stage: {bench}"));
+    assert_eq!(describe["jobs"], 1, "{describe}");
+    // Two keyframes per scene, each 16 projector tokens, besides the text.
+    let tokens_in = describe["tokens_in"].as_u64().unwrap();
+    assert!(
+        tokens_in >= 7 * 2 * u64::from(nightshift_eval::tiny_vlm::TOKENS_PER_IMAGE),
+        "{describe}"
+    );
+    assert!(
+        describe["peak_rss_bytes"].as_u64().unwrap() > 50 << 20,
+        "{describe}"
+    );
+    // The worker's memory is stored with the other worker stages too.
+    let audio = bench["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "AUDIO")
+        .cloned()
+        .unwrap();
+    assert!(audio["peak_rss_bytes"].as_u64().unwrap() > 0, "{audio}");
+}
+
+#[test]
+fn a_local_vision_model_without_its_projector_is_one_clear_error() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home()).unwrap();
+    let model = common::shared().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    std::fs::write(
+        env.home().join("config.toml"),
+        format!(
+            "[profiles.dev.vision]\nbackend = \"local\"\nmodel = \"{}\"\n",
+            model.display()
+        ),
+    )
+    .unwrap();
+    let id = env.add(&corpus("bad_inputs/video_without_audio.mp4"));
+    let out = env.run(&["run", "--until-idle", "--only", "visual"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("vision.mmproj"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // Nothing lost: the scenes are stored, the describe job waits for a fixed config.
+    assert_eq!(scenes(&env, &id).len(), 2);
+}

@@ -1,6 +1,7 @@
 //! Scoring for tests and `bench` (never on the product path): the WER normalisation of
-//! DESIGN §4, word error counts pooled over a set, frame-level F1 for speech spans, diarization error rate, and typed
-//! access to the corpus manifest.
+//! DESIGN §4, word error counts pooled over a set, frame-level F1 for speech spans,
+//! diarization error rate, typed access to the corpus manifest, and a tiny synthetic vision
+//! projector for the local VLM tests.
 
 pub mod der;
 pub mod frames;
@@ -8,6 +9,7 @@ pub mod manifest;
 pub mod normalize;
 mod numbers;
 pub mod scenes;
+pub mod tiny_vlm;
 pub mod wer;
 
 pub use der::{Der, SpeakerTurn, der, parse_rttm};

@@ -12,9 +12,10 @@ use nightshift_worker_protocol::{
     CompleteItem, CompletionMetrics, FinishReason, FlashAttention, KvCacheType, LlamaLoad,
 };
 
-use crate::generate::{GenerateOptions, generate};
-use crate::prompt::render_prompt;
+use crate::generate::{GenerateOptions, generate, generate_after};
+use crate::prompt::{render_prompt, render_text};
 use crate::sampler::build_sampler;
+use crate::vision::Vision;
 
 /// A loaded GGUF model. Dropping it frees the weights; the process exit frees the rest.
 pub struct Engine {
@@ -116,10 +117,20 @@ impl Engine {
                 self.model_name
             )
         })?;
+        let vision = match &load.mmproj_path {
+            Some(p) => Some(Vision::load(
+                Path::new(p),
+                &self.model,
+                threads,
+                gpu_built() && load.gpu_layers > 0,
+            )?),
+            None => None,
+        };
         Ok(Session {
             engine: self,
             ctx,
             n_batch,
+            vision,
         })
     }
 }
@@ -129,6 +140,8 @@ pub struct Session<'m> {
     engine: &'m Engine,
     ctx: LlamaContext<'m>,
     n_batch: u32,
+    /// The vision projector, when the load named one (dropped before the model).
+    vision: Option<Vision>,
 }
 
 impl Session<'_> {
@@ -136,8 +149,16 @@ impl Session<'_> {
         self.ctx.n_ctx()
     }
 
+    /// Whether items may carry images.
+    pub fn has_vision(&self) -> bool {
+        self.vision.is_some()
+    }
+
     /// Complete one item. `Err` is a per-item error; the batch goes on.
     pub fn complete(&mut self, item: &CompleteItem) -> Result<Completion, String> {
+        if !item.images.is_empty() {
+            return self.complete_with_images(item);
+        }
         let t0 = std::time::Instant::now();
         let engine = self.engine;
         let tokens = render_prompt(&engine.model, engine.template.as_ref(), item)?;
@@ -153,33 +174,69 @@ impl Session<'_> {
             ));
         }
         let mut sampler = build_sampler(&engine.model, item)?;
+        let opts = options(item, self.n_batch);
         self.ctx.clear_kv_cache();
-        let out = generate(
+        let out = generate(&mut self.ctx, &engine.model, &mut sampler, &tokens, &opts)?;
+        Ok(finished(out, tokens_in, t0))
+    }
+
+    /// An item with images: the projector encodes them into the prompt, then generation goes
+    /// on as for text.
+    fn complete_with_images(&mut self, item: &CompleteItem) -> Result<Completion, String> {
+        let t0 = std::time::Instant::now();
+        let engine = self.engine;
+        let Some(vision) = self.vision.as_mut() else {
+            return Err(format!(
+                "the item has {} image(s) but no vision projector was loaded (mmproj_path)",
+                item.images.len()
+            ));
+        };
+        let text = render_text(
+            &engine.model,
+            engine.template.as_ref(),
+            item,
+            Some(Vision::marker()),
+        )?;
+        let mut sampler = build_sampler(&engine.model, item)?;
+        let opts = options(item, self.n_batch);
+        self.ctx.clear_kv_cache();
+        let prefilled = vision.prefill(&mut self.ctx, text, &item.images, self.n_batch)?;
+        let prompt_s = t0.elapsed().as_secs_f64();
+        let out = generate_after(
             &mut self.ctx,
             &engine.model,
             &mut sampler,
-            &tokens,
-            &GenerateOptions {
-                max_tokens: item.max_tokens,
-                n_batch: self.n_batch,
-                // A finished grammar allows nothing but end-of-generation.
-                ignore_eos: item.ignore_eos && item.grammar.is_none() && item.json_schema.is_none(),
-            },
+            prefilled.n_past,
+            prompt_s,
+            &opts,
         )?;
-        let tokens_out = out.tokens_out;
-        Ok(Completion {
-            text: out.text,
-            tokens_in,
-            tokens_out,
-            finish_reason: out.finish_reason,
-            metrics: CompletionMetrics {
-                wall_s: t0.elapsed().as_secs_f64(),
-                prompt_s: out.prompt_s,
-                prompt_tokens_per_s: per_s(tokens_in, out.prompt_s),
-                gen_s: out.gen_s,
-                gen_tokens_per_s: per_s(tokens_out, out.gen_s),
-            },
-        })
+        Ok(finished(out, prefilled.tokens_in, t0))
+    }
+}
+
+fn options(item: &CompleteItem, n_batch: u32) -> GenerateOptions {
+    GenerateOptions {
+        max_tokens: item.max_tokens,
+        n_batch,
+        // A finished grammar allows nothing but end-of-generation.
+        ignore_eos: item.ignore_eos && item.grammar.is_none() && item.json_schema.is_none(),
+    }
+}
+
+fn finished(out: crate::generate::Generated, tokens_in: u32, t0: std::time::Instant) -> Completion {
+    let tokens_out = out.tokens_out;
+    Completion {
+        text: out.text,
+        tokens_in,
+        tokens_out,
+        finish_reason: out.finish_reason,
+        metrics: CompletionMetrics {
+            wall_s: t0.elapsed().as_secs_f64(),
+            prompt_s: out.prompt_s,
+            prompt_tokens_per_s: per_s(tokens_in, out.prompt_s),
+            gen_s: out.gen_s,
+            gen_tokens_per_s: per_s(tokens_out, out.gen_s),
+        },
     }
 }
 

@@ -1,4 +1,5 @@
-//! Prefill the prompt, then sample and decode one token at a time.
+//! Prefill the prompt (text here; images through `vision.rs`), then sample and decode one
+//! token at a time.
 
 use std::time::Instant;
 
@@ -36,10 +37,16 @@ pub fn generate(
     prompt: &[LlamaToken],
     opts: &GenerateOptions,
 ) -> Result<Generated, String> {
-    let n_ctx = ctx.n_ctx() as usize;
-    let n_batch = (opts.n_batch.max(1) as usize).min(prompt.len().max(1));
-    let mut batch = LlamaBatch::new(n_batch, 1);
     let t_prompt = Instant::now();
+    prefill(ctx, prompt, opts.n_batch)?;
+    let prompt_s = t_prompt.elapsed().as_secs_f64();
+    generate_after(ctx, model, sampler, prompt.len(), prompt_s, opts)
+}
+
+/// Decode `prompt` into an empty context, logits for its last token only.
+fn prefill(ctx: &mut LlamaContext<'_>, prompt: &[LlamaToken], n_batch: u32) -> Result<(), String> {
+    let n_batch = (n_batch.max(1) as usize).min(prompt.len().max(1));
+    let mut batch = LlamaBatch::new(n_batch, 1);
     let last = prompt.len().saturating_sub(1);
     for (c, chunk) in prompt.chunks(n_batch).enumerate() {
         batch.clear();
@@ -53,15 +60,30 @@ pub fn generate(
             .map_err(|e| format!("llama.cpp failed on the prompt: {e}"))?;
     }
     ctx.synchronize();
-    let prompt_s = t_prompt.elapsed().as_secs_f64();
+    Ok(())
+}
 
+/// Sample and decode one token at a time after a prefill of `n_past` positions whose last
+/// decode produced logits for its last token (a text prefill, or llama.cpp's multimodal
+/// helper after images). `prompt_s` is what the prefill took.
+pub fn generate_after(
+    ctx: &mut LlamaContext<'_>,
+    model: &LlamaModel,
+    sampler: &mut LlamaSampler,
+    n_past: usize,
+    prompt_s: f64,
+    opts: &GenerateOptions,
+) -> Result<Generated, String> {
+    let n_ctx = ctx.n_ctx() as usize;
     let vocab = model.vocab();
     let t_gen = Instant::now();
+    let mut batch = LlamaBatch::new(1, 1);
     let mut bytes = Vec::new();
     let mut tokens_out = 0u32;
-    let mut n_cur = prompt.len();
+    let mut n_cur = n_past;
     let finish_reason = loop {
-        let token = sampler.sample(ctx, batch.n_tokens() - 1);
+        // -1: the last output of the previous decode, whichever batch produced it.
+        let token = sampler.sample(ctx, -1);
         if !opts.ignore_eos && vocab.is_eog(token) {
             break FinishReason::Stop;
         }

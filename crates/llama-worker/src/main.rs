@@ -1,8 +1,9 @@
 //! `nightshift-llama-worker`: the only process that links llama.cpp.
 //!
 //! Reads line-delimited JSON requests on stdin (`nightshift_worker_protocol::llama`): one
-//! `llama_load`, then `complete` items; answers each item on stdout the moment it is done;
-//! exits at stdin EOF, which is what frees the model's memory. Everything else (llama.cpp's
+//! `llama_load` (optionally with a vision projector, `mmproj_path`), then `complete` items
+//! (which may carry images when a projector is loaded); answers each item on stdout the
+//! moment it is done; exits at stdin EOF, which is what frees the model's memory. Everything else (llama.cpp's
 //! own log included) goes to stderr, which the supervisor forwards into its log.
 //!
 //! Exit status: 0 after a clean batch, 1 after a `fatal` answer (model missing or unloadable,
@@ -18,6 +19,7 @@ mod engine;
 mod generate;
 mod prompt;
 mod sampler;
+mod vision;
 
 use std::io::Write;
 use std::time::Instant;
@@ -61,6 +63,7 @@ fn run(out: &mut impl Write) -> Result<(), String> {
         model = %engine.model_name,
         device = %engine.device,
         n_ctx = session.n_ctx(),
+        vision = session.has_vision(),
         load_s,
         "model loaded"
     );

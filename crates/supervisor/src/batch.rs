@@ -47,6 +47,8 @@ pub struct BatchOptions {
     pub stop_grace: Duration,
     /// Set from elsewhere (a Ctrl-C handler) to stop after the item in flight.
     pub stop_flag: Option<Arc<AtomicBool>>,
+    /// Sampled with the worker's memory right before each answer is handed on.
+    pub memory: Option<Arc<crate::MemoryGauge>>,
 }
 
 impl Default for BatchOptions {
@@ -58,6 +60,7 @@ impl Default for BatchOptions {
             env: Vec::new(),
             stop_grace: Duration::from_secs(60),
             stop_flag: None,
+            memory: None,
         }
     }
 }
@@ -174,6 +177,9 @@ where
         match answers.recv_timeout(TICK.min(limit - now)) {
             Ok(Msg::Answer(resp)) => {
                 let settled = resp.settles();
+                if let (Some(gauge), Some(_)) = (&opts.memory, settled) {
+                    gauge.sample(pid as u32);
+                }
                 if let Some(id) = settled
                     && !pending.remove(&id)
                 {

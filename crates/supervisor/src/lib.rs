@@ -16,6 +16,7 @@ pub mod diarize;
 pub mod exit;
 pub mod llama;
 pub mod locate;
+pub mod memory;
 pub mod spawn;
 pub mod warm;
 pub mod whisper;
@@ -25,6 +26,7 @@ pub use diarize::{DIARIZE_WORKER, run_diarize_batch};
 pub use exit::WorkerExit;
 pub use llama::{LLAMA_WORKER, LlamaEvent, run_llama_batch};
 pub use locate::find_worker_binary;
+pub use memory::{MemoryGauge, WorkerMemory};
 pub use warm::{WarmAnswer, WarmReady, WarmWorker};
 pub use whisper::{BatchReport, WHISPER_WORKER, WorkerEvent, run_whisper_batch};
 

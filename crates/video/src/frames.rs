@@ -1,11 +1,13 @@
-//! Frame signatures: every decoded frame scaled (area average) to a 32×18 RGB thumbnail by an
-//! ffmpeg child, read from a pipe. At that size text slides still differ, and decoding costs
-//! far more than comparing.
+//! Frame signatures: every decoded frame reduced (area average) to a 32×18 RGB thumbnail. At
+//! that size text slides still differ, and decoding costs far more than comparing.
 //!
-//! Decoding is the cost, and ffmpeg's own frame threading gains little on small videos, so a
-//! longer video is decoded as two halves by two ffmpeg children at once, split at the keyframe
-//! nearest its middle (from a demux-only packet listing). The halves are used only when each
-//! has exactly the frame count the listing predicts; otherwise the video is decoded in one go.
+//! The signatures come from `nightshift-frames-worker`, which decodes with libavcodec in its
+//! own process and averages the YUV planes directly (see its crate). Without that binary, or
+//! when it fails, they come from the ffmpeg command line: each frame scaled by swscale's area
+//! filter, read from a pipe — about half as fast, since the scaler costs as much as decoding.
+//! There a longer video is decoded as two halves by two ffmpeg children at once, split at the
+//! keyframe nearest its middle (from a demux-only packet listing), and the halves are used only
+//! when each has exactly the frame count the listing predicts; otherwise in one go.
 
 use std::io::Read;
 use std::path::Path;
@@ -20,8 +22,30 @@ pub const SIG_H: usize = 18;
 /// than they save).
 const SPLIT_MIN_FRAMES: usize = 600;
 
-/// Signatures of every frame, in decode order (frame k = the k-th decoded frame).
+/// The worker that decodes signatures in process.
+pub const FRAMES_WORKER: &str = "nightshift-frames-worker";
+
+/// Signatures of every frame, frame k at k / fps.
 pub fn signatures(input: &Path) -> Result<Vec<Vec<f32>>, VideoError> {
+    match nightshift_supervisor::find_worker_binary(FRAMES_WORKER) {
+        Ok(bin) => {
+            let mut cmd = Command::new(&bin);
+            cmd.arg(input);
+            match read_signatures(cmd, "nightshift-frames-worker") {
+                Ok(frames) => return Ok(frames),
+                Err(e) => tracing::warn!(
+                    "{}: {FRAMES_WORKER} failed ({e}); decoding with the ffmpeg command line",
+                    input.display()
+                ),
+            }
+        }
+        Err(e) => tracing::warn!("{e}; decoding with the ffmpeg command line (slower)"),
+    }
+    signatures_by_ffmpeg(input)
+}
+
+/// Signatures through ffmpeg children and swscale (the fallback).
+pub fn signatures_by_ffmpeg(input: &Path) -> Result<Vec<Vec<f32>>, VideoError> {
     if let Some(split) = split_point(input) {
         let (first, second) = std::thread::scope(|scope| {
             let first = scope.spawn(|| decode(input, Part::Before(split.first_end_s)));
@@ -170,35 +194,41 @@ fn decode(input: &Path, part: Part) -> Result<Vec<Vec<f32>>, VideoError> {
     if let Part::Before(t) = part {
         cmd.args(["-t", &format!("{t:.6}")]);
     }
+    cmd.args([
+        "-an",
+        "-sn",
+        // One-go: a constant rate, so frame k lies at k / fps even for variable-rate input.
+        // Halves (constant-rate input only): every decoded frame once, as decoded.
+        "-fps_mode",
+        if matches!(part, Part::All) {
+            "cfr"
+        } else {
+            "passthrough"
+        },
+        "-vf",
+        &format!("scale={SIG_W}:{SIG_H}:flags=area"),
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "pipe:1",
+    ]);
+    read_signatures(cmd, "ffmpeg")
+}
+
+/// Run `cmd`, which writes raw RGB signatures on stdout, and collect them. A failure is the
+/// first line it wrote on stderr.
+fn read_signatures(mut cmd: Command, what: &str) -> Result<Vec<Vec<f32>>, VideoError> {
     let mut child = cmd
-        .args([
-            "-an",
-            "-sn",
-            // One-go: a constant rate, so frame k lies at k / fps even for variable-rate input.
-            // Halves (constant-rate input only): every decoded frame once, as decoded.
-            "-fps_mode",
-            if matches!(part, Part::All) {
-                "cfr"
-            } else {
-                "passthrough"
-            },
-            "-vf",
-            &format!("scale={SIG_W}:{SIG_H}:flags=area"),
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "pipe:1",
-        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| VideoError::Io("starting ffmpeg".into(), e))?;
+        .map_err(|e| VideoError::Io(format!("starting {what}"), e))?;
     let (Some(mut stderr), Some(mut out)) = (child.stderr.take(), child.stdout.take()) else {
         let _ = child.kill();
         let _ = child.wait();
-        return Err(VideoError::Decode("ffmpeg pipes unavailable".into()));
+        return Err(VideoError::Decode(format!("{what} pipes unavailable")));
     };
     let err_thread = std::thread::spawn(move || {
         let mut s = String::new();
@@ -217,10 +247,13 @@ fn decode(input: &Path, part: Part) -> Result<Vec<Vec<f32>>, VideoError> {
     }
     let status = child
         .wait()
-        .map_err(|e| VideoError::Io("waiting for ffmpeg".into(), e))?;
+        .map_err(|e| VideoError::Io(format!("waiting for {what}"), e))?;
     let errors = err_thread.join().unwrap_or_default();
     if !status.success() && frames.is_empty() {
-        let first = errors.lines().next().unwrap_or("ffmpeg failed").to_string();
+        let first = errors
+            .lines()
+            .next()
+            .map_or_else(|| format!("{what} failed ({status})"), str::to_string);
         return Err(VideoError::Decode(first));
     }
     Ok(frames)

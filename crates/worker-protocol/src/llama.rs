@@ -84,6 +84,10 @@ pub struct LlamaLoad {
     /// only, anything ≥ the model's layer count (e.g. 999) = all of them.
     #[serde(default)]
     pub gpu_layers: u32,
+    /// A vision projector (`mmproj` GGUF) for `model_path`: items may then carry images. Needs
+    /// a worker built with the `vision` feature.
+    #[serde(default)]
+    pub mmproj_path: Option<String>,
 }
 
 impl LlamaLoad {
@@ -97,6 +101,7 @@ impl LlamaLoad {
             kv_cache_type: KvCacheType::default(),
             flash_attention: FlashAttention::default(),
             gpu_layers: 0,
+            mmproj_path: None,
         }
     }
 }
@@ -181,6 +186,8 @@ fn default_max_tokens() -> u32 {
 /// template) and `prompt` (raw text, for models without a chat template) must be non-empty.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompleteItem {
+    /// The item's id in this batch, echoed in its answer: a job id for summary steps; the
+    /// Foreman's own item number where one job has several items (a video's scenes).
     pub job_id: i64,
     #[serde(default)]
     pub messages: Vec<ChatMessage>,
@@ -202,6 +209,10 @@ pub struct CompleteItem {
     /// grammar or schema, which ends the output itself).
     #[serde(default)]
     pub ignore_eos: bool,
+    /// Image files (PNG, JPEG, …) shown to a vision model with the last user message, in
+    /// order, before its text. Only with a load that has `mmproj_path`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
 }
 
 impl CompleteItem {
@@ -216,6 +227,7 @@ impl CompleteItem {
             max_tokens: default_max_tokens(),
             sampling: Sampling::default(),
             ignore_eos: false,
+            images: Vec::new(),
         }
     }
 }
@@ -297,6 +309,7 @@ mod tests {
         assert_eq!(item.max_tokens, 512);
         assert_eq!(item.sampling, Sampling::default());
         assert!(item.json_schema.is_none() && item.grammar.is_none() && !item.ignore_eos);
+        assert!(item.images.is_empty());
     }
 
     #[test]
@@ -304,6 +317,12 @@ mod tests {
         let line = r#"{"type":"llama_load","model_path":"m.gguf","threads":2}"#;
         let req: LlamaRequest = serde_json::from_str(line).unwrap();
         assert_eq!(req, LlamaRequest::Load(LlamaLoad::new("m.gguf", 2)));
+        let line =
+            r#"{"type":"llama_load","model_path":"m.gguf","threads":2,"mmproj_path":"p.gguf"}"#;
+        let LlamaRequest::Load(load) = serde_json::from_str(line).unwrap() else {
+            panic!("not a load")
+        };
+        assert_eq!(load.mmproj_path.as_deref(), Some("p.gguf"));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! `nightshift bench stages`: what each stage cost on this machine, from the metrics every job
-//! stores when it completes — the figures for choosing models for a given machine.
+//! stores when it completes — the figures for choosing models for a given machine: wall time,
+//! speed (× real time, tokens/s, frames/s), the worker's peak resident memory, and the GPU
+//! memory the driver reported for it (NVIDIA, when a driver is present).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -23,6 +25,7 @@ struct Stage {
     decode_s: f64,
     ocr_s: f64,
     peak_rss: u64,
+    peak_vram: u64,
 }
 
 pub fn run(home: &Home, as_json: bool) -> Result<ExitCode> {
@@ -54,6 +57,7 @@ pub fn run(home: &Home, as_json: bool) -> Result<ExitCode> {
             s.decode_s += f("decode_s");
             s.ocr_s += f("ocr_s");
             s.peak_rss = s.peak_rss.max(m["peak_rss_bytes"].as_u64().unwrap_or(0));
+            s.peak_vram = s.peak_vram.max(m["vram_bytes"].as_u64().unwrap_or(0));
         }
     }
     let rows: Vec<Value> = stages
@@ -77,6 +81,7 @@ pub fn run(home: &Home, as_json: bool) -> Result<ExitCode> {
                 "frames_per_s": (s.frames > 0 && s.decode_s > 0.0).then(|| s.frames as f64 / s.decode_s),
                 "ocr_s": (s.ocr_s > 0.0).then_some(s.ocr_s),
                 "peak_rss_bytes": (s.peak_rss > 0).then_some(s.peak_rss),
+                "peak_vram_bytes": (s.peak_vram > 0).then_some(s.peak_vram),
             })
         })
         .collect();
@@ -88,25 +93,28 @@ pub fn run(home: &Home, as_json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<18} {:>6} {:>9} {:>9} {:>10} {:>9} {:>9}",
-        "stage", "jobs", "wall s", "× RT", "gen tok/s", "frames/s", "peak MiB"
+        "{:<18} {:>6} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9}",
+        "stage", "jobs", "wall s", "× RT", "gen tok/s", "frames/s", "peak MiB", "VRAM MiB"
     );
     let num = |v: &Value, prec: usize| {
         v.as_f64()
             .map_or("-".to_string(), |x| format!("{x:.prec$}"))
     };
+    let mib = |v: &Value| {
+        v.as_u64()
+            .map_or("-".to_string(), |b| format!("{}", b >> 20))
+    };
     for r in &rows {
         println!(
-            "{:<18} {:>6} {:>9} {:>9} {:>10} {:>9} {:>9}",
+            "{:<18} {:>6} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9}",
             r["stage"].as_str().unwrap_or(""),
             r["jobs"],
             num(&r["wall_s"], 1),
             num(&r["x_real_time"], 1),
             num(&r["gen_tokens_per_s"], 1),
             num(&r["frames_per_s"], 0),
-            r["peak_rss_bytes"]
-                .as_u64()
-                .map_or("-".to_string(), |b| format!("{}", b >> 20)),
+            mib(&r["peak_rss_bytes"]),
+            mib(&r["peak_vram_bytes"]),
         );
     }
     Ok(ExitCode::SUCCESS)

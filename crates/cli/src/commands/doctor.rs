@@ -17,23 +17,29 @@ struct Check {
 
 pub fn run(home: &Home) -> Result<ExitCode> {
     let mut checks = vec![tool("ffmpeg"), tool("ffprobe")];
-    for (name, bin) in [
-        ("whisper worker", "nightshift-whisper-worker"),
-        ("llama worker", "nightshift-llama-worker"),
-        ("diarize worker", "nightshift-diarize-worker"),
+    // The frames worker is not essential: without it scene detection uses the ffmpeg CLI.
+    for (name, bin, essential) in [
+        ("whisper worker", "nightshift-whisper-worker", true),
+        ("llama worker", "nightshift-llama-worker", true),
+        ("diarize worker", "nightshift-diarize-worker", true),
+        (
+            "frames worker",
+            nightshift_video::frames::FRAMES_WORKER,
+            false,
+        ),
     ] {
         checks.push(match nightshift_supervisor::find_worker_binary(bin) {
             Ok(p) => Check {
                 name,
                 ok: true,
                 detail: p.display().to_string(),
-                essential: true,
+                essential,
             },
             Err(e) => Check {
                 name,
                 ok: false,
                 detail: e.to_string(),
-                essential: true,
+                essential,
             },
         });
     }

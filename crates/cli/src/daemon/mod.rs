@@ -80,7 +80,12 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
         token: args.token.clone(),
     };
     let budget = crate::foreman::resources::budget(None, &profile)?;
-    let costs = crate::foreman::resources::model_costs(home, &profile.asr_model, &profile.summary);
+    let costs = crate::foreman::resources::model_costs(
+        home,
+        &profile.asr_model,
+        &profile.summary,
+        &profile.vision,
+    );
     let info = json!({"addr": addr.to_string(), "pid": std::process::id(), "idle_timeout_s": args.idle_timeout});
     let info_file = run.join("daemon.json");
     write_atomic(&info_file, info.to_string().as_bytes())?;

@@ -76,11 +76,13 @@ pub fn run_batch(
         })
         .collect();
     let total = items.len();
+    let gauge = Arc::new(nightshift_supervisor::MemoryGauge::new());
     let opts = BatchOptions {
         threads,
         timeout: Duration::from_secs(args.batch_timeout),
         sched_idle: args.sched_idle,
         stop_flag: Some(Arc::clone(stop)),
+        memory: Some(Arc::clone(&gauge)),
         ..BatchOptions::default()
     };
     let mut done = 0usize;
@@ -126,7 +128,9 @@ pub fn run_batch(
                     segments,
                     skipped: None,
                 };
-                super::complete_json(queue, job_id, owner, &result, &metrics)
+                super::with_memory(&metrics, &gauge).and_then(|metrics| {
+                    super::complete_json(queue, job_id, owner, &result, &metrics)
+                })
             }
             WorkerEvent::ItemFailed { job_id, message } => {
                 progress.log(|| tracing::warn!(job_id, "chunk failed: {message}"));

@@ -67,11 +67,13 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
             }),
         ));
     }
+    let gauge = Arc::new(nightshift_supervisor::MemoryGauge::new());
     let opts = BatchOptions {
         threads: super::worker_threads(args),
         timeout: Duration::from_secs(args.batch_timeout),
         sched_idle: args.sched_idle,
         stop_flag: Some(Arc::clone(stop)),
+        memory: Some(Arc::clone(&gauge)),
         ..BatchOptions::default()
     };
     let mut store_error: Option<anyhow::Error> = None;
@@ -114,7 +116,9 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
                         })
                         .collect(),
                 };
-                super::complete_json(queue, job_id, owner, &result, &metrics)
+                super::with_memory(&metrics, &gauge).and_then(|metrics| {
+                    super::complete_json(queue, job_id, owner, &result, &metrics)
+                })
             }
             DiarizeResponse::JobError { job_id, message } => {
                 tracing::warn!(job_id, "diarization failed: {message}");

@@ -117,6 +117,7 @@ pub fn run_batch(
         pending,
         stop,
         store_error: None,
+        gauge: Arc::new(nightshift_supervisor::MemoryGauge::new()),
     };
     match cfg.backend {
         Backend::Local => run_local(home, args, cfg, &mut rec, &items)?,
@@ -153,6 +154,7 @@ fn run_local(
         timeout: Duration::from_secs(args.batch_timeout),
         sched_idle: args.sched_idle,
         stop_flag: Some(Arc::clone(rec.stop)),
+        memory: Some(Arc::clone(&rec.gauge)),
         ..BatchOptions::default()
     };
     let report = nightshift_supervisor::run_llama_batch(&bin, &load, items, &opts, &mut |ev| {
@@ -308,6 +310,8 @@ struct Recorder<'a> {
     pending: HashMap<i64, Pending>,
     stop: &'a Arc<AtomicBool>,
     store_error: Option<anyhow::Error>,
+    /// The local worker's memory (servers own theirs).
+    gauge: Arc<nightshift_supervisor::MemoryGauge>,
 }
 
 impl Recorder<'_> {
@@ -339,10 +343,16 @@ impl Recorder<'_> {
                     Some("map") => parse_l1(&text).map(|v| json!(v)),
                     _ => parse_l2(&text).map(|v| json!(v)),
                 };
-                let metrics = json!({
-                    "wall_s": metrics.wall_s, "tokens_in": tokens_in, "tokens_out": tokens_out,
-                    "prompt_tokens_per_s": metrics.prompt_tokens_per_s, "gen_tokens_per_s": metrics.gen_tokens_per_s,
-                });
+                let metrics = match super::with_memory(
+                    &json!({
+                        "wall_s": metrics.wall_s, "tokens_in": tokens_in, "tokens_out": tokens_out,
+                        "prompt_tokens_per_s": metrics.prompt_tokens_per_s, "gen_tokens_per_s": metrics.gen_tokens_per_s,
+                    }),
+                    &self.gauge,
+                ) {
+                    Ok(m) => m,
+                    Err(e) => return super::after_store(Err(e), self.stop, &mut self.store_error),
+                };
                 match (parsed, p) {
                     (Ok(output), Some(p)) => {
                         tracing::info!(

@@ -113,7 +113,7 @@ fn drain(
         budget.bytes >> 20,
         budget.source
     );
-    let costs = resources::model_costs(home, asr_model, &profile.summary);
+    let costs = resources::model_costs(home, asr_model, &profile.summary, &profile.vision);
     let summaries = profile.summary.enabled && matches!(task, None | Some(TaskType::Summary));
     let audio_filter = ClaimFilter {
         task_type: Some(TaskType::Audio),
@@ -277,6 +277,12 @@ fn run_decided(
             jobs,
             stop,
         )?,
+        TaskType::Visual
+            if batch.model_key.as_deref() == Some(visual::VLM_MODEL_KEY)
+                && profile.vision.backend == crate::config::VisionBackend::Local =>
+        {
+            visual::describe_local(ctx, queue, jobs)?
+        }
         TaskType::Visual => {
             for j in &jobs {
                 if stop.load(Ordering::SeqCst) {
@@ -309,6 +315,23 @@ fn complete_json(
     let result = serde_json::to_value(result)?;
     let metrics = serde_json::to_value(metrics)?;
     Ok(queue.complete(job_id, owner, &result, &metrics)?)
+}
+
+/// An item's metrics with the worker's memory when it answered (peak RSS so far, and the GPU
+/// memory the driver reports for it, when there is a driver): what `bench stages` shows per
+/// stage for choosing models.
+fn with_memory(
+    metrics: &impl serde::Serialize,
+    gauge: &nightshift_supervisor::MemoryGauge,
+) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(metrics)?;
+    if let (Some(m), Some(obj)) = (gauge.last(), v.as_object_mut()) {
+        obj.insert("peak_rss_bytes".into(), m.peak_rss_bytes.into());
+        if let Some(b) = m.vram_bytes {
+            obj.insert("vram_bytes".into(), b.into());
+        }
+    }
+    Ok(v)
 }
 
 /// What a worker batch does after storing one answer: go on; stop after it when a stop was

@@ -7,7 +7,7 @@ use nightshift_planner::{FlashAttn, KvType, Options};
 use nightshift_queue::Queue;
 use nightshift_worker_protocol::{FlashAttention, KvCacheType};
 
-use crate::config::{Backend, Profile, SummaryConfig};
+use crate::config::{Backend, Profile, SummaryConfig, VisionBackend, VisionConfig};
 use crate::home::Home;
 
 /// Parse sizes such as `6GiB`, `512MiB`, `6G`, `6000000000`.
@@ -109,7 +109,12 @@ fn total_ram() -> Option<u64> {
 /// with the options the worker will load it with (the figures `nightshift plan` prints). A
 /// file the planner cannot read falls back to a size-based guess; a model on a server the user
 /// runs costs nothing here (its process owns it, and on a GPU the driver's figure counts it).
-pub fn model_costs(home: &Home, asr_model: &str, summary: &SummaryConfig) -> HashMap<String, u64> {
+pub fn model_costs(
+    home: &Home,
+    asr_model: &str,
+    summary: &SummaryConfig,
+    vision: &VisionConfig,
+) -> HashMap<String, u64> {
     let mut costs = HashMap::new();
     if let Ok(path) = home.find_model(asr_model) {
         let cost = planned(&path, &Options::default()).unwrap_or_else(|| file_len(&path) * 14 / 10);
@@ -136,7 +141,44 @@ pub fn model_costs(home: &Home, asr_model: &str, summary: &SummaryConfig) -> Has
         let cost = planned(&path, &opts).unwrap_or_else(|| file_len(&path) * 3 / 2 + (512 << 20));
         costs.insert(super::summary::LLM_MODEL_KEY.to_string(), cost);
     }
+    if vision.backend == VisionBackend::Local
+        && let Ok(path) = home.find_model(&vision.model)
+    {
+        let mmproj = vision
+            .mmproj
+            .as_deref()
+            .and_then(|p| home.find_model(p).ok());
+        let opts = Options {
+            n_ctx: Some(vision.n_ctx as u64),
+            n_gpu_layers: Some(vision.gpu_layers),
+            ..Options::default()
+        };
+        let cost = planned_vlm(&path, mmproj.as_deref(), &opts).unwrap_or_else(|| {
+            file_len(&path) * 3 / 2 + mmproj.as_deref().map_or(0, file_len) * 2 + (512 << 20)
+        });
+        costs.insert(super::visual::VLM_MODEL_KEY.to_string(), cost);
+    }
     costs
+}
+
+/// A vision model: its LLM with the projector attached, as `plan llm.gguf mmproj.gguf` pairs
+/// them (the projector is loaded by the same worker).
+fn planned_vlm(
+    path: &std::path::Path,
+    mmproj: Option<&std::path::Path>,
+    opts: &Options,
+) -> Option<u64> {
+    let mut models = vec![(path, nightshift_planner::open(path).ok()?)];
+    if let Some(p) = mmproj {
+        models.push((p, nightshift_planner::open(p).ok()?));
+    }
+    let paired = nightshift_planner::pair_projectors(models);
+    Some(
+        paired
+            .iter()
+            .map(|(_, m)| m.estimate(opts).total_bytes())
+            .sum(),
+    )
 }
 
 fn planned(path: &std::path::Path, opts: &Options) -> Option<u64> {

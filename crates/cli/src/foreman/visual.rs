@@ -2,24 +2,31 @@
 //!
 //! - `scenes` (stage 0, CPU, no model): scenes, keyframes and OCR (`nightshift-video`), stored
 //!   whole; `show` fuses them with the transcript; the final reduce gets them as visual notes.
-//! - `describe` (stage 1, queued by `scenes` when the profile configures a vision model): one
-//!   request per scene to a vision-language model on a server (OpenAI-compatible image parts or
-//!   Ollama `images`) with the scene's keyframes, its on-screen text and what was said during it
-//!   — hence after the audio. Same stage as the summary's plan, which waits for it.
+//! - `describe` (stage 1, queued by `scenes` when the profile configures a vision model): each
+//!   scene's keyframes, its on-screen text and what was said during it (hence after the audio)
+//!   to a vision-language model — in the local llama worker (GGUF + `mmproj` projector; the
+//!   describe jobs of several meetings run as one batch, one model load, under the GPU lease
+//!   like any local model) or on a server (OpenAI-compatible image parts or Ollama `images`, one
+//!   request per scene). The summary's plan is queued only when it has finished, so a VLM and
+//!   the summary's LLM are never loaded together.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use nightshift_core::TaskType;
+use nightshift_core::{Scene, TaskType};
 use nightshift_llm_http::{Api, ChatRequest, Client, Endpoint};
 use nightshift_queue::{ClaimedJob, NewJob, Queue};
-use nightshift_worker_protocol::{ChatMessage, Sampling};
+use nightshift_supervisor::{BatchOptions, LLAMA_WORKER, LlamaEvent};
+use nightshift_worker_protocol::{ChatMessage, CompleteItem, LlamaLoad, Sampling};
 use serde_json::json;
 
 use crate::config::{VisionBackend, VisionConfig};
 use crate::home::Home;
 
-/// Model key of describe jobs (a server's model: no local memory cost).
+/// Model key of describe jobs. A local vision model costs what the planner predicts for the
+/// GGUF plus its projector (`resources::model_costs`); a server's model costs nothing here.
 pub const VLM_MODEL_KEY: &str = "vlm";
 
 pub fn run_job(
@@ -123,7 +130,7 @@ pub fn run_job(
     Ok(())
 }
 
-/// Describe every scene with the configured vision model.
+/// Describe every scene with the vision model on a server, one request per scene.
 fn describe(
     queue: &mut Queue,
     owner: &str,
@@ -137,11 +144,11 @@ fn describe(
     let api = match vision.backend {
         VisionBackend::Openai => Api::OpenAi,
         VisionBackend::Ollama => Api::Ollama,
-        VisionBackend::None => {
+        VisionBackend::None | VisionBackend::Local => {
             queue.fail(
                 job.job_id,
                 owner,
-                "no vision model configured (profile vision.backend)",
+                "no vision server configured (profile vision.backend)",
                 false,
             )?;
             return Ok(());
@@ -166,52 +173,18 @@ fn describe(
     });
     let doc = crate::transcript::build_doc(queue, &meeting, speakers)?;
     let started = std::time::Instant::now();
-    let sampling = Sampling {
-        temperature: 0.2,
-        ..Sampling::default()
-    };
     let mut descriptions = Vec::new();
     for (i, scene) in doc.scenes.iter().enumerate() {
-        let images: Vec<Vec<u8>> = scene
-            .keyframes
+        let images: Vec<Vec<u8>> = scene_images(scene, vision)
             .iter()
-            .take(vision.max_images.max(1))
             .filter_map(|k| std::fs::read(k).ok())
             .collect();
-        let messages = [
-            ChatMessage::new(
-                "system",
-                "You write meeting notes. Describe what is shown on screen in this part of a \
-                 recorded meeting in one to three factual sentences: the kind of content (slide, \
-                 chart, code, document, demo) and its key points. Use the on-screen text and what \
-                 was said to read it correctly; do not invent details.",
-            ),
-            ChatMessage::new(
-                "user",
-                format!(
-                    "Scene {} of {} ({:.0}–{:.0} s).\nOn-screen text (OCR):\n{}\nSpoken during this scene:\n{}",
-                    i + 1,
-                    doc.scenes.len(),
-                    scene.start,
-                    scene.end,
-                    if scene.ocr_text.is_empty() {
-                        "(none)"
-                    } else {
-                        &scene.ocr_text
-                    },
-                    if scene.transcript.is_empty() {
-                        "(nothing)"
-                    } else {
-                        &scene.transcript
-                    },
-                ),
-            ),
-        ];
+        let messages = scene_messages(scene, i, doc.scenes.len());
         let reply = client.chat(&ChatRequest {
             messages: &messages,
             json_schema: None,
             max_tokens: vision.max_tokens,
-            sampling: &sampling,
+            sampling: &scene_sampling(),
             images: &images,
         });
         match reply {
@@ -234,6 +207,278 @@ fn describe(
         &json!({"step": "describe", "descriptions": descriptions}),
         &metrics,
     )?;
+    Ok(())
+}
+
+/// The prompt for one scene: what is on its keyframes, read with its on-screen text and what
+/// was said during it.
+fn scene_messages(scene: &Scene, i: usize, n: usize) -> [ChatMessage; 2] {
+    [
+        ChatMessage::new(
+            "system",
+            "You write meeting notes. Describe what is shown on screen in this part of a \
+             recorded meeting in one to three factual sentences: the kind of content (slide, \
+             chart, code, document, demo) and its key points. Use the on-screen text and what \
+             was said to read it correctly; do not invent details.",
+        ),
+        ChatMessage::new(
+            "user",
+            format!(
+                "Scene {} of {} ({:.0}–{:.0} s).\nOn-screen text (OCR):\n{}\nSpoken during this scene:\n{}",
+                i + 1,
+                n,
+                scene.start,
+                scene.end,
+                if scene.ocr_text.is_empty() {
+                    "(none)"
+                } else {
+                    &scene.ocr_text
+                },
+                if scene.transcript.is_empty() {
+                    "(nothing)"
+                } else {
+                    &scene.transcript
+                },
+            ),
+        ),
+    ]
+}
+
+/// The keyframes a scene's description sees (at most `max_images`, spread over the scene).
+fn scene_images<'a>(scene: &'a Scene, vision: &VisionConfig) -> Vec<&'a str> {
+    let keys: Vec<&str> = scene
+        .keyframes
+        .iter()
+        .map(String::as_str)
+        .filter(|k| std::path::Path::new(k).is_file())
+        .collect();
+    let want = vision.max_images.max(1);
+    if keys.len() <= want {
+        return keys;
+    }
+    // Evenly spread: first, …, last.
+    (0..want)
+        .map(|i| keys[i * (keys.len() - 1) / (want - 1).max(1)])
+        .collect()
+}
+
+fn scene_sampling() -> Sampling {
+    Sampling {
+        temperature: 0.2,
+        ..Sampling::default()
+    }
+}
+
+/// Describe the scenes of every claimed meeting with the local vision model: one llama
+/// worker for the whole batch (the model and projector are loaded once), one item per scene.
+/// A meeting's job completes as soon as its last scene is described.
+pub fn describe_local(
+    ctx: &super::Ctx<'_>,
+    queue: &mut Queue,
+    jobs: Vec<ClaimedJob>,
+) -> Result<()> {
+    let vision = &ctx.profile.vision;
+    let owner = ctx.me.runner_id.as_str();
+    let mut meetings: Vec<Described> = Vec::new();
+    let mut items: Vec<CompleteItem> = Vec::new();
+    let mut item_of: HashMap<i64, (usize, usize)> = HashMap::new();
+    for job in &jobs {
+        let Some(meeting) = queue.meeting(&job.meeting_id)? else {
+            continue;
+        };
+        let doc = crate::transcript::build_doc(queue, &meeting, ctx.speakers)?;
+        let m = meetings.len();
+        for (i, scene) in doc.scenes.iter().enumerate() {
+            let id = items.len() as i64 + 1;
+            item_of.insert(id, (m, i));
+            items.push(CompleteItem {
+                images: scene_images(scene, vision)
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                max_tokens: vision.max_tokens,
+                sampling: scene_sampling(),
+                ..CompleteItem::chat(id, scene_messages(scene, i, doc.scenes.len()).to_vec())
+            });
+        }
+        meetings.push(Described::new(job.job_id, doc.scenes.len()));
+    }
+    // A video without scenes has nothing to describe.
+    for m in meetings.iter_mut().filter(|m| m.descriptions.is_empty()) {
+        m.settled = true;
+        queue.complete(
+            m.job_id,
+            owner,
+            &json!({"step": "describe", "descriptions": []}),
+            &json!({"wall_s": 0.0, "scenes": 0}),
+        )?;
+    }
+    if items.is_empty() {
+        return Ok(());
+    }
+    let job_ids: Vec<i64> = meetings
+        .iter()
+        .filter(|m| !m.settled)
+        .map(|m| m.job_id)
+        .collect();
+    let (model, bin) = super::model_and_worker(
+        ctx.home,
+        queue,
+        owner,
+        &job_ids,
+        &vision.model,
+        LLAMA_WORKER,
+    )?;
+    let mmproj = match vision.mmproj.as_deref().map(|p| ctx.home.find_model(p)) {
+        Some(Ok(p)) => p,
+        found => {
+            for &id in &job_ids {
+                queue.release(id, owner)?;
+            }
+            match found {
+                Some(Err(e)) => return Err(e.context("vision.mmproj")),
+                _ => anyhow::bail!(
+                    "vision.backend = \"local\" needs vision.mmproj: the model's vision projector (mmproj GGUF)"
+                ),
+            }
+        }
+    };
+    let threads = super::worker_threads(ctx.args);
+    let load = LlamaLoad {
+        n_ctx: vision.n_ctx,
+        gpu_layers: vision.gpu_layers,
+        mmproj_path: Some(mmproj.to_string_lossy().into_owned()),
+        ..LlamaLoad::new(model.to_string_lossy(), threads)
+    };
+    let gauge = Arc::new(nightshift_supervisor::MemoryGauge::new());
+    let opts = BatchOptions {
+        threads,
+        timeout: Duration::from_secs(ctx.args.batch_timeout),
+        sched_idle: ctx.args.sched_idle,
+        stop_flag: Some(Arc::clone(ctx.stop)),
+        memory: Some(Arc::clone(&gauge)),
+        ..BatchOptions::default()
+    };
+    let mut store_error = None;
+    let report = nightshift_supervisor::run_llama_batch(&bin, &load, &items, &opts, &mut |ev| {
+        let stored = on_scene(queue, owner, &mut meetings, &item_of, &gauge, ev);
+        super::after_store(stored, ctx.stop, &mut store_error)
+    })?;
+    // Meetings with scenes left undescribed: retried later (a crash, a timeout) or given back
+    // untouched (a stop).
+    let failure = report.failure_message();
+    for m in meetings.iter().filter(|m| !m.settled) {
+        match &failure {
+            Some(msg) => {
+                let _ = queue.fail(m.job_id, owner, msg, true);
+            }
+            None => queue.release(m.job_id, owner)?,
+        }
+    }
+    if let Some(e) = store_error {
+        tracing::warn!("describe batch stopped early: {e:#}");
+    }
+    Ok(())
+}
+
+/// One meeting's descriptions as they arrive.
+struct Described {
+    job_id: i64,
+    descriptions: Vec<Option<String>>,
+    settled: bool,
+    wall_s: f64,
+    tokens_in: u64,
+    tokens_out: u64,
+    gen_s: f64,
+}
+
+impl Described {
+    fn new(job_id: i64, scenes: usize) -> Described {
+        Described {
+            job_id,
+            descriptions: vec![None; scenes],
+            settled: false,
+            wall_s: 0.0,
+            tokens_in: 0,
+            tokens_out: 0,
+            gen_s: 0.0,
+        }
+    }
+}
+
+/// Store what one scene's answer settles: its meeting's job once every scene is described,
+/// or the job's failure (retried later) at the first scene that fails.
+fn on_scene(
+    queue: &mut Queue,
+    owner: &str,
+    meetings: &mut [Described],
+    item_of: &HashMap<i64, (usize, usize)>,
+    gauge: &nightshift_supervisor::MemoryGauge,
+    ev: LlamaEvent,
+) -> Result<()> {
+    let (id, answer) = match ev {
+        LlamaEvent::Ready {
+            model,
+            load_s,
+            device,
+            ..
+        } => {
+            tracing::info!("vision model {model} loaded on {device} in {load_s:.2} s");
+            return Ok(());
+        }
+        LlamaEvent::ItemDone {
+            job_id,
+            text,
+            tokens_in,
+            tokens_out,
+            metrics,
+            ..
+        } => (job_id, Ok((text, tokens_in, tokens_out, metrics))),
+        LlamaEvent::ItemFailed { job_id, message } => (job_id, Err(message)),
+    };
+    let Some(&(m, scene)) = item_of.get(&id) else {
+        return Ok(());
+    };
+    let d = &mut meetings[m];
+    if d.settled {
+        return Ok(()); // an earlier scene failed the job
+    }
+    match answer {
+        Err(message) => {
+            d.settled = true;
+            queue.fail(
+                d.job_id,
+                owner,
+                &format!("scene {}: {message}", scene + 1),
+                true,
+            )?;
+        }
+        Ok((text, tokens_in, tokens_out, metrics)) => {
+            d.descriptions[scene] = Some(text.trim().to_string());
+            d.wall_s += metrics.wall_s;
+            d.tokens_in += u64::from(tokens_in);
+            d.tokens_out += u64::from(tokens_out);
+            d.gen_s += metrics.gen_s;
+            if d.descriptions.iter().all(Option::is_some) {
+                d.settled = true;
+                let descriptions: Vec<String> = d.descriptions.iter().flatten().cloned().collect();
+                let metrics = super::with_memory(
+                    &json!({
+                        "wall_s": d.wall_s, "scenes": descriptions.len(),
+                        "tokens_in": d.tokens_in, "tokens_out": d.tokens_out,
+                        "gen_tokens_per_s": if d.gen_s > 0.0 { d.tokens_out as f64 / d.gen_s } else { 0.0 },
+                    }),
+                    gauge,
+                )?;
+                queue.complete(
+                    d.job_id,
+                    owner,
+                    &json!({"step": "describe", "descriptions": descriptions}),
+                    &metrics,
+                )?;
+            }
+        }
+    }
     Ok(())
 }
 

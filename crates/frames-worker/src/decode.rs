@@ -1,0 +1,435 @@
+//! Decoding with libavcodec: the whole video on the decoder's own threads, or — a longer
+//! constant-rate video — two halves on two threads, split at the keyframe nearest the middle
+//! and used only when each half gives exactly the frames the packet listing predicts.
+
+use std::path::Path;
+
+use ff::codec::threading;
+use ff::format::Pixel;
+use ff::util::color;
+use ffmpeg_next as ff;
+
+use crate::average::{Planes, signature};
+
+/// Videos with fewer frames than this are decoded in one go (a second thread costs more to
+/// set up than it saves).
+const SPLIT_MIN_FRAMES: usize = 600;
+
+/// A stream error this many times in a row ends the read (a damaged file must not loop).
+const MAX_READ_ERRORS: usize = 64;
+
+pub type Signature = Vec<u8>;
+
+/// The video's first stream, as the demuxer describes it.
+struct Stream {
+    index: usize,
+    time_base: f64,
+    /// Frames per second frame k is placed at (average rate, else the stream's base rate).
+    fps: f64,
+    /// Stream start, in stream time-base units.
+    start: i64,
+}
+
+/// Every frame's signature, frame k at k / fps.
+pub fn signatures(path: &Path) -> Result<Vec<Signature>, String> {
+    ff::init().map_err(|e| format!("cannot start libavformat: {e}"))?;
+    // Our own one-line errors only: libav's log would be the first stderr line otherwise.
+    ff::util::log::set_level(ff::util::log::Level::Quiet);
+    let mut input = open(path)?;
+    let stream = describe(&input)?;
+    if let Some(split) = plan_split(&packet_list(&mut input, stream.index), &stream) {
+        let (first, second) = std::thread::scope(|scope| {
+            let first = scope.spawn(|| decode_part(path, Part::Before(split.key_pts)));
+            let second = decode_part(path, Part::From(split.key_pts));
+            (
+                first
+                    .join()
+                    .unwrap_or_else(|_| Err("decoder thread panicked".into())),
+                second,
+            )
+        });
+        if let (Ok(mut a), Ok(b)) = (first, second)
+            && a.len() == split.before
+            && b.len() == split.after
+        {
+            a.extend(b);
+            return Ok(a);
+        }
+    }
+    decode_part(path, Part::All)
+}
+
+fn open(path: &Path) -> Result<ff::format::context::Input, String> {
+    ff::format::input(&path).map_err(|e| format!("cannot open the video: {e}"))
+}
+
+fn describe(input: &ff::format::context::Input) -> Result<Stream, String> {
+    let s = input
+        .streams()
+        .best(ff::media::Type::Video)
+        .ok_or("no video stream")?;
+    let q = |r: ff::Rational| (r.denominator() != 0 && r.numerator() > 0).then(|| f64::from(r));
+    let fps = q(s.avg_frame_rate())
+        .or_else(|| q(s.rate()))
+        .unwrap_or(25.0);
+    let start = s.start_time();
+    Ok(Stream {
+        index: s.index(),
+        time_base: f64::from(s.time_base()),
+        fps,
+        start: if start == ff::ffi::AV_NOPTS_VALUE {
+            0
+        } else {
+            start
+        },
+    })
+}
+
+/// (pts, keyframe) of every packet of the stream, demuxed without decoding; the input is
+/// rewound afterwards is not needed: each part opens its own.
+fn packet_list(input: &mut ff::format::context::Input, index: usize) -> Vec<(Option<i64>, bool)> {
+    let mut out = Vec::new();
+    let mut errors = 0;
+    let mut packet = ff::Packet::empty();
+    loop {
+        match packet.read(input) {
+            Ok(()) => {
+                errors = 0;
+                if packet.stream() == index {
+                    out.push((packet.pts(), packet.is_key()));
+                }
+            }
+            Err(ff::Error::Eof) => break,
+            Err(_) => {
+                errors += 1;
+                if errors >= MAX_READ_ERRORS {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Split {
+    /// The keyframe the second half starts at, stream time-base units.
+    key_pts: i64,
+    before: usize,
+    after: usize,
+}
+
+/// Where to cut the video in two; `None` for a short video, a variable frame rate (the halves
+/// pass frames through as decoded, which equals the constant-rate placement only then), a
+/// packet without a time, or no keyframe near the middle.
+fn plan_split(packets: &[(Option<i64>, bool)], stream: &Stream) -> Option<Split> {
+    if packets.len() < SPLIT_MIN_FRAMES {
+        return None;
+    }
+    let mut pts: Vec<i64> = packets.iter().map(|p| p.0).collect::<Option<_>>()?;
+    pts.sort_unstable();
+    let step = pts
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|&d| d > 0)
+        .min()?;
+    // Allowed jitter: 1 % plus the millisecond rounding of WebM/Matroska timestamps.
+    let slack = step as f64 * 0.01 + 0.0011 / stream.time_base;
+    if pts
+        .windows(2)
+        .any(|w| ((w[1] - w[0]) - step) as f64 > slack || w[1] == w[0])
+    {
+        return None;
+    }
+    if ((1.0 / (step as f64 * stream.time_base)) - stream.fps).abs() > stream.fps * 0.02 {
+        return None; // the packets' rate is not the rate frames are placed at
+    }
+    let middle = pts[pts.len() / 2];
+    let key_pts = packets
+        .iter()
+        .filter(|p| p.1)
+        .filter_map(|p| p.0)
+        .min_by_key(|&k| (k - middle).abs())?;
+    let before = pts.iter().filter(|&&t| t < key_pts).count();
+    if before < pts.len() / 4 || pts.len() - before < pts.len() / 4 {
+        return None;
+    }
+    Some(Split {
+        key_pts,
+        before,
+        after: pts.len() - before,
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    /// Everything, frames placed at a constant rate.
+    All,
+    /// Frames before this keyframe, as decoded, on one thread.
+    Before(i64),
+    /// From this keyframe on, as decoded, on one thread.
+    From(i64),
+}
+
+fn decode_part(path: &Path, part: Part) -> Result<Vec<Signature>, String> {
+    let mut input = open(path)?;
+    let stream = describe(&input)?;
+    let params = input
+        .stream(stream.index)
+        .ok_or("video stream vanished")?
+        .parameters();
+    let mut ctx = ff::codec::context::Context::from_parameters(params)
+        .map_err(|e| format!("unsupported video stream: {e}"))?;
+    ctx.set_threading(match part {
+        // The decoder's frame threads, for the one-go decode only.
+        Part::All => threading::Config {
+            kind: threading::Type::Frame,
+            count: 0,
+            ..Default::default()
+        },
+        _ => threading::Config {
+            kind: threading::Type::None,
+            count: 1,
+            ..Default::default()
+        },
+    });
+    let mut decoder = ctx
+        .decoder()
+        .video()
+        .map_err(|e| format!("no decoder for this video codec: {e}"))?;
+    // In-loop deblocking is invisible at 32×18 and costs a fifth of H.264 decoding.
+    decoder.skip_loop_filter(ff::codec::discard::Discard::All);
+    if let Part::From(key) = part {
+        // Exactly to the keyframe, in the stream's own time base.
+        let rc = unsafe {
+            ff::ffi::av_seek_frame(
+                input.as_mut_ptr(),
+                stream.index as i32,
+                key,
+                ff::ffi::AVSEEK_FLAG_BACKWARD,
+            )
+        };
+        if rc < 0 {
+            return Err(format!(
+                "cannot seek to the middle keyframe: {}",
+                ff::Error::from(rc)
+            ));
+        }
+    }
+    let mut sink = Sink::new(part, &stream);
+    let mut frame = ff::frame::Video::empty();
+    let mut scaler: Option<Converter> = None;
+    let mut packet = ff::Packet::empty();
+    let mut errors = 0;
+    let mut decode_errors = 0usize;
+    let mut drain = |decoder: &mut ff::decoder::Video,
+                     sink: &mut Sink,
+                     scaler: &mut Option<Converter>|
+     -> Result<(), String> {
+        while decoder.receive_frame(&mut frame).is_ok() {
+            let ts = frame.timestamp().or(frame.pts());
+            if sink.wants(ts) {
+                sink.push(ts, frame_signature(&frame, scaler)?);
+            }
+        }
+        Ok(())
+    };
+    loop {
+        match packet.read(&mut input) {
+            Ok(()) => errors = 0,
+            Err(ff::Error::Eof) => break,
+            Err(_) => {
+                errors += 1;
+                if errors >= MAX_READ_ERRORS {
+                    break;
+                }
+                continue;
+            }
+        }
+        if packet.stream() != stream.index {
+            continue;
+        }
+        if let Part::Before(key) = part
+            && packet.pts() == Some(key)
+        {
+            break; // the second half starts here
+        }
+        if decoder.send_packet(&packet).is_err() {
+            decode_errors += 1; // a damaged packet: the frames around it still count
+        }
+        drain(&mut decoder, &mut sink, &mut scaler)?;
+    }
+    let _ = decoder.send_eof();
+    drain(&mut decoder, &mut sink, &mut scaler)?;
+    let frames = sink.finish();
+    if frames.is_empty() {
+        return Err(if decode_errors > 0 {
+            format!("no frame could be decoded ({decode_errors} damaged packets)")
+        } else {
+            "the video stream has no frames".into()
+        });
+    }
+    Ok(frames)
+}
+
+/// Where decoded frames go: as decoded (the halves), or placed at k / fps with repeats and
+/// drops (`ffmpeg -fps_mode cfr`).
+struct Sink {
+    part: Part,
+    start: i64,
+    time_base: f64,
+    fps: f64,
+    frames: Vec<Signature>,
+}
+
+impl Sink {
+    fn new(part: Part, s: &Stream) -> Sink {
+        Sink {
+            part,
+            start: s.start,
+            time_base: s.time_base,
+            fps: s.fps,
+            frames: Vec::new(),
+        }
+    }
+
+    fn wants(&self, ts: Option<i64>) -> bool {
+        match (self.part, ts) {
+            (Part::All, _) => true,
+            (Part::Before(key), Some(t)) => t < key,
+            (Part::From(key), Some(t)) => t >= key,
+            (_, None) => true,
+        }
+    }
+
+    fn push(&mut self, ts: Option<i64>, sig: Signature) {
+        let (Part::All, Some(t)) = (self.part, ts) else {
+            self.frames.push(sig);
+            return;
+        };
+        let slot = ((t - self.start) as f64 * self.time_base * self.fps).round();
+        if slot < self.frames.len() as f64 && !self.frames.is_empty() {
+            return; // late for its slot: dropped
+        }
+        // A gap (or a late start) repeats the previous frame, the first one at the start.
+        while (self.frames.len() as f64) < slot {
+            let fill = self.frames.last().cloned().unwrap_or_else(|| sig.clone());
+            self.frames.push(fill);
+        }
+        self.frames.push(sig);
+    }
+
+    fn finish(self) -> Vec<Signature> {
+        self.frames
+    }
+}
+
+/// Converts pictures that are not 8-bit planar YUV (RGB screen captures, 10-bit, NV12) to
+/// 4:2:0 at their own size first.
+struct Converter {
+    ctx: ff::software::scaling::Context,
+    out: ff::frame::Video,
+}
+
+fn frame_signature(
+    frame: &ff::frame::Video,
+    conv: &mut Option<Converter>,
+) -> Result<Signature, String> {
+    let range_full = frame.color_range() == color::Range::JPEG;
+    let bt709 = frame.color_space() == color::Space::BT709;
+    let planar = |f: &ff::frame::Video| -> Option<(u32, u32, bool)> {
+        match f.format() {
+            Pixel::YUV420P => Some((1, 1, false)),
+            Pixel::YUVJ420P => Some((1, 1, true)),
+            Pixel::YUV422P => Some((1, 0, false)),
+            Pixel::YUVJ422P => Some((1, 0, true)),
+            Pixel::YUV444P => Some((0, 0, false)),
+            Pixel::YUVJ444P => Some((0, 0, true)),
+            _ => None,
+        }
+    };
+    let (picture, (sx, sy, jpeg)) = match planar(frame) {
+        Some(layout) => (frame, layout),
+        None => {
+            let (w, h, fmt) = (frame.width(), frame.height(), frame.format());
+            let stale = conv.as_ref().is_none_or(|c| {
+                c.out.width() != w || c.out.height() != h || c.ctx.input().format != fmt
+            });
+            if stale {
+                let ctx = ff::software::scaling::Context::get(
+                    fmt,
+                    w,
+                    h,
+                    Pixel::YUV420P,
+                    w,
+                    h,
+                    ff::software::scaling::Flags::POINT,
+                )
+                .map_err(|e| format!("cannot convert {fmt:?} pictures: {e}"))?;
+                *conv = Some(Converter {
+                    ctx,
+                    out: ff::frame::Video::empty(),
+                });
+            }
+            let c = conv.as_mut().ok_or("converter missing")?;
+            c.ctx
+                .run(frame, &mut c.out)
+                .map_err(|e| format!("cannot convert a {fmt:?} picture: {e}"))?;
+            (&c.out, (1, 1, false))
+        }
+    };
+    Ok(signature(&Planes {
+        width: picture.width() as usize,
+        height: picture.height() as usize,
+        data: [picture.data(0), picture.data(1), picture.data(2)],
+        stride: [picture.stride(0), picture.stride(1), picture.stride(2)],
+        log2_chroma: (sx, sy),
+        full_range: jpeg || range_full,
+        bt709,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(fps: f64) -> Stream {
+        Stream {
+            index: 0,
+            time_base: 1.0 / 12800.0,
+            fps,
+            start: 0,
+        }
+    }
+
+    fn packets(n: usize, key_every: usize, step: i64) -> Vec<(Option<i64>, bool)> {
+        (0..n)
+            .map(|i| (Some(i as i64 * step), i % key_every == 0))
+            .collect()
+    }
+
+    #[test]
+    fn splits_at_the_keyframe_nearest_the_middle() {
+        // 25 fps in a 1/12800 time base: 512 units a frame; keyframes every 250 frames.
+        let split = plan_split(&packets(1000, 250, 512), &stream(25.0)).unwrap();
+        assert_eq!(split.key_pts, 500 * 512);
+        assert_eq!((split.before, split.after), (500, 500));
+    }
+
+    #[test]
+    fn short_variable_rate_or_untimed_videos_are_not_split() {
+        assert_eq!(plan_split(&packets(300, 50, 512), &stream(25.0)), None);
+        // only the first frame is a keyframe
+        assert_eq!(plan_split(&packets(1000, 5000, 512), &stream(25.0)), None);
+        // a gap: variable rate
+        let mut p = packets(1000, 250, 512);
+        p.push((Some(2000 * 512), false));
+        assert_eq!(plan_split(&p, &stream(25.0)), None);
+        // a packet without a time
+        let mut p = packets(1000, 250, 512);
+        p.push((None, false));
+        assert_eq!(plan_split(&p, &stream(25.0)), None);
+        // packets at another rate than frames are placed at
+        assert_eq!(plan_split(&packets(1000, 250, 512), &stream(50.0)), None);
+    }
+}
