@@ -176,14 +176,34 @@ fn a_local_vision_model_describes_each_scene_in_one_worker_batch() {
         ),
     )
     .unwrap();
+    // The planner pairs the projector with its text model: that is the `vlm` cost the
+    // Foreman leases for the describe batch.
+    let plan = env.json(&[
+        "plan",
+        &model.display().to_string(),
+        &mmproj.display().to_string(),
+        "--ctx",
+        "2048",
+        "--json",
+    ]);
+    assert_eq!(plan["models"].as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(plan["models"][0]["kind"], "vlm", "{plan}");
     let id = env.add(&corpus("video/video_01_slides.mp4"));
-    for only in ["audio", "visual"] {
-        let out = env.run(&["run", "--until-idle", "--only", only]);
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
+    let silent = env.add(&corpus("bad_inputs/video_without_audio.mp4"));
+    env.run_audio_until_idle();
+    let out = env
+        .cmd()
+        .env("NIGHTSHIFT_LOG", "info")
+        .args(["run", "--until-idle", "--only", "visual"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Both videos' scenes in one worker: the vision model is loaded once.
+    let loads = stderr(&out).matches("vision model").count();
+    assert_eq!(loads, 1, "{}", stderr(&out));
     let s = scenes(&env, &id);
     assert_eq!(s.len(), 7);
-    for scene in &s {
+    for scene in s.iter().chain(&scenes(&env, &silent)) {
         let d = scene["description"].as_str().unwrap_or("");
         assert!(!d.trim().is_empty(), "every scene described: {scene}");
     }
@@ -195,7 +215,7 @@ fn a_local_vision_model_describes_each_scene_in_one_worker_batch() {
         .find(|s| s["stage"] == "VISUAL describe")
         .cloned()
         .unwrap_or_else(|| panic!("no describe stage: {bench}"));
-    assert_eq!(describe["jobs"], 1, "{describe}");
+    assert_eq!(describe["jobs"], 2, "{describe}");
     // Two keyframes per scene, each 16 projector tokens, besides the text.
     let tokens_in = describe["tokens_in"].as_u64().unwrap();
     assert!(
@@ -231,7 +251,7 @@ fn a_local_vision_model_without_its_projector_is_one_clear_error() {
     )
     .unwrap();
     let id = env.add(&corpus("bad_inputs/video_without_audio.mp4"));
-    let out = env.run(&["run", "--until-idle", "--only", "visual"]);
+    let out = env.run(&["run", "--until-idle"]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("vision.mmproj"), "{err}");

@@ -139,7 +139,7 @@ impl Gguf {
     }
 
     fn tensor(&mut self, name: &str, ne: &[u64], values: impl Iterator<Item = f32>) {
-        while self.data.len() % ALIGN != 0 {
+        while !self.data.len().is_multiple_of(ALIGN) {
             self.data.push(0);
         }
         put_str(&mut self.infos, name);
@@ -172,7 +172,7 @@ impl Gguf {
         out.extend(self.n_kv.to_le_bytes());
         out.extend(&self.kv);
         out.extend(&self.infos);
-        while out.len() % ALIGN != 0 {
+        while !out.len().is_multiple_of(ALIGN) {
             out.push(0);
         }
         out.extend(&self.data);

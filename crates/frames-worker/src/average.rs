@@ -76,10 +76,11 @@ pub fn signature(p: &Planes<'_>) -> Vec<u8> {
     };
     let y_off = if p.full_range { 0.0 } else { 16.0 };
     let mut out = Vec::with_capacity(n * 3);
-    for i in 0..n {
-        let y = (yuv[0][i] - y_off) * y_scale;
-        let cb = (yuv[1][i] - 128.0) * c_scale;
-        let cr = (yuv[2][i] - 128.0) * c_scale;
+    let [ys, us, vs] = &yuv;
+    for ((&y, &u), &v) in ys.iter().zip(us).zip(vs) {
+        let y = (y - y_off) * y_scale;
+        let cb = (u - 128.0) * c_scale;
+        let cr = (v - 128.0) * c_scale;
         let r = y + 2.0 * (1.0 - kr) * cr;
         let b = y + 2.0 * (1.0 - kb) * cb;
         let g = (y - kr * r - kb * b) / kg;
@@ -136,7 +137,7 @@ mod tests {
     fn each_cell_is_the_mean_of_its_pixels() {
         // Left half black, right half white (limited range): the cells split the same way,
         // also for odd sizes and frames smaller than the signature.
-        for (w, h) in [(640, 360), (321, 181), (16, 9)] {
+        for (w, h) in [(640usize, 360usize), (321, 181), (16, 9)] {
             let y: Vec<u8> = (0..w * h)
                 .map(|i| if i % w < w / 2 { 16 } else { 235 })
                 .collect();

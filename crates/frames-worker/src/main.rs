@@ -11,7 +11,7 @@
 //! this process (the caller reports it and falls back to the ffmpeg command line).
 //!
 //! Exit status: 0 after the last frame; 1 with one line on stderr when the file cannot be
-//! decoded; 2 for a usage error.
+//! decoded; 2 for a usage error. `NIGHTSHIFT_FRAMES_SPLIT=0` turns the two-half decode off.
 
 mod average;
 mod decode;

@@ -404,10 +404,19 @@ impl Queue {
         self.conn
             .query_row(
                 "SELECT count(*), min(CASE WHEN status = 'PENDING' THEN not_before END)
-                 FROM jobs
+                 FROM jobs j
                  WHERE status IN ('PENDING', 'PROCESSING')
                    AND (?1 IS NULL OR task_type = ?1)
-                   AND (?2 IS NULL OR model_key IS ?2)",
+                   AND (?2 IS NULL OR model_key IS ?2)
+                   -- With a task filter, work that waits for another task's unstarted jobs
+                   -- (a scene description before its audio, under --only visual) is not
+                   -- this runner's to wait for.
+                   AND NOT (?1 IS NOT NULL AND status = 'PENDING' AND EXISTS (
+                       SELECT 1 FROM jobs d
+                       WHERE d.meeting_id = j.meeting_id
+                         AND d.stage < j.stage
+                         AND d.task_type != ?1
+                         AND d.status = 'PENDING'))",
                 params![task, filter.model_key],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )

@@ -87,6 +87,18 @@ fn filters_restrict_task_type_and_model() {
     };
     assert!(q.claim("r", &other_model).unwrap().is_none());
     assert_eq!(q.outstanding(&visual).unwrap().0, 1);
+    // A later-stage visual job waiting for unstarted audio is not outstanding for a
+    // visual-only runner (it could never run it), but is for everyone else.
+    q.add_jobs(
+        "m1",
+        &[NewJob {
+            stage: 1,
+            ..NewJob::new(TaskType::Visual)
+        }],
+    )
+    .unwrap();
+    assert_eq!(q.outstanding(&visual).unwrap().0, 1);
+    assert_eq!(q.outstanding(&ClaimFilter::default()).unwrap().0, 3);
 }
 
 #[test]

@@ -25,23 +25,23 @@ const SPLIT_MIN_FRAMES: usize = 600;
 /// The worker that decodes signatures in process.
 pub const FRAMES_WORKER: &str = "nightshift-frames-worker";
 
-/// Signatures of every frame, frame k at k / fps.
+/// Signatures of every frame, frame k at k / fps: by the frames worker, else by ffmpeg.
 pub fn signatures(input: &Path) -> Result<Vec<Vec<f32>>, VideoError> {
-    match nightshift_supervisor::find_worker_binary(FRAMES_WORKER) {
-        Ok(bin) => {
-            let mut cmd = Command::new(&bin);
-            cmd.arg(input);
-            match read_signatures(cmd, "nightshift-frames-worker") {
-                Ok(frames) => return Ok(frames),
-                Err(e) => tracing::warn!(
-                    "{}: {FRAMES_WORKER} failed ({e}); decoding with the ffmpeg command line",
-                    input.display()
-                ),
-            }
-        }
+    match signatures_by_worker(input) {
+        Ok(frames) => return Ok(frames),
         Err(e) => tracing::warn!("{e}; decoding with the ffmpeg command line (slower)"),
     }
     signatures_by_ffmpeg(input)
+}
+
+/// Signatures decoded in process by `nightshift-frames-worker`.
+pub fn signatures_by_worker(input: &Path) -> Result<Vec<Vec<f32>>, VideoError> {
+    let bin = nightshift_supervisor::find_worker_binary(FRAMES_WORKER)
+        .map_err(|e| VideoError::Decode(e.to_string()))?;
+    let mut cmd = Command::new(&bin);
+    cmd.arg(input);
+    read_signatures(cmd, FRAMES_WORKER)
+        .map_err(|e| VideoError::Decode(format!("{}: {FRAMES_WORKER}: {e}", input.display())))
 }
 
 /// Signatures through ffmpeg children and swscale (the fallback).

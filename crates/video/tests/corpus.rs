@@ -7,11 +7,23 @@ use nightshift_video::{DetectParams, detect, frames};
 
 #[test]
 fn scene_cuts_score_at_least_0_9_f1_on_every_corpus_video() {
+    // The in-process frames worker (built with the workspace) and the ffmpeg fallback.
+    scene_f1_on_every_video("frames worker", |p| {
+        frames::signatures_by_worker(p).unwrap_or_else(|e| {
+            panic!("{e} (build the workspace: cargo build --release --workspace)")
+        })
+    });
+    scene_f1_on_every_video("ffmpeg CLI", |p| frames::signatures_by_ffmpeg(p).unwrap());
+}
+
+fn scene_f1_on_every_video(decoder: &str, decode: impl Fn(&std::path::Path) -> Vec<Vec<f32>>) {
     let corpus = load_corpus().expect("corpus manifest");
     let mut total = (0, 0, 0);
     for case in corpus.of_kind("video") {
         let path = corpus.file(case);
-        let sigs = frames::signatures(&path).unwrap();
+        let sigs = decode(&path);
+        let want = case.expected["frame_count"].as_u64().unwrap() as usize;
+        assert_eq!(sigs.len(), want, "{decoder}: {}: frame count", case.id);
         let found: Vec<usize> = detect(&sigs, &DetectParams::default())
             .iter()
             .map(|b| b.frame)
@@ -19,12 +31,12 @@ fn scene_cuts_score_at_least_0_9_f1_on_every_corpus_video() {
         let transitions = case.expected["transitions"].as_array().unwrap();
         let (score, tp) = scene_f1(&found, transitions);
         println!(
-            "{}: F1 {score:.3} ({tp} of {} transitions, {} detections) {found:?}",
+            "{decoder}: {}: F1 {score:.3} ({tp} of {} transitions, {} detections) {found:?}",
             case.id,
             transitions.len(),
             found.len()
         );
-        assert!(score >= 0.9, "{}: F1 {score:.3}", case.id);
+        assert!(score >= 0.9, "{decoder}: {}: F1 {score:.3}", case.id);
         total = (
             total.0 + tp,
             total.1 + found.len(),
@@ -35,7 +47,7 @@ fn scene_cuts_score_at_least_0_9_f1_on_every_corpus_video() {
         total.0 as f64 / total.1 as f64,
         total.0 as f64 / total.2 as f64,
     );
-    println!("overall F1 {:.3}", 2.0 * p * r / (p + r));
+    println!("{decoder}: overall F1 {:.3}", 2.0 * p * r / (p + r));
 }
 
 fn words(s: &str) -> Vec<String> {
