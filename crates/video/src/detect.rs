@@ -1,4 +1,5 @@
-//! Scene boundaries from per-frame signatures (small RGB thumbnails in [0, 1]). Pure.
+//! Scene boundaries from per-frame signatures (small RGB thumbnails, bytes; every measure below
+//! is on the [0, 1] scale). Pure.
 //!
 //! - Hard cut at frame t: the change from t−1 is a spike — above an absolute floor and several
 //!   times the 90th percentile of the changes around it — so motion (scrolling, zooms, moving
@@ -11,6 +12,8 @@
 //!   frame where the mix crosses one half.
 
 use serde::{Deserialize, Serialize};
+
+use crate::frames::Signature;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -61,16 +64,28 @@ impl Default for DetectParams {
     }
 }
 
-fn mad(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len().max(1) as f32
+/// Mean absolute difference, on the [0, 1] scale.
+fn mad(a: &[u8], b: &[u8]) -> f32 {
+    let sum: u32 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| u32::from(x.abs_diff(y)))
+        .sum();
+    sum as f32 / 255.0 / a.len().max(1) as f32
 }
 
-fn mean(a: &[f32]) -> f32 {
-    a.iter().sum::<f32>() / a.len().max(1) as f32
+/// Mean value, on the [0, 1] scale.
+pub(crate) fn mean(a: &[u8]) -> f32 {
+    let sum: u32 = a.iter().map(|&x| u32::from(x)).sum();
+    sum as f32 / 255.0 / a.len().max(1) as f32
+}
+
+fn unit(b: u8) -> f32 {
+    f32::from(b) / 255.0
 }
 
 /// Boundaries in frame order. `frames` are equal-length signatures.
-pub fn detect(frames: &[Vec<f32>], p: &DetectParams) -> Vec<Boundary> {
+pub fn detect(frames: &[Signature], p: &DetectParams) -> Vec<Boundary> {
     let n = frames.len();
     if n < 3 {
         return Vec::new();
@@ -166,13 +181,14 @@ pub fn detect(frames: &[Vec<f32>], p: &DetectParams) -> Vec<Boundary> {
 }
 
 /// If `seg`'s frames are linear blends of its ends: (residual, index where the mix passes ½).
-fn blend(seg: &[Vec<f32>], p: &DetectParams) -> Option<(f32, usize)> {
+fn blend(seg: &[Signature], p: &DetectParams) -> Option<(f32, usize)> {
     let (a, b) = (&seg[0], &seg[seg.len() - 1]);
-    let dv: Vec<f32> = b.iter().zip(a).map(|(y, x)| y - x).collect();
-    let l = mean(&dv.iter().map(|x| x.abs()).collect::<Vec<_>>());
+    let l = mad(a, b);
     if l < p.blend_floor {
         return None;
     }
+    let a: Vec<f32> = a.iter().map(|&x| unit(x)).collect();
+    let dv: Vec<f32> = b.iter().zip(&a).map(|(&y, x)| unit(y) - x).collect();
     let nn: f32 = dv.iter().map(|x| x * x).sum();
     let h = seg.len() / 2;
     let mut alphas = Vec::with_capacity(seg.len());
@@ -180,17 +196,17 @@ fn blend(seg: &[Vec<f32>], p: &DetectParams) -> Option<(f32, usize)> {
     for f in seg {
         let al = (f
             .iter()
-            .zip(a)
+            .zip(&a)
             .zip(&dv)
-            .map(|((x, a), d)| (x - a) * d)
+            .map(|((&x, a), d)| (unit(x) - a) * d)
             .sum::<f32>()
             / nn)
             .clamp(0.0, 1.0);
         let res = f
             .iter()
-            .zip(a)
+            .zip(&a)
             .zip(&dv)
-            .map(|((x, a), d)| (x - (a + al * d)).abs())
+            .map(|((&x, a), d)| (unit(x) - (a + al * d)).abs())
             .sum::<f32>()
             / f.len() as f32
             / l;
@@ -238,6 +254,14 @@ mod tests {
             .collect()
     }
 
+    /// Frames built on the [0, 1] scale, as signatures.
+    fn bytes(frames: Vec<Vec<f32>>) -> Vec<Signature> {
+        frames
+            .into_iter()
+            .map(|f| f.iter().map(|x| (x * 255.0).round() as u8).collect())
+            .collect()
+    }
+
     #[test]
     fn a_cut_a_dissolve_and_a_fade_are_found_and_named() {
         let mut f: Vec<Vec<f32>> = Vec::new();
@@ -262,7 +286,7 @@ mod tests {
             f.push(solid(0.6).iter().map(|x| x * i as f32 / 10.0).collect());
         }
         f.extend((0..40).map(|_| solid(0.6)));
-        let found = detect(&f, &DetectParams::default());
+        let found = detect(&bytes(f), &DetectParams::default());
         let kinds: Vec<_> = found.iter().map(|b| (b.kind, b.frame)).collect();
         assert_eq!(found.len(), 3, "{kinds:?}");
         assert_eq!(kinds[0], (TransitionKind::Cut, 40));
@@ -274,6 +298,6 @@ mod tests {
     #[test]
     fn steady_motion_is_not_a_cut() {
         let f: Vec<Vec<f32>> = (0..200).map(|i| textured(3, i)).collect();
-        assert!(detect(&f, &DetectParams::default()).is_empty());
+        assert!(detect(&bytes(f), &DetectParams::default()).is_empty());
     }
 }

@@ -18,6 +18,10 @@ use crate::VideoError;
 pub const SIG_W: usize = 32;
 pub const SIG_H: usize = 18;
 
+/// One frame's signature: SIG_W × SIG_H RGB bytes, row by row (bytes, not floats: an hour of
+/// 30 fps video is 190 MB of them).
+pub type Signature = Vec<u8>;
+
 /// Videos with fewer frames than this are decoded in one go (two children cost more to start
 /// than they save).
 const SPLIT_MIN_FRAMES: usize = 600;
@@ -26,7 +30,7 @@ const SPLIT_MIN_FRAMES: usize = 600;
 pub const FRAMES_WORKER: &str = "nightshift-frames-worker";
 
 /// Signatures of every frame, frame k at k / fps: by the frames worker, else by ffmpeg.
-pub fn signatures(input: &Path) -> Result<Vec<Vec<f32>>, VideoError> {
+pub fn signatures(input: &Path) -> Result<Vec<Signature>, VideoError> {
     match signatures_by_worker(input) {
         Ok(frames) => return Ok(frames),
         Err(e) => tracing::warn!("{e}; decoding with the ffmpeg command line (slower)"),
@@ -35,7 +39,7 @@ pub fn signatures(input: &Path) -> Result<Vec<Vec<f32>>, VideoError> {
 }
 
 /// Signatures decoded in process by `nightshift-frames-worker`.
-pub fn signatures_by_worker(input: &Path) -> Result<Vec<Vec<f32>>, VideoError> {
+pub fn signatures_by_worker(input: &Path) -> Result<Vec<Signature>, VideoError> {
     let bin = nightshift_supervisor::find_worker_binary(FRAMES_WORKER)
         .map_err(|e| VideoError::Decode(e.to_string()))?;
     let mut cmd = Command::new(&bin);
@@ -45,7 +49,7 @@ pub fn signatures_by_worker(input: &Path) -> Result<Vec<Vec<f32>>, VideoError> {
 }
 
 /// Signatures through ffmpeg children and swscale (the fallback).
-pub fn signatures_by_ffmpeg(input: &Path) -> Result<Vec<Vec<f32>>, VideoError> {
+pub fn signatures_by_ffmpeg(input: &Path) -> Result<Vec<Signature>, VideoError> {
     if let Some(split) = split_point(input) {
         let (first, second) = std::thread::scope(|scope| {
             let first = scope.spawn(|| decode(input, Part::Before(split.first_end_s)));
@@ -169,7 +173,7 @@ fn plan_split(listing: &str) -> Option<Split> {
     })
 }
 
-fn decode(input: &Path, part: Part) -> Result<Vec<Vec<f32>>, VideoError> {
+fn decode(input: &Path, part: Part) -> Result<Vec<Signature>, VideoError> {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
         // Speed: no in-loop deblocking (invisible at 32×18); one thread per child when the
@@ -218,7 +222,7 @@ fn decode(input: &Path, part: Part) -> Result<Vec<Vec<f32>>, VideoError> {
 
 /// Run `cmd`, which writes raw RGB signatures on stdout, and collect them. A failure is the
 /// first line it wrote on stderr.
-fn read_signatures(mut cmd: Command, what: &str) -> Result<Vec<Vec<f32>>, VideoError> {
+fn read_signatures(mut cmd: Command, what: &str) -> Result<Vec<Signature>, VideoError> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -240,7 +244,7 @@ fn read_signatures(mut cmd: Command, what: &str) -> Result<Vec<Vec<f32>>, VideoE
     let mut frames = Vec::new();
     loop {
         match read_full(&mut out, &mut buf) {
-            Ok(true) => frames.push(buf.iter().map(|&b| f32::from(b) / 255.0).collect()),
+            Ok(true) => frames.push(buf.clone()),
             Ok(false) => break,
             Err(e) => return Err(VideoError::Io("reading frames".into(), e)),
         }

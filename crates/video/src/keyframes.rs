@@ -8,9 +8,10 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 use crate::VideoError;
+use crate::frames::Signature;
 
 /// Frames to keep for a scene `[start, end)` at `fps`, given the signatures.
-pub fn pick(sigs: &[Vec<f32>], start: usize, end: usize, fps: f64) -> Vec<usize> {
+pub fn pick(sigs: &[Signature], start: usize, end: usize, fps: f64) -> Vec<usize> {
     let len = end.saturating_sub(start);
     if len == 0 {
         return Vec::new();
@@ -23,14 +24,14 @@ pub fn pick(sigs: &[Vec<f32>], start: usize, end: usize, fps: f64) -> Vec<usize>
     let mut out: Vec<usize> = Vec::new();
     for i in 0..want {
         let f = lo + (hi - lo - 1) * (2 * i + 1) / (2 * want);
+        // Mean absolute difference under 1 % of full scale: the same picture.
         let dup = out.iter().any(|&k| {
-            let d: f32 = sigs[k]
+            let d: u32 = sigs[k]
                 .iter()
                 .zip(&sigs[f])
-                .map(|(a, b)| (a - b).abs())
-                .sum::<f32>()
-                / sigs[f].len() as f32;
-            d < 0.01
+                .map(|(&a, &b)| u32::from(a.abs_diff(b)))
+                .sum();
+            (d as f32 / 255.0 / sigs[f].len().max(1) as f32) < 0.01
         });
         if !dup {
             out.push(f);

@@ -98,7 +98,7 @@ pub fn analyze(
         .iter()
         .zip(&all)
         .map(|(p, &f)| {
-            let luma = sigs[f].iter().sum::<f32>() / sigs[f].len() as f32;
+            let luma = detect::mean(&sigs[f]);
             (p.clone(), luma < 0.5)
         })
         .collect();

@@ -16,7 +16,10 @@ fn scene_cuts_score_at_least_0_9_f1_on_every_corpus_video() {
     scene_f1_on_every_video("ffmpeg CLI", |p| frames::signatures_by_ffmpeg(p).unwrap());
 }
 
-fn scene_f1_on_every_video(decoder: &str, decode: impl Fn(&std::path::Path) -> Vec<Vec<f32>>) {
+fn scene_f1_on_every_video(
+    decoder: &str,
+    decode: impl Fn(&std::path::Path) -> Vec<frames::Signature>,
+) {
     let corpus = load_corpus().expect("corpus manifest");
     let mut total = (0, 0, 0);
     for case in corpus.of_kind("video") {
