@@ -96,6 +96,7 @@ fn run(load: &LlamaLoad, items: &[CompleteItem]) -> (Answers, nightshift_supervi
     (answers, report)
 }
 
+#[cfg(feature = "vision")]
 #[test]
 fn images_go_through_the_projector_into_the_prompt() {
     let dir = tempfile::tempdir().unwrap();

@@ -368,11 +368,13 @@ pub fn describe_local(
     // untouched (a stop).
     let failure = report.failure_message();
     for m in meetings.iter().filter(|m| !m.settled) {
-        match &failure {
-            Some(msg) => {
-                let _ = queue.fail(m.job_id, owner, msg, true);
-            }
-            None => queue.release(m.job_id, owner)?,
+        // A job this runner no longer holds (cancelled, or taken over) is left as it is.
+        let settled = match &failure {
+            Some(msg) => queue.fail(m.job_id, owner, msg, true).map(|_| ()),
+            None => queue.release(m.job_id, owner),
+        };
+        if let Err(e) = settled {
+            tracing::debug!(job_id = m.job_id, "describe job not settled here: {e}");
         }
     }
     if let Some(e) = store_error {
