@@ -24,19 +24,19 @@ pub type Signature = Vec<u8>;
 struct Stream {
     index: usize,
     time_base: f64,
-    /// Frames per second frame k is placed at (average rate, else the stream's base rate).
+    /// Frames per second frame k is placed at.
     fps: f64,
     /// Stream start, in stream time-base units.
     start: i64,
 }
 
-/// Every frame's signature, frame k at k / fps.
-pub fn signatures(path: &Path) -> Result<Vec<Signature>, String> {
+/// Every frame's signature, frame k at k / fps (`fps`, else the stream's guessed rate).
+pub fn signatures(path: &Path, fps: Option<f64>) -> Result<Vec<Signature>, String> {
     ff::init().map_err(|e| format!("cannot start libavformat: {e}"))?;
     // Our own one-line errors only: libav's log would be the first stderr line otherwise.
     ff::util::log::set_level(ff::util::log::Level::Quiet);
     let mut input = open(path)?;
-    let stream = describe(&input)?;
+    let stream = describe(&input, fps)?;
     // NIGHTSHIFT_FRAMES_SPLIT=0 decodes in one go (tests compare both ways).
     let split_allowed = std::env::var("NIGHTSHIFT_FRAMES_SPLIT").map_or(true, |v| v != "0");
     let split = split_allowed
@@ -44,8 +44,8 @@ pub fn signatures(path: &Path) -> Result<Vec<Signature>, String> {
         .flatten();
     if let Some(split) = split {
         let (first, second) = std::thread::scope(|scope| {
-            let first = scope.spawn(|| decode_part(path, Part::Before(split.key_pts)));
-            let second = decode_part(path, Part::From(split.key_pts));
+            let first = scope.spawn(|| decode_part(path, fps, Part::Before(split.key_pts)));
+            let second = decode_part(path, fps, Part::From(split.key_pts));
             (
                 first
                     .join()
@@ -61,22 +61,26 @@ pub fn signatures(path: &Path) -> Result<Vec<Signature>, String> {
             return Ok(a);
         }
     }
-    decode_part(path, Part::All)
+    decode_part(path, fps, Part::All)
 }
 
 fn open(path: &Path) -> Result<ff::format::context::Input, String> {
     ff::format::input(&path).map_err(|e| format!("cannot open the video: {e}"))
 }
 
-fn describe(input: &ff::format::context::Input) -> Result<Stream, String> {
+fn describe(input: &ff::format::context::Input, fps: Option<f64>) -> Result<Stream, String> {
     let s = input
         .streams()
         .best(ff::media::Type::Video)
         .ok_or("no video stream")?;
     let q = |r: ff::Rational| (r.denominator() != 0 && r.numerator() > 0).then(|| f64::from(r));
-    let fps = q(s.avg_frame_rate())
-        .or_else(|| q(s.rate()))
-        .unwrap_or(25.0);
+    // av_guess_frame_rate's rule: the base rate, unless it is a time-base artefact.
+    let guessed = match (q(s.rate()), q(s.avg_frame_rate())) {
+        (Some(b), Some(a)) if b > 210.0 && a < 70.0 => a,
+        (Some(b), _) => b,
+        (None, a) => a.unwrap_or(25.0),
+    };
+    let fps = fps.unwrap_or(guessed);
     let start = s.start_time();
     Ok(Stream {
         index: s.index(),
@@ -176,9 +180,9 @@ enum Part {
     From(i64),
 }
 
-fn decode_part(path: &Path, part: Part) -> Result<Vec<Signature>, String> {
+fn decode_part(path: &Path, fps: Option<f64>, part: Part) -> Result<Vec<Signature>, String> {
     let mut input = open(path)?;
-    let stream = describe(&input)?;
+    let stream = describe(&input, fps)?;
     let params = input
         .stream(stream.index)
         .ok_or("video stream vanished")?

@@ -1,7 +1,8 @@
-//! `nightshift-frames-worker FILE`: every frame of FILE's first video stream as a
+//! `nightshift-frames-worker [--fps F] FILE`: every frame of FILE's first video stream as a
 //! 32×18 RGB signature (the area average of each cell), written raw on stdout,
-//! `SIG_W × SIG_H × 3` bytes a frame, frame k at k / fps (constant rate: a variable-rate video
-//! has frames repeated or dropped as `ffmpeg -fps_mode cfr` would).
+//! `SIG_W × SIG_H × 3` bytes a frame, frame k at k / F (constant rate: a variable-rate video
+//! has frames repeated or dropped as `ffmpeg -fps_mode cfr -r F` would). F defaults to
+//! ffmpeg's guess of the stream's rate (its base rate, unless that is a time-base artefact).
 //!
 //! Why a worker of its own: scene detection's cost is decoding. In process, libavcodec's frames
 //! are averaged straight from their YUV planes (swscale's area filter cost more than the
@@ -20,13 +21,25 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut args = std::env::args_os().skip(1);
-    let (Some(path), None) = (args.next(), args.next()) else {
-        eprintln!("usage: nightshift-frames-worker VIDEO");
-        return ExitCode::from(2);
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let (fps, path) = match args.as_slice() {
+        [path] => (None, path),
+        [flag, f, path] if flag == "--fps" => {
+            match f.to_str().and_then(|f| f.parse::<f64>().ok()) {
+                Some(f) if f.is_finite() && f > 0.0 => (Some(f), path),
+                _ => {
+                    eprintln!("--fps: not a positive number: {}", f.to_string_lossy());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        _ => {
+            eprintln!("usage: nightshift-frames-worker [--fps F] VIDEO");
+            return ExitCode::from(2);
+        }
     };
     let path = std::path::PathBuf::from(path);
-    match decode::signatures(&path) {
+    match decode::signatures(&path, fps) {
         Ok(frames) => {
             let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
             for f in &frames {

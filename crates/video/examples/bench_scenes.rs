@@ -10,13 +10,14 @@ fn main() {
     println!("video                 frames   seconds  (detect)  frames/s   F1");
     for case in corpus.of_kind("video") {
         let path = corpus.file(case);
+        let fps = case.expected["fps"].as_f64().expect("fps in the manifest");
         let mut best = f64::MAX;
         let mut detect_s = f64::MAX;
         let mut found = Vec::new();
         let mut n = 0;
         for _ in 0..3 {
             let t0 = std::time::Instant::now();
-            let sigs = frames::signatures(&path).expect("decode");
+            let sigs = frames::signatures(&path, fps).expect("decode");
             let t1 = std::time::Instant::now();
             found = detect(&sigs, &DetectParams::default())
                 .iter()

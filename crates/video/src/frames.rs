@@ -29,31 +29,32 @@ const SPLIT_MIN_FRAMES: usize = 600;
 /// The worker that decodes signatures in process.
 pub const FRAMES_WORKER: &str = "nightshift-frames-worker";
 
-/// Signatures of every frame, frame k at k / fps: by the frames worker, else by ffmpeg.
-pub fn signatures(input: &Path) -> Result<Vec<Signature>, VideoError> {
-    match signatures_by_worker(input) {
+/// Signatures of every frame, frame k at k / `fps` (a variable-rate video has frames repeated
+/// or dropped to that rate): by the frames worker, else by ffmpeg.
+pub fn signatures(input: &Path, fps: f64) -> Result<Vec<Signature>, VideoError> {
+    match signatures_by_worker(input, fps) {
         Ok(frames) => return Ok(frames),
         Err(e) => tracing::warn!("{e}; decoding with the ffmpeg command line (slower)"),
     }
-    signatures_by_ffmpeg(input)
+    signatures_by_ffmpeg(input, fps)
 }
 
 /// Signatures decoded in process by `nightshift-frames-worker`.
-pub fn signatures_by_worker(input: &Path) -> Result<Vec<Signature>, VideoError> {
+pub fn signatures_by_worker(input: &Path, fps: f64) -> Result<Vec<Signature>, VideoError> {
     let bin = nightshift_supervisor::find_worker_binary(FRAMES_WORKER)
         .map_err(|e| VideoError::Decode(e.to_string()))?;
     let mut cmd = Command::new(&bin);
-    cmd.arg(input);
+    cmd.args(["--fps", &format!("{fps}")]).arg(input);
     read_signatures(cmd, FRAMES_WORKER)
         .map_err(|e| VideoError::Decode(format!("{}: {FRAMES_WORKER}: {e}", input.display())))
 }
 
 /// Signatures through ffmpeg children and swscale (the fallback).
-pub fn signatures_by_ffmpeg(input: &Path) -> Result<Vec<Signature>, VideoError> {
-    if let Some(split) = split_point(input) {
+pub fn signatures_by_ffmpeg(input: &Path, fps: f64) -> Result<Vec<Signature>, VideoError> {
+    if let Some(split) = split_point(input, fps) {
         let (first, second) = std::thread::scope(|scope| {
-            let first = scope.spawn(|| decode(input, Part::Before(split.first_end_s)));
-            let second = decode(input, Part::From(split.second_seek_s));
+            let first = scope.spawn(|| decode(input, fps, Part::Before(split.first_end_s)));
+            let second = decode(input, fps, Part::From(split.second_seek_s));
             (first.join().expect("decode thread panicked"), second)
         });
         match (first, second) {
@@ -71,7 +72,7 @@ pub fn signatures_by_ffmpeg(input: &Path) -> Result<Vec<Signature>, VideoError> 
             ),
         }
     }
-    decode(input, Part::All)
+    decode(input, fps, Part::All)
 }
 
 /// Which frames one ffmpeg child decodes.
@@ -94,7 +95,7 @@ struct Split {
 
 /// Where to cut the video in two, from `ffprobe`'s packet listing; `None` for a short video,
 /// one without a keyframe near its middle, or a listing we cannot trust (missing times).
-fn split_point(input: &Path) -> Option<Split> {
+fn split_point(input: &Path, fps: f64) -> Option<Split> {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
         .args([
@@ -110,12 +111,12 @@ fn split_point(input: &Path) -> Option<Split> {
     if !out.status.success() {
         return None;
     }
-    plan_split(&String::from_utf8_lossy(&out.stdout))
+    plan_split(&String::from_utf8_lossy(&out.stdout), fps)
 }
 
 /// The pure part of [`split_point`]: lines `pts_time=…|flags=K__` per packet and one
 /// `start_time=…` for the container.
-fn plan_split(listing: &str) -> Option<Split> {
+fn plan_split(listing: &str, fps: f64) -> Option<Split> {
     let mut start = None;
     let mut packets: Vec<(f64, bool)> = Vec::new();
     for line in listing.lines() {
@@ -153,6 +154,9 @@ fn plan_split(listing: &str) -> Option<Split> {
     {
         return None;
     }
+    if (1.0 / interval - fps).abs() > fps * 0.02 {
+        return None; // the packets' rate is not the rate frames are placed at
+    }
     let middle = times[times.len() / 2];
     let key = packets
         .iter()
@@ -173,7 +177,7 @@ fn plan_split(listing: &str) -> Option<Split> {
     })
 }
 
-fn decode(input: &Path, part: Part) -> Result<Vec<Signature>, VideoError> {
+fn decode(input: &Path, fps: f64, part: Part) -> Result<Vec<Signature>, VideoError> {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
         // Speed: no in-loop deblocking (invisible at 32×18); one thread per child when the
@@ -197,6 +201,9 @@ fn decode(input: &Path, part: Part) -> Result<Vec<Signature>, VideoError> {
     cmd.arg("-i").arg(input);
     if let Part::Before(t) = part {
         cmd.args(["-t", &format!("{t:.6}")]);
+    }
+    if let Part::All = part {
+        cmd.args(["-r", &format!("{fps}")]);
     }
     cmd.args([
         "-an",
@@ -292,28 +299,30 @@ mod tests {
 
     #[test]
     fn splits_at_the_keyframe_nearest_the_middle() {
-        let split = plan_split(&listing(1000, 250, 25.0, 0.0)).unwrap();
+        let split = plan_split(&listing(1000, 250, 25.0, 0.0), 25.0).unwrap();
         // keyframes at 0, 250, 500, 750: the middle one is frame 500 (20 s)
         assert_eq!((split.before, split.after), (500, 500));
         assert!((split.first_end_s - 19.98).abs() < 1e-9);
         assert!((split.second_seek_s - 20.02).abs() < 1e-9);
         // times are relative to the container's start
-        let split = plan_split(&listing(1000, 250, 25.0, 1.5)).unwrap();
+        let split = plan_split(&listing(1000, 250, 25.0, 1.5), 25.0).unwrap();
         assert!((split.second_seek_s - 20.02).abs() < 1e-9);
     }
 
     #[test]
     fn short_videos_and_lone_keyframes_are_not_split() {
-        assert_eq!(plan_split(&listing(300, 50, 25.0, 0.0)), None);
+        assert_eq!(plan_split(&listing(300, 50, 25.0, 0.0), 25.0), None);
         // only the first frame is a keyframe: no split near the middle
-        assert_eq!(plan_split(&listing(1000, 5000, 25.0, 0.0)), None);
+        assert_eq!(plan_split(&listing(1000, 5000, 25.0, 0.0), 25.0), None);
         // variable frame rate: the halves could not keep frame k at k / fps
         let mut l = listing(1000, 250, 25.0, 0.0);
         l += "pts_time=45.000000|flags=___\n";
-        assert_eq!(plan_split(&l), None);
+        assert_eq!(plan_split(&l, 25.0), None);
         // a packet without a time makes the listing untrustworthy
         let mut l = listing(1000, 250, 25.0, 0.0);
         l += "pts_time=N/A|flags=___\n";
-        assert_eq!(plan_split(&l), None);
+        assert_eq!(plan_split(&l, 25.0), None);
+        // packets at another rate than frames are placed at
+        assert_eq!(plan_split(&listing(1000, 250, 25.0, 0.0), 50.0), None);
     }
 }

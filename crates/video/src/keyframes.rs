@@ -1,6 +1,7 @@
 //! Keyframes: 2–8 per scene by length, spread over the scene's clean interior (away from its
 //! transitions), near-duplicates skipped (a static slide keeps one). Extracted in one ffmpeg
-//! pass (`select`) and stored by content hash.
+//! pass (`fps` to the rate signatures are placed at, so frame k is the same picture for a
+//! variable-rate video, then `select`) and stored by content hash.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,7 +43,12 @@ pub fn pick(sigs: &[Signature], start: usize, end: usize, fps: f64) -> Vec<usize
 
 /// Write the given frames (decode-order indices) as PNGs named by content hash into `dir`;
 /// returns one path per frame, in the same order.
-pub fn extract(input: &Path, frames: &[usize], dir: &Path) -> Result<Vec<PathBuf>, VideoError> {
+pub fn extract(
+    input: &Path,
+    frames: &[usize],
+    dir: &Path,
+    fps: f64,
+) -> Result<Vec<PathBuf>, VideoError> {
     if frames.is_empty() {
         return Ok(Vec::new());
     }
@@ -59,7 +65,7 @@ pub fn extract(input: &Path, frames: &[usize], dir: &Path) -> Result<Vec<PathBuf
         .args([
             "-an",
             "-vf",
-            &format!("select='{select}'"),
+            &format!("fps={fps},select='{select}'"),
             "-fps_mode",
             "passthrough",
         ])

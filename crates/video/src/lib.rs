@@ -1,6 +1,6 @@
 //! The VISUAL side of a video meeting (DESIGN §1 "Video"): scenes, keyframes, on-screen text.
 //!
-//! [`analyze`] = [`frames::signatures`] (one ffmpeg decode to 32×18 thumbnails) →
+//! [`analyze`] = [`frames::signatures`] (one decode to 32×18 thumbnails, in the frames worker) →
 //! [`detect::detect`] (pure) → scenes → [`keyframes`] (one ffmpeg pass) → [`ocr`] (Tesseract).
 //! Runs on the CPU; no model is loaded, so it needs no GPU lease.
 
@@ -59,13 +59,13 @@ pub fn analyze(
     keyframe_dir: &Path,
     threads: usize,
 ) -> Result<VideoNotes, VideoError> {
+    let fps = if fps > 0.0 { fps } else { 25.0 };
     let t0 = Instant::now();
-    let sigs = frames::signatures(input)?;
+    let sigs = frames::signatures(input, fps)?;
     let decode_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let boundaries = detect(&sigs, &DetectParams::default());
     let detect_s = t1.elapsed().as_secs_f64();
-    let fps = if fps > 0.0 { fps } else { 25.0 };
     let mut starts: Vec<(usize, Option<TransitionKind>)> = vec![(0, None)];
     starts.extend(boundaries.iter().map(|b| (b.frame, Some(b.kind))));
     let mut scenes: Vec<SceneNotes> = Vec::new();
@@ -91,7 +91,7 @@ pub fn analyze(
         .map(|s| keyframes::pick(&sigs, s.start_frame, s.end_frame, fps))
         .collect();
     let all: Vec<usize> = picks.iter().flatten().copied().collect();
-    let paths = keyframes::extract(input, &all, keyframe_dir)?;
+    let paths = keyframes::extract(input, &all, keyframe_dir, fps)?;
     let keyframes_s = t2.elapsed().as_secs_f64();
     let t3 = Instant::now();
     let jobs: Vec<(PathBuf, bool)> = paths

@@ -8,23 +8,26 @@ use nightshift_video::{DetectParams, detect, frames};
 #[test]
 fn scene_cuts_score_at_least_0_9_f1_on_every_corpus_video() {
     // The in-process frames worker (built with the workspace) and the ffmpeg fallback.
-    scene_f1_on_every_video("frames worker", |p| {
-        frames::signatures_by_worker(p).unwrap_or_else(|e| {
+    scene_f1_on_every_video("frames worker", |p, fps| {
+        frames::signatures_by_worker(p, fps).unwrap_or_else(|e| {
             panic!("{e} (build the workspace: cargo build --release --workspace)")
         })
     });
-    scene_f1_on_every_video("ffmpeg CLI", |p| frames::signatures_by_ffmpeg(p).unwrap());
+    scene_f1_on_every_video("ffmpeg CLI", |p, fps| {
+        frames::signatures_by_ffmpeg(p, fps).unwrap()
+    });
 }
 
 fn scene_f1_on_every_video(
     decoder: &str,
-    decode: impl Fn(&std::path::Path) -> Vec<frames::Signature>,
+    decode: impl Fn(&std::path::Path, f64) -> Vec<frames::Signature>,
 ) {
     let corpus = load_corpus().expect("corpus manifest");
     let mut total = (0, 0, 0);
     for case in corpus.of_kind("video") {
         let path = corpus.file(case);
-        let sigs = decode(&path);
+        let fps = case.expected["fps"].as_f64().unwrap();
+        let sigs = decode(&path, fps);
         let want = case.expected["frame_count"].as_u64().unwrap() as usize;
         assert_eq!(sigs.len(), want, "{decoder}: {}: frame count", case.id);
         let found: Vec<usize> = detect(&sigs, &DetectParams::default())
@@ -51,6 +54,74 @@ fn scene_f1_on_every_video(
         total.0 as f64 / total.2 as f64,
     );
     println!("{decoder}: overall F1 {:.3}", 2.0 * p * r / (p + r));
+}
+
+/// A variable-rate screen recording (static stretches dropped, as browsers and OBS record them):
+/// frames are still placed at the base rate, so cuts keep their frame numbers and every scene
+/// gets its keyframes.
+#[test]
+fn a_variable_rate_recording_keeps_its_scene_boundaries() {
+    let corpus = load_corpus().expect("corpus manifest");
+    let case = corpus
+        .of_kind("video")
+        .find(|c| c.id.contains("slides"))
+        .expect("a slide video in the corpus");
+    let dir = tempfile::tempdir().unwrap();
+    let vfr = dir.path().join("vfr.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(corpus.file(case))
+        .args([
+            "-an",
+            "-vf",
+            "mpdecimate",
+            "-fps_mode",
+            "vfr",
+            "-c:v",
+            "libx264",
+        ])
+        .args(["-preset", "veryfast"])
+        .arg(&vfr)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "ffmpeg could not make the variable-rate copy"
+    );
+    let fps = case.expected["fps"].as_f64().unwrap();
+    let transitions = case.expected["transitions"].as_array().unwrap();
+    for (decoder, sigs) in [
+        (
+            "frames worker",
+            frames::signatures_by_worker(&vfr, fps).unwrap(),
+        ),
+        (
+            "ffmpeg CLI",
+            frames::signatures_by_ffmpeg(&vfr, fps).unwrap(),
+        ),
+    ] {
+        // Trailing static frames are gone from the copy; up to its last frame, k is k / fps.
+        let last_cut = transitions
+            .iter()
+            .filter_map(|t| t["frame"].as_u64())
+            .max()
+            .unwrap();
+        assert!(
+            sigs.len() as u64 > last_cut,
+            "{decoder}: {} frames",
+            sigs.len()
+        );
+        let found: Vec<usize> = detect(&sigs, &DetectParams::default())
+            .iter()
+            .map(|b| b.frame)
+            .collect();
+        let (score, _) = scene_f1(&found, transitions);
+        println!("{decoder}: variable-rate copy: F1 {score:.3} {found:?}");
+        assert!(score >= 0.9, "{decoder}: F1 {score:.3}: {found:?}");
+    }
+    let notes = nightshift_video::analyze(&vfr, fps, &dir.path().join("k"), 2).unwrap();
+    assert!(notes.scenes.len() >= 6, "{:?}", notes.scenes.len());
+    assert!(notes.scenes.iter().all(|s| !s.keyframes.is_empty()));
 }
 
 fn words(s: &str) -> Vec<String> {
