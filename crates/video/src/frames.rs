@@ -29,18 +29,31 @@ const SPLIT_MIN_FRAMES: usize = 600;
 /// The worker that decodes signatures in process.
 pub const FRAMES_WORKER: &str = "nightshift-frames-worker";
 
+/// A video's signatures and what decoding them took.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub frames: Vec<Signature>,
+    /// Peak resident memory of the decoding process(es), bytes.
+    pub peak_rss_bytes: u64,
+}
+
 /// Signatures of every frame, frame k at k / `fps` (a variable-rate video has frames repeated
-/// or dropped to that rate): by the frames worker, else by ffmpeg.
+/// or dropped to that rate).
 pub fn signatures(input: &Path, fps: f64) -> Result<Vec<Signature>, VideoError> {
+    decode_signatures(input, fps).map(|d| d.frames)
+}
+
+/// [`signatures`] with the decoder's memory: by the frames worker, else by ffmpeg.
+pub fn decode_signatures(input: &Path, fps: f64) -> Result<Decoded, VideoError> {
     match signatures_by_worker(input, fps) {
-        Ok(frames) => return Ok(frames),
+        Ok(d) => return Ok(d),
         Err(e) => tracing::warn!("{e}; decoding with the ffmpeg command line (slower)"),
     }
     signatures_by_ffmpeg(input, fps)
 }
 
 /// Signatures decoded in process by `nightshift-frames-worker`.
-pub fn signatures_by_worker(input: &Path, fps: f64) -> Result<Vec<Signature>, VideoError> {
+pub fn signatures_by_worker(input: &Path, fps: f64) -> Result<Decoded, VideoError> {
     let bin = nightshift_supervisor::find_worker_binary(FRAMES_WORKER)
         .map_err(|e| VideoError::Decode(e.to_string()))?;
     let mut cmd = Command::new(&bin);
@@ -50,7 +63,7 @@ pub fn signatures_by_worker(input: &Path, fps: f64) -> Result<Vec<Signature>, Vi
 }
 
 /// Signatures through ffmpeg children and swscale (the fallback).
-pub fn signatures_by_ffmpeg(input: &Path, fps: f64) -> Result<Vec<Signature>, VideoError> {
+pub fn signatures_by_ffmpeg(input: &Path, fps: f64) -> Result<Decoded, VideoError> {
     if let Some(split) = split_point(input, fps) {
         let (first, second) = std::thread::scope(|scope| {
             let first = scope.spawn(|| decode(input, fps, Part::Before(split.first_end_s)));
@@ -58,15 +71,18 @@ pub fn signatures_by_ffmpeg(input: &Path, fps: f64) -> Result<Vec<Signature>, Vi
             (first.join().expect("decode thread panicked"), second)
         });
         match (first, second) {
-            (Ok(mut a), Ok(b)) if a.len() == split.before && b.len() == split.after => {
-                a.extend(b);
+            (Ok(mut a), Ok(b))
+                if a.frames.len() == split.before && b.frames.len() == split.after =>
+            {
+                a.frames.extend(b.frames);
+                a.peak_rss_bytes = a.peak_rss_bytes.max(b.peak_rss_bytes);
                 return Ok(a);
             }
             (a, b) => tracing::debug!(
                 "{}: split decode gave {:?} + {:?} frames, expected {} + {}; decoding in one go",
                 input.display(),
-                a.map(|v| v.len()).map_err(|e| e.to_string()),
-                b.map(|v| v.len()).map_err(|e| e.to_string()),
+                a.map(|v| v.frames.len()).map_err(|e| e.to_string()),
+                b.map(|v| v.frames.len()).map_err(|e| e.to_string()),
                 split.before,
                 split.after
             ),
@@ -177,7 +193,7 @@ fn plan_split(listing: &str, fps: f64) -> Option<Split> {
     })
 }
 
-fn decode(input: &Path, fps: f64, part: Part) -> Result<Vec<Signature>, VideoError> {
+fn decode(input: &Path, fps: f64, part: Part) -> Result<Decoded, VideoError> {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
         // Speed: no in-loop deblocking (invisible at 32×18); one thread per child when the
@@ -229,7 +245,7 @@ fn decode(input: &Path, fps: f64, part: Part) -> Result<Vec<Signature>, VideoErr
 
 /// Run `cmd`, which writes raw RGB signatures on stdout, and collect them. A failure is the
 /// first line it wrote on stderr.
-fn read_signatures(mut cmd: Command, what: &str) -> Result<Vec<Signature>, VideoError> {
+fn read_signatures(mut cmd: Command, what: &str) -> Result<Decoded, VideoError> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -249,16 +265,20 @@ fn read_signatures(mut cmd: Command, what: &str) -> Result<Vec<Signature>, Video
     let size = SIG_W * SIG_H * 3;
     let mut buf = vec![0u8; size];
     let mut frames = Vec::new();
-    loop {
+    let read = loop {
         match read_full(&mut out, &mut buf) {
             Ok(true) => frames.push(buf.clone()),
-            Ok(false) => break,
-            Err(e) => return Err(VideoError::Io("reading frames".into(), e)),
+            Ok(false) => break Ok(()),
+            Err(e) => break Err(e),
         }
+    };
+    if read.is_err() {
+        let _ = child.kill();
     }
-    let status = child
-        .wait()
-        .map_err(|e| VideoError::Io(format!("waiting for {what}"), e))?;
+    let waited = wait_with_rss(&child);
+    read.map_err(|e| VideoError::Io("reading frames".into(), e))?;
+    let (status, peak_rss_bytes) =
+        waited.map_err(|e| VideoError::Io(format!("waiting for {what}"), e))?;
     let errors = err_thread.join().unwrap_or_default();
     if !status.success() && frames.is_empty() {
         let first = errors
@@ -267,7 +287,31 @@ fn read_signatures(mut cmd: Command, what: &str) -> Result<Vec<Signature>, Video
             .map_or_else(|| format!("{what} failed ({status})"), str::to_string);
         return Err(VideoError::Decode(first));
     }
-    Ok(frames)
+    Ok(Decoded {
+        frames,
+        peak_rss_bytes,
+    })
+}
+
+/// Reap `child` and read its peak resident memory (`ru_maxrss`), which `Child::wait` drops.
+fn wait_with_rss(child: &std::process::Child) -> std::io::Result<(std::process::ExitStatus, u64)> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
+    let mut status = 0;
+    // SAFETY: plain out-parameters of wait4; `rusage` is plain old data.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        if unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } >= 0 {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    // Linux reports ru_maxrss in KiB.
+    let rss = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+    Ok((std::process::ExitStatus::from_raw(status), rss))
 }
 
 /// Fill `buf` completely; `false` at a clean end of stream.

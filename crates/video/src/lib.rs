@@ -50,6 +50,9 @@ pub struct VideoNotes {
     pub detect_s: f64,
     pub keyframes_s: f64,
     pub ocr_s: f64,
+    /// Peak resident memory of the process that decoded the signatures, bytes.
+    #[serde(default)]
+    pub decode_peak_rss_bytes: u64,
 }
 
 /// Scenes, keyframes (stored under `keyframe_dir`) and OCR of `input` at `fps`.
@@ -61,7 +64,8 @@ pub fn analyze(
 ) -> Result<VideoNotes, VideoError> {
     let fps = if fps > 0.0 { fps } else { 25.0 };
     let t0 = Instant::now();
-    let sigs = frames::signatures(input, fps)?;
+    let decoded = frames::decode_signatures(input, fps)?;
+    let sigs = decoded.frames;
     let decode_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let boundaries = detect(&sigs, &DetectParams::default());
@@ -125,5 +129,6 @@ pub fn analyze(
         detect_s,
         keyframes_s,
         ocr_s,
+        decode_peak_rss_bytes: decoded.peak_rss_bytes,
     })
 }

@@ -9,12 +9,14 @@ use nightshift_video::{DetectParams, detect, frames};
 fn scene_cuts_score_at_least_0_9_f1_on_every_corpus_video() {
     // The in-process frames worker (built with the workspace) and the ffmpeg fallback.
     scene_f1_on_every_video("frames worker", |p, fps| {
-        frames::signatures_by_worker(p, fps).unwrap_or_else(|e| {
-            panic!("{e} (build the workspace: cargo build --release --workspace)")
-        })
+        frames::signatures_by_worker(p, fps)
+            .unwrap_or_else(|e| {
+                panic!("{e} (build the workspace: cargo build --release --workspace)")
+            })
+            .frames
     });
     scene_f1_on_every_video("ffmpeg CLI", |p, fps| {
-        frames::signatures_by_ffmpeg(p, fps).unwrap()
+        frames::signatures_by_ffmpeg(p, fps).unwrap().frames
     });
 }
 
@@ -93,11 +95,11 @@ fn a_variable_rate_recording_keeps_its_scene_boundaries() {
     for (decoder, sigs) in [
         (
             "frames worker",
-            frames::signatures_by_worker(&vfr, fps).unwrap(),
+            frames::signatures_by_worker(&vfr, fps).unwrap().frames,
         ),
         (
             "ffmpeg CLI",
-            frames::signatures_by_ffmpeg(&vfr, fps).unwrap(),
+            frames::signatures_by_ffmpeg(&vfr, fps).unwrap().frames,
         ),
     ] {
         // Trailing static frames are gone from the copy; up to its last frame, k is k / fps.
@@ -142,8 +144,16 @@ fn on_screen_text_is_read_from_the_slide_video() {
     let fps = case.expected["fps"].as_f64().unwrap();
     let notes = nightshift_video::analyze(&corpus.file(case), fps, dir.path(), 2).unwrap();
     println!(
-        "decode {:.2} s, detect {:.3} s, keyframes {:.2} s, OCR {:.2} s",
-        notes.decode_s, notes.detect_s, notes.keyframes_s, notes.ocr_s
+        "decode {:.2} s ({} MiB peak), detect {:.3} s, keyframes {:.2} s, OCR {:.2} s",
+        notes.decode_s,
+        notes.decode_peak_rss_bytes >> 20,
+        notes.detect_s,
+        notes.keyframes_s,
+        notes.ocr_s
+    );
+    assert!(
+        notes.decode_peak_rss_bytes > 1 << 20,
+        "the decoder's memory is measured"
     );
     for scene in case.expected["scenes"].as_array().unwrap() {
         let (a, b) = (

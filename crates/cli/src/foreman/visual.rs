@@ -96,7 +96,8 @@ pub fn run_job(
                     "frames_per_s": notes.frames as f64 / notes.decode_s.max(1e-9),
                     "decode_s": notes.decode_s, "detect_s": notes.detect_s,
                     "keyframes_s": notes.keyframes_s, "ocr_s": notes.ocr_s,
-                    "peak_rss_bytes": peak_rss(),
+                    // This process (keyframes, OCR pool) or the frames decoder, whichever held more.
+                    "peak_rss_bytes": peak_rss().unwrap_or(0).max(notes.decode_peak_rss_bytes),
                 })
             };
             let follow: Vec<NewJob> = if vision.backend == VisionBackend::None {
