@@ -234,3 +234,39 @@ fn a_model_larger_than_the_budget_is_a_clear_error_not_a_hang() {
         "{s}"
     );
 }
+
+#[test]
+fn doctor_reports_the_workers_and_a_local_vision_model_without_its_projector() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home()).unwrap();
+    std::fs::write(
+        env.home().join("config.toml"),
+        "[profiles.dev.vision]\nbackend = \"local\"\nmodel = \"SmolLM2-135M-Instruct.Q4_1.gguf\"\n",
+    )
+    .unwrap();
+    let out = env.run(&["doctor"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    for worker in [
+        "whisper worker",
+        "llama worker",
+        "diarize worker",
+        "frames worker",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("ok") && l.contains(worker)),
+            "{worker}: {text}"
+        );
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.contains("vision model") && l.starts_with("ok")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("vision projector") && l.contains("needs vision.mmproj")),
+        "{text}"
+    );
+}

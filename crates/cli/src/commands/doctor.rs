@@ -54,10 +54,31 @@ pub fn run(home: &Home) -> Result<ExitCode> {
         // A server owns its model; nothing to find locally.
         _ => String::new(),
     };
+    // A local vision model needs its GGUF and its projector; servers own theirs.
+    let local_vision = profile.vision.backend == crate::config::VisionBackend::Local;
+    let (vlm, mmproj) = if local_vision {
+        (
+            profile.vision.model.clone(),
+            profile.vision.mmproj.clone().unwrap_or_default(),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    if local_vision && mmproj.is_empty() {
+        checks.push(Check {
+            name: "vision projector",
+            ok: false,
+            detail: "vision.backend = \"local\" needs vision.mmproj (the model's mmproj GGUF)"
+                .into(),
+            essential: false,
+        });
+    }
     for (name, model, essential) in [
         ("ASR model", profile.asr_model.as_str(), true),
         ("VAD model", "silero-vad", false),
         ("LLM model", llm.as_str(), false),
+        ("vision model", vlm.as_str(), false),
+        ("vision projector", mmproj.as_str(), false),
     ] {
         if model.is_empty() {
             continue;
