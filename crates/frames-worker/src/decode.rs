@@ -9,11 +9,9 @@ use ff::format::Pixel;
 use ff::util::color;
 use ffmpeg_next as ff;
 
-use crate::average::{Planes, signature};
+use nightshift_video::frames::plan_halves;
 
-/// Videos with fewer frames than this are decoded in one go (a second thread costs more to
-/// set up than it saves).
-const SPLIT_MIN_FRAMES: usize = 600;
+use crate::average::{Planes, signature};
 
 /// A stream error this many times in a row ends the read (a damaged file must not loop).
 const MAX_READ_ERRORS: usize = 64;
@@ -37,8 +35,10 @@ pub fn signatures(path: &Path, fps: Option<f64>) -> Result<Vec<Signature>, Strin
     ff::util::log::set_level(ff::util::log::Level::Quiet);
     let mut input = open(path)?;
     let stream = describe(&input, fps)?;
-    // NIGHTSHIFT_FRAMES_SPLIT=0 decodes in one go (tests compare both ways).
-    let split_allowed = std::env::var("NIGHTSHIFT_FRAMES_SPLIT").map_or(true, |v| v != "0");
+    // NIGHTSHIFT_FRAMES_SPLIT: `0` decodes in one go, `require` fails unless the two halves
+    // are used (tests compare both ways).
+    let mode = std::env::var("NIGHTSHIFT_FRAMES_SPLIT").unwrap_or_default();
+    let split_allowed = mode != "0";
     let split = split_allowed
         .then(|| plan_split(&packet_list(&mut input, stream.index), &stream))
         .flatten();
@@ -60,6 +60,9 @@ pub fn signatures(path: &Path, fps: Option<f64>) -> Result<Vec<Signature>, Strin
             a.extend(b);
             return Ok(a);
         }
+    }
+    if mode == "require" {
+        return Err("not decoded as two halves (NIGHTSHIFT_FRAMES_SPLIT=require)".into());
     }
     decode_part(path, fps, Part::All)
 }
@@ -128,45 +131,21 @@ struct Split {
     after: usize,
 }
 
-/// Where to cut the video in two; `None` for a short video, a variable frame rate (the halves
-/// pass frames through as decoded, which equals the constant-rate placement only then), a
-/// packet without a time, or no keyframe near the middle.
+/// Where to cut the video in two: [`plan_halves`] (the rule both decoders share) on the
+/// packets' times.
 fn plan_split(packets: &[(Option<i64>, bool)], stream: &Stream) -> Option<Split> {
-    if packets.len() < SPLIT_MIN_FRAMES {
-        return None;
-    }
-    let mut pts: Vec<i64> = packets.iter().map(|p| p.0).collect::<Option<_>>()?;
-    pts.sort_unstable();
-    let step = pts
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .filter(|&d| d > 0)
-        .min()?;
-    // Allowed jitter: 1 % plus the millisecond rounding of WebM/Matroska timestamps.
-    let slack = step as f64 * 0.01 + 0.0011 / stream.time_base;
-    if pts
-        .windows(2)
-        .any(|w| ((w[1] - w[0]) - step) as f64 > slack || w[1] == w[0])
-    {
-        return None;
-    }
-    if ((1.0 / (step as f64 * stream.time_base)) - stream.fps).abs() > stream.fps * 0.02 {
-        return None; // the packets' rate is not the rate frames are placed at
-    }
-    let middle = pts[pts.len() / 2];
-    let key_pts = packets
+    let seconds: Vec<(f64, bool)> = packets
         .iter()
-        .filter(|p| p.1)
-        .filter_map(|p| p.0)
-        .min_by_key(|&k| (k - middle).abs())?;
-    let before = pts.iter().filter(|&&t| t < key_pts).count();
-    if before < pts.len() / 4 || pts.len() - before < pts.len() / 4 {
-        return None;
-    }
+        .map(|&(pts, key)| {
+            let t = pts.map_or(f64::NAN, |p| (p - stream.start) as f64 * stream.time_base);
+            (t, key)
+        })
+        .collect();
+    let halves = plan_halves(&seconds, stream.fps)?;
     Some(Split {
-        key_pts,
-        before,
-        after: pts.len() - before,
+        key_pts: packets[halves.key].0?,
+        before: halves.before,
+        after: halves.after,
     })
 }
 

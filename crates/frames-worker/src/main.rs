@@ -12,7 +12,8 @@
 //! this process (the caller reports it and falls back to the ffmpeg command line).
 //!
 //! Exit status: 0 after the last frame; 1 with one line on stderr when the file cannot be
-//! decoded; 2 for a usage error. `NIGHTSHIFT_FRAMES_SPLIT=0` turns the two-half decode off.
+//! decoded; 2 for a usage error. `NIGHTSHIFT_FRAMES_SPLIT=0` turns the two-half decode off;
+//! `require` makes it an error when the halves cannot be used (tests).
 
 mod average;
 mod decode;

@@ -22,9 +22,9 @@ pub const SIG_H: usize = 18;
 /// 30 fps video is 190 MB of them).
 pub type Signature = Vec<u8>;
 
-/// Videos with fewer frames than this are decoded in one go (two children cost more to start
-/// than they save).
-const SPLIT_MIN_FRAMES: usize = 600;
+/// Videos with fewer frames than this are decoded in one go (a second decoder costs more to
+/// start than it saves).
+pub const SPLIT_MIN_FRAMES: usize = 600;
 
 /// The worker that decodes signatures in process.
 pub const FRAMES_WORKER: &str = "nightshift-frames-worker";
@@ -147,7 +147,37 @@ fn plan_split(listing: &str, fps: f64) -> Option<Split> {
             start = Some(s.parse::<f64>().ok()?);
         }
     }
-    if packets.len() < SPLIT_MIN_FRAMES {
+    let halves = plan_halves(&packets, fps)?;
+    let (key, interval) = (packets[halves.key].0, halves.interval_s);
+    let times_first = packets.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let rel = key - start.unwrap_or(times_first);
+    Some(Split {
+        first_end_s: rel - interval / 2.0,
+        second_seek_s: rel + interval / 2.0,
+        before: halves.before,
+        after: halves.after,
+    })
+}
+
+/// Where a video splits into two halves that decode on their own, from its packets
+/// `(time in seconds, keyframe)` in any order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Halves {
+    /// Index (in the given packets) of the keyframe the second half starts at.
+    pub key: usize,
+    /// Frames before it and from it on.
+    pub before: usize,
+    pub after: usize,
+    /// The constant frame interval, seconds.
+    pub interval_s: f64,
+}
+
+/// The split both decoders use: at the keyframe nearest the middle, for a constant-rate video
+/// of at least [`SPLIT_MIN_FRAMES`] frames whose rate is `fps` (then every decoded frame of a
+/// half is one placed frame, exactly as in a one-go decode), both halves at least a quarter.
+/// `None` otherwise, and for packets without times (`NaN`).
+pub fn plan_halves(packets: &[(f64, bool)], fps: f64) -> Option<Halves> {
+    if packets.len() < SPLIT_MIN_FRAMES || packets.iter().any(|p| !p.0.is_finite()) {
         return None;
     }
     let mut times: Vec<f64> = packets.iter().map(|p| p.0).collect();
@@ -160,10 +190,7 @@ fn plan_split(listing: &str, fps: f64) -> Option<Split> {
     if !interval.is_finite() {
         return None;
     }
-    // Constant frame rate only: then every decoded frame is one output frame (what
-    // `passthrough` gives the halves) exactly as in the one-go decode, which keeps a constant
-    // rate so that frame k lies at k / fps. Allowed jitter: 1 % plus the millisecond rounding
-    // of WebM/Matroska timestamps.
+    // Allowed jitter: 1 % plus the millisecond rounding of WebM/Matroska timestamps.
     if times
         .windows(2)
         .any(|w| ((w[1] - w[0]) - interval).abs() > interval * 0.01 + 0.0011)
@@ -176,20 +203,19 @@ fn plan_split(listing: &str, fps: f64) -> Option<Split> {
     let middle = times[times.len() / 2];
     let key = packets
         .iter()
-        .filter(|p| p.1)
-        .map(|p| p.0)
-        .min_by(|a, b| (a - middle).abs().total_cmp(&(b - middle).abs()))?;
-    let before = times.iter().filter(|&&t| t < key).count();
-    // Both halves at least a quarter of the video, or the split is not worth it.
+        .enumerate()
+        .filter(|(_, p)| p.1)
+        .min_by(|a, b| (a.1.0 - middle).abs().total_cmp(&(b.1.0 - middle).abs()))?
+        .0;
+    let before = times.iter().filter(|&&t| t < packets[key].0).count();
     if before < times.len() / 4 || times.len() - before < times.len() / 4 {
         return None;
     }
-    let rel = key - start.unwrap_or(times[0]);
-    Some(Split {
-        first_end_s: rel - interval / 2.0,
-        second_seek_s: rel + interval / 2.0,
+    Some(Halves {
+        key,
         before,
         after: times.len() - before,
+        interval_s: interval,
     })
 }
 
