@@ -64,10 +64,7 @@ fn scene_f1_on_every_video(
 #[test]
 fn a_variable_rate_recording_keeps_its_scene_boundaries() {
     let corpus = load_corpus().expect("corpus manifest");
-    let case = corpus
-        .of_kind("video")
-        .find(|c| c.id.contains("slides"))
-        .expect("a slide video in the corpus");
+    let case = slide_video(&corpus);
     let dir = tempfile::tempdir().unwrap();
     let vfr = dir.path().join("vfr.mp4");
     let status = std::process::Command::new("ffmpeg")
@@ -126,6 +123,13 @@ fn a_variable_rate_recording_keeps_its_scene_boundaries() {
     assert!(notes.scenes.iter().all(|s| !s.keyframes.is_empty()));
 }
 
+fn slide_video(corpus: &nightshift_eval::Manifest) -> &nightshift_eval::Case {
+    corpus
+        .of_kind("video")
+        .find(|c| c.id.contains("slides"))
+        .expect("a slide video in the corpus")
+}
+
 fn words(s: &str) -> Vec<String> {
     s.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -136,10 +140,7 @@ fn words(s: &str) -> Vec<String> {
 #[test]
 fn on_screen_text_is_read_from_the_slide_video() {
     let corpus = load_corpus().expect("corpus manifest");
-    let case = corpus
-        .of_kind("video")
-        .find(|c| c.id.contains("slides"))
-        .expect("a slide video in the corpus");
+    let case = slide_video(&corpus);
     let dir = tempfile::tempdir().unwrap();
     let fps = case.expected["fps"].as_f64().unwrap();
     let notes = nightshift_video::analyze(&corpus.file(case), fps, dir.path(), 2).unwrap();
