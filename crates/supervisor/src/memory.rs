@@ -66,8 +66,8 @@ impl MemoryGauge {
     }
 }
 
-/// `VmHWM` of a live process, bytes.
-fn peak_rss(pid: u32) -> Option<u64> {
+/// `VmHWM` (peak resident memory so far) of a live process, bytes.
+pub fn peak_rss(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -301,10 +301,13 @@ fn read_signatures(mut cmd: Command, what: &str) -> Result<Decoded, VideoError> 
     if read.is_err() {
         let _ = child.kill();
     }
-    let waited = wait_with_rss(&child);
+    // wait4 through the supervisor's reaper: Child::wait drops the child's peak memory.
+    let waited = i32::try_from(child.id())
+        .map_err(std::io::Error::other)
+        .and_then(nightshift_supervisor::exit::reap_blocking);
     read.map_err(|e| VideoError::Io("reading frames".into(), e))?;
-    let (status, peak_rss_bytes) =
-        waited.map_err(|e| VideoError::Io(format!("waiting for {what}"), e))?;
+    let reaped = waited.map_err(|e| VideoError::Io(format!("waiting for {what}"), e))?;
+    let (status, peak_rss_bytes) = (reaped.exit, reaped.peak_rss_bytes);
     let errors = err_thread.join().unwrap_or_default();
     if !status.success() && frames.is_empty() {
         let first = errors
@@ -317,27 +320,6 @@ fn read_signatures(mut cmd: Command, what: &str) -> Result<Decoded, VideoError> 
         frames,
         peak_rss_bytes,
     })
-}
-
-/// Reap `child` and read its peak resident memory (`ru_maxrss`), which `Child::wait` drops.
-fn wait_with_rss(child: &std::process::Child) -> std::io::Result<(std::process::ExitStatus, u64)> {
-    use std::os::unix::process::ExitStatusExt;
-    let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
-    let mut status = 0;
-    // SAFETY: plain out-parameters of wait4; `rusage` is plain old data.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        if unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } >= 0 {
-            break;
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-    // Linux reports ru_maxrss in KiB.
-    let rss = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
-    Ok((std::process::ExitStatus::from_raw(status), rss))
 }
 
 /// Fill `buf` completely; `false` at a clean end of stream.

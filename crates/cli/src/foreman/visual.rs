@@ -97,7 +97,9 @@ pub fn run_job(
                     "decode_s": notes.decode_s, "detect_s": notes.detect_s,
                     "keyframes_s": notes.keyframes_s, "ocr_s": notes.ocr_s,
                     // This process (keyframes, OCR pool) or the frames decoder, whichever held more.
-                    "peak_rss_bytes": peak_rss().unwrap_or(0).max(notes.decode_peak_rss_bytes),
+                    "peak_rss_bytes": nightshift_supervisor::memory::peak_rss(std::process::id())
+                        .unwrap_or(0)
+                        .max(notes.decode_peak_rss_bytes),
                 })
             };
             let follow: Vec<NewJob> = if vision.backend == VisionBackend::None {
@@ -483,12 +485,4 @@ fn on_scene(
         }
     }
     Ok(())
-}
-
-/// This process's peak resident memory (the video work runs in process).
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
