@@ -179,6 +179,17 @@ pub struct Summary {
     pub open_questions: Vec<String>,
 }
 
+/// The rate video frame k is placed at (k / fps), as ffmpeg's `av_guess_frame_rate` picks it:
+/// the stream's base rate — a variable-rate screen recording keeps its full time resolution —
+/// unless that is a time-base artefact (> 210 with an average under 70), then the average.
+pub fn guess_frame_rate(base: Option<f64>, average: Option<f64>) -> Option<f64> {
+    match (base, average) {
+        (Some(b), Some(a)) if b > 210.0 && a < 70.0 => Some(a),
+        (Some(b), _) => Some(b),
+        (None, a) => a,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,13 +77,9 @@ fn describe(input: &ff::format::context::Input, fps: Option<f64>) -> Result<Stre
         .best(ff::media::Type::Video)
         .ok_or("no video stream")?;
     let q = |r: ff::Rational| (r.denominator() != 0 && r.numerator() > 0).then(|| f64::from(r));
-    // av_guess_frame_rate's rule: the base rate, unless it is a time-base artefact.
-    let guessed = match (q(s.rate()), q(s.avg_frame_rate())) {
-        (Some(b), Some(a)) if b > 210.0 && a < 70.0 => a,
-        (Some(b), _) => b,
-        (None, a) => a.unwrap_or(25.0),
-    };
-    let fps = fps.unwrap_or(guessed);
+    let fps = fps
+        .or_else(|| nightshift_core::guess_frame_rate(q(s.rate()), q(s.avg_frame_rate())))
+        .unwrap_or(25.0);
     let start = s.start_time();
     Ok(Stream {
         index: s.index(),

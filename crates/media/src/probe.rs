@@ -39,9 +39,8 @@ pub struct VideoStream {
     pub codec: String,
     pub width: u32,
     pub height: u32,
-    /// The rate frames are placed at for scene detection, as ffmpeg guesses it: the stream's
-    /// base rate (a variable-rate screen recording keeps its full time resolution), unless
-    /// that is a time-base artefact (> 210 with an average under 70), then the average.
+    /// The rate frames are placed at for scene detection
+    /// ([`nightshift_core::guess_frame_rate`]).
     pub fps: Option<f64>,
 }
 
@@ -131,15 +130,6 @@ fn rate(v: &Value) -> Option<f64> {
     (d > 0.0 && n > 0.0).then(|| n / d)
 }
 
-/// `av_guess_frame_rate`'s rule.
-fn frame_rate(base: Option<f64>, average: Option<f64>) -> Option<f64> {
-    match (base, average) {
-        (Some(b), Some(a)) if b > 210.0 && a < 70.0 => Some(a),
-        (Some(b), _) => Some(b),
-        (None, a) => a,
-    }
-}
-
 /// Turn ffprobe's JSON into [`ProbeInfo`], rejecting what cannot be decoded.
 pub(crate) fn parse_ffprobe(json: &Value) -> Result<ProbeInfo, MediaError> {
     let format = &json["format"];
@@ -187,7 +177,10 @@ pub(crate) fn parse_ffprobe(json: &Value) -> Result<ProbeInfo, MediaError> {
                         codec,
                         width: num(&s["width"]).unwrap_or(0.0) as u32,
                         height: num(&s["height"]).unwrap_or(0.0) as u32,
-                        fps: frame_rate(rate(&s["r_frame_rate"]), rate(&s["avg_frame_rate"])),
+                        fps: nightshift_core::guess_frame_rate(
+                            rate(&s["r_frame_rate"]),
+                            rate(&s["avg_frame_rate"]),
+                        ),
                     });
                 }
             }
@@ -243,9 +236,18 @@ mod tests {
         assert_eq!((info.kind, info.audio.is_none()), (MediaKind::Video, true));
         assert_eq!(info.video.unwrap().fps, Some(30.0));
         // A variable-rate recording keeps its base rate; a millisecond time base does not.
-        assert_eq!(frame_rate(Some(25.0), Some(1.08)), Some(25.0));
-        assert_eq!(frame_rate(Some(1000.0), Some(29.97)), Some(29.97));
-        assert_eq!(frame_rate(None, Some(24.0)), Some(24.0));
+        assert_eq!(
+            nightshift_core::guess_frame_rate(Some(25.0), Some(1.08)),
+            Some(25.0)
+        );
+        assert_eq!(
+            nightshift_core::guess_frame_rate(Some(1000.0), Some(29.97)),
+            Some(29.97)
+        );
+        assert_eq!(
+            nightshift_core::guess_frame_rate(None, Some(24.0)),
+            Some(24.0)
+        );
 
         let unknown = json!({"format": {"format_name": "mov"}, "streams": [
             {"index": 0, "codec_type": "video", "codec_name": null}]});
