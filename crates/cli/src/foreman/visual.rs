@@ -10,7 +10,6 @@
 //!   request per scene). The summary's plan is queued only when it has finished, so a VLM and
 //!   the summary's LLM are never loaded together.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -284,7 +283,8 @@ pub fn describe_local(
     let owner = ctx.me.runner_id.as_str();
     let mut meetings: Vec<Described> = Vec::new();
     let mut items: Vec<CompleteItem> = Vec::new();
-    let mut item_of: HashMap<i64, (usize, usize)> = HashMap::new();
+    // Item ids are 1, 2, …: item id - 1 indexes (meeting, scene).
+    let mut item_of: Vec<(usize, usize)> = Vec::new();
     for job in &jobs {
         let Some(meeting) = queue.meeting(&job.meeting_id)? else {
             continue;
@@ -293,7 +293,7 @@ pub fn describe_local(
         let m = meetings.len();
         for (i, scene) in doc.scenes.iter().enumerate() {
             let id = items.len() as i64 + 1;
-            item_of.insert(id, (m, i));
+            item_of.push((m, i));
             items.push(CompleteItem {
                 images: scene_images(scene, vision)
                     .into_iter()
@@ -417,7 +417,7 @@ fn on_scene(
     queue: &mut Queue,
     owner: &str,
     meetings: &mut [Described],
-    item_of: &HashMap<i64, (usize, usize)>,
+    item_of: &[(usize, usize)],
     gauge: &nightshift_supervisor::MemoryGauge,
     ev: LlamaEvent,
 ) -> Result<()> {
@@ -441,7 +441,7 @@ fn on_scene(
         } => (job_id, Ok((text, tokens_in, tokens_out, metrics))),
         LlamaEvent::ItemFailed { job_id, message } => (job_id, Err(message)),
     };
-    let Some(&(m, scene)) = item_of.get(&id) else {
+    let Some(&(m, scene)) = usize::try_from(id - 1).ok().and_then(|i| item_of.get(i)) else {
         return Ok(());
     };
     let d = &mut meetings[m];
