@@ -124,6 +124,14 @@ fn missing_files_directories_and_unknown_meetings_are_clear_errors() {
     );
     let dir = env.dir.path().to_string_lossy().into_owned();
     assert_clean_failure(&env.run(&["add", &dir]), "is a directory");
+    // A named pipe is refused before it is opened (opening one waits for a writer forever).
+    let fifo = env.dir.path().join("meeting.wav");
+    let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut add = env.cmd();
+    add.arg("add").arg(&fifo);
+    let out = common::output_within(add, std::time::Duration::from_secs(20));
+    assert_clean_failure(&out, "meeting.wav: is a named pipe");
     env.add(&corpus("tts/tts_04_en_m7_s140.wav"));
     assert_clean_failure(&env.run(&["show", "feedface"]), "unknown meeting");
     assert_clean_failure(&env.run(&["cancel", "feedface"]), "unknown meeting");

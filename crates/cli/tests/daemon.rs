@@ -488,3 +488,111 @@ fn a_killed_daemon_is_replaced_by_the_next_transcribe() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Send raw bytes on a fresh connection and read what comes back until the server closes it
+/// or `wait` passes: (status code, if any, and the raw answer).
+fn raw_exchange(addr: &str, request: &[u8], wait: Duration) -> (Option<u16>, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    // The server may close before all of a refused body is written.
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|t| t.get(..3))
+        .and_then(|c| c.parse().ok());
+    (status, text)
+}
+
+fn alive(daemon: &Daemon) {
+    assert_eq!(
+        daemon.get("/health")["status"],
+        "ok",
+        "the daemon is still up"
+    );
+}
+
+#[test]
+fn hostile_requests_are_refused_without_taking_the_daemon_down() {
+    let env = Env::new();
+    let mut daemon = Daemon::start_with(&env, &["--max-upload", "1MiB"]);
+    let addr = daemon.addr.clone();
+    let host = format!("Host: {addr}\r\n");
+    let wait = Duration::from_secs(10);
+    // A claimed body of 1 TB with a short one: refused from the header, nothing allocated.
+    let lying = format!(
+        "POST /v1/audio/transcriptions HTTP/1.1\r\n{host}Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 1000000000000\r\n\r\n--B\r\n"
+    );
+    let (status, text) = raw_exchange(&addr, lying.as_bytes(), wait);
+    assert_eq!(status, Some(413), "{text}");
+    alive(&daemon);
+    // The same over the limit, chunked (no Content-Length): cut off at the limit.
+    let mut chunked = format!(
+        "POST /v1/audio/transcriptions HTTP/1.1\r\n{host}Content-Type: multipart/form-data; boundary=B\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    let piece = vec![b'x'; 64 * 1024];
+    let head = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\n";
+    chunked.extend_from_slice(format!("{:x}\r\n", head.len()).as_bytes());
+    chunked.extend_from_slice(head);
+    chunked.extend_from_slice(b"\r\n");
+    for _ in 0..20 {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(&piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let (status, text) = raw_exchange(&addr, &chunked, wait);
+    assert_eq!(status, Some(413), "{}", &text[..text.len().min(300)]);
+    // Headers far beyond any client's: refused, not buffered without end.
+    let huge = format!(
+        "GET /health HTTP/1.1\r\n{host}X-Junk: {}\r\n\r\n",
+        "a".repeat(200 * 1024)
+    );
+    let (status, _) = raw_exchange(&addr, huge.as_bytes(), wait);
+    assert!(status.is_none_or(|s| (400..500).contains(&s)), "{status:?}");
+    // A foreign Host and a traversal file name.
+    let (status, _) = raw_exchange(
+        &addr,
+        b"GET /status HTTP/1.1\r\nHost: attacker.example\r\n\r\n",
+        wait,
+    );
+    assert_eq!(status, Some(403));
+    let (status, v, _) = daemon.post("../../../../etc/passwd", b"not audio at all, really");
+    assert!((400..500).contains(&status), "{v}");
+    let uploads: Vec<_> = std::fs::read_dir(env.home().join("run/uploads"))
+        .unwrap()
+        .collect();
+    assert!(
+        uploads.is_empty(),
+        "a refused upload is not kept: {uploads:?}"
+    );
+    // A client that sends half a request and stalls blocks nobody.
+    let mut stalled_head = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(&mut stalled_head, b"POST /v1/audio/transcriptions HTT").unwrap();
+    let mut stalled_body = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(
+        &mut stalled_body,
+        format!(
+            "POST /v1/audio/transcriptions HTTP/1.1\r\n{host}Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 500000\r\n\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nRIFF"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let (status, v, _) = daemon.post("clip.wav", &std::fs::read(silence(env.dir.path())).unwrap());
+    assert_eq!(status, 200, "{v}");
+    alive(&daemon);
+    println!(
+        "a silent clip answered in {:.3} s beside two stalled clients",
+        t0.elapsed().as_secs_f64()
+    );
+    drop((stalled_head, stalled_body));
+    assert!(
+        daemon.child.try_wait().unwrap().is_none(),
+        "the daemon runs"
+    );
+}

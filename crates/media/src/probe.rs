@@ -44,8 +44,37 @@ pub struct VideoStream {
     pub fps: Option<f64>,
 }
 
+/// What a non-regular file is, in words.
+pub fn file_kind(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else if kind.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
+    }
+}
+
 /// Validate `input` and describe its streams. Opens the file read-only.
 pub fn probe(input: &Path) -> Result<ProbeInfo, MediaError> {
+    // Checked before opening: opening a named pipe blocks until a writer appears, and reading a
+    // device or pipe never ends where a file would.
+    let kind = std::fs::metadata(input)
+        .map_err(|e| MediaError::io("reading input metadata", e))?
+        .file_type();
+    if !kind.is_file() {
+        return Err(MediaError::NotMedia(format!(
+            "{}, not a regular file",
+            file_kind(kind)
+        )));
+    }
     let mut f = File::open(input).map_err(|e| MediaError::io("opening input", e))?;
     let bytes = f
         .metadata()

@@ -58,6 +58,13 @@ fn check_readable(file: &Path) -> Result<()> {
     if meta.is_dir() {
         return Err(anyhow!("{name}: is a directory, not a recording"));
     }
+    // Before opening: opening a named pipe would wait for a writer forever.
+    if !meta.is_file() {
+        return Err(anyhow!(
+            "{name}: is {}, not a recording file",
+            nightshift_media::file_kind(meta.file_type())
+        ));
+    }
     std::fs::File::open(file).map_err(|e| anyhow!("{name}: cannot read: {e}"))?;
     Ok(())
 }

@@ -1,87 +1,8 @@
-//! The daemon's HTTP pieces: multipart/form-data parsing (OpenAI's transcription upload),
-//! building one for the client, the loopback-only request guard, and JSON responses.
+//! The daemon's HTTP pieces that need no network: building the multipart upload for the client,
+//! the loopback-only request guard, and the answers (status, type, body) handlers produce.
 
-use std::io::Cursor;
-
+use hyper::HeaderMap;
 use serde_json::Value;
-
-/// One field of a multipart form.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Part {
-    pub name: String,
-    pub filename: Option<String>,
-    pub data: Vec<u8>,
-}
-
-/// Parse a `multipart/form-data` body given its Content-Type header.
-pub fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Vec<Part>, String> {
-    let boundary = content_type
-        .split(';')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("boundary="))
-        .map(|b| b.trim_matches('"'))
-        .filter(|b| !b.is_empty())
-        .ok_or("Content-Type is not multipart/form-data with a boundary")?;
-    let delim = format!("--{boundary}");
-    let next_delim = format!("\r\n--{boundary}");
-    let mut pos =
-        find(body, delim.as_bytes(), 0).ok_or("no multipart boundary in the body")? + delim.len();
-    let mut parts = Vec::new();
-    loop {
-        if body[pos..].starts_with(b"--") {
-            break; // closing delimiter
-        }
-        pos = skip_crlf(body, pos);
-        let head_end = find(body, b"\r\n\r\n", pos).ok_or("a multipart part has no header end")?;
-        let head = String::from_utf8_lossy(&body[pos..head_end]).into_owned();
-        let data_start = head_end + 4;
-        let data_end = find(body, next_delim.as_bytes(), data_start)
-            .ok_or("a multipart part is not closed")?;
-        let (name, filename) = disposition(&head).ok_or("a multipart part has no name")?;
-        parts.push(Part {
-            name,
-            filename,
-            data: body[data_start..data_end].to_vec(),
-        });
-        pos = data_end + next_delim.len();
-        if pos >= body.len() {
-            break;
-        }
-    }
-    Ok(parts)
-}
-
-fn skip_crlf(body: &[u8], pos: usize) -> usize {
-    if body[pos..].starts_with(b"\r\n") {
-        pos + 2
-    } else {
-        pos
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if from > hay.len() {
-        return None;
-    }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|i| i + from)
-}
-
-/// `name` and `filename` of a part's Content-Disposition.
-fn disposition(head: &str) -> Option<(String, Option<String>)> {
-    let line = head
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))?;
-    let value = |key: &str| {
-        line.split(';').map(str::trim).find_map(|p| {
-            p.strip_prefix(&format!("{key}="))
-                .map(|v| v.trim_matches('"').to_string())
-        })
-    };
-    Some((value("name")?, value("filename")))
-}
 
 /// A multipart body with text fields and one file; returns (content type, body).
 pub fn build_multipart(fields: &[(&str, &str)], file_name: &str, file: &[u8]) -> (String, Vec<u8>) {
@@ -126,32 +47,33 @@ pub struct Guard {
 }
 
 impl Guard {
-    pub fn check(&self, req: &tiny_http::Request) -> Result<(), (u16, String)> {
-        let mut authorized = self.token.is_none();
-        for h in req.headers() {
-            if h.field.equiv("Origin") {
-                return Err((
-                    403,
-                    "requests from web pages (Origin header) are refused".into(),
-                ));
-            }
-            if h.field.equiv("Host") && self.loopback_only {
-                let host = h.value.as_str();
-                let name = host
-                    .rsplit_once(':')
-                    .map_or(host, |(n, _)| n)
-                    .trim_matches(['[', ']']);
-                if !matches!(name, "127.0.0.1" | "localhost" | "::1") {
-                    return Err((403, format!("Host {host} is not a loopback address")));
-                }
-            }
-            if h.field.equiv("Authorization")
-                && let Some(t) = &self.token
-                && h.value.as_str().strip_prefix("Bearer ") == Some(t.as_str())
-            {
-                authorized = true;
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), (u16, String)> {
+        if headers.contains_key(hyper::header::ORIGIN) {
+            return Err((
+                403,
+                "requests from web pages (Origin header) are refused".into(),
+            ));
+        }
+        // A browser always sends Host; a request without one (HTTP/1.0) is no rebinding attempt.
+        if self.loopback_only
+            && let Some(host) = headers.get(hyper::header::HOST)
+        {
+            let host = String::from_utf8_lossy(host.as_bytes()).into_owned();
+            let name = host
+                .rsplit_once(':')
+                .map_or(host.as_str(), |(n, _)| n)
+                .trim_matches(['[', ']']);
+            if !matches!(name, "127.0.0.1" | "localhost" | "::1") {
+                return Err((403, format!("Host {host:?} is not a loopback address")));
             }
         }
+        let authorized = match &self.token {
+            None => true,
+            Some(t) => headers
+                .get_all(hyper::header::AUTHORIZATION)
+                .iter()
+                .any(|h| h.as_bytes().strip_prefix(b"Bearer ") == Some(t.as_bytes())),
+        };
         if authorized {
             Ok(())
         } else {
@@ -160,21 +82,33 @@ impl Guard {
     }
 }
 
-pub fn json(status: u16, v: &Value) -> tiny_http::Response<Cursor<Vec<u8>>> {
-    with_type(status, v.to_string(), "application/json")
+/// One HTTP answer, built by handlers and the model thread, turned into a response by the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    /// Close the connection after answering (the request's body may be unread).
+    pub close: bool,
 }
 
-pub fn error(status: u16, message: &str) -> tiny_http::Response<Cursor<Vec<u8>>> {
-    json(status, &serde_json::json!({"error": {"message": message}}))
-}
+impl Answer {
+    pub fn json(status: u16, v: &Value) -> Answer {
+        Answer::with_type(status, v.to_string(), "application/json")
+    }
 
-pub fn with_type(status: u16, body: String, ctype: &str) -> tiny_http::Response<Cursor<Vec<u8>>> {
-    tiny_http::Response::from_data(body.into_bytes())
-        .with_status_code(status)
-        .with_header(
-            tiny_http::Header::from_bytes(&b"Content-Type"[..], ctype.as_bytes())
-                .expect("static header"),
-        )
+    pub fn error(status: u16, message: &str) -> Answer {
+        Answer::json(status, &serde_json::json!({"error": {"message": message}}))
+    }
+
+    pub fn with_type(status: u16, body: String, content_type: &str) -> Answer {
+        Answer {
+            status,
+            content_type: content_type.to_string(),
+            body: body.into_bytes(),
+            close: false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -188,17 +122,73 @@ mod tests {
             "clip.wav",
             b"RIFF\r\n--not a boundary\r\n\x00\xff",
         );
-        let parts = parse_multipart(&ct, &body).unwrap();
+        let boundary = multer::parse_boundary(&ct).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let parts = rt.block_on(async {
+            let stream = futures_util::stream::once(async move {
+                Ok::<_, std::convert::Infallible>(bytes::Bytes::from(body))
+            });
+            let mut form = multer::Multipart::new(stream, boundary);
+            let mut parts = Vec::new();
+            while let Some(field) = form.next_field().await.unwrap() {
+                let name = field.name().unwrap().to_string();
+                let file_name = field.file_name().map(str::to_string);
+                parts.push((name, file_name, field.bytes().await.unwrap().to_vec()));
+            }
+            parts
+        });
         assert_eq!(parts.len(), 3);
-        assert_eq!(parts[0].name, "model");
-        assert_eq!(parts[0].data, b"whisper-1");
-        assert_eq!(parts[2].filename.as_deref(), Some("clip.wav"));
-        assert_eq!(parts[2].data, b"RIFF\r\n--not a boundary\r\n\x00\xff");
+        assert_eq!(parts[0].0, "model");
+        assert_eq!(parts[0].2, b"whisper-1");
+        assert_eq!(parts[2].1.as_deref(), Some("clip.wav"));
+        assert_eq!(parts[2].2, b"RIFF\r\n--not a boundary\r\n\x00\xff");
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                hyper::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
     }
 
     #[test]
-    fn a_body_without_a_boundary_is_an_error() {
-        assert!(parse_multipart("application/json", b"{}").is_err());
-        assert!(parse_multipart("multipart/form-data; boundary=x", b"garbage").is_err());
+    fn the_guard_refuses_pages_foreign_hosts_and_missing_tokens() {
+        let open = Guard {
+            loopback_only: true,
+            token: None,
+        };
+        assert!(open.check(&headers(&[("host", "127.0.0.1:9")])).is_ok());
+        assert!(open.check(&headers(&[("host", "[::1]:9")])).is_ok());
+        assert!(open.check(&headers(&[("host", "localhost")])).is_ok());
+        assert_eq!(
+            open.check(&headers(&[("host", "evil.example:9")]))
+                .unwrap_err()
+                .0,
+            403
+        );
+        assert!(open.check(&headers(&[])).is_ok());
+        let page = headers(&[("host", "127.0.0.1"), ("origin", "http://x")]);
+        assert_eq!(open.check(&page).unwrap_err().0, 403);
+        let locked = Guard {
+            loopback_only: true,
+            token: Some("t".into()),
+        };
+        assert_eq!(
+            locked
+                .check(&headers(&[("host", "localhost")]))
+                .unwrap_err()
+                .0,
+            401
+        );
+        let wrong = headers(&[("host", "localhost"), ("authorization", "Bearer u")]);
+        assert_eq!(locked.check(&wrong).unwrap_err().0, 401);
+        let right = headers(&[("host", "localhost"), ("authorization", "Bearer t")]);
+        assert!(locked.check(&right).is_ok());
     }
 }

@@ -3,8 +3,10 @@
 //! daemon keeps warm (the daemon links no engine), unloaded after `--idle-timeout` or when batch
 //! work needs the memory.
 //!
-//! Threads: the HTTP thread answers `/health` and `/status` at once, reads uploads and queues
-//! transcription requests; the model thread (`model.rs`) answers them in arrival order.
+//! Threads: two HTTP threads (`server.rs`, hyper on tokio) answer `/health` and `/status` at once,
+//! stream uploads to files and queue transcription requests; the main thread reads the spool
+//! directory and writes `status.json`; the model thread (`model.rs`) answers requests in arrival
+//! order.
 //! Clients find the daemon through `<home>/run/daemon.json` (address + pid, written atomically);
 //! `<home>/run/daemon.lock` (flock) keeps a second daemon from starting on the same home.
 
@@ -12,13 +14,13 @@ pub mod client;
 pub mod dictate;
 mod http;
 mod model;
+mod server;
 mod spool;
 
-use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -53,12 +55,14 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
     }
     let config = crate::config::Config::load(home)?;
     let profile = config.selected_profile(args.profile.as_deref())?;
-    let server = tiny_http::Server::http(&args.listen)
-        .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;
-    let addr = server
-        .server_addr()
-        .to_ip()
+    let listener = std::net::TcpListener::bind(&args.listen)
+        .with_context(|| format!("--listen {}", args.listen))?;
+    let addr = listener
+        .local_addr()
         .context("the daemon listens on a TCP address")?;
+    listener
+        .set_nonblocking(true)
+        .context("configuring the listening socket")?;
     if !addr.ip().is_loopback() {
         if !args.allow_remote {
             bail!(
@@ -74,7 +78,7 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
             }
         );
     }
-    let max_upload = crate::foreman::resources::parse_size(&args.max_upload)? as usize;
+    let max_upload = crate::foreman::resources::parse_size(&args.max_upload)?;
     let guard = http::Guard {
         loopback_only: !args.allow_remote,
         token: args.token.clone(),
@@ -117,12 +121,33 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
         .spawn(move || model::run(cfg, rx, model_state))
         .context("starting the model thread")?;
     let started = Instant::now();
-    let mut uploads = 0u64;
     let spool = spool::Spool::open(&run.join("spool"))?;
+    let asr_model = profile.asr_model.clone();
+    let idle_timeout = args.idle_timeout;
+    let shared = Arc::new(server::Shared {
+        guard,
+        max_upload,
+        uploads_dir: run.join("uploads"),
+        jobs: tx.clone(),
+        state: Arc::clone(&state),
+        status: Box::new(move |s| status_json(s, &asr_model, idle_timeout, started)),
+        uploads: AtomicU64::new(0),
+    });
+    // Two threads answer HTTP; transcription runs on the model thread, so they only move bytes.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("http")
+        .enable_all()
+        .build()
+        .context("starting the HTTP runtime")?;
+    let listener = {
+        let _entered = runtime.enter();
+        tokio::net::TcpListener::from_std(listener).context("listening")?
+    };
+    runtime.spawn(server::serve(listener, Arc::clone(&shared)));
     let mut status_written = Instant::now() - Duration::from_secs(60);
     while !stop.load(Ordering::SeqCst) {
-        let received = server.recv_timeout(Duration::from_millis(200));
-        // The spool directory is read between HTTP requests (at least every 200 ms).
+        // The spool directory is read every 200 ms.
         for job in spool.take_requests() {
             if let Ok(mut s) = state.lock() {
                 s.queued += 1;
@@ -134,59 +159,13 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
         if status_written.elapsed() >= Duration::from_secs(1) {
             status_written = Instant::now();
             let s = state.lock().map(|s| s.clone()).unwrap_or_default();
-            spool.write_status(&status_json(
-                &s,
-                &profile.asr_model,
-                args.idle_timeout,
-                started,
-            ));
+            spool.write_status(&(shared.status)(&s));
         }
-        let Ok(Some(mut req)) = received else {
-            continue;
-        };
-        if let Err((status, why)) = guard.check(&req) {
-            let _ = req.respond(http::error(status, &why));
-            continue;
-        }
-        let path = req.url().split('?').next().unwrap_or("").to_string();
-        match (req.method().as_str(), path.as_str()) {
-            ("GET", "/health") => {
-                let _ = req.respond(http::json(200, &json!({"status": "ok"})));
-            }
-            ("GET", "/status") => {
-                let s = state.lock().map(|s| s.clone()).unwrap_or_default();
-                let body = status_json(&s, &profile.asr_model, args.idle_timeout, started);
-                let _ = req.respond(http::json(200, &body));
-            }
-            ("POST", "/v1/audio/transcriptions") => {
-                uploads += 1;
-                match read_upload(&mut req, &run.join("uploads"), uploads, max_upload) {
-                    Ok((upload, response_format, prompt)) => {
-                        if let Ok(mut s) = state.lock() {
-                            s.queued += 1;
-                        }
-                        let job = model::Job {
-                            reply: model::Reply::Http(req),
-                            files: vec![upload],
-                            owned: true,
-                            response_format,
-                            prompt,
-                            received: Instant::now(),
-                        };
-                        if tx.send(job).is_err() {
-                            break;
-                        }
-                    }
-                    Err((status, e)) => {
-                        let _ = req.respond(http::error(status, &e));
-                    }
-                }
-            }
-            _ => {
-                let _ = req.respond(http::error(404, "not found"));
-            }
-        }
+        std::thread::sleep(Duration::from_millis(200));
     }
+    // Handlers waiting on the model thread get "stopping" once it has gone.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    drop(shared);
     drop(tx);
     let _ = model_thread.join();
     let _ = std::fs::remove_file(&info_file);
@@ -215,72 +194,6 @@ fn status_json(
         "uptime_s": started.elapsed().as_secs_f64(),
         "pid": std::process::id(),
     })
-}
-
-/// Read the multipart upload into a file; returns (file, response_format, prompt).
-fn read_upload(
-    req: &mut tiny_http::Request,
-    dir: &std::path::Path,
-    n: u64,
-    max_upload: usize,
-) -> Result<(PathBuf, String, Option<String>), (u16, String)> {
-    let ctype = req
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Content-Type"))
-        .map(|h| h.value.as_str().to_string())
-        .unwrap_or_default();
-    let too_big = || {
-        (
-            413,
-            format!(
-                "upload larger than the limit ({} bytes, --max-upload)",
-                max_upload
-            ),
-        )
-    };
-    if req.body_length().is_some_and(|l| l > max_upload) {
-        return Err(too_big());
-    }
-    let mut body = Vec::new();
-    req.as_reader()
-        .take(max_upload as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| (400, format!("reading the upload: {e}")))?;
-    if body.len() > max_upload {
-        return Err(too_big());
-    }
-    let parts = http::parse_multipart(&ctype, &body).map_err(|e| (400, e))?;
-    let field = |name: &str| {
-        parts
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| String::from_utf8_lossy(&p.data).trim().to_string())
-    };
-    let file = parts
-        .iter()
-        .find(|p| p.name == "file")
-        .ok_or((400, "no `file` field in the form".to_string()))?;
-    if file.data.is_empty() {
-        return Err((400, "the uploaded file is empty".into()));
-    }
-    let format = field("response_format").unwrap_or_else(|| "json".into());
-    if !["json", "text", "srt", "vtt", "verbose_json"].contains(&format.as_str()) {
-        return Err((
-            400,
-            format!("response_format {format:?}: use json, text, srt, vtt or verbose_json"),
-        ));
-    }
-    let ext = file
-        .filename
-        .as_deref()
-        .and_then(|f| std::path::Path::new(f).extension())
-        .and_then(|e| e.to_str())
-        .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()))
-        .unwrap_or("bin");
-    let path = dir.join(format!("{}-{n}.{ext}", std::process::id()));
-    std::fs::write(&path, &file.data).map_err(|e| (500, format!("storing the upload: {e}")))?;
-    Ok((path, format, field("prompt").filter(|p| !p.is_empty())))
 }
 
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {

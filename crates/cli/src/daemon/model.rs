@@ -37,12 +37,10 @@ pub struct Job {
 
 /// Where the answer goes.
 pub enum Reply {
-    Http(tiny_http::Request),
+    /// The waiting HTTP handler.
+    Http(tokio::sync::oneshot::Sender<http::Answer>),
     /// `responses/<id>.json`, written atomically.
-    Spool {
-        id: String,
-        out: PathBuf,
-    },
+    Spool { id: String, out: PathBuf },
 }
 
 /// What `/status` reports (shared with the HTTP thread).
@@ -180,13 +178,14 @@ fn answer(
         outcomes.push((file, outcome));
     }
     match job.reply {
-        Reply::Http(request) => {
+        Reply::Http(reply) => {
             let response = match outcomes.pop() {
                 Some((_, Ok(result))) => render(&result, &job.response_format),
-                Some((_, Err((status, message)))) => http::error(status, &message),
-                None => http::error(400, "no file"),
+                Some((_, Err((status, message)))) => http::Answer::error(status, &message),
+                None => http::Answer::error(400, "no file"),
             };
-            let _ = request.respond(response);
+            // A client that hung up no longer waits for it.
+            let _ = reply.send(response);
         }
         Reply::Spool { id, out } => {
             let results: Vec<Value> = outcomes
@@ -430,22 +429,22 @@ fn plain_text(t: &Transcript) -> String {
         .join(" ")
 }
 
-fn render(t: &Transcript, format: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+fn render(t: &Transcript, format: &str) -> http::Answer {
     let text = plain_text(t);
     match format {
-        "text" => http::with_type(200, format!("{text}\n"), "text/plain; charset=utf-8"),
-        "srt" => http::with_type(
+        "text" => http::Answer::with_type(200, format!("{text}\n"), "text/plain; charset=utf-8"),
+        "srt" => http::Answer::with_type(
             200,
             nightshift_export::render_srt(&t.segments),
             "text/plain; charset=utf-8",
         ),
-        "vtt" => http::with_type(
+        "vtt" => http::Answer::with_type(
             200,
             nightshift_export::render_vtt(&t.segments),
             "text/vtt; charset=utf-8",
         ),
-        "verbose_json" => http::json(200, &verbose(t, &text)),
-        _ => http::json(200, &json!({"text": text})),
+        "verbose_json" => http::Answer::json(200, &verbose(t, &text)),
+        _ => http::Answer::json(200, &json!({"text": text})),
     }
 }
 

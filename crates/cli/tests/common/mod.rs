@@ -115,3 +115,26 @@ pub fn job_statuses(status: &serde_json::Value) -> Vec<String> {
 pub fn is_chunk_job(job: &serde_json::Value) -> bool {
     job["task_type"] == "AUDIO" && job["model_key"] != "diarize"
 }
+
+/// Run `cmd` to completion with its output captured; a command still running after `limit`
+/// is killed and the test fails (a hang is the defect being tested for).
+pub fn output_within(mut cmd: Command, limit: std::time::Duration) -> Output {
+    use std::process::Stdio;
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("{cmd:?} still running after {limit:?}");
+        }
+    }
+}
