@@ -3,7 +3,7 @@
 //! other way round (the conversion is affine) except for clipping, and costs a fraction of a
 //! scaler: one pass of contiguous row sums over the planes.
 
-use nightshift_video::frames::{SIG_H, SIG_W};
+use nightshift_worker_protocol::frames::{SIG_H, SIG_W};
 
 /// One 8-bit planar YUV picture.
 pub struct Planes<'a> {

@@ -9,7 +9,7 @@ use ff::format::Pixel;
 use ff::util::color;
 use ffmpeg_next as ff;
 
-use nightshift_video::frames::plan_halves;
+use nightshift_worker_protocol::frames::{SPLIT_ENV, plan_halves};
 
 use crate::average::{Planes, signature};
 
@@ -37,7 +37,7 @@ pub fn signatures(path: &Path, fps: Option<f64>) -> Result<Vec<Signature>, Strin
     let stream = describe(&input, fps)?;
     // NIGHTSHIFT_FRAMES_SPLIT: `0` decodes in one go, `require` fails unless the two halves
     // are used (tests compare both ways).
-    let mode = std::env::var("NIGHTSHIFT_FRAMES_SPLIT").unwrap_or_default();
+    let mode = std::env::var(SPLIT_ENV).unwrap_or_default();
     let split_allowed = mode != "0";
     let split = split_allowed
         .then(|| plan_split(&packet_list(&mut input, stream.index), &stream))
@@ -62,7 +62,7 @@ pub fn signatures(path: &Path, fps: Option<f64>) -> Result<Vec<Signature>, Strin
         }
     }
     if mode == "require" {
-        return Err("not decoded as two halves (NIGHTSHIFT_FRAMES_SPLIT=require)".into());
+        return Err(format!("not decoded as two halves ({SPLIT_ENV}=require)"));
     }
     decode_part(path, fps, Part::All)
 }

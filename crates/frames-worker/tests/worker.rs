@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SIG_BYTES: usize = 32 * 18 * 3;
+use nightshift_worker_protocol::frames::{SIG_BYTES, SPLIT_ENV};
 
 fn corpus(rel: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -53,12 +53,12 @@ fn the_two_halves_give_the_same_signatures_as_one_decode() {
     ] {
         let split = Command::new(env!("CARGO_BIN_EXE_nightshift-frames-worker"))
             .arg(corpus(file))
-            .env("NIGHTSHIFT_FRAMES_SPLIT", "require")
+            .env(SPLIT_ENV, "require")
             .output()
             .unwrap();
         let one_go = Command::new(env!("CARGO_BIN_EXE_nightshift-frames-worker"))
             .arg(corpus(file))
-            .env("NIGHTSHIFT_FRAMES_SPLIT", "0")
+            .env(SPLIT_ENV, "0")
             .output()
             .unwrap();
         assert!(

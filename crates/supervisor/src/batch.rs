@@ -118,6 +118,7 @@ where
     let spawn_opts = SpawnOptions {
         sched_idle: opts.sched_idle,
         env: opts.env.clone(),
+        args: Vec::new(),
     };
     let mut child = spawn_worker(bin, &spawn_opts).map_err(|source| SupervisorError::Spawn {
         bin: bin.display().to_string(),
@@ -259,7 +260,9 @@ impl<Req: Serialize> Feeder<'_, Req> {
     }
 }
 
-fn reap(pid: libc::pid_t, deadline: Instant) -> Result<Reaped, SupervisorError> {
+/// Reap a worker whose stdout has closed: it gets [`EXIT_PATIENCE`] (at most until `deadline`)
+/// to exit, then its group is killed.
+pub(crate) fn reap(pid: libc::pid_t, deadline: Instant) -> Result<Reaped, SupervisorError> {
     let patience = deadline
         .saturating_duration_since(Instant::now())
         .min(EXIT_PATIENCE);

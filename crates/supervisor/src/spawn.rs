@@ -12,6 +12,7 @@
 //! - CPU affinity to the performance cores on hybrid Intel CPUs
 //!   (`/sys/devices/cpu_core/cpus`); elsewhere nothing is pinned.
 
+use std::ffi::OsString;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -24,6 +25,8 @@ pub struct SpawnOptions {
     pub sched_idle: bool,
     /// Extra environment for the worker.
     pub env: Vec<(String, String)>,
+    /// Command-line arguments (the line-JSON workers take none; the frames worker its video).
+    pub args: Vec<OsString>,
 }
 
 /// Where the kernel lists the performance cores of a hybrid CPU.
@@ -35,7 +38,8 @@ pub fn spawn_worker(bin: &Path, opts: &SpawnOptions) -> io::Result<Child> {
     let parent = std::process::id();
     let sched_idle = opts.sched_idle;
     let mut cmd = Command::new(bin);
-    cmd.stdin(Stdio::piped())
+    cmd.args(&opts.args)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .envs(opts.env.iter().map(|(k, v)| (k, v)));

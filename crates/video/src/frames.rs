@@ -8,26 +8,34 @@
 //! There a longer video is decoded as two halves by two ffmpeg children at once, split at the
 //! keyframe nearest its middle (from a demux-only packet listing), and the halves are used only
 //! when each has exactly the frame count the listing predicts; otherwise in one go.
+//!
+//! Every decoder process — the worker and the ffmpeg children alike — is started and reaped by
+//! the supervisor ([`StreamingChild`]): its own process group, nice 10, killed if we die or
+//! when it runs past [`DECODE_TIMEOUT`], stderr forwarded into `tracing`, and its peak memory
+//! from `wait4`.
 
+use std::ffi::OsString;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nightshift_supervisor::{StreamOptions, StreamingChild};
+use nightshift_worker_protocol::frames::{SIG_BYTES, plan_halves};
+
+pub use nightshift_worker_protocol::frames::{FRAMES_WORKER, SIG_H, SIG_W};
 
 use crate::VideoError;
-
-pub const SIG_W: usize = 32;
-pub const SIG_H: usize = 18;
 
 /// One frame's signature: SIG_W × SIG_H RGB bytes, row by row (bytes, not floats: an hour of
 /// 30 fps video is 190 MB of them).
 pub type Signature = Vec<u8>;
 
-/// Videos with fewer frames than this are decoded in one go (a second decoder costs more to
-/// start than it saves).
-pub const SPLIT_MIN_FRAMES: usize = 600;
-
-/// The worker that decodes signatures in process.
-pub const FRAMES_WORKER: &str = "nightshift-frames-worker";
+/// The most one decoder process may take; then its process group is killed and the decode is
+/// an error. A whole-run limit, not an idle one: the frames worker writes nothing until it has
+/// decoded every frame. Meant for a hung decoder only (the corpus videos decode at thousands of
+/// frames a second; an hour of 30 fps video is 108,000 frames).
+pub const DECODE_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// A video's signatures and what decoding them took.
 #[derive(Debug, Clone)]
@@ -54,12 +62,17 @@ pub fn decode_signatures(input: &Path, fps: f64) -> Result<Decoded, VideoError> 
 
 /// Signatures decoded in process by `nightshift-frames-worker`.
 pub fn signatures_by_worker(input: &Path, fps: f64) -> Result<Decoded, VideoError> {
-    let bin = nightshift_supervisor::find_worker_binary(FRAMES_WORKER)
-        .map_err(|e| VideoError::Decode(e.to_string()))?;
-    let mut cmd = Command::new(&bin);
-    cmd.args(["--fps", &format!("{fps}")]).arg(input);
-    read_signatures(cmd, FRAMES_WORKER)
+    nightshift_supervisor::spawn_frames_worker(input, fps, &stream_options())
+        .map_err(|e| VideoError::Decode(e.to_string()))
+        .and_then(|child| read_signatures(child, FRAMES_WORKER))
         .map_err(|e| VideoError::Decode(format!("{}: {FRAMES_WORKER}: {e}", input.display())))
+}
+
+fn stream_options() -> StreamOptions {
+    StreamOptions {
+        timeout: DECODE_TIMEOUT,
+        ..StreamOptions::default()
+    }
 }
 
 /// Signatures through ffmpeg children and swscale (the fallback).
@@ -159,95 +172,30 @@ fn plan_split(listing: &str, fps: f64) -> Option<Split> {
     })
 }
 
-/// Where a video splits into two halves that decode on their own, from its packets
-/// `(time in seconds, keyframe)` in any order.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Halves {
-    /// Index (in the given packets) of the keyframe the second half starts at.
-    pub key: usize,
-    /// Frames before it and from it on.
-    pub before: usize,
-    pub after: usize,
-    /// The constant frame interval, seconds.
-    pub interval_s: f64,
-}
-
-/// The split both decoders use: at the keyframe nearest the middle, for a constant-rate video
-/// of at least [`SPLIT_MIN_FRAMES`] frames whose rate is `fps` (then every decoded frame of a
-/// half is one placed frame, exactly as in a one-go decode), both halves at least a quarter.
-/// `None` otherwise, and for packets without times (`NaN`).
-pub fn plan_halves(packets: &[(f64, bool)], fps: f64) -> Option<Halves> {
-    if packets.len() < SPLIT_MIN_FRAMES || packets.iter().any(|p| !p.0.is_finite()) {
-        return None;
-    }
-    let mut times: Vec<f64> = packets.iter().map(|p| p.0).collect();
-    times.sort_by(f64::total_cmp);
-    let interval = times
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .filter(|d| *d > 1e-6)
-        .fold(f64::INFINITY, f64::min);
-    if !interval.is_finite() {
-        return None;
-    }
-    // Allowed jitter: 1 % plus the millisecond rounding of WebM/Matroska timestamps.
-    if times
-        .windows(2)
-        .any(|w| ((w[1] - w[0]) - interval).abs() > interval * 0.01 + 0.0011)
-    {
-        return None;
-    }
-    if (1.0 / interval - fps).abs() > fps * 0.02 {
-        return None; // the packets' rate is not the rate frames are placed at
-    }
-    let middle = times[times.len() / 2];
-    let key = packets
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.1)
-        .min_by(|a, b| (a.1.0 - middle).abs().total_cmp(&(b.1.0 - middle).abs()))?
-        .0;
-    let before = times.iter().filter(|&&t| t < packets[key].0).count();
-    if before < times.len() / 4 || times.len() - before < times.len() / 4 {
-        return None;
-    }
-    Some(Halves {
-        key,
-        before,
-        after: times.len() - before,
-        interval_s: interval,
-    })
-}
-
 fn decode(input: &Path, fps: f64, part: Part) -> Result<Decoded, VideoError> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        // Speed: no in-loop deblocking (invisible at 32×18); one thread per child when the
-        // video is split in two (ffmpeg's frame threads gain little at these sizes).
-        .args(["-skip_loop_filter", "all"]);
+    let mut args = os_args(&["-hide_banner", "-loglevel", "error", "-nostdin"]);
+    // Speed: no in-loop deblocking (invisible at 32×18); one thread per child when the video
+    // is split in two (ffmpeg's frame threads gain little at these sizes).
+    args.extend(os_args(&["-skip_loop_filter", "all"]));
     match part {
         Part::All => {}
-        Part::Before(_) => {
-            cmd.args(["-threads", "1"]);
-        }
-        Part::From(t) => {
-            cmd.args([
-                "-threads",
-                "1",
-                "-noaccurate_seek",
-                "-ss",
-                &format!("{t:.6}"),
-            ]);
-        }
+        Part::Before(_) => args.extend(os_args(&["-threads", "1"])),
+        Part::From(t) => args.extend(os_args(&[
+            "-threads",
+            "1",
+            "-noaccurate_seek",
+            "-ss",
+            &format!("{t:.6}"),
+        ])),
     }
-    cmd.arg("-i").arg(input);
-    if let Part::Before(t) = part {
-        cmd.args(["-t", &format!("{t:.6}")]);
+    args.push("-i".into());
+    args.push(input.as_os_str().to_owned());
+    match part {
+        Part::All => args.extend(os_args(&["-r", &format!("{fps}")])),
+        Part::Before(t) => args.extend(os_args(&["-t", &format!("{t:.6}")])),
+        Part::From(_) => {}
     }
-    if let Part::All = part {
-        cmd.args(["-r", &format!("{fps}")]);
-    }
-    cmd.args([
+    args.extend(os_args(&[
         "-an",
         "-sn",
         // One-go: a constant rate, so frame k lies at k / fps even for variable-rate input.
@@ -265,60 +213,54 @@ fn decode(input: &Path, fps: f64, part: Part) -> Result<Decoded, VideoError> {
         "-pix_fmt",
         "rgb24",
         "pipe:1",
-    ]);
-    read_signatures(cmd, "ffmpeg")
+    ]));
+    // Started like a worker (own process group, nice 10, killed with us or after the limit).
+    let child = StreamingChild::spawn(Path::new("ffmpeg"), args, &stream_options())
+        .map_err(|e| VideoError::Decode(e.to_string()))?;
+    read_signatures(child, "ffmpeg")
 }
 
-/// Run `cmd`, which writes raw RGB signatures on stdout, and collect them. A failure is the
-/// first line it wrote on stderr.
-fn read_signatures(mut cmd: Command, what: &str) -> Result<Decoded, VideoError> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| VideoError::Io(format!("starting {what}"), e))?;
-    let (Some(mut stderr), Some(mut out)) = (child.stderr.take(), child.stdout.take()) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(VideoError::Decode(format!("{what} pipes unavailable")));
-    };
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let size = SIG_W * SIG_H * 3;
-    let mut buf = vec![0u8; size];
+fn os_args(list: &[&str]) -> Vec<OsString> {
+    list.iter().map(OsString::from).collect()
+}
+
+/// Read raw RGB signatures from `child` until it closes its stdout, then reap it. A failure
+/// with no frames is the first line it wrote on stderr.
+fn read_signatures(mut child: StreamingChild, what: &str) -> Result<Decoded, VideoError> {
+    let mut buf = vec![0u8; SIG_BYTES];
     let mut frames = Vec::new();
     let read = loop {
-        match read_full(&mut out, &mut buf) {
+        match read_full(&mut child, &mut buf) {
             Ok(true) => frames.push(buf.clone()),
             Ok(false) => break Ok(()),
             Err(e) => break Err(e),
         }
     };
     if read.is_err() {
-        let _ = child.kill();
+        child.kill();
     }
-    // wait4 through the supervisor's reaper: Child::wait drops the child's peak memory.
-    let waited = i32::try_from(child.id())
-        .map_err(std::io::Error::other)
-        .and_then(nightshift_supervisor::exit::reap_blocking);
+    // Reaped with wait4 by the supervisor: the decoder's peak memory comes with its status.
+    let end = child
+        .finish()
+        .map_err(|e| VideoError::Decode(format!("waiting for {what}: {e}")));
     read.map_err(|e| VideoError::Io("reading frames".into(), e))?;
-    let reaped = waited.map_err(|e| VideoError::Io(format!("waiting for {what}"), e))?;
-    let (status, peak_rss_bytes) = (reaped.exit, reaped.peak_rss_bytes);
-    let errors = err_thread.join().unwrap_or_default();
-    if !status.success() && frames.is_empty() {
-        let first = errors
-            .lines()
-            .next()
-            .map_or_else(|| format!("{what} failed ({status})"), str::to_string);
+    let end = end?;
+    if end.timed_out {
+        return Err(VideoError::Decode(format!(
+            "{what} did not finish within {DECODE_TIMEOUT:?}: killed"
+        )));
+    }
+    if !end.exit.success() && frames.is_empty() {
+        let first = end
+            .stderr_tail
+            .first()
+            .cloned()
+            .unwrap_or_else(|| format!("{what} failed ({})", end.exit));
         return Err(VideoError::Decode(first));
     }
     Ok(Decoded {
         frames,
-        peak_rss_bytes,
+        peak_rss_bytes: end.peak_rss_bytes,
     })
 }
 

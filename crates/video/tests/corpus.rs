@@ -20,6 +20,27 @@ fn scene_cuts_score_at_least_0_9_f1_on_every_corpus_video() {
     });
 }
 
+/// Both decoders run under the supervisor; what they cannot decode is an error carrying the
+/// decoder's own first line, never an empty list of frames.
+#[test]
+fn an_undecodable_file_is_an_error_with_the_decoders_reason() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/bad_inputs/not_audio_text.wav");
+    assert!(path.is_file(), "corpus file missing: {}", path.display());
+    let by_worker = frames::signatures_by_worker(&path, 25.0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        by_worker.contains(frames::FRAMES_WORKER) && by_worker.contains("cannot open the video"),
+        "{by_worker}"
+    );
+    let by_ffmpeg = frames::signatures_by_ffmpeg(&path, 25.0)
+        .unwrap_err()
+        .to_string();
+    assert!(by_ffmpeg.contains("Invalid data"), "{by_ffmpeg}");
+    assert!(frames::decode_signatures(&path, 25.0).is_err());
+}
+
 fn scene_f1_on_every_video(
     decoder: &str,
     decode: impl Fn(&std::path::Path, f64) -> Vec<frames::Signature>,

@@ -7,13 +7,16 @@
 //! [`Response::JobError`] per item *as soon as that item is done* (each is a checkpoint), and
 //! [`Response::Fatal`] if it cannot go on. Everything else a worker prints goes to stderr.
 //!
-//! The llama worker speaks the same framing with its own messages: [`llama`].
+//! The llama worker speaks the same framing with its own messages: [`llama`]; the
+//! diarization worker too: [`diarize`]. The frames worker writes raw frame signatures instead;
+//! its contract is [`frames`].
 
 use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
 pub mod diarize;
+pub mod frames;
 pub mod llama;
 
 pub use diarize::{
