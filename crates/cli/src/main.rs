@@ -2,15 +2,10 @@
 
 mod args;
 mod commands;
-mod config;
+
 mod daemon;
-mod foreman;
-mod home;
+
 mod logging;
-mod recording;
-mod retention;
-mod speakers;
-mod transcript;
 
 use std::process::ExitCode;
 

@@ -12,7 +12,7 @@ use nightshift_core::TaskType;
 use nightshift_queue::{ClaimFilter, NewJob, NewMeeting, Queue, RunnerIdentity};
 use serde_json::json;
 
-use crate::home::Home;
+use nightshift_pipeline::home::Home;
 
 fn fresh_db(home: &Home, name: &str) -> Result<(std::path::PathBuf, Queue)> {
     let dir = home.root.join("cache").join("bench");

@@ -11,7 +11,7 @@ use nightshift_core::JobStatus;
 use nightshift_queue::Queue;
 use serde_json::{Value, json};
 
-use crate::home::Home;
+use nightshift_pipeline::home::Home;
 
 #[derive(Default)]
 struct Stage {

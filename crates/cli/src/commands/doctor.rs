@@ -5,7 +5,7 @@ use std::process::{Command, ExitCode, Stdio};
 use anyhow::Result;
 use nightshift_queue::Queue;
 
-use crate::home::Home;
+use nightshift_pipeline::home::Home;
 
 struct Check {
     name: &'static str,
@@ -43,19 +43,19 @@ pub fn run(home: &Home) -> Result<ExitCode> {
             },
         });
     }
-    let config = crate::config::Config::load(home).unwrap_or_default();
+    let config = nightshift_pipeline::config::Config::load(home).unwrap_or_default();
     let profile = config.selected_profile(None).unwrap_or_else(|_| {
-        crate::config::Config::default()
+        nightshift_pipeline::config::Config::default()
             .profile("dev")
             .expect("built-in dev profile")
     });
     let llm = match profile.summary.backend {
-        crate::config::Backend::Local => profile.summary.model.clone(),
+        nightshift_pipeline::config::Backend::Local => profile.summary.model.clone(),
         // A server owns its model; nothing to find locally.
         _ => String::new(),
     };
     // A local vision model needs its GGUF and its projector; servers own theirs.
-    let local_vision = profile.vision.backend == crate::config::VisionBackend::Local;
+    let local_vision = profile.vision.backend == nightshift_pipeline::config::VisionBackend::Local;
     let (vlm, mmproj) = if local_vision {
         (
             profile.vision.model.clone(),
@@ -101,7 +101,7 @@ pub fn run(home: &Home) -> Result<ExitCode> {
     if config.speakers.enabled {
         // Without them meetings still get transcripts and summaries, only no speakers.
         checks.push(
-            match crate::speakers::load_message(home, &config.speakers, 1) {
+            match nightshift_pipeline::speakers::load_message(home, &config.speakers, 1) {
                 Ok(l) => Check {
                     name: "speaker models",
                     ok: true,
@@ -177,12 +177,12 @@ fn tool(name: &'static str) -> Check {
 }
 
 /// A summary server configured in the profile must answer.
-fn llm_server(cfg: &crate::config::SummaryConfig) -> Option<Check> {
+fn llm_server(cfg: &nightshift_pipeline::config::SummaryConfig) -> Option<Check> {
     use nightshift_llm_http::{Api, Client, Endpoint};
     let api = match cfg.backend {
-        crate::config::Backend::Local => return None,
-        crate::config::Backend::Ollama => Api::Ollama,
-        crate::config::Backend::Openai => Api::OpenAi,
+        nightshift_pipeline::config::Backend::Local => return None,
+        nightshift_pipeline::config::Backend::Ollama => Api::Ollama,
+        nightshift_pipeline::config::Backend::Openai => Api::OpenAi,
     };
     let endpoint = Endpoint {
         timeout: std::time::Duration::from_secs(5),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::args::RetryArgs;
-use crate::home::Home;
+use nightshift_pipeline::home::Home;
 
 pub fn retry(home: &Home, args: &RetryArgs) -> Result<ExitCode> {
     let mut queue = super::open_existing(home)?;

@@ -17,16 +17,20 @@ use std::process::ExitCode;
 use anyhow::Result;
 use nightshift_queue::Queue;
 
-pub(crate) use add::WHISPER_MODEL_KEY;
+use nightshift_core::TaskType;
+use nightshift_pipeline::Home;
+use nightshift_pipeline::foreman::{RunOptions, When};
 
-use crate::args::{BenchWhat, Cli, Command};
-use crate::home::Home;
+use crate::args::{BenchWhat, Cli, Command, OnlyArg, RunArgs, WhenArg};
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
-    let home = Home::resolve(&cli.global)?;
+    let home = Home::resolve(cli.global.home.as_deref())?;
     match cli.command {
         Command::Add(a) => add::run(&home, &a),
-        Command::Run(r) => crate::foreman::run(&home, &r),
+        Command::Run(r) => {
+            nightshift_pipeline::foreman::run(&home, &run_options(r))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Status(s) => status::run(&home, &s),
         Command::Show(s) => show::run(&home, &s),
         Command::Retry(r) => manage::retry(&home, &r),
@@ -50,6 +54,32 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             BenchWhat::QueueConsumer { db } => bench::queue_consumer(&db),
             BenchWhat::Stages { json } => bench_stages::run(&home, json),
         },
+    }
+}
+
+fn run_options(r: RunArgs) -> RunOptions {
+    RunOptions {
+        until_idle: r.until_idle,
+        only: r.only.map(|o| match o {
+            OnlyArg::Audio => TaskType::Audio,
+            OnlyArg::Visual => TaskType::Visual,
+            OnlyArg::Summary => TaskType::Summary,
+        }),
+        gpu_budget: r.gpu_budget,
+        profile: r.profile,
+        when: match r.when {
+            WhenArg::Now => When::Now,
+            WhenArg::Idle => When::Idle,
+            WhenArg::Ac => When::Ac,
+            WhenArg::Night => When::Night,
+        },
+        model: r.model,
+        threads: r.threads,
+        language: r.language,
+        beam_size: r.beam_size,
+        batch: r.batch,
+        batch_timeout: r.batch_timeout,
+        sched_idle: r.sched_idle,
     }
 }
 

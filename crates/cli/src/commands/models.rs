@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use sha1::{Digest, Sha1};
 
 use crate::args::ModelsAction;
-use crate::home::{Home, KNOWN_MODELS, KnownModel, known_model};
+use nightshift_pipeline::home::{Home, KNOWN_MODELS, KnownModel, known_model};
 
 /// Where whisper.cpp's ggml models are published; `NIGHTSHIFT_MODEL_BASE_URL` overrides it (a
 /// mirror, or a local server in tests).

@@ -10,8 +10,8 @@ use nightshift_planner::{self as planner, Estimate, FlashAttn, KvType, Model, Op
 use serde_json::{Value, json};
 
 use crate::args::{FlashAttnArg, KvTypeArg, PlanArgs};
-use crate::foreman::resources::parse_size;
-use crate::home::Home;
+use nightshift_pipeline::fsutil::parse_size;
+use nightshift_pipeline::home::Home;
 
 struct Planned {
     name: String,

@@ -10,12 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use nightshift_capture::{ClosedChunk, PcmFormat, RecordOptions, Source};
-use nightshift_queue::{NewJob, NewMeeting, Queue, RunnerIdentity};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use nightshift_pipeline::Home;
+use nightshift_pipeline::recording::{Recording, parts_dir};
+use nightshift_queue::Queue;
 
 use crate::args::RecordArgs;
-use crate::home::Home;
 
 pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
     let chunk_s = parse_duration(&args.chunk)?;
@@ -35,32 +34,14 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
     }
     .map_err(|e| anyhow::anyhow!("{}: {e}", source.describe()))?;
 
-    let me = RunnerIdentity::current();
-    let started = now_iso();
-    let meeting_id = new_meeting_id(&me, &started);
-    let mut info = json!({
-        "recording": true,
-        "recorder": {"pid": me.pid, "proc_start": me.proc_start, "boot_id": me.boot_id},
-        "started": started,
-        "source": source.describe(),
-        "system_audio": system.as_ref().map(Source::describe),
-    });
-    queue.insert_meeting(
-        &NewMeeting {
-            meeting_id: meeting_id.clone(),
-            title: args
-                .title
-                .clone()
-                .unwrap_or_else(|| format!("Recording {started}")),
-            source_path: source.describe(),
-            // Not a file hash: a recording is unique by construction.
-            source_sha256: format!("record:{meeting_id}:{}", me.runner_id),
-            kind: "audio".into(),
-            duration_s: 0.0,
-            info: info.clone(),
-        },
-        &[],
+    let system_name = system.as_ref().map(Source::describe);
+    let mut recording = Recording::start(
+        &mut queue,
+        &source.describe(),
+        system_name.as_deref(),
+        args.title.as_deref(),
     )?;
+    let meeting_id = recording.meeting_id.clone();
     println!("{meeting_id}");
     let _ = std::io::stdout().flush();
 
@@ -76,18 +57,15 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
         flush_every: Duration::from_secs(1),
     };
     tracing::info!(meeting = %meeting_id, "recording from {}", source.describe());
-    let mut duration = 0.0;
     let mut on_chunk = |c: &ClosedChunk| -> Result<(), String> {
-        duration = c.offset_s() + c.duration_s();
-        queue
-            .add_jobs_and_update(&meeting_id, &[audio_job(c)], duration, &info)
-            .map(|_| ())
-            .map_err(|e| e.to_string())?;
+        recording
+            .queue_chunk(&mut queue, c)
+            .map_err(|e| format!("{e:#}"))?;
         tracing::info!(
             "chunk {} queued: {:.1}–{:.1} s ({:.1} ms after its cut)",
             c.index,
             c.offset_s(),
-            duration,
+            c.offset_s() + c.duration_s(),
             c.cut_at.elapsed().as_secs_f64() * 1000.0
         );
         Ok(())
@@ -106,15 +84,8 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
                     stats.overrun_samples as f64 / f64::from(nightshift_capture::RATE)
                 );
             }
-            info["recording"] = json!(false);
-            info["overrun_samples"] = json!(stats.overrun_samples);
             // Speakers are found over the whole recording, once it has ended.
-            let diarize = crate::speakers::diarize_jobs(
-                &crate::config::Config::load(home)?.speakers,
-                &Default::default(),
-            );
-            queue.add_jobs_and_update(&meeting_id, &diarize, duration, &info)?;
-            let _ = std::fs::remove_dir(&opts.parts_dir);
+            recording.finish(home, &mut queue, &stats)?;
             tracing::info!(
                 "recorded {:.1} s in {} chunk(s)",
                 stats.samples as f64 / f64::from(nightshift_capture::RATE),
@@ -178,58 +149,6 @@ pub fn devices() -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `<home>/media/recording/<meeting>`: the open chunk's part file.
-pub fn parts_dir(home: &Home, meeting_id: &str) -> std::path::PathBuf {
-    home.root.join("media").join("recording").join(meeting_id)
-}
-
-pub fn audio_job(c: &ClosedChunk) -> NewJob {
-    super::add::ChunkJob {
-        seq: c.index as i64,
-        path: &c.path,
-        offset_samples: c.offset_samples,
-        len_samples: c.len_samples,
-        speech_spans: &c.speech_spans,
-        speech_ratio: c.speech_ratio,
-        skip_reason: c.skip_reason.as_deref(),
-    }
-    .into_job()
-}
-
-fn new_meeting_id(me: &RunnerIdentity, started: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(format!(
-        "record {started} {} {:?}",
-        me.runner_id,
-        Instant::now()
-    ));
-    hex::encode(h.finalize())[..12].to_string()
-}
-
-/// UTC now as `YYYY-MM-DDTHH:MM:SSZ`.
-fn now_iso() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 /// `120s`, `2m`, `1h`, `90` (seconds).
@@ -299,9 +218,4 @@ impl Display {
             eprintln!();
         }
     }
-}
-
-/// For `Value` lookups in recovery.
-pub fn is_recording(info: &Value) -> bool {
-    info["recording"] == true
 }

@@ -6,7 +6,7 @@ use anyhow::Result;
 use nightshift_export::{Format, Part};
 
 use crate::args::ShowArgs;
-use crate::home::Home;
+use nightshift_pipeline::home::Home;
 
 pub fn run(home: &Home, args: &ShowArgs) -> Result<ExitCode> {
     // Parse the options before touching the database: a usage error changes nothing.
@@ -14,8 +14,8 @@ pub fn run(home: &Home, args: &ShowArgs) -> Result<ExitCode> {
     let part: Part = args.part.parse()?;
     let queue = super::open_existing(home)?;
     let meeting = queue.resolve_meeting(&args.meeting)?;
-    let config = crate::config::Config::load(home)?;
-    let doc = crate::transcript::build_doc(&queue, &meeting, &config.speakers)?;
+    let config = nightshift_pipeline::config::Config::load(home)?;
+    let doc = nightshift_pipeline::transcript::build_doc(&queue, &meeting, &config.speakers)?;
     let text = nightshift_export::render(&doc, format, part)?;
     print!("{text}");
     if !text.ends_with('\n') {

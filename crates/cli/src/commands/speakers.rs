@@ -11,8 +11,8 @@ use nightshift_supervisor::{BatchOptions, DIARIZE_WORKER};
 use nightshift_worker_protocol::{DiarizeRequest, DiarizeResponse, EmbedItem};
 
 use crate::args::SpeakersAction;
-use crate::config::Config;
-use crate::home::Home;
+use nightshift_pipeline::config::Config;
+use nightshift_pipeline::home::Home;
 
 /// Least speech an enrolment clip must hold, seconds.
 const MIN_ENROL_SPEECH_S: f64 = 3.0;
@@ -57,7 +57,7 @@ fn enroll(home: &Home, name: &str, clip: &Path) -> Result<ExitCode> {
     if let Some(reason) = prepared.skip_reason {
         bail!("{shown}: no voice to enroll ({reason})");
     }
-    let load = crate::speakers::load_message(home, &config.speakers, 2)?;
+    let load = nightshift_pipeline::speakers::load_message(home, &config.speakers, 2)?;
     let bin = nightshift_supervisor::find_worker_binary(DIARIZE_WORKER)?;
     let item = DiarizeRequest::Embed(EmbedItem {
         job_id: 0,
@@ -123,7 +123,7 @@ fn rename(home: &Home, meeting: &str, label: &str, name: &str) -> Result<ExitCod
     let mut queue = super::open_existing(home)?;
     let meeting = queue.resolve_meeting(meeting)?;
     let jobs = queue.jobs_of(&meeting.meeting_id)?;
-    let Some(d) = crate::speakers::diarization(&jobs) else {
+    let Some(d) = nightshift_pipeline::speakers::diarization(&jobs) else {
         bail!(
             "meeting {}: no speakers yet (its diarization has not finished; see `nightshift status`)",
             meeting.meeting_id
@@ -131,7 +131,12 @@ fn rename(home: &Home, meeting: &str, label: &str, name: &str) -> Result<ExitCod
     };
     // Accept the label as shown (SPEAKER_2) or the name it currently shows.
     let config = Config::load(home)?;
-    let names = crate::speakers::names_for(&queue, &meeting.meeting_id, &d, &config.speakers)?;
+    let names = nightshift_pipeline::speakers::names_for(
+        &queue,
+        &meeting.meeting_id,
+        &d,
+        &config.speakers,
+    )?;
     let Some((found, _)) = names
         .iter()
         .find(|(l, n)| l.eq_ignore_ascii_case(label) || n == label)

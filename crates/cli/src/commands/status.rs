@@ -8,8 +8,8 @@ use nightshift_queue::{JobRow, MeetingRow, Queue};
 use serde_json::{Value, json};
 
 use crate::args::StatusArgs;
-use crate::home::Home;
-use crate::transcript::jobs_summary;
+use nightshift_pipeline::home::Home;
+use nightshift_pipeline::transcript::jobs_summary;
 
 pub fn run(home: &Home, args: &StatusArgs) -> Result<ExitCode> {
     let queue = super::open_existing(home)?;
@@ -33,7 +33,7 @@ pub fn run(home: &Home, args: &StatusArgs) -> Result<ExitCode> {
 }
 
 fn meeting_entry(m: &MeetingRow, jobs: &[JobRow]) -> Value {
-    let state = if crate::commands::record::is_recording(&m.info) {
+    let state = if nightshift_pipeline::recording::is_recording(&m.info) {
         "recording"
     } else if jobs.iter().any(|j| j.status == JobStatus::Processing) {
         "processing"
@@ -80,7 +80,7 @@ fn eta_seconds(queue: &Queue, meetings: &[MeetingRow]) -> Result<Option<f64>> {
     let (mut done_audio, mut done_wall, mut left_audio) = (0.0, 0.0, 0.0);
     for m in meetings {
         for j in queue.jobs_of(&m.meeting_id)? {
-            if !crate::speakers::is_chunk_job(&j) {
+            if !nightshift_pipeline::speakers::is_chunk_job(&j) {
                 continue;
             }
             let dur = j.payload["duration_s"].as_f64().unwrap_or(0.0);

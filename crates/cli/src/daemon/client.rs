@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{http, info_path};
 use crate::args::TranscribeArgs;
-use crate::home::Home;
+use nightshift_pipeline::home::Home;
 
 pub fn transcribe(home: &Home, args: &TranscribeArgs) -> Result<ExitCode> {
     let name = args.file.display().to_string();

@@ -19,7 +19,7 @@ use anyhow::{Context, Result, bail};
 use nightshift_capture::{Block, Source};
 
 use crate::args::{DictateArgs, DictateOutput};
-use crate::home::Home;
+use nightshift_pipeline::home::Home;
 
 pub fn run(home: &Home, args: &DictateArgs) -> Result<ExitCode> {
     if args.source != "mic" {

@@ -13,9 +13,7 @@
 pub mod client;
 pub mod dictate;
 mod http;
-mod model;
 mod server;
-mod spool;
 
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -28,7 +26,9 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use crate::args::ServeArgs;
-use crate::home::Home;
+use nightshift_pipeline::Home;
+use nightshift_pipeline::fsutil::write_atomic;
+use nightshift_pipeline::session::{model, spool};
 
 pub fn run_dir(home: &Home) -> PathBuf {
     home.root.join("run")
@@ -53,7 +53,7 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
         let who = std::fs::read_to_string(run.join("daemon.json")).unwrap_or_default();
         bail!("a daemon is already running for this home: {}", who.trim());
     }
-    let config = crate::config::Config::load(home)?;
+    let config = nightshift_pipeline::config::Config::load(home)?;
     let profile = config.selected_profile(args.profile.as_deref())?;
     let listener = std::net::TcpListener::bind(&args.listen)
         .with_context(|| format!("--listen {}", args.listen))?;
@@ -78,13 +78,13 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
             }
         );
     }
-    let max_upload = crate::foreman::resources::parse_size(&args.max_upload)?;
+    let max_upload = nightshift_pipeline::fsutil::parse_size(&args.max_upload)?;
     let guard = http::Guard {
         loopback_only: !args.allow_remote,
         token: args.token.clone(),
     };
-    let budget = crate::foreman::resources::budget(None, &profile)?;
-    let costs = crate::foreman::resources::model_costs(
+    let budget = nightshift_pipeline::foreman::resources::budget(None, &profile)?;
+    let costs = nightshift_pipeline::foreman::resources::model_costs(
         home,
         &profile.asr_model,
         &profile.summary,
@@ -108,7 +108,7 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
         cost_bytes: costs
-            .get(crate::commands::WHISPER_MODEL_KEY)
+            .get(nightshift_pipeline::job::model_key::WHISPER)
             .copied()
             .unwrap_or(0),
         budget_bytes: budget.bytes,
@@ -194,10 +194,4 @@ fn status_json(
         "uptime_s": started.elapsed().as_secs_f64(),
         "pid": std::process::id(),
     })
-}
-
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
 }

@@ -26,8 +26,9 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Semaphore, oneshot};
 
+use nightshift_pipeline::session::model;
+
 use super::http::{Answer, Guard};
-use super::model;
 
 /// Open connections at once; more wait in the kernel's accept backlog.
 const MAX_CONNECTIONS: usize = 256;
@@ -170,24 +171,46 @@ async fn transcription(
         Ok(form) => form,
         Err((status, message)) => return Ok(Answer::error(status, &message).closing()),
     };
-    let (reply, answer) = oneshot::channel();
+    let (reply, answered) = oneshot::channel();
     if let Ok(mut s) = shared.state.lock() {
         s.queued += 1;
     }
     let job = model::Job {
-        reply: model::Reply::Http(reply),
+        reply: model::Reply::Channel(reply),
         files: vec![form.upload],
         owned: true,
-        response_format: form.response_format,
+        response_format: form.response_format.clone(),
         prompt: form.prompt,
         received: Instant::now(),
     };
     if shared.jobs.send(job).is_err() {
         return Ok(Answer::error(503, "the daemon is stopping"));
     }
-    Ok(answer
-        .await
-        .unwrap_or_else(|_| Answer::error(503, "the daemon is stopping")))
+    Ok(match answered.await {
+        Ok(Ok(transcript)) => render(&transcript, &form.response_format),
+        Ok(Err((status, message))) => Answer::error(status, &message),
+        Err(_) => Answer::error(503, "the daemon is stopping"),
+    })
+}
+
+/// A transcript in the requested `response_format`.
+fn render(t: &model::Transcript, format: &str) -> Answer {
+    let text = model::plain_text(t);
+    match format {
+        "text" => Answer::with_type(200, format!("{text}\n"), "text/plain; charset=utf-8"),
+        "srt" => Answer::with_type(
+            200,
+            nightshift_export::render_srt(&t.segments),
+            "text/plain; charset=utf-8",
+        ),
+        "vtt" => Answer::with_type(
+            200,
+            nightshift_export::render_vtt(&t.segments),
+            "text/vtt; charset=utf-8",
+        ),
+        "verbose_json" => Answer::json(200, &model::verbose(t, &text)),
+        _ => Answer::json(200, &json!({"text": text})),
+    }
 }
 
 fn too_large(max: u64) -> Answer {

@@ -74,7 +74,7 @@ pub fn run_job(
                 && let Some(dir) = cache.parent()
                 && std::fs::create_dir_all(dir).is_ok()
             {
-                let _ = crate::daemon::write_atomic(&cache, &bytes);
+                let _ = crate::fsutil::write_atomic(&cache, &bytes);
             }
             tracing::info!(
                 meeting = %meeting.meeting_id,
@@ -346,7 +346,7 @@ pub fn describe_local(
             }
         }
     };
-    let threads = super::worker_threads(ctx.args);
+    let threads = super::worker_threads(ctx.opts);
     let load = LlamaLoad {
         n_ctx: vision.n_ctx,
         gpu_layers: vision.gpu_layers,
@@ -356,8 +356,8 @@ pub fn describe_local(
     let gauge = Arc::new(nightshift_supervisor::MemoryGauge::new());
     let opts = BatchOptions {
         threads,
-        timeout: Duration::from_secs(ctx.args.batch_timeout),
-        sched_idle: ctx.args.sched_idle,
+        timeout: Duration::from_secs(ctx.opts.batch_timeout),
+        sched_idle: ctx.opts.sched_idle,
         stop_flag: Some(Arc::clone(ctx.stop)),
         memory: Some(Arc::clone(&gauge)),
         ..BatchOptions::default()

@@ -19,7 +19,7 @@ pub fn run_batch(
     jobs: Vec<ClaimedJob>,
     progress: &mut super::progress::Progress,
 ) -> Result<()> {
-    let (home, args, model_name, stop) = (ctx.home, ctx.args, ctx.asr_model, ctx.stop);
+    let (home, opts, model_name, stop) = (ctx.home, ctx.opts, ctx.asr_model, ctx.stop);
     let owner = ctx.me.runner_id.as_str();
     // Chunks the pre-filter marked (too short, silent, no speech) complete without a model.
     let (skipped, work): (Vec<_>, Vec<_>) = jobs
@@ -48,12 +48,12 @@ pub fn run_batch(
     let ids: Vec<i64> = work.iter().map(|j| j.job_id).collect();
     let (model, bin) =
         super::model_and_worker(home, queue, owner, &ids, model_name, WHISPER_WORKER)?;
-    let threads = super::worker_threads(args);
+    let threads = super::worker_threads(opts);
     let load = WhisperLoad {
         model_path: model.to_string_lossy().into_owned(),
         threads,
-        language: args.language.clone(),
-        beam_size: args.beam_size,
+        language: opts.language.clone(),
+        beam_size: opts.beam_size,
         // A worker built without a GPU feature ignores this and runs on the CPU.
         use_gpu: true,
         vad_model_path: home
@@ -79,8 +79,8 @@ pub fn run_batch(
     let gauge = Arc::new(nightshift_supervisor::MemoryGauge::new());
     let opts = BatchOptions {
         threads,
-        timeout: Duration::from_secs(args.batch_timeout),
-        sched_idle: args.sched_idle,
+        timeout: Duration::from_secs(opts.batch_timeout),
+        sched_idle: opts.sched_idle,
         stop_flag: Some(Arc::clone(stop)),
         memory: Some(Arc::clone(&gauge)),
         ..BatchOptions::default()

@@ -17,10 +17,10 @@ use crate::speakers::{
 };
 
 pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>) -> Result<()> {
-    let (home, args, stop) = (ctx.home, ctx.args, ctx.stop);
+    let (home, opts, stop) = (ctx.home, ctx.opts, ctx.stop);
     let owner = ctx.me.runner_id.as_str();
     let ids: Vec<i64> = jobs.iter().map(|j| j.job_id).collect();
-    let setup = load_message(home, ctx.speakers, super::worker_threads(args)).and_then(|l| {
+    let setup = load_message(home, ctx.speakers, super::worker_threads(opts)).and_then(|l| {
         Ok((
             l,
             nightshift_supervisor::find_worker_binary(DIARIZE_WORKER)?,
@@ -69,9 +69,9 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
     }
     let gauge = Arc::new(nightshift_supervisor::MemoryGauge::new());
     let opts = BatchOptions {
-        threads: super::worker_threads(args),
-        timeout: Duration::from_secs(args.batch_timeout),
-        sched_idle: args.sched_idle,
+        threads: super::worker_threads(opts),
+        timeout: Duration::from_secs(opts.batch_timeout),
+        sched_idle: opts.sched_idle,
         stop_flag: Some(Arc::clone(stop)),
         memory: Some(Arc::clone(&gauge)),
         ..BatchOptions::default()

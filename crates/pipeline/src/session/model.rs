@@ -16,7 +16,6 @@ use nightshift_supervisor::{WHISPER_WORKER, WarmWorker};
 use nightshift_worker_protocol::{TranscribeItem, WhisperLoad};
 use serde_json::{Value, json};
 
-use super::http;
 use crate::home::Home;
 
 /// Lease holder name of the daemon's model in `gpu_leases`.
@@ -35,10 +34,13 @@ pub struct Job {
     pub received: Instant,
 }
 
+/// A request's outcome: the transcript, or an HTTP-style status and message.
+pub type Answered = Result<Transcript, (u16, String)>;
+
 /// Where the answer goes.
 pub enum Reply {
-    /// The waiting HTTP handler.
-    Http(tokio::sync::oneshot::Sender<http::Answer>),
+    /// A waiting caller (the daemon's HTTP handler), which renders the answer itself.
+    Channel(tokio::sync::oneshot::Sender<Answered>),
     /// `responses/<id>.json`, written atomically.
     Spool { id: String, out: PathBuf },
 }
@@ -178,14 +180,13 @@ fn answer(
         outcomes.push((file, outcome));
     }
     match job.reply {
-        Reply::Http(reply) => {
-            let response = match outcomes.pop() {
-                Some((_, Ok(result))) => render(&result, &job.response_format),
-                Some((_, Err((status, message)))) => http::Answer::error(status, &message),
-                None => http::Answer::error(400, "no file"),
+        Reply::Channel(reply) => {
+            let answered = match outcomes.pop() {
+                Some((_, outcome)) => outcome,
+                None => Err((400, "no file".to_string())),
             };
             // A client that hung up no longer waits for it.
-            let _ = reply.send(response);
+            let _ = reply.send(answered);
         }
         Reply::Spool { id, out } => {
             let results: Vec<Value> = outcomes
@@ -210,7 +211,7 @@ fn answer(
                 "device": device,
                 "session_active": worker.is_some(),
             });
-            if let Err(e) = super::write_atomic(&out, doc.to_string().as_bytes()) {
+            if let Err(e) = crate::fsutil::write_atomic(&out, doc.to_string().as_bytes()) {
                 tracing::warn!("spool response {id}: {e:#}");
             }
         }
@@ -420,7 +421,7 @@ fn load(cfg: &ModelConfig, queue: Option<&mut Queue>) -> Result<WarmWorker, Stri
     .map_err(|e| e.to_string())
 }
 
-fn plain_text(t: &Transcript) -> String {
+pub fn plain_text(t: &Transcript) -> String {
     t.segments
         .iter()
         .map(|s| s.text.trim())
@@ -429,26 +430,7 @@ fn plain_text(t: &Transcript) -> String {
         .join(" ")
 }
 
-fn render(t: &Transcript, format: &str) -> http::Answer {
-    let text = plain_text(t);
-    match format {
-        "text" => http::Answer::with_type(200, format!("{text}\n"), "text/plain; charset=utf-8"),
-        "srt" => http::Answer::with_type(
-            200,
-            nightshift_export::render_srt(&t.segments),
-            "text/plain; charset=utf-8",
-        ),
-        "vtt" => http::Answer::with_type(
-            200,
-            nightshift_export::render_vtt(&t.segments),
-            "text/vtt; charset=utf-8",
-        ),
-        "verbose_json" => http::Answer::json(200, &verbose(t, &text)),
-        _ => http::Answer::json(200, &json!({"text": text})),
-    }
-}
-
-fn verbose(t: &Transcript, text: &str) -> Value {
+pub fn verbose(t: &Transcript, text: &str) -> Value {
     json!({
         "task": "transcribe",
         "language": t.language,

@@ -4,8 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::args::Global;
-
 /// Layout of a nightshift home (DESIGN.md §2).
 #[derive(Debug, Clone)]
 pub struct Home {
@@ -13,10 +11,10 @@ pub struct Home {
 }
 
 impl Home {
-    /// `--home`, `NIGHTSHIFT_HOME`, or the platform data dir.
-    pub fn resolve(global: &Global) -> Result<Home> {
-        let root = match &global.home {
-            Some(h) => h.clone(),
+    /// The given directory (`--home`, `NIGHTSHIFT_HOME`), or the platform data dir.
+    pub fn resolve(home: Option<&Path>) -> Result<Home> {
+        let root = match home {
+            Some(h) => h.to_path_buf(),
             None => default_data_dir()
                 .context("no --home given and no platform data directory (set NIGHTSHIFT_HOME)")?,
         };

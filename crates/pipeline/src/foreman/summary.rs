@@ -33,7 +33,7 @@ pub fn input_budget(cfg: &SummaryConfig, max_out: u32) -> usize {
 pub fn queue_ready(queue: &mut Queue) -> Result<usize> {
     let mut queued = 0;
     for m in queue.meetings()? {
-        if crate::commands::record::is_recording(&m.info) {
+        if crate::recording::is_recording(&m.info) {
             continue; // more chunks are coming
         }
         let jobs = queue.jobs_of(&m.meeting_id)?;

@@ -20,8 +20,8 @@ use nightshift_worker_protocol::{
 };
 use serde_json::{Value, json};
 
+use super::RunOptions;
 use super::summary::{self, LlmStep, MAP_MAX_TOKENS, REDUCE_MAX_TOKENS};
-use crate::args::RunArgs;
 use crate::config::{Backend, SummaryConfig};
 use crate::home::Home;
 
@@ -34,7 +34,7 @@ struct Pending {
 
 pub fn run_batch(
     home: &Home,
-    args: &RunArgs,
+    opts: &RunOptions,
     cfg: &SummaryConfig,
     queue: &mut Queue,
     owner: &str,
@@ -120,7 +120,7 @@ pub fn run_batch(
         gauge: Arc::new(nightshift_supervisor::MemoryGauge::new()),
     };
     match cfg.backend {
-        Backend::Local => run_local(home, args, cfg, &mut rec, &items)?,
+        Backend::Local => run_local(home, opts, cfg, &mut rec, &items)?,
         Backend::Ollama => run_server(Api::Ollama, cfg, &mut rec, &items)?,
         Backend::Openai => run_server(Api::OpenAi, cfg, &mut rec, &items)?,
     }
@@ -133,7 +133,7 @@ pub fn run_batch(
 /// The local llama worker: one model load for the whole batch, freed when the worker exits.
 fn run_local(
     home: &Home,
-    args: &RunArgs,
+    opts: &RunOptions,
     cfg: &SummaryConfig,
     rec: &mut Recorder<'_>,
     items: &[CompleteItem],
@@ -141,7 +141,7 @@ fn run_local(
     let ids: Vec<i64> = items.iter().map(|i| i.job_id).collect();
     let (model, bin) =
         super::model_and_worker(home, rec.queue, rec.owner, &ids, &cfg.model, LLAMA_WORKER)?;
-    let threads = super::worker_threads(args);
+    let threads = super::worker_threads(opts);
     let load = LlamaLoad {
         n_ctx: cfg.n_ctx,
         kv_cache_type: cfg.kv_type,
@@ -151,8 +151,8 @@ fn run_local(
     };
     let opts = BatchOptions {
         threads,
-        timeout: Duration::from_secs(args.batch_timeout),
-        sched_idle: args.sched_idle,
+        timeout: Duration::from_secs(opts.batch_timeout),
+        sched_idle: opts.sched_idle,
         stop_flag: Some(Arc::clone(rec.stop)),
         memory: Some(Arc::clone(&rec.gauge)),
         ..BatchOptions::default()

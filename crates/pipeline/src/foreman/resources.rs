@@ -2,37 +2,14 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use nightshift_planner::{FlashAttn, KvType, Options};
 use nightshift_queue::Queue;
 use nightshift_worker_protocol::{FlashAttention, KvCacheType};
 
 use crate::config::{Backend, Profile, SummaryConfig, VisionBackend, VisionConfig};
+use crate::fsutil::parse_size;
 use crate::home::Home;
-
-/// Parse sizes such as `6GiB`, `512MiB`, `6G`, `6000000000`.
-pub fn parse_size(s: &str) -> Result<u64> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = match num.parse() {
-        Ok(n) => n,
-        Err(_) => bail!("{s:?}: not a size (try 6GiB or 512MiB)"),
-    };
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "kib" => 1024.0,
-        "m" | "mb" => 1e6,
-        "mib" => 1024.0 * 1024.0,
-        "g" | "gb" => 1e9,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        _ => bail!("{s:?}: unknown size unit {unit:?} (use MiB or GiB)"),
-    };
-    Ok((n * mult) as u64)
-}
 
 /// The Foreman's memory budget and where it came from.
 #[derive(Debug, Clone)]
@@ -118,7 +95,7 @@ pub fn model_costs(
     let mut costs = HashMap::new();
     if let Ok(path) = home.find_model(asr_model) {
         let cost = planned(&path, &Options::default()).unwrap_or_else(|| file_len(&path) * 14 / 10);
-        costs.insert(crate::commands::WHISPER_MODEL_KEY.to_string(), cost);
+        costs.insert(crate::job::model_key::WHISPER.to_string(), cost);
     }
     if summary.backend == Backend::Local
         && let Ok(path) = home.find_model(&summary.model)
@@ -139,7 +116,7 @@ pub fn model_costs(
             ..Options::default()
         };
         let cost = planned(&path, &opts).unwrap_or_else(|| file_len(&path) * 3 / 2 + (512 << 20));
-        costs.insert(super::summary::LLM_MODEL_KEY.to_string(), cost);
+        costs.insert(crate::job::model_key::LLM.to_string(), cost);
     }
     if vision.backend == VisionBackend::Local
         && let Ok(path) = home.find_model(&vision.model)
@@ -156,7 +133,7 @@ pub fn model_costs(
         let cost = planned_vlm(&path, mmproj.as_deref(), &opts).unwrap_or_else(|| {
             file_len(&path) * 3 / 2 + mmproj.as_deref().map_or(0, file_len) * 2 + (512 << 20)
         });
-        costs.insert(super::visual::VLM_MODEL_KEY.to_string(), cost);
+        costs.insert(crate::job::model_key::VLM.to_string(), cost);
     }
     costs
 }
@@ -196,19 +173,4 @@ fn planned(path: &std::path::Path, opts: &Options) -> Option<u64> {
 
 fn file_len(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("6GiB").unwrap(), 6 << 30);
-        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
-        assert_eq!(parse_size("1.5 GiB").unwrap(), 3 << 29);
-        assert_eq!(parse_size("1000").unwrap(), 1000);
-        assert!(parse_size("six").is_err());
-        assert!(parse_size("6 parsecs").is_err());
-    }
 }

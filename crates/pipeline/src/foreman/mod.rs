@@ -10,11 +10,12 @@ mod diarize;
 mod llm;
 mod politeness;
 mod progress;
-pub(crate) mod resources;
-pub(crate) mod summary;
+pub mod resources;
+pub mod summary;
 mod visual;
 
-use std::process::ExitCode;
+pub use politeness::When;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -25,16 +26,60 @@ use nightshift_core::TaskType;
 use nightshift_queue::{ClaimFilter, Queue, RunnerIdentity};
 use nightshift_scheduler::{Decision, Policy, ReadyGroup, Resources};
 
-use crate::args::{OnlyArg, RunArgs};
 use crate::home::Home;
+
+/// How `run` works: the binary's `run` options, as plain values.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Return once no job is PENDING (backoff included) or PROCESSING.
+    pub until_idle: bool,
+    /// Only this task type's jobs.
+    pub only: Option<TaskType>,
+    /// Memory budget for models, e.g. `6GiB` (default: the profile's, detected VRAM, or RAM).
+    pub gpu_budget: Option<String>,
+    pub profile: Option<String>,
+    pub when: When,
+    /// Whisper model file or name (overrides the profile).
+    pub model: Option<String>,
+    /// Inference threads per worker (default: all cores).
+    pub threads: Option<u32>,
+    /// Force the spoken language (ISO 639-1).
+    pub language: Option<String>,
+    pub beam_size: Option<u32>,
+    /// Most jobs per worker batch.
+    pub batch: usize,
+    /// Kill a worker batch that runs longer than this many seconds.
+    pub batch_timeout: u64,
+    /// Run workers with SCHED_IDLE as well as nice 10.
+    pub sched_idle: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            until_idle: false,
+            only: None,
+            gpu_budget: None,
+            profile: None,
+            when: When::Now,
+            model: None,
+            threads: None,
+            language: None,
+            beam_size: None,
+            batch: 16,
+            batch_timeout: 3600,
+            sched_idle: false,
+        }
+    }
+}
 
 /// How often an idle runner looks for new or unblocked work.
 const POLL: Duration = Duration::from_millis(500);
 
-pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
+pub fn run(home: &Home, opts: &RunOptions) -> Result<()> {
     home.ensure()?;
     let config = crate::config::Config::load(home)?;
-    let profile = config.selected_profile(args.profile.as_deref())?;
+    let profile = config.selected_profile(opts.profile.as_deref())?;
     tracing::debug!(profile = %profile.name, "profile");
     let db = home.db_path();
     let mut queue = Queue::open(&db)?;
@@ -44,7 +89,7 @@ pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .context("installing signal handlers")?;
     }
-    politeness::wait_until_allowed(args.when, &stop);
+    politeness::wait_until_allowed(opts.when, &stop);
     let recovered = crate::recording::recover(home, &mut queue)?;
     if recovered > 0 {
         tracing::info!("finished {recovered} interrupted recording(s)");
@@ -58,7 +103,7 @@ pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
     )?;
     let outcome = drain(
         home,
-        args,
+        opts,
         &profile,
         &config.speakers,
         &mut queue,
@@ -75,39 +120,31 @@ pub fn run(home: &Home, args: &RunArgs) -> Result<ExitCode> {
     if stop.load(Ordering::SeqCst) {
         tracing::info!("stopped on request; the queue is consistent and `run` resumes it");
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn only_task(only: Option<OnlyArg>) -> Option<TaskType> {
-    only.map(|o| match o {
-        OnlyArg::Audio => TaskType::Audio,
-        OnlyArg::Visual => TaskType::Visual,
-        OnlyArg::Summary => TaskType::Summary,
-    })
+    Ok(())
 }
 
 /// The main loop: until stopped, or (with `--until-idle`) until nothing is PENDING or
 /// PROCESSING for this runner's filter.
 fn drain(
     home: &Home,
-    args: &RunArgs,
+    opts: &RunOptions,
     profile: &crate::config::Profile,
     speakers: &crate::config::SpeakersConfig,
     queue: &mut Queue,
     me: &RunnerIdentity,
     stop: &Arc<AtomicBool>,
 ) -> Result<()> {
-    let task = only_task(args.only);
+    let task = opts.only;
     let filter = ClaimFilter {
         task_type: task,
         model_key: None,
     };
     let policy = Policy {
-        max_batch_jobs: args.batch.max(1),
+        max_batch_jobs: opts.batch.max(1),
     };
     let mut resident: Option<String> = None;
-    let asr_model = args.model.as_deref().unwrap_or(&profile.asr_model);
-    let budget = resources::budget(args.gpu_budget.as_deref(), profile)?;
+    let asr_model = opts.model.as_deref().unwrap_or(&profile.asr_model);
+    let budget = resources::budget(opts.gpu_budget.as_deref(), profile)?;
     tracing::info!(
         "model memory budget {} MiB ({})",
         budget.bytes >> 20,
@@ -168,7 +205,7 @@ fn drain(
                 let ran = run_decided(
                     &Ctx {
                         home,
-                        args,
+                        opts,
                         profile,
                         speakers,
                         asr_model,
@@ -199,7 +236,7 @@ fn drain(
                 );
             }
             Decision::WaitForMemory { .. } | Decision::Idle => {
-                if args.until_idle {
+                if opts.until_idle {
                     let (left, _) = queue.outstanding(&filter)?;
                     if left == 0 {
                         progress.finish();
@@ -218,7 +255,7 @@ fn drain(
 /// What every batch of a run shares.
 struct Ctx<'a> {
     home: &'a Home,
-    args: &'a RunArgs,
+    opts: &'a RunOptions,
     profile: &'a crate::config::Profile,
     speakers: &'a crate::config::SpeakersConfig,
     asr_model: &'a str,
@@ -236,7 +273,7 @@ fn run_decided(
 ) -> Result<()> {
     let Ctx {
         home,
-        args,
+        opts,
         profile,
         me,
         stop,
@@ -252,9 +289,7 @@ fn run_decided(
     }
     tracing::debug!(model = ?batch.model_key, reason = ?batch.reason, jobs = jobs.len(), "batch");
     match batch.task_type {
-        TaskType::Audio
-            if batch.model_key.as_deref() == Some(crate::speakers::DIARIZE_MODEL_KEY) =>
-        {
+        TaskType::Audio if batch.model_key.as_deref() == Some(crate::job::model_key::DIARIZE) => {
             diarize::run_batch(ctx, queue, jobs)?
         }
         TaskType::Audio => {
@@ -270,7 +305,7 @@ fn run_decided(
         }
         TaskType::Summary => llm::run_batch(
             home,
-            args,
+            opts,
             &profile.summary,
             queue,
             &me.runner_id,
@@ -294,7 +329,7 @@ fn run_decided(
                     queue,
                     &me.runner_id,
                     j,
-                    worker_threads(args) as usize,
+                    worker_threads(opts) as usize,
                     &profile.vision,
                     ctx.speakers,
                 )?;
@@ -354,8 +389,8 @@ fn after_store(
 }
 
 /// Engine threads per worker: `--threads`, or every core.
-fn worker_threads(args: &RunArgs) -> u32 {
-    args.threads.unwrap_or_else(|| {
+fn worker_threads(opts: &RunOptions) -> u32 {
+    opts.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get() as u32)
             .unwrap_or(2)

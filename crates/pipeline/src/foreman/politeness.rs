@@ -4,13 +4,24 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::args::WhenArg;
+/// When `run` may start work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum When {
+    #[default]
+    Now,
+    /// The load average is low.
+    Idle,
+    /// On mains power.
+    Ac,
+    /// Inside the night window.
+    Night,
+}
 
 const RECHECK: Duration = Duration::from_secs(30);
 /// Night window in local hours: [start, end).
 const NIGHT: (u32, u32) = (22, 7);
 
-pub fn wait_until_allowed(when: WhenArg, stop: &AtomicBool) {
+pub fn wait_until_allowed(when: When, stop: &AtomicBool) {
     let mut logged = false;
     while !stop.load(Ordering::SeqCst) {
         let (ok, why) = allowed(when);
@@ -29,10 +40,10 @@ pub fn wait_until_allowed(when: WhenArg, stop: &AtomicBool) {
     }
 }
 
-fn allowed(when: WhenArg) -> (bool, String) {
+fn allowed(when: When) -> (bool, String) {
     match when {
-        WhenArg::Now => (true, String::new()),
-        WhenArg::Idle => {
+        When::Now => (true, String::new()),
+        When::Idle => {
             let load = load_average().unwrap_or(0.0);
             let cores = std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -42,8 +53,8 @@ fn allowed(when: WhenArg) -> (bool, String) {
                 format!("waiting for an idle machine (load {load:.2} on {cores} cores)"),
             )
         }
-        WhenArg::Ac => (on_mains_power(), "waiting for AC power".into()),
-        WhenArg::Night => {
+        When::Ac => (on_mains_power(), "waiting for AC power".into()),
+        When::Night => {
             let h = local_hour();
             let inside = h >= NIGHT.0 || h < NIGHT.1;
             (

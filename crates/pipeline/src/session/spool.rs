@@ -107,7 +107,7 @@ impl Spool {
     }
 
     pub fn write_status(&self, status: &Value) {
-        let _ = super::write_atomic(
+        let _ = crate::fsutil::write_atomic(
             &self.root.join("status.json"),
             status.to_string().as_bytes(),
         );
@@ -115,7 +115,7 @@ impl Spool {
 
     fn answer_error(&self, out: &Path, id: &str, message: &str) {
         let doc = json!({"id": id, "results": [], "error": message, "timestamp": now()});
-        let _ = super::write_atomic(out, doc.to_string().as_bytes());
+        let _ = crate::fsutil::write_atomic(out, doc.to_string().as_bytes());
     }
 }
 
