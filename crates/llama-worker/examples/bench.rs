@@ -14,8 +14,10 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nightshift_supervisor::{BatchOptions, LlamaEvent, find_worker_binary, run_llama_batch};
-use nightshift_worker_protocol::{CompleteItem, CompletionMetrics, LlamaLoad, Sampling};
+use nightshift_supervisor::{BatchOptions, find_worker_binary, run_llama_batch};
+use nightshift_worker_protocol::{
+    CompleteItem, CompletionMetrics, LlamaLoad, LlamaResponse, Sampling,
+};
 
 const WORDS: &[&str] = &[
     "the", "meeting", "will", "start", "at", "noon", "and", "we", "talk", "about", "data", "plans",
@@ -69,10 +71,10 @@ fn main() {
     let mut tg_sampled = Vec::new();
     let report = run_llama_batch(&bin, &load, &items, &opts, &mut |ev| {
         match ev {
-            LlamaEvent::Ready { load_s, device, .. } => {
+            LlamaResponse::Ready { load_s, device, .. } => {
                 eprintln!("model loaded in {load_s:.3} s on {device}")
             }
-            LlamaEvent::ItemDone {
+            LlamaResponse::Completion {
                 job_id,
                 tokens_in,
                 tokens_out,
@@ -84,7 +86,9 @@ fn main() {
                 3 => tg_sampled.push((tokens_out, metrics)),
                 _ => {}
             },
-            LlamaEvent::ItemFailed { job_id, message } => eprintln!("item {job_id}: {message}"),
+            LlamaResponse::JobError { job_id, message } => eprintln!("item {job_id}: {message}"),
+            // Kept in the report.
+            LlamaResponse::Fatal { .. } => {}
         }
         ControlFlow::Continue(())
     })

@@ -5,8 +5,10 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nightshift_supervisor::{BatchOptions, LlamaEvent, WorkerExit, run_llama_batch};
-use nightshift_worker_protocol::{ChatMessage, CompleteItem, FinishReason, LlamaLoad};
+use nightshift_supervisor::{BatchOptions, WorkerExit, run_llama_batch};
+use nightshift_worker_protocol::{
+    ChatMessage, CompleteItem, FinishReason, LlamaLoad, LlamaResponse,
+};
 use serde_json::{Value, json};
 
 fn shared() -> PathBuf {
@@ -129,10 +131,10 @@ fn schema_constrained_summaries_parse_and_stream_with_one_load() {
     // One model load for the batch: exactly one Ready, and it comes first.
     let readies: Vec<_> = events
         .iter()
-        .filter(|(_, e)| matches!(e, LlamaEvent::Ready { .. }))
+        .filter(|(_, e)| matches!(e, LlamaResponse::Ready { .. }))
         .collect();
     assert_eq!(readies.len(), 1, "{events:?}");
-    let LlamaEvent::Ready { n_ctx, load_s, .. } = &events[0].1 else {
+    let LlamaResponse::Ready { n_ctx, load_s, .. } = &events[0].1 else {
         panic!("first event is not Ready: {events:?}")
     };
     assert_eq!(*n_ctx, 4096);
@@ -141,7 +143,7 @@ fn schema_constrained_summaries_parse_and_stream_with_one_load() {
     let done: Vec<_> = events
         .iter()
         .filter_map(|(at, ev)| match ev {
-            LlamaEvent::ItemDone {
+            LlamaResponse::Completion {
                 job_id,
                 text,
                 tokens_in,
@@ -213,9 +215,9 @@ fn a_prompt_longer_than_the_context_fails_alone_and_names_the_sizes() {
     let mut outcomes = Vec::new();
     let report = run_llama_batch(&worker(), &small, &items, &opts(), &mut |ev| {
         match ev {
-            LlamaEvent::ItemDone { job_id, .. } => outcomes.push((job_id, Ok(()))),
-            LlamaEvent::ItemFailed { job_id, message } => outcomes.push((job_id, Err(message))),
-            LlamaEvent::Ready { .. } => {}
+            LlamaResponse::Completion { job_id, .. } => outcomes.push((job_id, Ok(()))),
+            LlamaResponse::JobError { job_id, message } => outcomes.push((job_id, Err(message))),
+            LlamaResponse::Ready { .. } | LlamaResponse::Fatal { .. } => {}
         }
         ControlFlow::Continue(())
     })
@@ -302,7 +304,7 @@ fn an_aborting_worker_fails_only_the_unanswered_items() {
         &[item(10), item(11), item(12)],
         &o,
         &mut |ev| {
-            if let LlamaEvent::ItemDone { job_id, .. } = ev {
+            if let LlamaResponse::Completion { job_id, .. } = ev {
                 done.push(job_id);
             }
             ControlFlow::Continue(())
@@ -336,13 +338,13 @@ fn a_raw_gbnf_grammar_constrains_the_output() {
         &opts(),
         &mut |ev| {
             match ev {
-                LlamaEvent::ItemDone {
+                LlamaResponse::Completion {
                     text,
                     finish_reason,
                     ..
                 } => texts.push(Ok((text, finish_reason))),
-                LlamaEvent::ItemFailed { message, .. } => texts.push(Err(message)),
-                LlamaEvent::Ready { .. } => {}
+                LlamaResponse::JobError { message, .. } => texts.push(Err(message)),
+                LlamaResponse::Ready { .. } | LlamaResponse::Fatal { .. } => {}
             }
             ControlFlow::Continue(())
         },

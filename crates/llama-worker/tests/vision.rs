@@ -9,8 +9,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use nightshift_eval::tiny_vlm;
-use nightshift_supervisor::{BatchOptions, LlamaEvent, run_llama_batch};
-use nightshift_worker_protocol::{ChatMessage, CompleteItem, LlamaLoad, Sampling};
+use nightshift_supervisor::{BatchOptions, run_llama_batch};
+use nightshift_worker_protocol::{ChatMessage, CompleteItem, LlamaLoad, LlamaResponse, Sampling};
 
 fn smollm2() -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models");
@@ -81,14 +81,14 @@ fn run(load: &LlamaLoad, items: &[CompleteItem]) -> (Answers, nightshift_supervi
     let mut answers = Vec::new();
     let report = run_llama_batch(&worker(), load, items, &opts(), &mut |ev| {
         match ev {
-            LlamaEvent::ItemDone {
+            LlamaResponse::Completion {
                 job_id,
                 text,
                 tokens_in,
                 ..
             } => answers.push((job_id, Ok((text, tokens_in)))),
-            LlamaEvent::ItemFailed { job_id, message } => answers.push((job_id, Err(message))),
-            LlamaEvent::Ready { .. } => {}
+            LlamaResponse::JobError { job_id, message } => answers.push((job_id, Err(message))),
+            LlamaResponse::Ready { .. } | LlamaResponse::Fatal { .. } => {}
         }
         ControlFlow::Continue(())
     })

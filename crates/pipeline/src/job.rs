@@ -9,7 +9,7 @@
 use nightshift_core::TaskType;
 use nightshift_queue::{ClaimedJob, JobRow, NewJob};
 use nightshift_summarize::MapWindow;
-use nightshift_worker_protocol::SpeakerHints;
+use nightshift_worker_protocol::{LocalSegment, SpeakerHints};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -105,6 +105,22 @@ enum Stepped {
 
 fn first_level() -> i64 {
     1
+}
+
+/// A job's stored result, read as `T`: `None` while it has none; a result that does not read
+/// as `T` is an error naming the job (never an empty value).
+pub fn stored_result<T: serde::de::DeserializeOwned>(
+    job: &JobRow,
+) -> Result<Option<T>, CorruptJob> {
+    let Some(result) = &job.result else {
+        return Ok(None);
+    };
+    T::deserialize(result).map(Some).map_err(|e| CorruptJob {
+        meeting_id: job.meeting_id.clone(),
+        job_id: job.job_id,
+        what: "result",
+        why: e.to_string(),
+    })
 }
 
 /// A stored job that does not read back as any kind: names the job and says why.
@@ -264,4 +280,28 @@ impl JobKind {
             &job.payload,
         )
     }
+}
+
+/// What an AUDIO job stores as its result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AudioResult {
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub segments: Vec<LocalSegment>,
+    /// Set when the pre-filter skipped the chunk (no model ran).
+    #[serde(default)]
+    pub skipped: Option<String>,
+}
+
+/// What a describe job stores: one description per scene, in scene order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DescribeResult {
+    #[serde(default = "describe_step")]
+    pub step: String,
+    pub descriptions: Vec<String>,
+}
+
+fn describe_step() -> String {
+    "describe".into()
 }

@@ -117,10 +117,14 @@ pub fn label(index: usize) -> String {
 }
 
 /// The stored diarization of a meeting, if its job completed.
-pub fn diarization(jobs: &[JobRow]) -> Option<DiarizeResult> {
-    jobs.iter()
-        .filter(|j| is_diarize_job(j) && j.status == JobStatus::Completed)
-        .find_map(|j| serde_json::from_value(j.result.clone()?).ok())
+pub fn diarization(jobs: &[JobRow]) -> Result<Option<DiarizeResult>> {
+    match jobs
+        .iter()
+        .find(|j| is_diarize_job(j) && j.status == JobStatus::Completed)
+    {
+        Some(j) => Ok(crate::job::stored_result(j)?),
+        None => Ok(None),
+    }
 }
 
 /// Display name of each of the meeting's speakers, by label: a name given with

@@ -3,27 +3,12 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use nightshift_core::{JobStatus, TaskType};
+use nightshift_core::JobStatus;
 use nightshift_export::{AssembleOptions, ChunkTranscript, MeetingDoc};
 use nightshift_queue::{JobRow, MeetingRow, Queue};
-use nightshift_worker_protocol::LocalSegment;
 use serde_json::{Value, json};
 
-/// What an AUDIO job stores as its result.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct AudioResult {
-    #[serde(default)]
-    pub language: Option<String>,
-    #[serde(default)]
-    pub segments: Vec<LocalSegment>,
-    /// Set when the pre-filter skipped the chunk (no model ran).
-    #[serde(default)]
-    pub skipped: Option<String>,
-}
-
-pub fn spans_from(v: &Value) -> Vec<(f64, f64)> {
-    serde_json::from_value(v.clone()).unwrap_or_default()
-}
+use crate::job::{AudioResult, JobKind, stored_result};
 
 /// `speakers` decides how enrolled voices name the meeting's speakers.
 pub fn build_doc(
@@ -34,31 +19,26 @@ pub fn build_doc(
     let jobs = queue.jobs_of(&meeting.meeting_id)?;
     let mut chunks = Vec::new();
     let mut languages: BTreeMap<String, usize> = BTreeMap::new();
-    for job in jobs
-        .iter()
-        .filter(|j| crate::speakers::is_chunk_job(j) && j.status == JobStatus::Completed)
-    {
-        let Some(result) = job.result.clone() else {
+    for job in jobs.iter().filter(|j| j.status == JobStatus::Completed) {
+        let JobKind::Chunk(chunk) = JobKind::of_row(job)? else {
             continue;
         };
-        let result: AudioResult = serde_json::from_value(result).unwrap_or(AudioResult {
-            language: None,
-            segments: Vec::new(),
-            skipped: Some("unreadable result".into()),
-        });
+        let Some(result) = stored_result::<AudioResult>(job)? else {
+            continue;
+        };
         if let Some(lang) = &result.language {
             *languages.entry(lang.clone()).or_default() += 1;
         }
         chunks.push(ChunkTranscript {
-            offset_s: job.payload["offset_s"].as_f64().unwrap_or(0.0),
-            duration_s: job.payload["duration_s"].as_f64().unwrap_or(0.0),
-            speech_spans: spans_from(&job.payload["speech_spans"]),
+            offset_s: chunk.offset_s,
+            duration_s: chunk.duration_s,
+            speech_spans: chunk.speech_spans,
             segments: result.segments,
         });
     }
     chunks.sort_by(|a, b| a.offset_s.total_cmp(&b.offset_s));
     let mut segments = nightshift_export::assemble(&chunks, &AssembleOptions::default());
-    if let Some(d) = crate::speakers::diarization(&jobs) {
+    if let Some(d) = crate::speakers::diarization(&jobs)? {
         let names = crate::speakers::names_for(queue, &meeting.meeting_id, &d, speakers)?;
         segments = crate::speakers::label_segments(segments, &d.turns, &names);
     }
@@ -72,7 +52,7 @@ pub fn build_doc(
         source: meeting.source_path.clone(),
         duration_s: meeting.duration_s,
         language,
-        scenes: scenes(&jobs, &segments),
+        scenes: scenes(&jobs, &segments)?,
         segments,
         summary: crate::foreman::summary::final_summary(&jobs).map(|(s, _)| s.into_summary()),
         jobs: jobs_summary(&jobs),
@@ -84,18 +64,17 @@ pub fn build_doc(
 pub fn scenes(
     jobs: &[JobRow],
     segments: &[nightshift_core::Segment],
-) -> Vec<nightshift_core::Scene> {
-    let Some(notes) = visual_notes(jobs) else {
-        return Vec::new();
+) -> Result<Vec<nightshift_core::Scene>> {
+    let Some(notes) = visual_notes(jobs)? else {
+        return Ok(Vec::new());
     };
-    let descriptions: Vec<String> = jobs
-        .iter()
-        .filter(|j| j.task_type == TaskType::Visual && j.status == JobStatus::Completed)
-        .filter_map(|j| j.result.as_ref())
-        .find(|r| r["step"] == "describe")
-        .and_then(|r| serde_json::from_value(r["descriptions"].clone()).ok())
-        .unwrap_or_default();
-    notes
+    let mut descriptions: Vec<String> = Vec::new();
+    for j in completed_of(jobs, |k| matches!(k, JobKind::Describe))? {
+        if let Some(d) = stored_result::<crate::job::DescribeResult>(j)? {
+            descriptions = d.descriptions;
+        }
+    }
+    Ok(notes
         .scenes
         .iter()
         .enumerate()
@@ -119,15 +98,26 @@ pub fn scenes(
             ocr_text: s.ocr_text.join("\n"),
             description: descriptions.get(i).cloned().filter(|d| !d.is_empty()),
         })
-        .collect()
+        .collect())
+}
+
+/// The completed jobs of the kinds `which` picks.
+fn completed_of(jobs: &[JobRow], which: impl Fn(&JobKind) -> bool) -> Result<Vec<&JobRow>> {
+    let mut out = Vec::new();
+    for j in jobs.iter().filter(|j| j.status == JobStatus::Completed) {
+        if which(&JobKind::of_row(j)?) {
+            out.push(j);
+        }
+    }
+    Ok(out)
 }
 
 /// The stored result of a meeting's VISUAL job, if it finished.
-pub fn visual_notes(jobs: &[JobRow]) -> Option<nightshift_video::VideoNotes> {
-    jobs.iter()
-        .filter(|j| j.task_type == TaskType::Visual && j.status == JobStatus::Completed)
-        .filter(|j| j.payload["step"] != "describe")
-        .find_map(|j| serde_json::from_value(j.result.clone()?).ok())
+pub fn visual_notes(jobs: &[JobRow]) -> Result<Option<nightshift_video::VideoNotes>> {
+    match completed_of(jobs, |k| matches!(k, JobKind::Scenes(_)))?.first() {
+        Some(j) => Ok(stored_result(j)?),
+        None => Ok(None),
+    }
 }
 
 /// Counts per task type and status, plus the errors of failed jobs.

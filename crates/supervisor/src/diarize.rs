@@ -1,13 +1,9 @@
 //! The diarization worker's batch: the generic runner plus the diarize protocol's messages.
 
-use std::ops::ControlFlow;
-use std::path::Path;
-
 use nightshift_worker_protocol::{DiarizeLoad, DiarizeRequest, DiarizeResponse};
 
-use crate::SupervisorError;
-use crate::batch::{Answer, BatchOptions, run_batch};
-use crate::whisper::BatchReport;
+use crate::batch::Answer;
+use crate::protocol::{Protocol, Said};
 
 /// Binary name of the diarization worker.
 pub const DIARIZE_WORKER: &str = "nightshift-diarize-worker";
@@ -23,36 +19,31 @@ impl Answer for DiarizeResponse {
     }
 }
 
-/// Run `items` (each `Diarize` or `Embed`, keyed by job id) in one diarization worker.
-/// `on_answer` sees `Ready` and every item's answer as it arrives (a `Fatal` goes into the
-/// report instead); return `Break` to stop after the item in flight.
-pub fn run_diarize_batch(
-    bin: &Path,
-    load: &DiarizeLoad,
-    items: &[(i64, DiarizeRequest)],
-    opts: &BatchOptions,
-    on_answer: &mut dyn FnMut(DiarizeResponse) -> ControlFlow<()>,
-) -> Result<BatchReport, SupervisorError> {
-    let mut load = load.clone();
-    if opts.threads > 0 {
-        load.threads = opts.threads;
-    }
-    let mut load_info: Option<(f64, String)> = None;
-    let mut fatal: Option<String> = None;
-    let mut handle = |resp: DiarizeResponse| -> ControlFlow<()> {
-        match resp {
-            DiarizeResponse::Fatal { message } => {
-                tracing::error!("diarize worker: {message}");
-                fatal = Some(message);
-                ControlFlow::Continue(())
-            }
-            DiarizeResponse::Ready { load_s, ref device } => {
-                load_info = Some((load_s, device.clone()));
-                on_answer(resp)
-            }
-            other => on_answer(other),
+/// The diarization worker's protocol.
+pub struct Diarize;
+
+impl Protocol for Diarize {
+    type Load = DiarizeLoad;
+    type Request = DiarizeRequest;
+    type Response = DiarizeResponse;
+    const WORKER: &'static str = DIARIZE_WORKER;
+
+    fn load_request(load: &DiarizeLoad, threads: u32) -> DiarizeRequest {
+        let mut load = load.clone();
+        if threads > 0 {
+            load.threads = threads;
         }
-    };
-    let outcome = run_batch(bin, &[DiarizeRequest::Load(load)], items, opts, &mut handle)?;
-    Ok(BatchReport::new(outcome, load_info, fatal))
+        DiarizeRequest::Load(load)
+    }
+
+    fn said(response: &DiarizeResponse) -> Said {
+        match response {
+            DiarizeResponse::Ready { load_s, device } => Said::Ready {
+                load_s: *load_s,
+                device: device.clone(),
+            },
+            DiarizeResponse::Fatal { message } => Said::Fatal(message.clone()),
+            _ => Said::Other,
+        }
+    }
 }

@@ -8,8 +8,9 @@
 //! fails only the unanswered items of that batch.
 //!
 //! [`batch::run_batch`] is protocol-generic (any `Serialize` request / `DeserializeOwned`
-//! answer that implements [`Answer`]); [`run_whisper_batch`] is the whisper worker on top,
-//! [`run_llama_batch`] the llama worker, [`run_diarize_batch`] the diarization worker.
+//! answer that implements [`Answer`]); [`run_worker_batch`] runs one worker [`Protocol`] on
+//! top of it — [`Whisper`], [`Llama`], [`Diarize`] — passing the protocol's own responses
+//! through (only a fatal answer goes into the [`BatchReport`] instead).
 //! [`stream::StreamingChild`] is a child that answers with one byte stream instead (no stdin
 //! protocol), started the same way: [`spawn_frames_worker`] the frames worker, and the video
 //! crate's ffmpeg fallback.
@@ -21,21 +22,23 @@ pub mod frames;
 pub mod llama;
 pub mod locate;
 pub mod memory;
+pub mod protocol;
 pub mod spawn;
 pub mod stream;
 pub mod warm;
 pub mod whisper;
 
 pub use batch::{Answer, BatchOptions, BatchOutcome, run_batch};
-pub use diarize::{DIARIZE_WORKER, run_diarize_batch};
+pub use diarize::{DIARIZE_WORKER, Diarize};
 pub use exit::WorkerExit;
 pub use frames::{FRAMES_WORKER, spawn_frames_worker};
-pub use llama::{LLAMA_WORKER, LlamaEvent, run_llama_batch};
+pub use llama::{LLAMA_WORKER, Llama, run_llama_batch};
 pub use locate::find_worker_binary;
 pub use memory::{MemoryGauge, WorkerMemory};
+pub use protocol::{Protocol, Said, run_worker_batch};
 pub use stream::{StreamEnd, StreamOptions, StreamingChild};
 pub use warm::{WarmAnswer, WarmReady, WarmWorker};
-pub use whisper::{BatchReport, WHISPER_WORKER, WorkerEvent, run_whisper_batch};
+pub use whisper::{BatchReport, WHISPER_WORKER, Whisper, run_whisper_batch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {

@@ -3,41 +3,15 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use nightshift_worker_protocol::{
-    CompleteItem, CompletionMetrics, FinishReason, LlamaLoad, LlamaRequest, LlamaResponse,
-};
+use nightshift_worker_protocol::{CompleteItem, LlamaLoad, LlamaRequest, LlamaResponse};
 
 use crate::SupervisorError;
-use crate::batch::{Answer, BatchOptions, run_batch};
+use crate::batch::{Answer, BatchOptions};
+use crate::protocol::{Protocol, Said, run_worker_batch};
 use crate::whisper::BatchReport;
 
 /// Binary name of the llama worker.
 pub const LLAMA_WORKER: &str = "nightshift-llama-worker";
-
-/// What the Foreman hears while a llama batch runs; each item's event is its checkpoint.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LlamaEvent {
-    Ready {
-        model: String,
-        load_s: f64,
-        device: String,
-        /// Context size in effect, tokens.
-        n_ctx: u32,
-        n_ctx_train: u32,
-    },
-    ItemDone {
-        job_id: i64,
-        text: String,
-        tokens_in: u32,
-        tokens_out: u32,
-        finish_reason: FinishReason,
-        metrics: CompletionMetrics,
-    },
-    ItemFailed {
-        job_id: i64,
-        message: String,
-    },
-}
 
 impl Answer for LlamaResponse {
     fn settles(&self) -> Option<i64> {
@@ -50,72 +24,47 @@ impl Answer for LlamaResponse {
     }
 }
 
-/// Complete `items` with one llama worker process (one model load for the whole batch).
-/// `on_event` runs for each answer as it arrives; return `Break` to stop after the item in
-/// flight. `opts.threads`, when not 0, overrides `load.threads`.
-///
-/// Call from a thread that outlives the worker (see [`crate::spawn`] on `PR_SET_PDEATHSIG`).
+/// The llama worker's protocol.
+pub struct Llama;
+
+impl Protocol for Llama {
+    type Load = LlamaLoad;
+    type Request = LlamaRequest;
+    type Response = LlamaResponse;
+    const WORKER: &'static str = LLAMA_WORKER;
+
+    fn load_request(load: &LlamaLoad, threads: u32) -> LlamaRequest {
+        let mut load = load.clone();
+        if threads > 0 {
+            load.threads = threads;
+        }
+        LlamaRequest::Load(load)
+    }
+
+    fn said(response: &LlamaResponse) -> Said {
+        match response {
+            LlamaResponse::Ready { load_s, device, .. } => Said::Ready {
+                load_s: *load_s,
+                device: device.clone(),
+            },
+            LlamaResponse::Fatal { message } => Said::Fatal(message.clone()),
+            _ => Said::Other,
+        }
+    }
+}
+
+/// Complete `items` with one llama worker process ([`run_worker_batch`] with the items as
+/// completion requests).
 pub fn run_llama_batch(
     bin: &Path,
     load: &LlamaLoad,
     items: &[CompleteItem],
     opts: &BatchOptions,
-    on_event: &mut dyn FnMut(LlamaEvent) -> ControlFlow<()>,
+    on_answer: &mut dyn FnMut(LlamaResponse) -> ControlFlow<()>,
 ) -> Result<BatchReport, SupervisorError> {
-    let mut load = load.clone();
-    if opts.threads > 0 {
-        load.threads = opts.threads;
-    }
     let reqs: Vec<(i64, LlamaRequest)> = items
         .iter()
         .map(|i| (i.job_id, LlamaRequest::Complete(i.clone())))
         .collect();
-    let mut load_info: Option<(f64, String)> = None;
-    let mut fatal: Option<String> = None;
-    let mut handle = |resp: LlamaResponse| -> ControlFlow<()> {
-        let event = match resp {
-            LlamaResponse::Ready {
-                model,
-                load_s,
-                device,
-                n_ctx,
-                n_ctx_train,
-            } => {
-                load_info = Some((load_s, device.clone()));
-                LlamaEvent::Ready {
-                    model,
-                    load_s,
-                    device,
-                    n_ctx,
-                    n_ctx_train,
-                }
-            }
-            LlamaResponse::Completion {
-                job_id,
-                text,
-                tokens_in,
-                tokens_out,
-                finish_reason,
-                metrics,
-            } => LlamaEvent::ItemDone {
-                job_id,
-                text,
-                tokens_in,
-                tokens_out,
-                finish_reason,
-                metrics,
-            },
-            LlamaResponse::JobError { job_id, message } => {
-                LlamaEvent::ItemFailed { job_id, message }
-            }
-            LlamaResponse::Fatal { message } => {
-                tracing::error!("llama worker: {message}");
-                fatal = Some(message);
-                return ControlFlow::Continue(());
-            }
-        };
-        on_event(event)
-    };
-    let outcome = run_batch(bin, &[LlamaRequest::Load(load)], &reqs, opts, &mut handle)?;
-    Ok(BatchReport::new(outcome, load_info, fatal))
+    run_worker_batch::<Llama>(bin, load, &reqs, opts, on_answer)
 }

@@ -1,6 +1,6 @@
 //! A whisper worker kept alive between requests (the session daemon's warm model): started
 //! once, fed one item at a time, stopped by closing its stdin — which is what frees the model.
-//! Batch runs use [`crate::run_whisper_batch`] instead.
+//! Batch runs use [`crate::run_worker_batch`] with [`crate::Whisper`] instead.
 
 use std::collections::VecDeque;
 use std::io::{BufReader, BufWriter, Write};

@@ -3,36 +3,15 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use nightshift_worker_protocol::{
-    ItemMetrics, LocalSegment, Request, Response, TranscribeItem, WhisperLoad,
-};
+use nightshift_worker_protocol::{Request, Response, TranscribeItem, WhisperLoad};
 
 use crate::SupervisorError;
-use crate::batch::{Answer, BatchOptions, run_batch};
+use crate::batch::{Answer, BatchOptions};
 use crate::exit::WorkerExit;
+use crate::protocol::{Protocol, Said, run_worker_batch};
 
 /// Binary name of the whisper worker.
 pub const WHISPER_WORKER: &str = "nightshift-whisper-worker";
-
-/// What the Foreman hears while a batch runs; each item's event is its checkpoint.
-#[derive(Debug, Clone, PartialEq)]
-pub enum WorkerEvent {
-    Ready {
-        model: String,
-        load_s: f64,
-        device: String,
-    },
-    ItemDone {
-        job_id: i64,
-        language: Option<String>,
-        segments: Vec<LocalSegment>,
-        metrics: ItemMetrics,
-    },
-    ItemFailed {
-        job_id: i64,
-        message: String,
-    },
-}
 
 /// How a whisper batch went.
 #[derive(Debug, Clone)]
@@ -122,62 +101,47 @@ impl Answer for Response {
     }
 }
 
-/// Transcribe `items` with one whisper worker process. `on_event` runs for each answer as it
-/// arrives; return `Break` to stop after the item in flight. `opts.threads`, when not 0,
-/// overrides `load.threads`.
-///
-/// Call from a thread that outlives the worker (see [`crate::spawn`] on `PR_SET_PDEATHSIG`).
+/// The whisper worker's protocol.
+pub struct Whisper;
+
+impl Protocol for Whisper {
+    type Load = WhisperLoad;
+    type Request = Request;
+    type Response = Response;
+    const WORKER: &'static str = WHISPER_WORKER;
+
+    fn load_request(load: &WhisperLoad, threads: u32) -> Request {
+        let mut load = load.clone();
+        if threads > 0 {
+            load.threads = threads;
+        }
+        Request::Load(load)
+    }
+
+    fn said(response: &Response) -> Said {
+        match response {
+            Response::Ready { load_s, device, .. } => Said::Ready {
+                load_s: *load_s,
+                device: device.clone(),
+            },
+            Response::Fatal { message } => Said::Fatal(message.clone()),
+            _ => Said::Other,
+        }
+    }
+}
+
+/// Transcribe `items` with one whisper worker process ([`run_worker_batch`] with the items as
+/// transcribe requests).
 pub fn run_whisper_batch(
     bin: &Path,
     load: &WhisperLoad,
     items: &[TranscribeItem],
     opts: &BatchOptions,
-    on_event: &mut dyn FnMut(WorkerEvent) -> ControlFlow<()>,
+    on_answer: &mut dyn FnMut(Response) -> ControlFlow<()>,
 ) -> Result<BatchReport, SupervisorError> {
-    let mut load = load.clone();
-    if opts.threads > 0 {
-        load.threads = opts.threads;
-    }
     let reqs: Vec<(i64, Request)> = items
         .iter()
         .map(|i| (i.job_id, Request::Transcribe(i.clone())))
         .collect();
-    let mut load_info: Option<(f64, String)> = None;
-    let mut fatal: Option<String> = None;
-    let mut handle = |resp: Response| -> ControlFlow<()> {
-        let event = match resp {
-            Response::Ready {
-                model,
-                load_s,
-                device,
-            } => {
-                load_info = Some((load_s, device.clone()));
-                WorkerEvent::Ready {
-                    model,
-                    load_s,
-                    device,
-                }
-            }
-            Response::Result {
-                job_id,
-                language,
-                segments,
-                metrics,
-            } => WorkerEvent::ItemDone {
-                job_id,
-                language,
-                segments,
-                metrics,
-            },
-            Response::JobError { job_id, message } => WorkerEvent::ItemFailed { job_id, message },
-            Response::Fatal { message } => {
-                tracing::error!("whisper worker: {message}");
-                fatal = Some(message);
-                return ControlFlow::Continue(());
-            }
-        };
-        on_event(event)
-    };
-    let outcome = run_batch(bin, &[Request::Load(load)], &reqs, opts, &mut handle)?;
-    Ok(BatchReport::new(outcome, load_info, fatal))
+    run_worker_batch::<Whisper>(bin, load, &reqs, opts, on_answer)
 }

@@ -6,7 +6,8 @@ use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use common::*;
-use nightshift_supervisor::{BatchOptions, WorkerEvent, WorkerExit, run_whisper_batch};
+use nightshift_supervisor::{BatchOptions, WorkerExit, run_whisper_batch};
+use nightshift_worker_protocol::Response;
 
 fn opts() -> BatchOptions {
     BatchOptions {
@@ -43,14 +44,11 @@ fn transcribes_jfk_and_streams_each_result_before_the_batch_ends() {
         report.peak_rss_bytes
     );
 
-    assert!(
-        matches!(events[0].1, WorkerEvent::Ready { .. }),
-        "{events:?}"
-    );
+    assert!(matches!(events[0].1, Response::Ready { .. }), "{events:?}");
     let done: Vec<_> = events
         .iter()
         .filter_map(|(at, ev)| match ev {
-            WorkerEvent::ItemDone {
+            Response::Result {
                 job_id,
                 segments,
                 metrics,
@@ -110,7 +108,7 @@ fn an_aborting_worker_fails_only_the_unanswered_items() {
     o.env = vec![("NIGHTSHIFT_WORKER_FAIL".into(), "abort_after:1".into())];
     let mut done = Vec::new();
     let report = run_whisper_batch(&worker(), &load(&tiny_en()), &items, &o, &mut |ev| {
-        if let WorkerEvent::ItemDone { job_id, .. } = ev {
+        if let Response::Result { job_id, .. } = ev {
             done.push(job_id);
         }
         ControlFlow::Continue(())
@@ -205,7 +203,7 @@ fn break_stops_after_the_item_in_flight_and_the_worker_exits_cleanly() {
     let items = [item(1, &jfk), item(2, &jfk), item(3, &jfk)];
     let mut done = Vec::new();
     let report = run_whisper_batch(&worker(), &load(&tiny_en()), &items, &opts(), &mut |ev| {
-        if let WorkerEvent::ItemDone { job_id, .. } = ev {
+        if let Response::Result { job_id, .. } = ev {
             done.push(job_id);
             return ControlFlow::Break(());
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use nightshift_queue::Queue;
-use nightshift_supervisor::{BatchOptions, DIARIZE_WORKER};
+use nightshift_supervisor::{BatchOptions, DIARIZE_WORKER, Diarize};
 use nightshift_worker_protocol::{DiarizeRequest, DiarizeResponse, EmbedItem};
 
 use crate::args::SpeakersAction;
@@ -68,13 +68,18 @@ fn enroll(home: &Home, name: &str, clip: &Path) -> Result<ExitCode> {
         timeout: Duration::from_secs(600),
         ..BatchOptions::default()
     };
-    let report =
-        nightshift_supervisor::run_diarize_batch(&bin, &load, &[(0, item)], &opts, &mut |resp| {
+    let report = nightshift_supervisor::run_worker_batch::<Diarize>(
+        &bin,
+        &load,
+        &[(0, item)],
+        &opts,
+        &mut |resp| {
             if !matches!(resp, DiarizeResponse::Ready { .. }) {
                 answer = Some(resp);
             }
             std::ops::ControlFlow::Continue(())
-        })?;
+        },
+    )?;
     let (embedding, speech_s, found) = match answer {
         Some(DiarizeResponse::Embedded {
             embedding,
@@ -123,7 +128,7 @@ fn rename(home: &Home, meeting: &str, label: &str, name: &str) -> Result<ExitCod
     let mut queue = super::open_existing(home)?;
     let meeting = queue.resolve_meeting(meeting)?;
     let jobs = queue.jobs_of(&meeting.meeting_id)?;
-    let Some(d) = nightshift_pipeline::speakers::diarization(&jobs) else {
+    let Some(d) = nightshift_pipeline::speakers::diarization(&jobs)? else {
         bail!(
             "meeting {}: no speakers yet (its diarization has not finished; see `nightshift status`)",
             meeting.meeting_id

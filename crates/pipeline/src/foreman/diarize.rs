@@ -1,31 +1,27 @@
-//! Running diarization jobs in the diarization worker: one item per meeting, built from the
-//! meeting's stored chunks; the answer (turns, speakers with their voice embeddings) is the
+//! Diarization jobs: a batch through the diarization worker, one item per meeting, built from
+//! the meeting's stored chunks; the answer (turns, speakers with their voice embeddings) is the
 //! job's result. Runs on the CPU, so it takes no GPU lease.
 
-use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Result;
 use nightshift_queue::{ClaimedJob, Queue};
-use nightshift_supervisor::{BatchOptions, DIARIZE_WORKER};
+use nightshift_supervisor::{DIARIZE_WORKER, Diarize};
 use nightshift_worker_protocol::{AudioSpan, DiarizeItem, DiarizeRequest, DiarizeResponse};
 
-use crate::speakers::{
-    DiarizeResult, StoredSpeaker, StoredTurn, is_chunk_job, label, load_message,
-};
+use super::batch::{self, Adapter, Settle, WorkerBatch};
+use crate::job::JobKind;
+use crate::speakers::{DiarizeResult, StoredSpeaker, StoredTurn, label, load_message};
 
 pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>) -> Result<()> {
-    let (home, opts, stop) = (ctx.home, ctx.opts, ctx.stop);
     let owner = ctx.me.runner_id.as_str();
-    let ids: Vec<i64> = jobs.iter().map(|j| j.job_id).collect();
-    let setup = load_message(home, ctx.speakers, super::worker_threads(opts)).and_then(|l| {
-        Ok((
-            l,
-            nightshift_supervisor::find_worker_binary(DIARIZE_WORKER)?,
-        ))
-    });
+    let setup =
+        load_message(ctx.home, ctx.speakers, super::worker_threads(ctx.opts)).and_then(|l| {
+            Ok((
+                l,
+                nightshift_supervisor::find_worker_binary(DIARIZE_WORKER)?,
+            ))
+        });
     let (load, bin) = match setup {
         Ok(s) => s,
         Err(e) => {
@@ -33,56 +29,61 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
             // job fails for good with the reason, the rest of the meeting goes on.
             let msg = format!("{e:#}");
             tracing::error!("{msg}");
-            for id in ids {
-                queue.fail(id, owner, &msg, false)?;
+            for j in &jobs {
+                queue.fail(j.job_id, owner, &msg, false)?;
             }
             return Ok(());
         }
     };
     let mut items = Vec::with_capacity(jobs.len());
     for j in &jobs {
-        let spans: Vec<AudioSpan> = queue
-            .jobs_of(&j.meeting_id)?
-            .iter()
-            .filter(|c| is_chunk_job(c) && c.payload["skip_reason"].is_null())
-            .filter_map(|c| {
-                Some(AudioSpan {
-                    path: c.chunk_path.clone()?,
-                    offset_s: c.payload["offset_s"].as_f64()?,
-                })
-            })
-            .filter(|s| Path::new(&s.path).is_file())
-            .collect();
-        let mut hints: nightshift_worker_protocol::SpeakerHints =
-            serde_json::from_value(j.payload["hints"].clone()).unwrap_or_default();
+        let JobKind::Diarize { mut hints } = JobKind::of_claimed(j)? else {
+            anyhow::bail!("job {} is not a diarization job", j.job_id);
+        };
         if hints.threshold.is_none() {
             hints.threshold = ctx.speakers.cluster_threshold;
         }
-        items.push((
-            j.job_id,
-            DiarizeRequest::Diarize(DiarizeItem {
-                job_id: j.job_id,
-                spans,
-                hints,
-            }),
-        ));
+        let item = DiarizeItem {
+            job_id: j.job_id,
+            spans: chunk_spans(queue, &j.meeting_id)?,
+            hints,
+        };
+        items.push((j.job_id, DiarizeRequest::Diarize(item)));
     }
-    let gauge = Arc::new(nightshift_supervisor::MemoryGauge::new());
-    let opts = BatchOptions {
-        threads: super::worker_threads(opts),
-        timeout: Duration::from_secs(opts.batch_timeout),
-        sched_idle: opts.sched_idle,
-        stop_flag: Some(Arc::clone(stop)),
-        memory: Some(Arc::clone(&gauge)),
-        ..BatchOptions::default()
-    };
-    let mut store_error: Option<anyhow::Error> = None;
-    let mut on_answer = |resp: DiarizeResponse| -> ControlFlow<()> {
-        let stored: Result<()> = match resp {
-            DiarizeResponse::Ready { load_s, device } => {
-                tracing::info!("diarize worker ready on {device}, loaded in {load_s:.2} s");
-                Ok(())
-            }
+    batch::run(
+        ctx.sink(queue),
+        WorkerBatch::<Diarize> { bin, load, items },
+        &mut Diarized,
+    )
+}
+
+/// The meeting's transcribable chunks still on disk, in meeting time.
+fn chunk_spans(queue: &Queue, meeting_id: &str) -> Result<Vec<AudioSpan>> {
+    let mut spans = Vec::new();
+    for c in queue.jobs_of(meeting_id)? {
+        let JobKind::Chunk(chunk) = JobKind::of_row(&c)? else {
+            continue;
+        };
+        if let (None, Some(path)) = (&chunk.skip_reason, c.chunk_path)
+            && Path::new(&path).is_file()
+        {
+            spans.push(AudioSpan {
+                path,
+                offset_s: chunk.offset_s,
+            });
+        }
+    }
+    Ok(spans)
+}
+
+/// Diarization answers: turns and speakers, labelled `SPEAKER_n`.
+struct Diarized;
+
+impl Adapter for Diarized {
+    type P = Diarize;
+
+    fn answer(&mut self, response: DiarizeResponse) -> Settle {
+        match response {
             DiarizeResponse::Diarized {
                 job_id,
                 turns,
@@ -116,29 +117,21 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
                         })
                         .collect(),
                 };
-                super::with_memory(&metrics, &gauge).and_then(|metrics| {
-                    super::complete_json(queue, job_id, owner, &result, &metrics)
-                })
+                Settle::Complete {
+                    job_id,
+                    result: serde_json::to_value(&result).unwrap_or_default(),
+                    metrics: serde_json::to_value(&metrics).unwrap_or_default(),
+                }
             }
             DiarizeResponse::JobError { job_id, message } => {
                 tracing::warn!(job_id, "diarization failed: {message}");
-                queue
-                    .fail(job_id, owner, &message, true)
-                    .map(|_| ())
-                    .map_err(Into::into)
+                Settle::Fail { job_id, message }
             }
             DiarizeResponse::Embedded { job_id, .. } => {
                 tracing::warn!(job_id, "unexpected embed answer");
-                Ok(())
+                Settle::Nothing
             }
-            DiarizeResponse::Fatal { .. } => Ok(()),
-        };
-        super::after_store(stored, stop, &mut store_error)
-    };
-    let report =
-        nightshift_supervisor::run_diarize_batch(&bin, &load, &items, &opts, &mut on_answer)?;
-    if let Some(e) = store_error {
-        tracing::warn!("batch stopped early: {e:#}");
+            DiarizeResponse::Ready { .. } | DiarizeResponse::Fatal { .. } => Settle::Nothing,
+        }
     }
-    super::audio::settle_unanswered(queue, owner, &report)
 }

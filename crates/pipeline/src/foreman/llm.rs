@@ -1,11 +1,10 @@
 //! Running a batch of SUMMARY steps (map and reduce prompts): through the local llama worker,
-//! or through an Ollama / OpenAI-compatible server. Both paths turn each answer into the same
-//! [`LlamaEvent`], so parsing, checkpointing and failure handling are one piece of code.
+//! or through an Ollama / OpenAI-compatible server. A server's reply is read as the llama
+//! protocol's own answer, so parsing, checkpointing and failure handling are one adapter
+//! ([`Steps`]) for both.
 
 use std::collections::HashMap;
-use std::ops::ControlFlow;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -14,16 +13,16 @@ use nightshift_queue::{ClaimedJob, Queue};
 use nightshift_summarize::{
     MeetingMeta, l1_messages, l1_schema, l2_messages, l2_schema, parse_l1, parse_l2,
 };
-use nightshift_supervisor::{BatchOptions, LLAMA_WORKER, LlamaEvent};
+use nightshift_supervisor::{LLAMA_WORKER, Llama};
 use nightshift_worker_protocol::{
-    ChatMessage, CompleteItem, CompletionMetrics, FinishReason, LlamaLoad, Sampling,
+    ChatMessage, CompleteItem, CompletionMetrics, FinishReason, LlamaLoad, LlamaRequest,
+    LlamaResponse, Sampling,
 };
 use serde_json::{Value, json};
 
-use super::RunOptions;
+use super::batch::{self, Adapter, Settle, WorkerBatch};
 use super::summary::{self, LlmStep, MAP_MAX_TOKENS, REDUCE_MAX_TOKENS};
 use crate::config::{Backend, SummaryConfig};
-use crate::home::Home;
 
 /// What the completion of each item must turn into.
 struct Pending {
@@ -32,15 +31,9 @@ struct Pending {
     gaps: Vec<Value>,
 }
 
-pub fn run_batch(
-    home: &Home,
-    opts: &RunOptions,
-    cfg: &SummaryConfig,
-    queue: &mut Queue,
-    owner: &str,
-    jobs: Vec<ClaimedJob>,
-    stop: &Arc<AtomicBool>,
-) -> Result<()> {
+pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>) -> Result<()> {
+    let cfg = &ctx.profile.summary;
+    let owner = ctx.me.runner_id.as_str();
     let mut items = Vec::new();
     let mut pending: HashMap<i64, Pending> = HashMap::new();
     for job in &jobs {
@@ -111,56 +104,42 @@ pub fn run_batch(
     if items.is_empty() {
         return Ok(());
     }
-    let mut rec = Recorder {
-        queue,
-        owner,
-        pending,
-        stop,
-        store_error: None,
-        gauge: Arc::new(nightshift_supervisor::MemoryGauge::new()),
-    };
+    let mut steps = Steps { pending };
     match cfg.backend {
-        Backend::Local => run_local(home, opts, cfg, &mut rec, &items)?,
-        Backend::Ollama => run_server(Api::Ollama, cfg, &mut rec, &items)?,
-        Backend::Openai => run_server(Api::OpenAi, cfg, &mut rec, &items)?,
+        Backend::Local => run_local(ctx, queue, &mut steps, items),
+        Backend::Ollama => run_server(Api::Ollama, ctx, queue, &mut steps, &items),
+        Backend::Openai => run_server(Api::OpenAi, ctx, queue, &mut steps, &items),
     }
-    if let Some(e) = rec.store_error {
-        tracing::warn!("summary batch stopped early: {e:#}");
-    }
-    Ok(())
 }
 
 /// The local llama worker: one model load for the whole batch, freed when the worker exits.
 fn run_local(
-    home: &Home,
-    opts: &RunOptions,
-    cfg: &SummaryConfig,
-    rec: &mut Recorder<'_>,
-    items: &[CompleteItem],
+    ctx: &super::Ctx<'_>,
+    queue: &mut Queue,
+    steps: &mut Steps,
+    items: Vec<CompleteItem>,
 ) -> Result<()> {
+    let cfg = &ctx.profile.summary;
     let ids: Vec<i64> = items.iter().map(|i| i.job_id).collect();
+    let owner = ctx.me.runner_id.as_str();
     let (model, bin) =
-        super::model_and_worker(home, rec.queue, rec.owner, &ids, &cfg.model, LLAMA_WORKER)?;
-    let threads = super::worker_threads(opts);
+        super::model_and_worker(ctx.home, queue, owner, &ids, &cfg.model, LLAMA_WORKER)?;
     let load = LlamaLoad {
         n_ctx: cfg.n_ctx,
         kv_cache_type: cfg.kv_type,
         flash_attention: cfg.flash_attn,
         gpu_layers: cfg.gpu_layers,
-        ..LlamaLoad::new(model.to_string_lossy(), threads)
+        ..LlamaLoad::new(model.to_string_lossy(), super::worker_threads(ctx.opts))
     };
-    let opts = BatchOptions {
-        threads,
-        timeout: Duration::from_secs(opts.batch_timeout),
-        sched_idle: opts.sched_idle,
-        stop_flag: Some(Arc::clone(rec.stop)),
-        memory: Some(Arc::clone(&rec.gauge)),
-        ..BatchOptions::default()
-    };
-    let report = nightshift_supervisor::run_llama_batch(&bin, &load, items, &opts, &mut |ev| {
-        rec.on_event(ev)
-    })?;
-    super::audio::settle_unanswered(rec.queue, rec.owner, &report)
+    let items = items
+        .into_iter()
+        .map(|i| (i.job_id, LlamaRequest::Complete(i)))
+        .collect();
+    batch::run(
+        ctx.sink(queue),
+        WorkerBatch::<Llama> { bin, load, items },
+        steps,
+    )
 }
 
 /// A server the user runs: one request per step, in order. When the server cannot be reached
@@ -169,10 +148,14 @@ fn run_local(
 /// Ollama is told to unload the model afterwards, so the next model has the memory.
 fn run_server(
     api: Api,
-    cfg: &SummaryConfig,
-    rec: &mut Recorder<'_>,
+    ctx: &super::Ctx<'_>,
+    queue: &mut Queue,
+    steps: &mut Steps,
     items: &[CompleteItem],
 ) -> Result<()> {
+    let cfg = &ctx.profile.summary;
+    let owner = ctx.me.runner_id.as_str();
+    let mut store_error: Option<anyhow::Error> = None;
     let endpoint = Endpoint {
         api_key: api_key(cfg)?,
         timeout: Duration::from_secs(cfg.timeout_s.max(1)),
@@ -189,14 +172,14 @@ fn run_server(
     );
     let mut down: Option<String> = None;
     for (i, item) in items.iter().enumerate() {
-        if rec.stop.load(Ordering::SeqCst) || rec.store_error.is_some() {
+        if ctx.stop.load(Ordering::SeqCst) || store_error.is_some() {
             for rest in &items[i..] {
-                rec.queue.release(rest.job_id, rec.owner)?;
+                queue.release(rest.job_id, owner)?;
             }
             break;
         }
-        let event = match &down {
-            Some(message) => LlamaEvent::ItemFailed {
+        let answer = match &down {
+            Some(message) => LlamaResponse::JobError {
                 job_id: item.job_id,
                 message: message.clone(),
             },
@@ -207,7 +190,7 @@ fn run_server(
                 sampling: &item.sampling,
                 images: &[],
             }) {
-                Ok(reply) => LlamaEvent::ItemDone {
+                Ok(reply) => LlamaResponse::Completion {
                     job_id: item.job_id,
                     text: reply.text,
                     tokens_in: reply.tokens_in,
@@ -225,16 +208,20 @@ fn run_server(
                     if matches!(e, HttpError::Unreachable { .. }) {
                         down = Some(message.clone());
                     }
-                    LlamaEvent::ItemFailed {
+                    LlamaResponse::JobError {
                         job_id: item.job_id,
                         message,
                     }
                 }
             },
         };
-        // The event handler asks to stop only for a stop request or a store error, both
-        // checked at the top of the loop.
-        let _ = rec.on_event(event);
+        // Storing asks to stop only for a stop request or a store error, both checked at the
+        // top of the loop.
+        let stored = batch::store(queue, owner, None, steps.answer(answer));
+        let _ = batch::after_store(stored, ctx.stop, &mut store_error);
+    }
+    if let Some(e) = store_error {
+        tracing::warn!("summary batch stopped early: {e:#}");
     }
     if api == Api::Ollama && down.is_none() {
         match client.unload(Duration::from_secs(10)) {
@@ -254,7 +241,7 @@ const VISUAL_NOTES_MAX_CHARS: usize = 1200;
 /// model's description when there is one, and the on-screen text.
 fn visual_notes(queue: &Queue, meeting_id: &str) -> Result<Option<String>> {
     let jobs = queue.jobs_of(meeting_id)?;
-    let scenes = crate::transcript::scenes(&jobs, &[]);
+    let scenes = crate::transcript::scenes(&jobs, &[])?;
     if scenes.is_empty() {
         return Ok(None);
     }
@@ -303,34 +290,18 @@ fn api_key(cfg: &SummaryConfig) -> Result<Option<String>> {
     }
 }
 
-/// Turns each answer into a stored result (or a stored error) as it arrives.
-struct Recorder<'a> {
-    queue: &'a mut Queue,
-    owner: &'a str,
+/// Summary step answers: parsed against the step's schema and stored with the step's place
+/// in the reduce tree; output that does not parse fails the step (retryable).
+struct Steps {
     pending: HashMap<i64, Pending>,
-    stop: &'a Arc<AtomicBool>,
-    store_error: Option<anyhow::Error>,
-    /// The local worker's memory (servers own theirs).
-    gauge: Arc<nightshift_supervisor::MemoryGauge>,
 }
 
-impl Recorder<'_> {
-    fn on_event(&mut self, ev: LlamaEvent) -> ControlFlow<()> {
-        let (queue, owner) = (&mut *self.queue, self.owner);
-        let stored: Result<()> = match ev {
-            LlamaEvent::Ready {
-                model,
-                load_s,
-                device,
-                n_ctx,
-                ..
-            } => {
-                tracing::info!(
-                    "llama worker ready: {model} on {device}, n_ctx {n_ctx}, loaded in {load_s:.2} s"
-                );
-                Ok(())
-            }
-            LlamaEvent::ItemDone {
+impl Adapter for Steps {
+    type P = Llama;
+
+    fn answer(&mut self, response: LlamaResponse) -> Settle {
+        match response {
+            LlamaResponse::Completion {
                 job_id,
                 text,
                 tokens_in,
@@ -338,23 +309,15 @@ impl Recorder<'_> {
                 finish_reason,
                 metrics,
             } => {
-                let p = self.pending.remove(&job_id);
-                let parsed = match p.as_ref().map(|p| p.step) {
-                    Some("map") => parse_l1(&text).map(|v| json!(v)),
+                let Some(p) = self.pending.remove(&job_id) else {
+                    return Settle::Nothing;
+                };
+                let parsed = match p.step {
+                    "map" => parse_l1(&text).map(|v| json!(v)),
                     _ => parse_l2(&text).map(|v| json!(v)),
                 };
-                let metrics = match super::with_memory(
-                    &json!({
-                        "wall_s": metrics.wall_s, "tokens_in": tokens_in, "tokens_out": tokens_out,
-                        "prompt_tokens_per_s": metrics.prompt_tokens_per_s, "gen_tokens_per_s": metrics.gen_tokens_per_s,
-                    }),
-                    &self.gauge,
-                ) {
-                    Ok(m) => m,
-                    Err(e) => return super::after_store(Err(e), self.stop, &mut self.store_error),
-                };
-                match (parsed, p) {
-                    (Ok(output), Some(p)) => {
+                match parsed {
+                    Ok(output) => {
                         tracing::info!(
                             job_id,
                             step = p.step,
@@ -362,33 +325,33 @@ impl Recorder<'_> {
                             tokens_out,
                             "summary step done"
                         );
-                        let result = json!({"step": p.step, "final": p.is_final, "output": output, "gaps": p.gaps});
-                        queue
-                            .complete(job_id, owner, &result, &metrics)
-                            .map_err(Into::into)
+                        Settle::Complete {
+                            job_id,
+                            result: json!({"step": p.step, "final": p.is_final, "output": output, "gaps": p.gaps}),
+                            metrics: json!({
+                                "wall_s": metrics.wall_s, "tokens_in": tokens_in, "tokens_out": tokens_out,
+                                "prompt_tokens_per_s": metrics.prompt_tokens_per_s, "gen_tokens_per_s": metrics.gen_tokens_per_s,
+                            }),
+                        }
                     }
-                    (Err(e), _) => {
+                    Err(e) => {
                         let why = if finish_reason == FinishReason::Stop {
                             String::new()
                         } else {
                             format!(" (generation stopped: {finish_reason:?})")
                         };
-                        queue
-                            .fail(job_id, owner, &format!("{e}{why}"), true)
-                            .map(|_| ())
-                            .map_err(Into::into)
+                        Settle::Fail {
+                            job_id,
+                            message: format!("{e}{why}"),
+                        }
                     }
-                    (Ok(_), None) => Ok(()),
                 }
             }
-            LlamaEvent::ItemFailed { job_id, message } => {
+            LlamaResponse::JobError { job_id, message } => {
                 tracing::warn!(job_id, "summary step failed: {message}");
-                queue
-                    .fail(job_id, owner, &message, true)
-                    .map(|_| ())
-                    .map_err(Into::into)
+                Settle::Fail { job_id, message }
             }
-        };
-        super::after_store(stored, self.stop, &mut self.store_error)
+            LlamaResponse::Ready { .. } | LlamaResponse::Fatal { .. } => Settle::Nothing,
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! gives unstarted items back without counting an attempt.
 
 mod audio;
+mod batch;
 mod diarize;
 mod llm;
 mod politeness;
@@ -263,6 +264,20 @@ struct Ctx<'a> {
     stop: &'a Arc<AtomicBool>,
 }
 
+impl Ctx<'_> {
+    /// Where a worker batch of this run stores its answers, and how it may run.
+    fn sink<'q>(&'q self, queue: &'q mut Queue) -> batch::Sink<'q> {
+        batch::Sink {
+            queue,
+            owner: &self.me.runner_id,
+            stop: self.stop,
+            threads: worker_threads(self.opts),
+            timeout: Duration::from_secs(self.opts.batch_timeout),
+            sched_idle: self.opts.sched_idle,
+        }
+    }
+}
+
 /// Claim and run one batch the scheduler chose.
 fn run_decided(
     ctx: &Ctx<'_>,
@@ -303,15 +318,7 @@ fn run_decided(
                 summary::run_plan(queue, &me.runner_id, j, &profile.summary, ctx.speakers)?;
             }
         }
-        TaskType::Summary => llm::run_batch(
-            home,
-            opts,
-            &profile.summary,
-            queue,
-            &me.runner_id,
-            jobs,
-            stop,
-        )?,
+        TaskType::Summary => llm::run_batch(ctx, queue, jobs)?,
         TaskType::Visual
             if batch.model_key.as_deref() == Some(visual::VLM_MODEL_KEY)
                 && profile.vision.backend == crate::config::VisionBackend::Local =>
@@ -337,55 +344,6 @@ fn run_decided(
         }
     }
     Ok(())
-}
-
-/// Store a finished item's result and metrics as the job's completion (its checkpoint).
-fn complete_json(
-    queue: &mut Queue,
-    job_id: i64,
-    owner: &str,
-    result: &impl serde::Serialize,
-    metrics: &impl serde::Serialize,
-) -> Result<()> {
-    let result = serde_json::to_value(result)?;
-    let metrics = serde_json::to_value(metrics)?;
-    Ok(queue.complete(job_id, owner, &result, &metrics)?)
-}
-
-/// An item's metrics with the worker's memory when it answered (peak RSS so far, and the GPU
-/// memory the driver reports for it, when there is a driver): what `bench stages` shows per
-/// stage for choosing models.
-fn with_memory(
-    metrics: &impl serde::Serialize,
-    gauge: &nightshift_supervisor::MemoryGauge,
-) -> Result<serde_json::Value> {
-    let mut v = serde_json::to_value(metrics)?;
-    if let (Some(m), Some(obj)) = (gauge.last(), v.as_object_mut()) {
-        obj.insert("peak_rss_bytes".into(), m.peak_rss_bytes.into());
-        if let Some(b) = m.vram_bytes {
-            obj.insert("vram_bytes".into(), b.into());
-        }
-    }
-    Ok(v)
-}
-
-/// What a worker batch does after storing one answer: go on; stop after it when a stop was
-/// requested; or, when storing failed (a lost lease after a cancel, a database problem), keep
-/// the error and stop the batch.
-fn after_store(
-    stored: Result<()>,
-    stop: &AtomicBool,
-    store_error: &mut Option<anyhow::Error>,
-) -> std::ops::ControlFlow<()> {
-    use std::ops::ControlFlow;
-    match stored {
-        Ok(()) if stop.load(Ordering::SeqCst) => ControlFlow::Break(()),
-        Ok(()) => ControlFlow::Continue(()),
-        Err(e) => {
-            *store_error = Some(e);
-            ControlFlow::Break(())
-        }
-    }
 }
 
 /// Engine threads per worker: `--threads`, or every core.

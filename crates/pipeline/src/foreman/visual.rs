@@ -10,16 +10,19 @@
 //!   request per scene). The summary's plan is queued only when it has finished, so a VLM and
 //!   the summary's LLM are never loaded together.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use nightshift_core::{Scene, TaskType};
 use nightshift_llm_http::{Api, ChatRequest, Client, Endpoint};
 use nightshift_queue::{ClaimedJob, NewJob, Queue};
-use nightshift_supervisor::{BatchOptions, LLAMA_WORKER, LlamaEvent};
-use nightshift_worker_protocol::{ChatMessage, CompleteItem, LlamaLoad, Sampling};
+use nightshift_supervisor::{BatchReport, LLAMA_WORKER, Llama};
+use nightshift_worker_protocol::{
+    ChatMessage, CompleteItem, LlamaLoad, LlamaRequest, LlamaResponse, Sampling,
+};
 use serde_json::json;
+
+use super::batch::{self, Adapter, Settle, WorkerBatch};
 
 use crate::config::{VisionBackend, VisionConfig};
 use crate::home::Home;
@@ -346,44 +349,106 @@ pub fn describe_local(
             }
         }
     };
-    let threads = super::worker_threads(ctx.opts);
     let load = LlamaLoad {
         n_ctx: vision.n_ctx,
         gpu_layers: vision.gpu_layers,
         mmproj_path: Some(mmproj.to_string_lossy().into_owned()),
-        ..LlamaLoad::new(model.to_string_lossy(), threads)
+        ..LlamaLoad::new(model.to_string_lossy(), super::worker_threads(ctx.opts))
     };
-    let gauge = Arc::new(nightshift_supervisor::MemoryGauge::new());
-    let opts = BatchOptions {
-        threads,
-        timeout: Duration::from_secs(ctx.opts.batch_timeout),
-        sched_idle: ctx.opts.sched_idle,
-        stop_flag: Some(Arc::clone(ctx.stop)),
-        memory: Some(Arc::clone(&gauge)),
-        ..BatchOptions::default()
-    };
-    let mut store_error = None;
-    let report = nightshift_supervisor::run_llama_batch(&bin, &load, &items, &opts, &mut |ev| {
-        let stored = on_scene(queue, owner, &mut meetings, &item_of, &gauge, ev);
-        super::after_store(stored, ctx.stop, &mut store_error)
-    })?;
-    // Meetings with scenes left undescribed: retried later (a crash, a timeout) or given back
-    // untouched (a stop).
-    let failure = report.failure_message();
-    for m in meetings.iter().filter(|m| !m.settled) {
-        // A job this runner no longer holds (cancelled, or taken over) is left as it is.
-        let settled = match &failure {
-            Some(msg) => queue.fail(m.job_id, owner, msg, true).map(|_| ()),
-            None => queue.release(m.job_id, owner),
+    let items = items
+        .into_iter()
+        .map(|i| (i.job_id, LlamaRequest::Complete(i)))
+        .collect();
+    let mut scenes = Scenes { meetings, item_of };
+    batch::run(
+        ctx.sink(queue),
+        WorkerBatch::<Llama> { bin, load, items },
+        &mut scenes,
+    )
+}
+
+/// Scene answers: item ids are scenes, settled per meeting — a meeting's job completes when
+/// its last scene is described, or fails at its first scene that fails.
+struct Scenes {
+    meetings: Vec<Described>,
+    /// Item id - 1 → (meeting, scene).
+    item_of: Vec<(usize, usize)>,
+}
+
+impl Adapter for Scenes {
+    type P = Llama;
+
+    fn answer(&mut self, response: LlamaResponse) -> Settle {
+        let (id, answer) = match response {
+            LlamaResponse::Completion {
+                job_id,
+                text,
+                tokens_in,
+                tokens_out,
+                metrics,
+                ..
+            } => (job_id, Ok((text, tokens_in, tokens_out, metrics))),
+            LlamaResponse::JobError { job_id, message } => (job_id, Err(message)),
+            LlamaResponse::Ready { .. } | LlamaResponse::Fatal { .. } => return Settle::Nothing,
         };
-        if let Err(e) = settled {
-            tracing::debug!(job_id = m.job_id, "describe job not settled here: {e}");
+        let Some(&(m, scene)) = usize::try_from(id - 1)
+            .ok()
+            .and_then(|i| self.item_of.get(i))
+        else {
+            return Settle::Nothing;
+        };
+        let d = &mut self.meetings[m];
+        if d.settled {
+            return Settle::Nothing; // an earlier scene failed the job
+        }
+        match answer {
+            Err(message) => {
+                d.settled = true;
+                Settle::Fail {
+                    job_id: d.job_id,
+                    message: format!("scene {}: {message}", scene + 1),
+                }
+            }
+            Ok((text, tokens_in, tokens_out, metrics)) => {
+                d.descriptions[scene] = Some(text.trim().to_string());
+                d.wall_s += metrics.wall_s;
+                d.tokens_in += u64::from(tokens_in);
+                d.tokens_out += u64::from(tokens_out);
+                d.gen_s += metrics.gen_s;
+                if !d.descriptions.iter().all(Option::is_some) {
+                    return Settle::Nothing;
+                }
+                d.settled = true;
+                let descriptions: Vec<String> = d.descriptions.iter().flatten().cloned().collect();
+                Settle::Complete {
+                    job_id: d.job_id,
+                    metrics: json!({
+                        "wall_s": d.wall_s, "scenes": descriptions.len(),
+                        "tokens_in": d.tokens_in, "tokens_out": d.tokens_out,
+                        "gen_tokens_per_s": if d.gen_s > 0.0 { d.tokens_out as f64 / d.gen_s } else { 0.0 },
+                    }),
+                    result: json!({"step": "describe", "descriptions": descriptions}),
+                }
+            }
         }
     }
-    if let Some(e) = store_error {
-        tracing::warn!("describe batch stopped early: {e:#}");
+
+    /// Meetings with scenes left undescribed: retried later (a crash, a timeout) or given back
+    /// untouched (a stop). A job this runner no longer holds (cancelled, or taken over) is
+    /// left as it is.
+    fn unanswered(&mut self, queue: &mut Queue, owner: &str, report: &BatchReport) -> Result<()> {
+        let failure = report.failure_message();
+        for m in self.meetings.iter().filter(|m| !m.settled) {
+            let settled = match &failure {
+                Some(msg) => queue.fail(m.job_id, owner, msg, true).map(|_| ()),
+                None => queue.release(m.job_id, owner),
+            };
+            if let Err(e) = settled {
+                tracing::debug!(job_id = m.job_id, "describe job not settled here: {e}");
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// One meeting's descriptions as they arrive.
@@ -409,80 +474,4 @@ impl Described {
             gen_s: 0.0,
         }
     }
-}
-
-/// Store what one scene's answer settles: its meeting's job once every scene is described,
-/// or the job's failure (retried later) at the first scene that fails.
-fn on_scene(
-    queue: &mut Queue,
-    owner: &str,
-    meetings: &mut [Described],
-    item_of: &[(usize, usize)],
-    gauge: &nightshift_supervisor::MemoryGauge,
-    ev: LlamaEvent,
-) -> Result<()> {
-    let (id, answer) = match ev {
-        LlamaEvent::Ready {
-            model,
-            load_s,
-            device,
-            ..
-        } => {
-            tracing::info!("vision model {model} loaded on {device} in {load_s:.2} s");
-            return Ok(());
-        }
-        LlamaEvent::ItemDone {
-            job_id,
-            text,
-            tokens_in,
-            tokens_out,
-            metrics,
-            ..
-        } => (job_id, Ok((text, tokens_in, tokens_out, metrics))),
-        LlamaEvent::ItemFailed { job_id, message } => (job_id, Err(message)),
-    };
-    let Some(&(m, scene)) = usize::try_from(id - 1).ok().and_then(|i| item_of.get(i)) else {
-        return Ok(());
-    };
-    let d = &mut meetings[m];
-    if d.settled {
-        return Ok(()); // an earlier scene failed the job
-    }
-    match answer {
-        Err(message) => {
-            d.settled = true;
-            queue.fail(
-                d.job_id,
-                owner,
-                &format!("scene {}: {message}", scene + 1),
-                true,
-            )?;
-        }
-        Ok((text, tokens_in, tokens_out, metrics)) => {
-            d.descriptions[scene] = Some(text.trim().to_string());
-            d.wall_s += metrics.wall_s;
-            d.tokens_in += u64::from(tokens_in);
-            d.tokens_out += u64::from(tokens_out);
-            d.gen_s += metrics.gen_s;
-            if d.descriptions.iter().all(Option::is_some) {
-                d.settled = true;
-                let descriptions: Vec<String> = d.descriptions.iter().flatten().cloned().collect();
-                let metrics = super::with_memory(
-                    &json!({
-                        "wall_s": d.wall_s, "scenes": descriptions.len(),
-                        "tokens_in": d.tokens_in, "tokens_out": d.tokens_out,
-                        "gen_tokens_per_s": if d.gen_s > 0.0 { d.tokens_out as f64 / d.gen_s } else { 0.0 },
-                    }),
-                    gauge,
-                )?;
-                queue.complete(
-                    d.job_id,
-                    owner,
-                    &json!({"step": "describe", "descriptions": descriptions}),
-                    &metrics,
-                )?;
-            }
-        }
-    }
-    Ok(())
 }

@@ -1,0 +1,192 @@
+//! The Foreman's one batch runner: every worker batch (whisper chunks, diarization, summary
+//! steps, scene descriptions) goes through [`run`], which owns what they all share — the batch
+//! options from the run's settings, the memory gauge, storing each answer as the job's
+//! checkpoint the moment it arrives, stop handling, and settling the items the worker never
+//! answered. A job kind supplies an [`Adapter`]: how one of its worker's answers becomes a
+//! stored result or a failure.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Result;
+use nightshift_core::JobStatus;
+use nightshift_queue::Queue;
+use nightshift_supervisor::{BatchOptions, BatchReport, MemoryGauge, Protocol, Said};
+use serde_json::Value;
+
+/// What storing one answer does to its job.
+#[derive(Debug)]
+pub enum Settle {
+    /// Store `result` as the job's completion (its checkpoint) with the item's `metrics`, to
+    /// which the runner adds the worker's memory.
+    Complete {
+        job_id: i64,
+        result: Value,
+        metrics: Value,
+    },
+    /// The item failed; it is retried with backoff until its attempts run out.
+    Fail { job_id: i64, message: String },
+    /// Nothing to store yet (a scene of a video whose other scenes are still coming).
+    Nothing,
+}
+
+/// One job kind's part of a worker batch.
+pub trait Adapter {
+    type P: Protocol;
+    /// What an item's answer settles (called for every answer but the worker's ready one).
+    fn answer(&mut self, response: <Self::P as Protocol>::Response) -> Settle;
+
+    /// Settle what the worker left unanswered. By default item ids are job ids: given back
+    /// after a requested stop, failed (retryable) with the worker's failure otherwise.
+    fn unanswered(&mut self, queue: &mut Queue, owner: &str, report: &BatchReport) -> Result<()> {
+        settle_unanswered(queue, owner, report)
+    }
+}
+
+/// A batch ready to run: the worker binary, its model load, and the items keyed by id.
+pub struct WorkerBatch<P: Protocol> {
+    pub bin: PathBuf,
+    pub load: P::Load,
+    pub items: Vec<(i64, P::Request)>,
+}
+
+/// Where a batch's answers go and how it may run.
+pub struct Sink<'a> {
+    pub queue: &'a mut Queue,
+    pub owner: &'a str,
+    pub stop: &'a Arc<AtomicBool>,
+    /// Engine threads for the worker.
+    pub threads: u32,
+    pub timeout: Duration,
+    pub sched_idle: bool,
+}
+
+/// Run one worker batch, storing every answer as it arrives.
+pub fn run<A: Adapter>(sink: Sink<'_>, batch: WorkerBatch<A::P>, adapter: &mut A) -> Result<()> {
+    let Sink {
+        queue,
+        owner,
+        stop,
+        threads,
+        timeout,
+        sched_idle,
+    } = sink;
+    let gauge = Arc::new(MemoryGauge::new());
+    let opts = BatchOptions {
+        threads,
+        timeout,
+        sched_idle,
+        stop_flag: Some(Arc::clone(stop)),
+        memory: Some(Arc::clone(&gauge)),
+        ..BatchOptions::default()
+    };
+    let worker = <A::P as Protocol>::WORKER;
+    let mut store_error: Option<anyhow::Error> = None;
+    let mut on_answer = |response: <A::P as Protocol>::Response| -> ControlFlow<()> {
+        if let Said::Ready { load_s, device } = <A::P as Protocol>::said(&response) {
+            tracing::info!("{worker} ready on {device}, model loaded in {load_s:.2} s");
+            return ControlFlow::Continue(());
+        }
+        let stored = store(queue, owner, Some(&gauge), adapter.answer(response));
+        after_store(stored, stop, &mut store_error)
+    };
+    let report = nightshift_supervisor::run_worker_batch::<A::P>(
+        &batch.bin,
+        &batch.load,
+        &batch.items,
+        &opts,
+        &mut on_answer,
+    )?;
+    if let Some(e) = store_error {
+        tracing::warn!("{worker} batch stopped early: {e:#}");
+    }
+    adapter.unanswered(queue, owner, &report)
+}
+
+/// Store what one answer settles. `gauge`: the worker's memory, added to the metrics (servers
+/// own theirs).
+pub fn store(
+    queue: &mut Queue,
+    owner: &str,
+    gauge: Option<&MemoryGauge>,
+    settle: Settle,
+) -> Result<()> {
+    match settle {
+        Settle::Complete {
+            job_id,
+            result,
+            metrics,
+        } => {
+            let metrics = match gauge {
+                Some(g) => with_memory(metrics, g),
+                None => metrics,
+            };
+            Ok(queue.complete(job_id, owner, &result, &metrics)?)
+        }
+        Settle::Fail { job_id, message } => {
+            queue.fail(job_id, owner, &message, true)?;
+            Ok(())
+        }
+        Settle::Nothing => Ok(()),
+    }
+}
+
+/// An item's metrics with the worker's memory when it answered (peak RSS so far, and the GPU
+/// memory the driver reports for it, when there is a driver): what `bench stages` shows per
+/// stage for choosing models.
+pub fn with_memory(mut metrics: Value, gauge: &MemoryGauge) -> Value {
+    if let (Some(m), Some(obj)) = (gauge.last(), metrics.as_object_mut()) {
+        obj.insert("peak_rss_bytes".into(), m.peak_rss_bytes.into());
+        if let Some(b) = m.vram_bytes {
+            obj.insert("vram_bytes".into(), b.into());
+        }
+    }
+    metrics
+}
+
+/// What a batch does after storing one answer: go on; stop after it when a stop was
+/// requested; or, when storing failed (a lost lease after a cancel, a database problem), keep
+/// the error and stop the batch.
+pub fn after_store(
+    stored: Result<()>,
+    stop: &AtomicBool,
+    store_error: &mut Option<anyhow::Error>,
+) -> ControlFlow<()> {
+    match stored {
+        Ok(()) if stop.load(Ordering::SeqCst) => ControlFlow::Break(()),
+        Ok(()) => ControlFlow::Continue(()),
+        Err(e) => {
+            *store_error = Some(e);
+            ControlFlow::Break(())
+        }
+    }
+}
+
+/// Items a worker never answered: given back untouched after a requested stop, otherwise
+/// failed (retryable) with the worker's failure stored on each.
+pub fn settle_unanswered(queue: &mut Queue, owner: &str, report: &BatchReport) -> Result<()> {
+    match report.failure_message() {
+        None => {
+            for &id in &report.unanswered {
+                queue.release(id, owner)?;
+            }
+        }
+        Some(msg) => {
+            tracing::error!("worker batch failed: {msg}");
+            for &id in &report.unanswered {
+                // Another runner may have taken it over meanwhile; that is fine.
+                match queue.fail(id, owner, &msg, true) {
+                    Ok(JobStatus::Failed) => {
+                        tracing::error!(job_id = id, "job failed for good: {msg}")
+                    }
+                    Ok(_) | Err(nightshift_queue::QueueError::LeaseLost { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    Ok(())
+}

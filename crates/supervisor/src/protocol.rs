@@ -1,0 +1,71 @@
+//! One batch runner for every worker protocol: a [`Protocol`] names a worker's messages (its
+//! load request, its requests and responses, how its ready and fatal answers look), and
+//! [`run_worker_batch`] drives any of them. Responses are passed through to the caller as the
+//! protocol's own type; only a fatal answer is kept back, in the [`BatchReport`].
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::SupervisorError;
+use crate::batch::{Answer, BatchOptions, run_batch};
+use crate::whisper::BatchReport;
+
+/// What a response says, protocol-independent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Said {
+    /// The model is loaded.
+    Ready { load_s: f64, device: String },
+    /// The worker gives up (the rest of the batch gets no answer).
+    Fatal(String),
+    /// An item's answer (settled per [`Answer::settles`]) or anything else.
+    Other,
+}
+
+/// A worker's line-JSON protocol.
+pub trait Protocol {
+    /// The model load the batch starts with.
+    type Load: Clone;
+    type Request: Serialize;
+    type Response: DeserializeOwned + Answer + Send + 'static;
+    /// The worker binary's name.
+    const WORKER: &'static str;
+    /// The load request, with `threads` in place of the load's own when it is not 0.
+    fn load_request(load: &Self::Load, threads: u32) -> Self::Request;
+    fn said(response: &Self::Response) -> Said;
+}
+
+/// Run `items` (keyed by item id) in one worker process of protocol `P`: one model load for
+/// the whole batch. `on_answer` sees the ready answer and every item's answer as it arrives;
+/// return `Break` to stop after the item in flight.
+///
+/// Call from a thread that outlives the worker (see [`crate::spawn`] on `PR_SET_PDEATHSIG`).
+pub fn run_worker_batch<P: Protocol>(
+    bin: &Path,
+    load: &P::Load,
+    items: &[(i64, P::Request)],
+    opts: &BatchOptions,
+    on_answer: &mut dyn FnMut(P::Response) -> ControlFlow<()>,
+) -> Result<BatchReport, SupervisorError> {
+    let mut load_info: Option<(f64, String)> = None;
+    let mut fatal: Option<String> = None;
+    let mut handle = |resp: P::Response| -> ControlFlow<()> {
+        match P::said(&resp) {
+            Said::Fatal(message) => {
+                tracing::error!("{}: {message}", P::WORKER);
+                fatal = Some(message);
+                ControlFlow::Continue(())
+            }
+            Said::Ready { load_s, device } => {
+                load_info = Some((load_s, device));
+                on_answer(resp)
+            }
+            Said::Other => on_answer(resp),
+        }
+    };
+    let preamble = [P::load_request(load, opts.threads)];
+    let outcome = run_batch(bin, &preamble, items, opts, &mut handle)?;
+    Ok(BatchReport::new(outcome, load_info, fatal))
+}
