@@ -28,6 +28,39 @@ pub mod model_key {
 /// `seq` of the diarization job: after every chunk of its meeting.
 pub const DIARIZE_SEQ: i64 = i32::MAX as i64;
 
+/// What the scheduler batches by (task type + model key), as the runner that takes the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchKind {
+    /// Chunk jobs: the whisper worker.
+    Chunks,
+    /// Diarization jobs: the diarization worker (CPU).
+    Diarize,
+    /// Summary plan steps: in process, no model.
+    Plan,
+    /// Map/reduce/group steps: the LLM.
+    LlmSteps,
+    /// Scenes jobs: in process, no model.
+    Scenes,
+    /// Describe jobs: the vision model.
+    Describe,
+}
+
+impl BatchKind {
+    /// The runner for a batch of `task_type` jobs under `model_key`; `None` for a model key no
+    /// job kind uses (a database written by a newer release).
+    pub fn of(task_type: TaskType, model_key: Option<&str>) -> Option<BatchKind> {
+        Some(match (task_type, model_key) {
+            (TaskType::Audio, Some(model_key::DIARIZE)) => BatchKind::Diarize,
+            (TaskType::Audio, Some(model_key::WHISPER)) => BatchKind::Chunks,
+            (TaskType::Summary, None) => BatchKind::Plan,
+            (TaskType::Summary, Some(model_key::LLM)) => BatchKind::LlmSteps,
+            (TaskType::Visual, None) => BatchKind::Scenes,
+            (TaskType::Visual, Some(model_key::VLM)) => BatchKind::Describe,
+            _ => return None,
+        })
+    }
+}
+
 /// One job of a meeting, by what it does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobKind {
@@ -180,6 +213,21 @@ impl JobKind {
         }
     }
 
+    /// The `step` the payload is stored with (`None` for a chunk, stored without one).
+    pub fn stored_step(&self) -> Option<&'static str> {
+        match self {
+            JobKind::Chunk(_) => None,
+            other => Some(other.step()),
+        }
+    }
+
+    pub fn chunk(&self) -> Option<&ChunkPayload> {
+        match self {
+            JobKind::Chunk(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The payload as stored.
     pub fn payload(&self) -> Value {
         let stepped = match self {
@@ -304,4 +352,271 @@ pub struct DescribeResult {
 
 fn describe_step() -> String {
     "describe".into()
+}
+
+impl DescribeResult {
+    pub fn new(descriptions: Vec<String>) -> DescribeResult {
+        DescribeResult {
+            step: describe_step(),
+            descriptions,
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// What a SUMMARY job stores. `plan`: how many map windows (with `final` and `summary` when
+/// there was nothing to summarise); `map`/`reduce`/`group`: the step's parsed `output` (L1 notes,
+/// or a summary) with `final` on the last reduce; a reduce that expanded into groups says so.
+/// `gaps`: what the summary could not hear (failed chunks and steps).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SummaryStepResult {
+    pub step: String,
+    #[serde(default, rename = "final", skip_serializing_if = "is_false")]
+    pub is_final: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Value>,
+    #[serde(default)]
+    pub gaps: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_segments: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expanded_into_groups: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<usize>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl SummaryStepResult {
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn window() -> MapWindow {
+        MapWindow {
+            index: 2,
+            start: 1.0,
+            end: 9.5,
+            text: "[00:01] ANNA: hello".into(),
+            est_tokens: 12,
+            split_segment: false,
+        }
+    }
+
+    fn every_kind() -> Vec<JobKind> {
+        vec![
+            JobKind::Chunk(ChunkPayload {
+                offset_s: 60.0,
+                duration_s: 30.0,
+                offset_samples: 960_000,
+                len_samples: 480_000,
+                speech_spans: vec![(0.5, 29.0)],
+                speech_ratio: 0.95,
+                skip_reason: None,
+            }),
+            JobKind::Diarize {
+                hints: SpeakerHints {
+                    num_speakers: Some(3),
+                    ..SpeakerHints::default()
+                },
+            },
+            JobKind::Scenes(ScenesPayload {
+                fps: Some(30.0),
+                width: 1280,
+                height: 720,
+            }),
+            JobKind::Describe,
+            JobKind::Plan,
+            JobKind::Map { window: window() },
+            JobKind::Reduce { level: 2 },
+            JobKind::Group {
+                from_stage: 2,
+                indices: vec![0, 1, 2],
+            },
+        ]
+    }
+
+    #[test]
+    fn every_kind_reads_back_as_itself() {
+        for kind in every_kind() {
+            let job = kind.new_job(0, 0);
+            let back = JobKind::parse(
+                "m1",
+                7,
+                job.task_type,
+                job.model_key.as_deref(),
+                &job.payload,
+            )
+            .unwrap();
+            assert_eq!(back, kind);
+        }
+    }
+
+    #[test]
+    fn payloads_written_by_earlier_releases_read_as_their_kinds() {
+        let old = [
+            (
+                TaskType::Audio,
+                Some("whisper"),
+                json!({"offset_s": 0.0, "duration_s": 5.0, "offset_samples": 0, "len_samples": 80000,
+                       "speech_spans": [[0.1, 4.9]], "speech_ratio": 0.9, "skip_reason": null}),
+                "chunk",
+            ),
+            (
+                TaskType::Audio,
+                Some("diarize"),
+                json!({"step": "diarize", "hints": {"num_speakers": null, "min_speakers": 2, "max_speakers": null, "threshold": null}}),
+                "diarize",
+            ),
+            (
+                TaskType::Visual,
+                None,
+                json!({"step": "scenes", "fps": 25.0, "width": 640, "height": 360}),
+                "scenes",
+            ),
+            (
+                TaskType::Visual,
+                Some("vlm"),
+                json!({"step": "describe"}),
+                "describe",
+            ),
+            (TaskType::Summary, None, json!({"step": "plan"}), "plan"),
+            (
+                TaskType::Summary,
+                Some("llm"),
+                json!({"step": "map", "window": {"index": 0, "start": 0.0, "end": 5.0, "text": "x", "est_tokens": 1, "split_segment": false}}),
+                "map",
+            ),
+            (
+                TaskType::Summary,
+                Some("llm"),
+                json!({"step": "reduce", "level": 1}),
+                "reduce",
+            ),
+            (
+                TaskType::Summary,
+                Some("llm"),
+                json!({"step": "group", "from_stage": 2, "indices": [0, 1]}),
+                "group",
+            ),
+        ];
+        for (task, key, payload, step) in old {
+            let kind = JobKind::parse("m1", 1, task, key, &payload).unwrap();
+            assert_eq!(kind.step(), step);
+            assert_eq!(kind.payload(), payload, "{step} is stored as before");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_payload_is_an_error_naming_meeting_and_job() {
+        let e = JobKind::parse(
+            "abc123",
+            42,
+            TaskType::Summary,
+            Some("llm"),
+            &json!({"step": "map", "window": "not a window"}),
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("abc123") && msg.contains("job 42") && msg.contains("payload"),
+            "{msg}"
+        );
+        let e = JobKind::parse(
+            "abc123",
+            43,
+            TaskType::Audio,
+            Some("whisper"),
+            &json!({"offset_s": "soon"}),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("job 43"), "{e}");
+        // A kind stored under another task type or model key is corrupt too.
+        let e = JobKind::parse(
+            "abc123",
+            44,
+            TaskType::Audio,
+            Some("llm"),
+            &json!({"step": "plan"}),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("a plan job stored as"), "{e}");
+    }
+
+    #[test]
+    fn each_kind_knows_its_batch_and_lease() {
+        for kind in every_kind() {
+            let batch = BatchKind::of(kind.task_type(), kind.model_key()).unwrap();
+            let expected = match &kind {
+                JobKind::Chunk(_) => BatchKind::Chunks,
+                JobKind::Diarize { .. } => BatchKind::Diarize,
+                JobKind::Scenes(_) => BatchKind::Scenes,
+                JobKind::Describe => BatchKind::Describe,
+                JobKind::Plan => BatchKind::Plan,
+                JobKind::Map { .. } | JobKind::Reduce { .. } | JobKind::Group { .. } => {
+                    BatchKind::LlmSteps
+                }
+            };
+            assert_eq!(batch, expected, "{}", kind.step());
+            // Diarization runs on the CPU; every other model is held under the GPU lease.
+            let leased = matches!(
+                batch,
+                BatchKind::Chunks | BatchKind::LlmSteps | BatchKind::Describe
+            );
+            assert_eq!(kind.needs_gpu_lease(), leased, "{}", kind.step());
+        }
+        assert_eq!(BatchKind::of(TaskType::Audio, Some("objects")), None);
+    }
+
+    #[test]
+    fn a_result_that_does_not_read_is_an_error_not_an_empty_value() {
+        let row = JobRow {
+            job_id: 9,
+            meeting_id: "feed".into(),
+            task_type: TaskType::Audio,
+            status: nightshift_core::JobStatus::Completed,
+            chunk_path: None,
+            seq: 0,
+            model_key: Some("whisper".into()),
+            payload: json!({}),
+            result: Some(json!({"segments": "garbage"})),
+            attempts: 1,
+            max_attempts: 3,
+            last_error: None,
+            lease_owner: None,
+            not_before: 0.0,
+            created_at: 0.0,
+            started_at: None,
+            finished_at: None,
+            metrics: None,
+            stage: 0,
+        };
+        let e = stored_result::<AudioResult>(&row).unwrap_err().to_string();
+        assert!(
+            e.contains("feed") && e.contains("job 9") && e.contains("result"),
+            "{e}"
+        );
+        let none = JobRow {
+            result: None,
+            ..row
+        };
+        assert_eq!(stored_result::<AudioResult>(&none).unwrap(), None);
+    }
 }

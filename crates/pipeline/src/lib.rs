@@ -11,6 +11,7 @@
 //! No clap types: callers pass plain option structs.
 
 pub mod config;
+pub mod doctor;
 pub mod foreman;
 pub mod fsutil;
 pub mod home;

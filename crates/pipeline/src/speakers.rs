@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::SpeakersConfig;
 use crate::home::Home;
-
-/// Model key of the diarization job (an AUDIO-stage job: it needs only the audio).
-pub const DIARIZE_MODEL_KEY: &str = "diarize";
+use crate::job::{DIARIZE_SEQ, JobKind, model_key};
 
 /// Files the diarization worker needs, as `scripts/fetch-diarization-models.sh` names them.
 const SEGMENTATION_FILE: &str = "segmentation-3.0.safetensors";
@@ -32,21 +30,20 @@ pub fn diarize_jobs(config: &SpeakersConfig, hints: &SpeakerHints) -> Vec<NewJob
 /// The diarization job of a meeting; it is queued once every chunk job of the meeting is
 /// (its `seq` sorts it after them) and reads the chunks from their jobs at run time.
 fn diarize_job(hints: &SpeakerHints) -> NewJob {
-    NewJob {
-        seq: i64::from(i32::MAX),
-        model_key: Some(DIARIZE_MODEL_KEY.to_string()),
-        payload: serde_json::json!({ "step": "diarize", "hints": hints }),
-        ..NewJob::new(TaskType::Audio)
-    }
+    let kind = JobKind::Diarize {
+        hints: hints.clone(),
+    };
+    kind.new_job(0, DIARIZE_SEQ)
 }
 
-/// An AUDIO job that transcribes a chunk (every AUDIO job but the diarization).
+/// An AUDIO job that transcribes a chunk (every AUDIO job but the diarization). By task type
+/// and model key alone, so it never fails; [`JobKind::of_row`] reads the payload.
 pub fn is_chunk_job(job: &JobRow) -> bool {
-    job.task_type == TaskType::Audio && job.model_key.as_deref() != Some(DIARIZE_MODEL_KEY)
+    job.task_type == TaskType::Audio && job.model_key.as_deref() != Some(model_key::DIARIZE)
 }
 
 fn is_diarize_job(job: &JobRow) -> bool {
-    job.task_type == TaskType::Audio && job.model_key.as_deref() == Some(DIARIZE_MODEL_KEY)
+    job.task_type == TaskType::Audio && job.model_key.as_deref() == Some(model_key::DIARIZE)
 }
 
 /// Directories searched for the diarization models, in order.

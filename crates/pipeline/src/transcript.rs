@@ -54,7 +54,7 @@ pub fn build_doc(
         language,
         scenes: scenes(&jobs, &segments)?,
         segments,
-        summary: crate::foreman::summary::final_summary(&jobs).map(|(s, _)| s.into_summary()),
+        summary: crate::foreman::summary::final_summary(&jobs)?.map(|(s, _)| s.into_summary()),
         jobs: jobs_summary(&jobs),
     })
 }

@@ -114,9 +114,53 @@ pub struct JobRow {
 /// Job counts per task type and status.
 pub type StatusCounts = BTreeMap<TaskType, BTreeMap<JobStatus, i64>>;
 
-fn json_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<serde_json::Value>> {
+/// A stored JSON column that does not parse: named, never read as empty.
+#[derive(Debug)]
+pub(crate) struct BadJson {
+    pub what: String,
+    pub why: String,
+}
+
+impl std::fmt::Display for BadJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: stored JSON is unreadable ({})", self.what, self.why)
+    }
+}
+
+impl std::error::Error for BadJson {}
+
+/// Parse a JSON text column; `what` names it in the error ("meeting m, job 5: payload").
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    idx: usize,
+    text: &str,
+    what: impl FnOnce() -> String,
+) -> rusqlite::Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            Box::new(BadJson {
+                what: what(),
+                why: e.to_string(),
+            }),
+        )
+    })
+}
+
+/// A nullable JSON column of a job row.
+fn json_col(
+    row: &Row<'_>,
+    idx: usize,
+    column: &str,
+) -> rusqlite::Result<Option<serde_json::Value>> {
     let text: Option<String> = row.get(idx)?;
-    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    let (job_id, meeting_id): (i64, String) = (row.get(0)?, row.get(1)?);
+    text.map(|t| {
+        parse_json(idx, &t, || {
+            format!("meeting {meeting_id}, job {job_id}: {column}")
+        })
+    })
+    .transpose()
 }
 
 fn parse_col<T: FromStr>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T>
@@ -139,7 +183,7 @@ fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedJob> {
         stage: row.get(6)?,
         priority: row.get(7)?,
         model_key: row.get(8)?,
-        payload: json_col(row, 9)?.unwrap_or_default(),
+        payload: json_col(row, 9, "payload")?.unwrap_or_default(),
         attempts: row.get(10)?,
         max_attempts: row.get(11)?,
         lease_expires_at: row.get(12)?,
@@ -159,8 +203,8 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
         chunk_path: row.get(4)?,
         seq: row.get(5)?,
         model_key: row.get(6)?,
-        payload: json_col(row, 7)?.unwrap_or_default(),
-        result: json_col(row, 8)?,
+        payload: json_col(row, 7, "payload")?.unwrap_or_default(),
+        result: json_col(row, 8, "result")?,
         attempts: row.get(9)?,
         max_attempts: row.get(10)?,
         last_error: row.get(11)?,
@@ -169,7 +213,7 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
         created_at: row.get(14)?,
         started_at: row.get(15)?,
         finished_at: row.get(16)?,
-        metrics: json_col(row, 17)?,
+        metrics: json_col(row, 17, "metrics")?,
         stage: row.get(18)?,
     })
 }

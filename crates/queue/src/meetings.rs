@@ -34,6 +34,8 @@ const MEETING_COLUMNS: &str =
 
 fn meeting_from_row(r: &Row<'_>) -> rusqlite::Result<MeetingRow> {
     let info: String = r.get(6)?;
+    let meeting_id: String = r.get(0)?;
+    let info = crate::jobs::parse_json(6, &info, || format!("meeting {meeting_id}: info"))?;
     Ok(MeetingRow {
         meeting_id: r.get(0)?,
         title: r.get(1)?,
@@ -41,7 +43,7 @@ fn meeting_from_row(r: &Row<'_>) -> rusqlite::Result<MeetingRow> {
         source_sha256: r.get(3)?,
         kind: r.get(4)?,
         duration_s: r.get(5)?,
-        info: serde_json::from_str(&info).unwrap_or_default(),
+        info,
         created_at: r.get(7)?,
     })
 }

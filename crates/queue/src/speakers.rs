@@ -51,9 +51,13 @@ impl Queue {
         let rows = stmt
             .query_map([], |r| {
                 let json: String = r.get(1)?;
+                let name: String = r.get(0)?;
+                let embedding = crate::jobs::parse_json(1, &json, || {
+                    format!("voice profile {name}: embedding")
+                })?;
                 Ok(VoiceProfile {
-                    name: r.get(0)?,
-                    embedding: serde_json::from_str(&json).unwrap_or_default(),
+                    name,
+                    embedding,
                     source: r.get(2)?,
                     speech_s: r.get(3)?,
                     created_at: r.get(4)?,

@@ -440,3 +440,25 @@ fn gpu_leases_never_exceed_the_budget_together_and_dead_holders_free_theirs() {
     );
     assert!(q.gpu_leases_of_others("foreman").unwrap().is_empty());
 }
+
+#[test]
+fn stored_json_that_does_not_parse_is_an_error_naming_the_row() {
+    let (d, _c, mut q) = setup();
+    q.insert_meeting(&meeting("m1"), &audio_jobs(2)).unwrap();
+    let job_id = q.jobs_of("m1").unwrap()[1].job_id;
+    let raw = rusqlite::Connection::open(d.path().join("nightshift.db")).unwrap();
+    raw.execute(
+        "UPDATE jobs SET payload = '{not json' WHERE job_id = ?1",
+        [job_id],
+    )
+    .unwrap();
+    let e = q.jobs_of("m1").unwrap_err().to_string();
+    assert!(
+        e.contains("meeting m1") && e.contains(&format!("job {job_id}")) && e.contains("payload"),
+        "{e}"
+    );
+    raw.execute("UPDATE meetings SET info = 'x' WHERE meeting_id = 'm1'", [])
+        .unwrap();
+    let e = q.meetings().unwrap_err().to_string();
+    assert!(e.contains("meeting m1: info"), "{e}");
+}

@@ -56,12 +56,31 @@ pub fn queue(home: &Home, jobs: usize, consumers: &[usize], json_out: bool) -> R
     if jobs == 0 {
         bail!("--jobs must be at least 1");
     }
+    let mut report = per_operation(home, jobs)?;
+    report["jobs"] = json!(jobs);
+    report["heartbeat_held_jobs"] = json!(HELD_BATCH);
+    report["end_to_end_1_consumer_jobs_per_s"] = json!(end_to_end(home, jobs)?);
+    let mut drains = Vec::new();
+    for &k in consumers {
+        drains.push(drain(home, jobs, k)?);
+    }
+    report["drain"] = json!(drains);
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+const RESULT: &str = "a short transcript result";
+
+/// µs per enqueue, claim, complete and heartbeat, each phase over all jobs.
+fn per_operation(home: &Home, jobs: usize) -> Result<serde_json::Value> {
     let me = RunnerIdentity::current();
     let any = ClaimFilter::default();
-    let result = json!({"text": "a short transcript result", "segments": 3});
+    let result = json!({"text": RESULT, "segments": 3});
     let metrics = json!({"wall_s": 0.5});
-
-    // Per-operation costs, each phase over all jobs.
     let (_, mut q) = fresh_db(home, "ops.db")?;
     let t = Instant::now();
     for i in 0..jobs {
@@ -93,8 +112,20 @@ pub fn queue(home: &Home, jobs: usize, consumers: &[usize], json_out: bool) -> R
         q.heartbeat(&me.runner_id)?;
     }
     let heartbeat_us = us_per(jobs, t);
+    Ok(json!({
+        "enqueue_us": enqueue_us,
+        "claim_us": claim_us,
+        "heartbeat_us": heartbeat_us,
+        "complete_us": complete_us,
+    }))
+}
 
-    // End to end with one consumer: enqueue, claim, complete per job, in sequence.
+/// Jobs/s with one consumer: enqueue, claim, complete per job, in sequence.
+fn end_to_end(home: &Home, jobs: usize) -> Result<f64> {
+    let me = RunnerIdentity::current();
+    let any = ClaimFilter::default();
+    let result = json!({"text": RESULT, "segments": 3});
+    let metrics = json!({"wall_s": 0.5});
     let (_, mut q) = fresh_db(home, "e2e.db")?;
     let t = Instant::now();
     for i in 0..jobs {
@@ -102,72 +133,66 @@ pub fn queue(home: &Home, jobs: usize, consumers: &[usize], json_out: bool) -> R
         let j = q.claim(&me.runner_id, &any)?.context("queue ran dry")?;
         q.complete(j.job_id, &me.runner_id, &result, &metrics)?;
     }
-    let e2e_jobs_per_s = jobs as f64 / t.elapsed().as_secs_f64();
+    Ok(jobs as f64 / t.elapsed().as_secs_f64())
+}
 
-    // Several consumer processes draining one pre-filled queue.
+/// `k` consumer processes draining one pre-filled queue.
+fn drain(home: &Home, jobs: usize, k: usize) -> Result<serde_json::Value> {
     let exe = std::env::current_exe().context("locating the nightshift binary")?;
-    let mut drains = Vec::new();
-    for &k in consumers {
-        let (db, mut q) = fresh_db(home, &format!("drain{k}.db"))?;
-        for i in 0..jobs {
-            q.enqueue("bench", &job(i))?;
-        }
-        let t = Instant::now();
-        let children: Vec<_> = (0..k)
-            .map(|_| {
-                Command::new(&exe)
-                    .args(["bench", "queue-consumer"])
-                    .arg(&db)
-                    .spawn()
-            })
-            .collect::<Result<_, _>>()
-            .context("spawning consumer processes")?;
-        for mut c in children {
-            if !c.wait()?.success() {
-                bail!("a consumer process failed");
-            }
-        }
-        let secs = t.elapsed().as_secs_f64();
-        let done = q.status_counts(None)?[&TaskType::Audio]
-            .get(&nightshift_core::JobStatus::Completed)
-            .copied()
-            .unwrap_or(0);
-        if done as usize != jobs {
-            bail!("{k} consumers completed {done} of {jobs} jobs");
-        }
-        drains.push(json!({"consumers": k, "jobs_per_s": jobs as f64 / secs, "seconds": secs}));
+    let (db, mut q) = fresh_db(home, &format!("drain{k}.db"))?;
+    for i in 0..jobs {
+        q.enqueue("bench", &job(i))?;
     }
+    let t = Instant::now();
+    let children: Vec<_> = (0..k)
+        .map(|_| {
+            Command::new(&exe)
+                .args(["bench", "queue-consumer"])
+                .arg(&db)
+                .spawn()
+        })
+        .collect::<Result<_, _>>()
+        .context("spawning consumer processes")?;
+    for mut c in children {
+        if !c.wait()?.success() {
+            bail!("a consumer process failed");
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let done = q.status_counts(None)?[&TaskType::Audio]
+        .get(&nightshift_core::JobStatus::Completed)
+        .copied()
+        .unwrap_or(0);
+    if done as usize != jobs {
+        bail!("{k} consumers completed {done} of {jobs} jobs");
+    }
+    Ok(json!({"consumers": k, "jobs_per_s": jobs as f64 / secs, "seconds": secs}))
+}
 
-    let report = json!({
-        "jobs": jobs,
-        "enqueue_us": enqueue_us,
-        "claim_us": claim_us,
-        "heartbeat_us": heartbeat_us,
-        "heartbeat_held_jobs": HELD_BATCH,
-        "complete_us": complete_us,
-        "end_to_end_1_consumer_jobs_per_s": e2e_jobs_per_s,
-        "drain": drains,
-    });
-    if json_out {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
+fn print_report(r: &serde_json::Value) {
+    let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
+    println!(
+        "queue benchmark, {} jobs, file-backed WAL, synchronous=NORMAL, one transaction per operation",
+        r["jobs"]
+    );
+    println!("  enqueue    {:8.1} µs/op", f("enqueue_us"));
+    println!("  claim      {:8.1} µs/op", f("claim_us"));
+    println!(
+        "  heartbeat  {:8.1} µs/op (holding {HELD_BATCH} jobs)",
+        f("heartbeat_us")
+    );
+    println!("  complete   {:8.1} µs/op", f("complete_us"));
+    println!(
+        "  end to end (enqueue+claim+complete), 1 process: {:8.0} jobs/s",
+        f("end_to_end_1_consumer_jobs_per_s")
+    );
+    for d in r["drain"].as_array().into_iter().flatten() {
         println!(
-            "queue benchmark, {jobs} jobs, file-backed WAL, synchronous=NORMAL, one transaction per operation"
+            "  drain by {} consumer process(es): {:8.0} jobs/s",
+            d["consumers"],
+            d["jobs_per_s"].as_f64().unwrap_or(0.0)
         );
-        println!("  enqueue    {enqueue_us:8.1} µs/op");
-        println!("  claim      {claim_us:8.1} µs/op");
-        println!("  heartbeat  {heartbeat_us:8.1} µs/op (holding {HELD_BATCH} jobs)");
-        println!("  complete   {complete_us:8.1} µs/op");
-        println!("  end to end (enqueue+claim+complete), 1 process: {e2e_jobs_per_s:8.0} jobs/s");
-        for d in &drains {
-            println!(
-                "  drain by {} consumer process(es): {:8.0} jobs/s",
-                d["consumers"],
-                d["jobs_per_s"].as_f64().unwrap_or(0.0)
-            );
-        }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// One consumer process: claim and complete until the queue is empty.

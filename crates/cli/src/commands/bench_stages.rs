@@ -12,6 +12,7 @@ use nightshift_queue::Queue;
 use serde_json::{Value, json};
 
 use nightshift_pipeline::home::Home;
+use nightshift_pipeline::job::JobKind;
 
 #[derive(Default)]
 struct Stage {
@@ -36,11 +37,9 @@ pub fn run(home: &Home, as_json: bool) -> Result<ExitCode> {
             if j.status != JobStatus::Completed {
                 continue;
             }
-            let step = j.payload["step"].as_str().unwrap_or("");
-            let name = if step.is_empty() {
-                j.task_type.to_string()
-            } else {
-                format!("{} {step}", j.task_type)
+            let name = match JobKind::of_row(&j)?.stored_step() {
+                None => j.task_type.to_string(),
+                Some(step) => format!("{} {step}", j.task_type),
             };
             let s = stages.entry(name).or_default();
             let m = j.metrics.clone().unwrap_or(Value::Null);
@@ -92,6 +91,11 @@ pub fn run(home: &Home, as_json: bool) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    print_table(&rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(rows: &[Value]) {
     println!(
         "{:<18} {:>6} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9}",
         "stage", "jobs", "wall s", "× RT", "gen tok/s", "frames/s", "peak MiB", "VRAM MiB"
@@ -104,7 +108,7 @@ pub fn run(home: &Home, as_json: bool) -> Result<ExitCode> {
         v.as_u64()
             .map_or("-".to_string(), |b| format!("{}", b >> 20))
     };
-    for r in &rows {
+    for r in rows {
         println!(
             "{:<18} {:>6} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9}",
             r["stage"].as_str().unwrap_or(""),
@@ -117,5 +121,4 @@ pub fn run(home: &Home, as_json: bool) -> Result<ExitCode> {
             mib(&r["peak_vram_bytes"]),
         );
     }
-    Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 pub(crate) mod add;
 mod bench;
 mod bench_stages;
-pub(crate) mod doctor;
+mod doctor;
 mod manage;
 mod models;
 mod plan;

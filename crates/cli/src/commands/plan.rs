@@ -61,9 +61,10 @@ pub fn run(home: &Home, args: &PlanArgs) -> Result<ExitCode> {
         .collect();
     let models: Vec<Model> = planned.iter().map(|p| p.model.clone()).collect();
     let verdict = planner::verdict(&models, &opts, budget);
-    let names =
-        |idx: &[usize]| -> Vec<String> { idx.iter().map(|&i| planned[i].name.clone()).collect() };
     if args.json {
+        let names = |idx: &[usize]| -> Vec<String> {
+            idx.iter().map(|&i| planned[i].name.clone()).collect()
+        };
         let doc = json!({
             "budget_bytes": budget,
             "models": planned.iter().map(model_json).collect::<Vec<_>>(),
@@ -79,37 +80,7 @@ pub fn run(home: &Home, args: &PlanArgs) -> Result<ExitCode> {
     } else {
         print_table(&planned);
         println!();
-        let state = if verdict.fits_together {
-            "fit together"
-        } else {
-            "do not fit together"
-        };
-        println!(
-            "budget {}: the {} model(s) need {} and {state}",
-            human(budget),
-            planned.len(),
-            human(verdict.total_bytes)
-        );
-        if !verdict.must_run_alone.is_empty() {
-            println!(
-                "must run alone: {}",
-                names(&verdict.must_run_alone).join(", ")
-            );
-        }
-        if !verdict.too_large.is_empty() {
-            println!(
-                "too large for the budget even alone: {}",
-                names(&verdict.too_large).join(", ")
-            );
-        }
-        if let Some(ctx) = verdict.max_ctx_that_fits {
-            println!("largest context at which the set fits together: {ctx}");
-        }
-        for p in &planned {
-            for note in &p.estimate.notes {
-                println!("note: {}: {note}", p.name);
-            }
-        }
+        print_verdict(&planned, &verdict, budget);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -144,6 +115,43 @@ fn model_json(p: &Planned) -> Value {
         "max_ctx_that_fits": p.max_ctx_alone,
         "notes": e.notes,
     })
+}
+
+/// The set's verdict in words, and each model's notes.
+fn print_verdict(planned: &[Planned], verdict: &planner::Verdict, budget: u64) {
+    let names =
+        |idx: &[usize]| -> Vec<String> { idx.iter().map(|&i| planned[i].name.clone()).collect() };
+    let state = if verdict.fits_together {
+        "fit together"
+    } else {
+        "do not fit together"
+    };
+    println!(
+        "budget {}: the {} model(s) need {} and {state}",
+        human(budget),
+        planned.len(),
+        human(verdict.total_bytes)
+    );
+    if !verdict.must_run_alone.is_empty() {
+        println!(
+            "must run alone: {}",
+            names(&verdict.must_run_alone).join(", ")
+        );
+    }
+    if !verdict.too_large.is_empty() {
+        println!(
+            "too large for the budget even alone: {}",
+            names(&verdict.too_large).join(", ")
+        );
+    }
+    if let Some(ctx) = verdict.max_ctx_that_fits {
+        println!("largest context at which the set fits together: {ctx}");
+    }
+    for p in planned {
+        for note in &p.estimate.notes {
+            println!("note: {}: {note}", p.name);
+        }
+    }
 }
 
 fn print_table(planned: &[Planned]) {

@@ -76,27 +76,23 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
     });
     display.finish();
     drop(handle);
-    match outcome {
-        Ok(stats) => {
-            if stats.overrun_samples > 0 {
-                tracing::warn!(
-                    "{:.2} s of audio were dropped because the writer fell behind (overruns)",
-                    stats.overrun_samples as f64 / f64::from(nightshift_capture::RATE)
-                );
-            }
-            // Speakers are found over the whole recording, once it has ended.
-            recording.finish(home, &mut queue, &stats)?;
-            tracing::info!(
-                "recorded {:.1} s in {} chunk(s)",
-                stats.samples as f64 / f64::from(nightshift_capture::RATE),
-                stats.chunks
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        // What was closed is queued; the open chunk's part file is picked up by the next
-        // `run` (or `record`) once this process is gone.
-        Err(e) => Err(anyhow::anyhow!("{}: {e}", source.describe())),
+    // What was closed is queued; on an error the open chunk's part file is picked up by the
+    // next `run` (or `record`) once this process is gone.
+    let stats = outcome.map_err(|e| anyhow::anyhow!("{}: {e}", source.describe()))?;
+    if stats.overrun_samples > 0 {
+        tracing::warn!(
+            "{:.2} s of audio were dropped because the writer fell behind (overruns)",
+            stats.overrun_samples as f64 / f64::from(nightshift_capture::RATE)
+        );
     }
+    // Speakers are found over the whole recording, once it has ended.
+    recording.finish(home, &mut queue, &stats)?;
+    tracing::info!(
+        "recorded {:.1} s in {} chunk(s)",
+        stats.samples as f64 / f64::from(nightshift_capture::RATE),
+        stats.chunks
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What `--system-audio` records: `--system-source`, else the first monitor source.
@@ -193,7 +189,7 @@ impl Display {
         }
         self.last = Instant::now();
         let bars = ((p.level_db + 60.0) / 60.0 * 20.0).clamp(0.0, 20.0) as usize;
-        let free = super::doctor::free_bytes(&self.home)
+        let free = nightshift_pipeline::doctor::free_bytes(&self.home)
             .map(|b| b as f64 / (1u64 << 30) as f64)
             .map_or("?".to_string(), |g| format!("{g:.1} GiB"));
         let secs = p.elapsed_s as u64;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::args::StatusArgs;
 use nightshift_pipeline::home::Home;
+use nightshift_pipeline::job::JobKind;
 use nightshift_pipeline::transcript::jobs_summary;
 
 pub fn run(home: &Home, args: &StatusArgs) -> Result<ExitCode> {
@@ -20,7 +21,7 @@ pub fn run(home: &Home, args: &StatusArgs) -> Result<ExitCode> {
     let mut entries = Vec::new();
     for m in &meetings {
         let jobs = queue.jobs_of(&m.meeting_id)?;
-        entries.push(meeting_entry(m, &jobs));
+        entries.push(meeting_entry(m, &jobs)?);
     }
     let eta = eta_seconds(&queue, &meetings)?;
     if args.json {
@@ -32,7 +33,7 @@ pub fn run(home: &Home, args: &StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn meeting_entry(m: &MeetingRow, jobs: &[JobRow]) -> Value {
+fn meeting_entry(m: &MeetingRow, jobs: &[JobRow]) -> Result<Value> {
     let state = if nightshift_pipeline::recording::is_recording(&m.info) {
         "recording"
     } else if jobs.iter().any(|j| j.status == JobStatus::Processing) {
@@ -46,20 +47,20 @@ fn meeting_entry(m: &MeetingRow, jobs: &[JobRow]) -> Value {
     } else {
         "done"
     };
-    let job_list: Vec<Value> = jobs
-        .iter()
-        .map(|j| {
-            json!({
-                "job_id": j.job_id, "task_type": j.task_type, "status": j.status, "seq": j.seq,
-                "offset_s": j.payload.get("offset_s"), "duration_s": j.payload.get("duration_s"),
-                "attempts": j.attempts, "max_attempts": j.max_attempts, "last_error": j.last_error,
-                "skipped": j.payload.get("skip_reason").filter(|v| !v.is_null()),
-                "step": j.payload.get("step"), "model_key": j.model_key, "metrics": j.metrics,
-                "chunk_path": j.chunk_path,
-            })
-        })
-        .collect();
-    json!({
+    let mut job_list: Vec<Value> = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let kind = JobKind::of_row(j)?;
+        let chunk = kind.chunk();
+        job_list.push(json!({
+            "job_id": j.job_id, "task_type": j.task_type, "status": j.status, "seq": j.seq,
+            "offset_s": chunk.map(|c| c.offset_s), "duration_s": chunk.map(|c| c.duration_s),
+            "attempts": j.attempts, "max_attempts": j.max_attempts, "last_error": j.last_error,
+            "skipped": chunk.and_then(|c| c.skip_reason.as_deref()),
+            "step": kind.stored_step(), "model_key": j.model_key, "metrics": j.metrics,
+            "chunk_path": j.chunk_path,
+        }));
+    }
+    Ok(json!({
         "meeting_id": m.meeting_id,
         "title": m.title,
         "source": m.source_path,
@@ -71,7 +72,7 @@ fn meeting_entry(m: &MeetingRow, jobs: &[JobRow]) -> Value {
         "state": state,
         "job_counts": jobs_summary(jobs),
         "jobs": job_list,
-    })
+    }))
 }
 
 /// Remaining audio seconds × the real-time factor measured on completed chunks (None until a
@@ -80,10 +81,10 @@ fn eta_seconds(queue: &Queue, meetings: &[MeetingRow]) -> Result<Option<f64>> {
     let (mut done_audio, mut done_wall, mut left_audio) = (0.0, 0.0, 0.0);
     for m in meetings {
         for j in queue.jobs_of(&m.meeting_id)? {
-            if !nightshift_pipeline::speakers::is_chunk_job(&j) {
+            let JobKind::Chunk(chunk) = JobKind::of_row(&j)? else {
                 continue;
-            }
-            let dur = j.payload["duration_s"].as_f64().unwrap_or(0.0);
+            };
+            let dur = chunk.duration_s;
             match j.status {
                 JobStatus::Completed => {
                     if let Some(w) = j.metrics.as_ref().and_then(|m| m["wall_s"].as_f64()) {

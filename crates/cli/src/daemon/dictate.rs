@@ -42,7 +42,7 @@ pub fn run(home: &Home, args: &DictateArgs) -> Result<ExitCode> {
             .context("installing signal handlers")?;
     }
     // Start the daemon (and so the model) before the first key press.
-    super::client::ensure_daemon(home)?;
+    nightshift_pipeline::session::client::ensure_daemon(home)?;
     eprintln!("{}", keys.prompt(&args.key));
     while !stop.load(Ordering::SeqCst) {
         if !keys.wait_press(&stop)? {
@@ -89,8 +89,8 @@ pub fn run(home: &Home, args: &DictateArgs) -> Result<ExitCode> {
 }
 
 fn ask_daemon(home: &Home, name: &str, bytes: &[u8], timeout: u64) -> Result<String> {
-    let addr = super::client::ensure_daemon(home)?;
-    super::client::request(&addr, name, bytes, "text", timeout)
+    let addr = nightshift_pipeline::session::client::ensure_daemon(home)?;
+    nightshift_pipeline::session::client::request(&addr, name, bytes, "text", timeout)
         .map(|t| t.trim().to_string())
         .map_err(|e| anyhow::anyhow!("{name}: {e}"))
 }

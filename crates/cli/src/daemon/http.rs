@@ -1,41 +1,8 @@
-//! The daemon's HTTP pieces that need no network: building the multipart upload for the client,
-//! the loopback-only request guard, and the answers (status, type, body) handlers produce.
+//! The daemon's HTTP pieces that need no network: the loopback-only request guard, and the
+//! answers (status, type, body) handlers produce.
 
 use hyper::HeaderMap;
 use serde_json::Value;
-
-/// A multipart body with text fields and one file; returns (content type, body).
-pub fn build_multipart(fields: &[(&str, &str)], file_name: &str, file: &[u8]) -> (String, Vec<u8>) {
-    let boundary = format!("nightshift-{:016x}", rand_u64());
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
-            file_name.replace('"', "_")
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
-}
 
 /// Who may talk to the daemon. Requests from a browser page (an `Origin` header) are always
 /// refused: a web page can POST a multipart form to 127.0.0.1 without a preflight. On loopback,
@@ -117,7 +84,7 @@ mod tests {
 
     #[test]
     fn a_built_form_parses_back() {
-        let (ct, body) = build_multipart(
+        let (ct, body) = nightshift_pipeline::session::client::build_multipart(
             &[("model", "whisper-1"), ("response_format", "verbose_json")],
             "clip.wav",
             b"RIFF\r\n--not a boundary\r\n\x00\xff",

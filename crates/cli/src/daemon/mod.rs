@@ -34,14 +34,80 @@ pub fn run_dir(home: &Home) -> PathBuf {
     home.root.join("run")
 }
 
-pub fn info_path(home: &Home) -> PathBuf {
-    run_dir(home).join("daemon.json")
-}
-
 pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
     home.ensure()?;
     let run = args.run_dir.clone().unwrap_or_else(|| run_dir(home));
     std::fs::create_dir_all(run.join("uploads")).context("creating the run directory")?;
+    let _lock = lock_run_dir(&run)?;
+    let config = nightshift_pipeline::config::Config::load(home)?;
+    let profile = config.selected_profile(args.profile.as_deref())?;
+    let listener = bind(args)?;
+    let addr = listener
+        .local_addr()
+        .context("the daemon listens on a TCP address")?;
+    let max_upload = nightshift_pipeline::fsutil::parse_size(&args.max_upload)?;
+    let (cfg, asr_model) = model_config(home, args, &profile)?;
+    let info = json!({"addr": addr.to_string(), "pid": std::process::id(), "idle_timeout_s": args.idle_timeout});
+    let info_file = run.join("daemon.json");
+    write_atomic(&info_file, info.to_string().as_bytes())?;
+    tracing::info!("listening on http://{addr}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    let state = Arc::new(Mutex::new(model::State::default()));
+    let (tx, rx) = mpsc::channel::<model::Job>();
+    let model_state = Arc::clone(&state);
+    let model_thread = std::thread::Builder::new()
+        .name("model".into())
+        .spawn(move || model::run(cfg, rx, model_state))
+        .context("starting the model thread")?;
+    let started = Instant::now();
+    let idle_timeout = args.idle_timeout;
+    let shared = Arc::new(server::Shared {
+        guard: http::Guard {
+            loopback_only: !args.allow_remote,
+            token: args.token.clone(),
+        },
+        max_upload,
+        uploads_dir: run.join("uploads"),
+        jobs: tx.clone(),
+        state: Arc::clone(&state),
+        status: Box::new(move |s| status_json(s, &asr_model, idle_timeout, started)),
+        uploads: AtomicU64::new(0),
+    });
+    // Two threads answer HTTP; transcription runs on the model thread, so they only move bytes.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("http")
+        .enable_all()
+        .build()
+        .context("starting the HTTP runtime")?;
+    let listener = {
+        let _entered = runtime.enter();
+        tokio::net::TcpListener::from_std(listener).context("listening")?
+    };
+    runtime.spawn(server::serve(listener, Arc::clone(&shared)));
+    let spool = spool::Spool::open(&run.join("spool"))?;
+    spool_until_stopped(&spool, &shared, &stop);
+    // Handlers waiting on the model thread get "stopping" once it has gone.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    drop(shared);
+    drop(tx);
+    let _ = model_thread.join();
+    let _ = std::fs::remove_file(&info_file);
+    if args.run_dir.is_some() {
+        let _ = std::fs::remove_dir_all(&run);
+    }
+    tracing::info!("daemon stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Hold `<run>/daemon.lock` (flock) for the daemon's life: a second daemon on the same home
+/// stops here, naming the first.
+fn lock_run_dir(run: &std::path::Path) -> Result<std::fs::File> {
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -53,8 +119,11 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
         let who = std::fs::read_to_string(run.join("daemon.json")).unwrap_or_default();
         bail!("a daemon is already running for this home: {}", who.trim());
     }
-    let config = nightshift_pipeline::config::Config::load(home)?;
-    let profile = config.selected_profile(args.profile.as_deref())?;
+    Ok(lock)
+}
+
+/// The listening socket: loopback only unless `--allow-remote` (which warns).
+fn bind(args: &ServeArgs) -> Result<std::net::TcpListener> {
     let listener = std::net::TcpListener::bind(&args.listen)
         .with_context(|| format!("--listen {}", args.listen))?;
     let addr = listener
@@ -78,30 +147,23 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
             }
         );
     }
-    let max_upload = nightshift_pipeline::fsutil::parse_size(&args.max_upload)?;
-    let guard = http::Guard {
-        loopback_only: !args.allow_remote,
-        token: args.token.clone(),
-    };
-    let budget = nightshift_pipeline::foreman::resources::budget(None, &profile)?;
+    Ok(listener)
+}
+
+/// The model thread's settings (and the profile's ASR model name), with the same model costs
+/// and budget the Foreman schedules with.
+fn model_config(
+    home: &Home,
+    args: &ServeArgs,
+    profile: &nightshift_pipeline::config::Profile,
+) -> Result<(model::ModelConfig, String)> {
+    let budget = nightshift_pipeline::foreman::resources::budget(None, profile)?;
     let costs = nightshift_pipeline::foreman::resources::model_costs(
         home,
         &profile.asr_model,
         &profile.summary,
         &profile.vision,
     );
-    let info = json!({"addr": addr.to_string(), "pid": std::process::id(), "idle_timeout_s": args.idle_timeout});
-    let info_file = run.join("daemon.json");
-    write_atomic(&info_file, info.to_string().as_bytes())?;
-    tracing::info!("listening on http://{addr}");
-
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))
-            .context("installing signal handlers")?;
-    }
-    let state = Arc::new(Mutex::new(model::State::default()));
-    let (tx, rx) = mpsc::channel::<model::Job>();
     let cfg = model::ModelConfig {
         home: home.clone(),
         asr_model: profile.asr_model.clone(),
@@ -115,65 +177,29 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
         fit_audio_ctx: !args.full_audio_ctx,
         batch_costs: costs,
     };
-    let model_state = Arc::clone(&state);
-    let model_thread = std::thread::Builder::new()
-        .name("model".into())
-        .spawn(move || model::run(cfg, rx, model_state))
-        .context("starting the model thread")?;
-    let started = Instant::now();
-    let spool = spool::Spool::open(&run.join("spool"))?;
-    let asr_model = profile.asr_model.clone();
-    let idle_timeout = args.idle_timeout;
-    let shared = Arc::new(server::Shared {
-        guard,
-        max_upload,
-        uploads_dir: run.join("uploads"),
-        jobs: tx.clone(),
-        state: Arc::clone(&state),
-        status: Box::new(move |s| status_json(s, &asr_model, idle_timeout, started)),
-        uploads: AtomicU64::new(0),
-    });
-    // Two threads answer HTTP; transcription runs on the model thread, so they only move bytes.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("http")
-        .enable_all()
-        .build()
-        .context("starting the HTTP runtime")?;
-    let listener = {
-        let _entered = runtime.enter();
-        tokio::net::TcpListener::from_std(listener).context("listening")?
-    };
-    runtime.spawn(server::serve(listener, Arc::clone(&shared)));
+    Ok((cfg, profile.asr_model.clone()))
+}
+
+/// Until a stop signal: hand spooled requests to the model thread (every 200 ms) and rewrite
+/// `status.json` (every second).
+fn spool_until_stopped(spool: &spool::Spool, shared: &server::Shared, stop: &AtomicBool) {
     let mut status_written = Instant::now() - Duration::from_secs(60);
     while !stop.load(Ordering::SeqCst) {
-        // The spool directory is read every 200 ms.
         for job in spool.take_requests() {
-            if let Ok(mut s) = state.lock() {
+            if let Ok(mut s) = shared.state.lock() {
                 s.queued += 1;
             }
-            if tx.send(job).is_err() {
+            if shared.jobs.send(job).is_err() {
                 break;
             }
         }
         if status_written.elapsed() >= Duration::from_secs(1) {
             status_written = Instant::now();
-            let s = state.lock().map(|s| s.clone()).unwrap_or_default();
+            let s = shared.state.lock().map(|s| s.clone()).unwrap_or_default();
             spool.write_status(&(shared.status)(&s));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    // Handlers waiting on the model thread get "stopping" once it has gone.
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    drop(shared);
-    drop(tx);
-    let _ = model_thread.join();
-    let _ = std::fs::remove_file(&info_file);
-    if args.run_dir.is_some() {
-        let _ = std::fs::remove_dir_all(&run);
-    }
-    tracing::info!("daemon stopped");
-    Ok(ExitCode::SUCCESS)
 }
 
 fn status_json(

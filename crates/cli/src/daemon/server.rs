@@ -287,91 +287,16 @@ async fn read_form(
     n: u64,
 ) -> Result<Form, (u16, String)> {
     let mut multipart = multer::Multipart::new(limited(body, shared.max_upload), boundary);
+    // (path, bytes written): registered before the first write, so a failure removes it.
     let mut upload: Option<(PathBuf, u64)> = None;
     let mut fields: Vec<(String, String)> = Vec::new();
-    let outcome: Result<(), (u16, String)> = async {
-        while let Some(mut field) = multipart
-            .next_field()
-            .await
-            .map_err(|e| form_error(e, shared.max_upload))?
-        {
-            let name = field.name().unwrap_or_default().to_string();
-            if name == "file" && upload.is_none() {
-                let path = shared.uploads_dir.join(format!(
-                    "{}-{n}.{}",
-                    std::process::id(),
-                    extension(field.file_name())
-                ));
-                // Registered before the first write, so a failure below removes it.
-                upload = Some((path.clone(), 0));
-                let mut file = tokio::fs::File::create(&path)
-                    .await
-                    .map_err(|e| (500, format!("storing the upload: {e}")))?;
-                while let Some(chunk) = field
-                    .chunk()
-                    .await
-                    .map_err(|e| form_error(e, shared.max_upload))?
-                {
-                    file.write_all(&chunk)
-                        .await
-                        .map_err(|e| (500, format!("storing the upload: {e}")))?;
-                    if let Some((_, len)) = upload.as_mut() {
-                        *len += chunk.len() as u64;
-                    }
-                }
-                file.flush()
-                    .await
-                    .map_err(|e| (500, format!("storing the upload: {e}")))?;
-            } else {
-                let mut value = Vec::new();
-                while let Some(chunk) = field
-                    .chunk()
-                    .await
-                    .map_err(|e| form_error(e, shared.max_upload))?
-                {
-                    if value.len() + chunk.len() > MAX_FIELD_BYTES {
-                        return Err((
-                            400,
-                            format!("form field `{name}` is longer than {MAX_FIELD_BYTES} bytes"),
-                        ));
-                    }
-                    value.extend_from_slice(&chunk);
-                }
-                fields.push((name, String::from_utf8_lossy(&value).trim().to_string()));
-            }
-        }
-        Ok(())
-    }
-    .await;
-    let checked = outcome.and_then(|()| match &upload {
-        None => Err((400, "no `file` field in the form".to_string())),
-        Some((_, 0)) => Err((400, "the uploaded file is empty".to_string())),
-        Some(_) => Ok(()),
-    });
-    let field = |key: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    };
-    let response_format = field("response_format").unwrap_or_else(|| "json".into());
-    let checked = checked.and_then(|()| {
-        if ["json", "text", "srt", "vtt", "verbose_json"].contains(&response_format.as_str()) {
-            Ok(())
-        } else {
-            Err((
-                400,
-                format!(
-                    "response_format {response_format:?}: use json, text, srt, vtt or verbose_json"
-                ),
-            ))
-        }
-    });
+    let read = read_fields(&mut multipart, shared, n, &mut upload, &mut fields).await;
+    let checked = read.and_then(|()| check_form(upload.as_ref(), &fields));
     match (checked, upload) {
-        (Ok(()), Some((path, _))) => Ok(Form {
+        (Ok(response_format), Some((path, _))) => Ok(Form {
             upload: path,
             response_format,
-            prompt: field("prompt").filter(|p| !p.is_empty()),
+            prompt: field(&fields, "prompt").filter(|p| !p.is_empty()),
         }),
         (Err(e), upload) => {
             if let Some((path, _)) = upload {
@@ -379,7 +304,103 @@ async fn read_form(
             }
             Err(e)
         }
-        (Ok(()), None) => Err((400, "no `file` field in the form".to_string())),
+        (Ok(_), None) => Err((400, "no `file` field in the form".to_string())),
+    }
+}
+
+/// Read every field: the first `file` field to disk, the others as text.
+async fn read_fields(
+    multipart: &mut multer::Multipart<'_>,
+    shared: &Shared,
+    n: u64,
+    upload: &mut Option<(PathBuf, u64)>,
+    fields: &mut Vec<(String, String)>,
+) -> Result<(), (u16, String)> {
+    let max = shared.max_upload;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| form_error(e, max))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" && upload.is_none() {
+            let path = shared.uploads_dir.join(format!(
+                "{}-{n}.{}",
+                std::process::id(),
+                extension(field.file_name())
+            ));
+            *upload = Some((path.clone(), 0));
+            let written = write_field(field, &path, max).await?;
+            *upload = Some((path, written));
+        } else {
+            let value = text_field(field, &name, max).await?;
+            fields.push((name, value));
+        }
+    }
+    Ok(())
+}
+
+/// Stream one field into a new file; the bytes written.
+async fn write_field(
+    mut field: multer::Field<'_>,
+    path: &Path,
+    max: u64,
+) -> Result<u64, (u16, String)> {
+    let storing = |e: std::io::Error| (500, format!("storing the upload: {e}"));
+    let mut file = tokio::fs::File::create(path).await.map_err(storing)?;
+    let mut written = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(|e| form_error(e, max))? {
+        file.write_all(&chunk).await.map_err(storing)?;
+        written += chunk.len() as u64;
+    }
+    file.flush().await.map_err(storing)?;
+    Ok(written)
+}
+
+/// One text field, at most `MAX_FIELD_BYTES`, trimmed.
+async fn text_field(
+    mut field: multer::Field<'_>,
+    name: &str,
+    max: u64,
+) -> Result<String, (u16, String)> {
+    let mut value = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| form_error(e, max))? {
+        if value.len() + chunk.len() > MAX_FIELD_BYTES {
+            return Err((
+                400,
+                format!("form field `{name}` is longer than {MAX_FIELD_BYTES} bytes"),
+            ));
+        }
+        value.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&value).trim().to_string())
+}
+
+fn field(fields: &[(String, String)], key: &str) -> Option<String> {
+    fields
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+}
+
+/// A complete form has a non-empty file and a known `response_format` (returned).
+fn check_form(
+    upload: Option<&(PathBuf, u64)>,
+    fields: &[(String, String)],
+) -> Result<String, (u16, String)> {
+    match upload {
+        None => return Err((400, "no `file` field in the form".to_string())),
+        Some((_, 0)) => return Err((400, "the uploaded file is empty".to_string())),
+        Some(_) => {}
+    }
+    let format = field(fields, "response_format").unwrap_or_else(|| "json".into());
+    if ["json", "text", "srt", "vtt", "verbose_json"].contains(&format.as_str()) {
+        Ok(format)
+    } else {
+        Err((
+            400,
+            format!("response_format {format:?}: use json, text, srt, vtt or verbose_json"),
+        ))
     }
 }
 

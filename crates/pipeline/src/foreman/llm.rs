@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use super::batch::{self, Adapter, Settle, WorkerBatch};
 use super::summary::{self, LlmStep, MAP_MAX_TOKENS, REDUCE_MAX_TOKENS};
 use crate::config::{Backend, SummaryConfig};
+use crate::job::SummaryStepResult;
 
 /// What the completion of each item must turn into.
 struct Pending {
@@ -183,37 +184,7 @@ fn run_server(
                 job_id: item.job_id,
                 message: message.clone(),
             },
-            None => match client.chat(&ChatRequest {
-                messages: &item.messages,
-                json_schema: item.json_schema.as_ref(),
-                max_tokens: item.max_tokens,
-                sampling: &item.sampling,
-                images: &[],
-            }) {
-                Ok(reply) => LlamaResponse::Completion {
-                    job_id: item.job_id,
-                    text: reply.text,
-                    tokens_in: reply.tokens_in,
-                    tokens_out: reply.tokens_out,
-                    finish_reason: reply.finish_reason,
-                    metrics: CompletionMetrics {
-                        wall_s: reply.wall_s,
-                        prompt_tokens_per_s: reply.prompt_tokens_per_s.unwrap_or(0.0),
-                        gen_tokens_per_s: reply.gen_tokens_per_s.unwrap_or(0.0),
-                        ..CompletionMetrics::default()
-                    },
-                },
-                Err(e) => {
-                    let message = e.to_string();
-                    if matches!(e, HttpError::Unreachable { .. }) {
-                        down = Some(message.clone());
-                    }
-                    LlamaResponse::JobError {
-                        job_id: item.job_id,
-                        message,
-                    }
-                }
-            },
+            None => ask(&client, item, &mut down),
         };
         // Storing asks to stop only for a stop request or a store error, both checked at the
         // top of the loop.
@@ -231,6 +202,43 @@ fn run_server(
         }
     }
     Ok(())
+}
+
+/// One step on the server, its reply read as the llama protocol's answer. A server that cannot
+/// be reached even after the client's retries sets `down` with the error.
+fn ask(client: &Client, item: &CompleteItem, down: &mut Option<String>) -> LlamaResponse {
+    let sent = client.chat(&ChatRequest {
+        messages: &item.messages,
+        json_schema: item.json_schema.as_ref(),
+        max_tokens: item.max_tokens,
+        sampling: &item.sampling,
+        images: &[],
+    });
+    match sent {
+        Ok(reply) => LlamaResponse::Completion {
+            job_id: item.job_id,
+            text: reply.text,
+            tokens_in: reply.tokens_in,
+            tokens_out: reply.tokens_out,
+            finish_reason: reply.finish_reason,
+            metrics: CompletionMetrics {
+                wall_s: reply.wall_s,
+                prompt_tokens_per_s: reply.prompt_tokens_per_s.unwrap_or(0.0),
+                gen_tokens_per_s: reply.gen_tokens_per_s.unwrap_or(0.0),
+                ..CompletionMetrics::default()
+            },
+        },
+        Err(e) => {
+            let message = e.to_string();
+            if matches!(e, HttpError::Unreachable { .. }) {
+                *down = Some(message.clone());
+            }
+            LlamaResponse::JobError {
+                job_id: item.job_id,
+                message,
+            }
+        }
+    }
 }
 
 /// Visual notes budget in the final reduce prompt (characters, ~300 tokens): the prompt's
@@ -327,7 +335,14 @@ impl Adapter for Steps {
                         );
                         Settle::Complete {
                             job_id,
-                            result: json!({"step": p.step, "final": p.is_final, "output": output, "gaps": p.gaps}),
+                            result: SummaryStepResult {
+                                step: p.step.into(),
+                                is_final: p.is_final,
+                                output: Some(output),
+                                gaps: p.gaps,
+                                ..SummaryStepResult::default()
+                            }
+                            .to_value(),
                             metrics: json!({
                                 "wall_s": metrics.wall_s, "tokens_in": tokens_in, "tokens_out": tokens_out,
                                 "prompt_tokens_per_s": metrics.prompt_tokens_per_s, "gen_tokens_per_s": metrics.gen_tokens_per_s,

@@ -28,6 +28,7 @@ use nightshift_queue::{ClaimFilter, Queue, RunnerIdentity};
 use nightshift_scheduler::{Decision, Policy, ReadyGroup, Resources};
 
 use crate::home::Home;
+use crate::job::BatchKind;
 
 /// How `run` works: the binary's `run` options, as plain values.
 #[derive(Debug, Clone)]
@@ -158,25 +159,18 @@ fn drain(
         model_key: None,
     };
     let mut progress = progress::Progress::new("audio", queue.outstanding(&audio_filter)?.0 as u64);
+    let ctx = Ctx {
+        home,
+        opts,
+        profile,
+        speakers,
+        asr_model,
+        me,
+        stop,
+    };
     while !stop.load(Ordering::SeqCst) {
-        let reclaimed = queue.reclaim_dead_runners(me)? + queue.requeue_expired()?;
-        if reclaimed > 0 {
-            tracing::info!("requeued {reclaimed} job(s) of runners that stopped");
-        }
-        if summaries {
-            summary::queue_ready(queue)?;
-        }
-        let groups: Vec<ReadyGroup> = queue
-            .ready_groups(task)?
-            .into_iter()
-            .map(|g| ReadyGroup {
-                model_key: g.model_key,
-                task_type: g.task_type,
-                ready_jobs: g.ready_jobs,
-                max_priority: g.max_priority,
-                oldest_job_id: g.oldest_job_id,
-            })
-            .collect();
+        housekeeping(queue, me, summaries)?;
+        let groups = ready_groups(queue, task)?;
         let resources = Resources {
             budget_bytes: budget.bytes,
             held_by_others_bytes: resources::held_by_others(queue, &me.runner_id, &budget)?,
@@ -184,45 +178,14 @@ fn drain(
         };
         match nightshift_scheduler::next_batch(&groups, &costs, &resources, &policy) {
             Decision::Run(batch) => {
-                // Hold the model's memory in the shared lease table for the whole batch, so
-                // nobody else sharing this home loads a model that does not fit beside it.
-                let cost = batch
-                    .model_key
-                    .as_ref()
-                    .and_then(|k| costs.get(k).map(|&c| (k.clone(), c)))
-                    .filter(|&(_, c)| c > 0);
-                if let Some((key, bytes)) = &cost
-                    && let Err(denied) =
-                        queue.acquire_gpu(&me.runner_id, key, *bytes, budget.bytes)?
-                {
-                    tracing::debug!(
-                        "waiting for memory: {key} needs {} MiB, others hold {} MiB",
-                        bytes >> 20,
-                        denied.held_by_others_bytes >> 20
-                    );
+                let leased = run_leased(&ctx, queue, &batch, &costs, budget.bytes, &mut |q| {
+                    run_decided(&ctx, q, &batch, &mut progress, &audio_filter)
+                })?;
+                if leased {
+                    resident = batch.model_key;
+                } else {
                     thread::sleep(POLL);
-                    continue;
                 }
-                let ran = run_decided(
-                    &Ctx {
-                        home,
-                        opts,
-                        profile,
-                        speakers,
-                        asr_model,
-                        me,
-                        stop,
-                    },
-                    queue,
-                    &batch,
-                    &mut progress,
-                    &audio_filter,
-                );
-                if cost.is_some() {
-                    queue.release_gpu(&me.runner_id)?;
-                }
-                ran?;
-                resident = batch.model_key;
             }
             Decision::TooLarge {
                 model_key,
@@ -251,6 +214,68 @@ fn drain(
     }
     progress.finish();
     Ok(())
+}
+
+/// Before each decision: requeue the work of runners that stopped, and queue the summary plan
+/// of every meeting whose media jobs have finished.
+fn housekeeping(queue: &mut Queue, me: &RunnerIdentity, summaries: bool) -> Result<()> {
+    let reclaimed = queue.reclaim_dead_runners(me)? + queue.requeue_expired()?;
+    if reclaimed > 0 {
+        tracing::info!("requeued {reclaimed} job(s) of runners that stopped");
+    }
+    if summaries {
+        summary::queue_ready(queue)?;
+    }
+    Ok(())
+}
+
+/// What the queue has ready, as the scheduler sees it.
+fn ready_groups(queue: &Queue, task: Option<TaskType>) -> Result<Vec<ReadyGroup>> {
+    Ok(queue
+        .ready_groups(task)?
+        .into_iter()
+        .map(|g| ReadyGroup {
+            model_key: g.model_key,
+            task_type: g.task_type,
+            ready_jobs: g.ready_jobs,
+            max_priority: g.max_priority,
+            oldest_job_id: g.oldest_job_id,
+        })
+        .collect())
+}
+
+/// Run `batch` while holding its model's memory in the shared lease table, so nobody else
+/// sharing this home loads a model that does not fit beside it. `Ok(false)`: the lease was
+/// refused (others hold the memory), nothing ran.
+fn run_leased(
+    ctx: &Ctx<'_>,
+    queue: &mut Queue,
+    batch: &nightshift_scheduler::Batch,
+    costs: &std::collections::HashMap<String, u64>,
+    budget_bytes: u64,
+    run: &mut dyn FnMut(&mut Queue) -> Result<()>,
+) -> Result<bool> {
+    let owner = &ctx.me.runner_id;
+    let cost = batch
+        .model_key
+        .as_ref()
+        .and_then(|k| costs.get(k).map(|&c| (k.clone(), c)))
+        .filter(|&(_, c)| c > 0);
+    if let Some((key, bytes)) = &cost
+        && let Err(denied) = queue.acquire_gpu(owner, key, *bytes, budget_bytes)?
+    {
+        tracing::debug!(
+            "waiting for memory: {key} needs {} MiB, others hold {} MiB",
+            bytes >> 20,
+            denied.held_by_others_bytes >> 20
+        );
+        return Ok(false);
+    }
+    let ran = run(queue);
+    if cost.is_some() {
+        queue.release_gpu(owner)?;
+    }
+    ran.map(|()| true)
 }
 
 /// What every batch of a run shares.
@@ -303,29 +328,35 @@ fn run_decided(
         return Ok(()); // another runner was faster
     }
     tracing::debug!(model = ?batch.model_key, reason = ?batch.reason, jobs = jobs.len(), "batch");
-    match batch.task_type {
-        TaskType::Audio if batch.model_key.as_deref() == Some(crate::job::model_key::DIARIZE) => {
-            diarize::run_batch(ctx, queue, jobs)?
+    let Some(kind) = BatchKind::of(batch.task_type, batch.model_key.as_deref()) else {
+        for j in &jobs {
+            queue.release(j.job_id, &me.runner_id)?;
         }
-        TaskType::Audio => {
+        anyhow::bail!(
+            "{} jobs with model key {:?}: no job kind of this release; upgrade nightshift",
+            batch.task_type,
+            batch.model_key
+        );
+    };
+    match kind {
+        BatchKind::Diarize => diarize::run_batch(ctx, queue, jobs)?,
+        BatchKind::Chunks => {
             // Jobs claimed now are outstanding no more: count them back in.
             let left = queue.outstanding(audio_filter)?.0 as u64;
             progress.grow_to(left);
             audio::run_batch(ctx, queue, jobs, progress)?
         }
-        TaskType::Summary if batch.model_key.is_none() => {
+        BatchKind::Plan => {
             for j in &jobs {
                 summary::run_plan(queue, &me.runner_id, j, &profile.summary, ctx.speakers)?;
             }
         }
-        TaskType::Summary => llm::run_batch(ctx, queue, jobs)?,
-        TaskType::Visual
-            if batch.model_key.as_deref() == Some(visual::VLM_MODEL_KEY)
-                && profile.vision.backend == crate::config::VisionBackend::Local =>
-        {
+        BatchKind::LlmSteps => llm::run_batch(ctx, queue, jobs)?,
+        BatchKind::Describe if profile.vision.backend == crate::config::VisionBackend::Local => {
             visual::describe_local(ctx, queue, jobs)?
         }
-        TaskType::Visual => {
+        // Scenes on the CPU, and scene descriptions by a server: one job at a time.
+        BatchKind::Scenes | BatchKind::Describe => {
             for j in &jobs {
                 if stop.load(Ordering::SeqCst) {
                     queue.release(j.job_id, &me.runner_id)?;

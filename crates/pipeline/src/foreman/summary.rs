@@ -8,12 +8,11 @@ use anyhow::Result;
 use nightshift_core::{JobStatus, TaskType};
 use nightshift_queue::{ClaimedJob, JobRow, NewJob, Queue};
 use nightshift_summarize::{MapWindow, SummaryOut, estimate_tokens, plan_map_windows, plan_reduce};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::SummaryConfig;
-
-/// Model key of LLM steps.
-pub const LLM_MODEL_KEY: &str = "llm";
+use crate::job::{JobKind, SummaryStepResult, stored_result};
 /// Tokens the system prompt and framing take, beyond the transcript or notes.
 pub const PROMPT_OVERHEAD: usize = 450;
 /// Generation limits: the largest document the schema allows (`max_output_chars`: ~3.1k and
@@ -43,11 +42,7 @@ pub fn queue_ready(queue: &mut Queue) -> Result<usize> {
             .all(|j| j.status.is_terminal());
         let has_summary = jobs.iter().any(|j| j.task_type == TaskType::Summary);
         if media_done && !has_summary {
-            let plan = NewJob {
-                payload: json!({"step": "plan"}),
-                ..NewJob::new(TaskType::Summary)
-            };
-            queue.add_jobs(&m.meeting_id, &[plan])?;
+            queue.add_jobs(&m.meeting_id, &[JobKind::Plan.new_job(1, 0)])?;
             queued += 1;
         }
     }
@@ -68,49 +63,62 @@ pub fn run_plan(
     };
     let doc = crate::transcript::build_doc(queue, &meeting, speakers)?;
     let windows = plan_map_windows(&doc.segments, input_budget(cfg, MAP_MAX_TOKENS));
-    let gaps = audio_gaps(&queue.jobs_of(&job.meeting_id)?);
+    let gaps = audio_gaps(&queue.jobs_of(&job.meeting_id)?)?;
     if windows.is_empty() {
         let summary = SummaryOut {
             overview: "No speech was transcribed.".into(),
             ..SummaryOut::default()
         };
-        let result =
-            json!({"step": "plan", "windows": 0, "final": true, "summary": summary, "gaps": gaps});
-        queue.complete(job.job_id, owner, &result, &json!({"wall_s": 0.0}))?;
+        let result = SummaryStepResult {
+            step: "plan".into(),
+            windows: Some(0),
+            is_final: true,
+            summary: Some(serde_json::to_value(summary)?),
+            gaps,
+            ..SummaryStepResult::default()
+        };
+        queue.complete(
+            job.job_id,
+            owner,
+            &result.to_value(),
+            &json!({"wall_s": 0.0}),
+        )?;
         return Ok(());
     }
     let split_segments = windows.iter().filter(|w| w.split_segment).count();
     let mut follow: Vec<NewJob> = windows
         .iter()
-        .map(|w| NewJob {
-            seq: w.index as i64,
-            stage: 2,
-            model_key: Some(LLM_MODEL_KEY.into()),
-            payload: json!({"step": "map", "window": w}),
-            ..NewJob::new(TaskType::Summary)
-        })
+        .map(|w| JobKind::Map { window: w.clone() }.new_job(2, w.index as i64))
         .collect();
-    follow.push(reduce_job(3, 1));
-    let result = json!({"step": "plan", "windows": windows.len(), "split_segments": split_segments, "gaps": gaps});
-    queue.complete_with_jobs(job.job_id, owner, &result, &json!({"wall_s": 0.0}), &follow)?;
+    follow.push(JobKind::Reduce { level: 1 }.new_job(3, 0));
+    let result = SummaryStepResult {
+        step: "plan".into(),
+        windows: Some(windows.len()),
+        split_segments: Some(split_segments),
+        gaps,
+        ..SummaryStepResult::default()
+    };
+    queue.complete_with_jobs(
+        job.job_id,
+        owner,
+        &result.to_value(),
+        &json!({"wall_s": 0.0}),
+        &follow,
+    )?;
     Ok(())
 }
 
-fn reduce_job(stage: i64, level: i64) -> NewJob {
-    NewJob {
-        stage,
-        model_key: Some(LLM_MODEL_KEY.into()),
-        payload: json!({"step": "reduce", "level": level}),
-        ..NewJob::new(TaskType::Summary)
-    }
-}
-
 /// AUDIO chunks that failed: the summary notes them instead of pretending they were heard.
-fn audio_gaps(jobs: &[JobRow]) -> Vec<Value> {
-    jobs.iter()
-        .filter(|j| crate::speakers::is_chunk_job(j) && j.status == JobStatus::Failed)
-        .map(|j| json!({"start": j.payload["offset_s"], "duration_s": j.payload["duration_s"], "error": j.last_error}))
-        .collect()
+fn audio_gaps(jobs: &[JobRow]) -> Result<Vec<Value>> {
+    let mut gaps = Vec::new();
+    for j in jobs.iter().filter(|j| j.status == JobStatus::Failed) {
+        if let JobKind::Chunk(c) = JobKind::of_row(j)? {
+            gaps.push(
+                json!({"start": c.offset_s, "duration_s": c.duration_s, "error": j.last_error}),
+            );
+        }
+    }
+    Ok(gaps)
 }
 
 /// What an LLM step of the batch must do.
@@ -127,7 +135,7 @@ pub enum LlmStep {
 }
 
 /// The inputs a reduce job at `stage` consumes: the outputs of the stage right before it.
-fn reduce_inputs(jobs: &[JobRow], stage: i64) -> (Vec<String>, Vec<Value>) {
+fn reduce_inputs(jobs: &[JobRow], stage: i64) -> Result<(Vec<String>, Vec<Value>)> {
     let mut prev: Vec<&JobRow> = jobs
         .iter()
         .filter(|j| j.task_type == TaskType::Summary && j.stage == stage - 1)
@@ -136,12 +144,16 @@ fn reduce_inputs(jobs: &[JobRow], stage: i64) -> (Vec<String>, Vec<Value>) {
     let mut inputs = Vec::new();
     let mut gaps = Vec::new();
     for j in prev {
-        match (&j.status, j.result.as_ref().and_then(|r| r.get("output"))) {
-            (JobStatus::Completed, Some(out)) => inputs.push(out.to_string()),
-            _ => gaps.push(json!({"summary_step": j.job_id, "error": j.last_error})),
+        let output = match j.status {
+            JobStatus::Completed => stored_result::<SummaryStepResult>(j)?.and_then(|r| r.output),
+            _ => None,
+        };
+        match output {
+            Some(out) => inputs.push(out.to_string()),
+            None => gaps.push(json!({"summary_step": j.job_id, "error": j.last_error})),
         }
     }
-    (inputs, gaps)
+    Ok((inputs, gaps))
 }
 
 /// Decide what a claimed SUMMARY job needs. A reduce whose inputs do not fit one prompt is
@@ -153,39 +165,41 @@ pub fn prepare(
     job: &ClaimedJob,
     cfg: &SummaryConfig,
 ) -> Result<Option<LlmStep>> {
-    let step = job.payload["step"].as_str().unwrap_or("");
-    if step == "map" {
-        let window: MapWindow = serde_json::from_value(job.payload["window"].clone())?;
-        return Ok(Some(LlmStep::Map { window }));
-    }
-    let jobs = queue.jobs_of(&job.meeting_id)?;
-    if step == "group" {
-        // Inputs were fixed when the group was made: indices into the stage before it.
-        let (all, gaps) = reduce_inputs(
-            &jobs,
-            job.payload["from_stage"].as_i64().unwrap_or(job.stage - 1) + 1,
-        );
-        let picked: Vec<String> = job.payload["indices"]
-            .as_array()
-            .map(|ix| {
-                ix.iter()
-                    .filter_map(|i| i.as_u64())
-                    .filter_map(|i| all.get(i as usize).cloned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        return Ok(Some(LlmStep::Reduce {
-            inputs: picked,
-            is_final: false,
-            gaps,
-        }));
-    }
+    let level = match JobKind::of_claimed(job)? {
+        JobKind::Map { window } => return Ok(Some(LlmStep::Map { window })),
+        JobKind::Group {
+            from_stage,
+            indices,
+        } => {
+            // Inputs were fixed when the group was made: indices into the stage before it.
+            let jobs = queue.jobs_of(&job.meeting_id)?;
+            let (all, gaps) = reduce_inputs(&jobs, from_stage + 1)?;
+            let picked: Vec<String> = indices
+                .iter()
+                .filter_map(|&i| all.get(i).cloned())
+                .collect();
+            return Ok(Some(LlmStep::Reduce {
+                inputs: picked,
+                is_final: false,
+                gaps,
+            }));
+        }
+        JobKind::Reduce { level } => level,
+        other => anyhow::bail!(
+            "job {} is a {} job, not an LLM step",
+            job.job_id,
+            other.step()
+        ),
+    };
     // A level reduce.
-    let (inputs, mut gaps) = reduce_inputs(&jobs, job.stage);
-    if let Some(plan) = jobs.iter().find(|j| j.payload["step"] == "plan")
-        && let Some(g) = plan.result.as_ref().and_then(|r| r["gaps"].as_array())
-    {
-        gaps.extend(g.iter().cloned());
+    let jobs = queue.jobs_of(&job.meeting_id)?;
+    let (inputs, mut gaps) = reduce_inputs(&jobs, job.stage)?;
+    for plan in jobs.iter().filter(|j| j.task_type == TaskType::Summary) {
+        if JobKind::of_row(plan)? == JobKind::Plan
+            && let Some(r) = stored_result::<SummaryStepResult>(plan)?
+        {
+            gaps.extend(r.gaps);
+        }
     }
     let budget = input_budget(cfg, REDUCE_MAX_TOKENS);
     let sizes: Vec<usize> = inputs.iter().map(|t| estimate_tokens(t)).collect();
@@ -198,34 +212,56 @@ pub fn prepare(
         }));
     }
     // Too much for one prompt: reduce in groups first, then reduce the groups' outputs.
-    let level = job.payload["level"].as_i64().unwrap_or(1);
     let mut follow: Vec<NewJob> = groups
         .iter()
         .enumerate()
-        .map(|(i, g)| NewJob {
-            seq: i as i64,
-            stage: job.stage + 1,
-            model_key: Some(LLM_MODEL_KEY.into()),
-            payload: json!({"step": "group", "from_stage": job.stage - 1, "indices": g.inputs}),
-            ..NewJob::new(TaskType::Summary)
+        .map(|(i, g)| {
+            let group = JobKind::Group {
+                from_stage: job.stage - 1,
+                indices: g.inputs.clone(),
+            };
+            group.new_job(job.stage + 1, i as i64)
         })
         .collect();
-    follow.push(reduce_job(job.stage + 2, level + 1));
-    let result = json!({"step": "reduce", "level": level, "expanded_into_groups": groups.len(), "inputs": inputs.len()});
+    follow.push(JobKind::Reduce { level: level + 1 }.new_job(job.stage + 2, 0));
+    let result = SummaryStepResult {
+        step: "reduce".into(),
+        level: Some(level),
+        expanded_into_groups: Some(groups.len()),
+        inputs: Some(inputs.len()),
+        ..SummaryStepResult::default()
+    }
+    .to_value();
     tracing::info!(meeting = %job.meeting_id, level, groups = groups.len(), "summary reduce split into groups");
     queue.complete_with_jobs(job.job_id, owner, &result, &json!({"wall_s": 0.0}), &follow)?;
     Ok(None)
 }
 
 /// The final summary of a meeting, if its last reduce (or an empty plan) has finished.
-pub fn final_summary(jobs: &[JobRow]) -> Option<(SummaryOut, Value)> {
-    jobs.iter()
+pub fn final_summary(jobs: &[JobRow]) -> Result<Option<(SummaryOut, Value)>> {
+    for j in jobs
+        .iter()
         .filter(|j| j.task_type == TaskType::Summary && j.status == JobStatus::Completed)
-        .filter_map(|j| j.result.as_ref())
-        .filter(|r| r["final"] == true)
-        .find_map(|r| {
-            let out = r.get("summary").or_else(|| r.get("output"))?;
-            let summary: SummaryOut = serde_json::from_value(out.clone()).ok()?;
-            Some((summary, json!({"gaps": r["gaps"], "windows": r["windows"]})))
-        })
+    {
+        let Some(r) = stored_result::<SummaryStepResult>(j)? else {
+            continue;
+        };
+        if !r.is_final {
+            continue;
+        }
+        let Some(out) = r.summary.or(r.output) else {
+            continue;
+        };
+        let summary = SummaryOut::deserialize(&out).map_err(|e| crate::job::CorruptJob {
+            meeting_id: j.meeting_id.clone(),
+            job_id: j.job_id,
+            what: "summary",
+            why: e.to_string(),
+        })?;
+        return Ok(Some((
+            summary,
+            json!({"gaps": r.gaps, "windows": r.windows}),
+        )));
+    }
+    Ok(None)
 }

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use nightshift_core::{Scene, TaskType};
+use nightshift_core::Scene;
 use nightshift_llm_http::{Api, ChatRequest, Client, Endpoint};
 use nightshift_queue::{ClaimedJob, NewJob, Queue};
 use nightshift_supervisor::{BatchReport, LLAMA_WORKER, Llama};
@@ -26,31 +26,22 @@ use super::batch::{self, Adapter, Settle, WorkerBatch};
 
 use crate::config::{VisionBackend, VisionConfig};
 use crate::home::Home;
+use crate::job::{DescribeResult, JobKind};
 
-/// Model key of describe jobs. A local vision model costs what the planner predicts for the
-/// GGUF plus its projector (`resources::model_costs`); a server's model costs nothing here.
-pub const VLM_MODEL_KEY: &str = "vlm";
-
-pub fn run_job(
+/// The video's base data (scenes, keyframes, OCR), from the cache when an earlier analysis of
+/// the same content is there with its keyframes, else analysed now and cached. Keyed by the
+/// input's content hash: the same video (removed and added again, or a job retried) is
+/// analysed once. Returns the outcome and whether it came from the cache.
+fn analyze_cached(
     home: &Home,
-    queue: &mut Queue,
-    owner: &str,
-    job: &ClaimedJob,
+    meeting: &nightshift_queue::MeetingRow,
+    fps: f64,
     threads: usize,
-    vision: &VisionConfig,
-    speakers: &crate::config::SpeakersConfig,
-) -> Result<()> {
-    if job.payload["step"] == "describe" {
-        return describe(queue, owner, job, vision, speakers);
-    }
-    let Some(meeting) = queue.meeting(&job.meeting_id)? else {
-        return Ok(());
-    };
-    let fps = job.payload["fps"].as_f64().unwrap_or(0.0);
-    let started = std::time::Instant::now();
+) -> (
+    Result<nightshift_video::VideoNotes, nightshift_video::VideoError>,
+    bool,
+) {
     let input = std::path::Path::new(&meeting.source_path);
-    // Base data is keyed by the input's content hash: the same video (removed and added again,
-    // or a job retried) is analysed once.
     let cache = home
         .root
         .join("cache")
@@ -65,20 +56,45 @@ pub fn run_job(
                 .flat_map(|s| &s.keyframes)
                 .all(|k| k.is_file())
         });
-    let was_cached = cached.is_some();
-    let outcome = match cached {
-        Some(notes) => Ok(notes),
-        None => nightshift_video::analyze(input, fps, &home.keyframes_dir(), threads),
+    if let Some(notes) = cached {
+        return (Ok(notes), true);
+    }
+    let outcome = nightshift_video::analyze(input, fps, &home.keyframes_dir(), threads);
+    if let Ok(notes) = &outcome
+        && let Ok(bytes) = serde_json::to_vec(notes)
+        && let Some(dir) = cache.parent()
+        && std::fs::create_dir_all(dir).is_ok()
+    {
+        let _ = crate::fsutil::write_atomic(&cache, &bytes);
+    }
+    (outcome, false)
+}
+
+pub fn run_job(
+    home: &Home,
+    queue: &mut Queue,
+    owner: &str,
+    job: &ClaimedJob,
+    threads: usize,
+    vision: &VisionConfig,
+    speakers: &crate::config::SpeakersConfig,
+) -> Result<()> {
+    let fps = match JobKind::of_claimed(job)? {
+        JobKind::Describe => return describe(queue, owner, job, vision, speakers),
+        JobKind::Scenes(scenes) => scenes.fps.unwrap_or(0.0),
+        other => anyhow::bail!(
+            "job {} is a {} job, not a visual one",
+            job.job_id,
+            other.step()
+        ),
     };
+    let Some(meeting) = queue.meeting(&job.meeting_id)? else {
+        return Ok(());
+    };
+    let started = std::time::Instant::now();
+    let (outcome, was_cached) = analyze_cached(home, &meeting, fps, threads);
     match outcome {
         Ok(notes) => {
-            if !was_cached
-                && let Ok(bytes) = serde_json::to_vec(&notes)
-                && let Some(dir) = cache.parent()
-                && std::fs::create_dir_all(dir).is_ok()
-            {
-                let _ = crate::fsutil::write_atomic(&cache, &bytes);
-            }
             tracing::info!(
                 meeting = %meeting.meeting_id,
                 scenes = notes.scenes.len(),
@@ -107,12 +123,7 @@ pub fn run_job(
             let follow: Vec<NewJob> = if vision.backend == VisionBackend::None {
                 Vec::new()
             } else {
-                vec![NewJob {
-                    stage: 1,
-                    model_key: Some(VLM_MODEL_KEY.into()),
-                    payload: json!({"step": "describe"}),
-                    ..NewJob::new(TaskType::Visual)
-                }]
+                vec![JobKind::Describe.new_job(1, 0)]
             };
             queue.complete_with_jobs(
                 job.job_id,
@@ -209,7 +220,7 @@ fn describe(
     queue.complete(
         job.job_id,
         owner,
-        &json!({"step": "describe", "descriptions": descriptions}),
+        &DescribeResult::new(descriptions).to_value(),
         &metrics,
     )?;
     Ok(())
@@ -284,11 +295,73 @@ pub fn describe_local(
 ) -> Result<()> {
     let vision = &ctx.profile.vision;
     let owner = ctx.me.runner_id.as_str();
+    let (mut meetings, items, item_of) = scene_items(ctx, queue, &jobs)?;
+    // A video without scenes has nothing to describe.
+    for m in meetings.iter_mut().filter(|m| m.descriptions.is_empty()) {
+        m.settled = true;
+        queue.complete(
+            m.job_id,
+            owner,
+            &DescribeResult::new(Vec::new()).to_value(),
+            &json!({"wall_s": 0.0, "scenes": 0}),
+        )?;
+    }
+    if items.is_empty() {
+        return Ok(());
+    }
+    let job_ids: Vec<i64> = meetings
+        .iter()
+        .filter(|m| !m.settled)
+        .map(|m| m.job_id)
+        .collect();
+    let (model, bin) = super::model_and_worker(
+        ctx.home,
+        queue,
+        owner,
+        &job_ids,
+        &vision.model,
+        LLAMA_WORKER,
+    )?;
+    let mmproj = match projector(ctx.home, vision) {
+        Ok(p) => p,
+        Err(e) => {
+            for &id in &job_ids {
+                queue.release(id, owner)?;
+            }
+            return Err(e);
+        }
+    };
+    let load = LlamaLoad {
+        n_ctx: vision.n_ctx,
+        gpu_layers: vision.gpu_layers,
+        mmproj_path: Some(mmproj.to_string_lossy().into_owned()),
+        ..LlamaLoad::new(model.to_string_lossy(), super::worker_threads(ctx.opts))
+    };
+    let items = items
+        .into_iter()
+        .map(|i| (i.job_id, LlamaRequest::Complete(i)))
+        .collect();
+    let mut scenes = Scenes { meetings, item_of };
+    batch::run(
+        ctx.sink(queue),
+        WorkerBatch::<Llama> { bin, load, items },
+        &mut scenes,
+    )
+}
+
+/// One item per scene of every claimed meeting (item ids 1, 2, …; `item_of[id - 1]` is its
+/// (meeting, scene)), and each meeting's descriptions to fill.
+#[allow(clippy::type_complexity)]
+fn scene_items(
+    ctx: &super::Ctx<'_>,
+    queue: &Queue,
+    jobs: &[ClaimedJob],
+) -> Result<(Vec<Described>, Vec<CompleteItem>, Vec<(usize, usize)>)> {
+    let vision = &ctx.profile.vision;
     let mut meetings: Vec<Described> = Vec::new();
     let mut items: Vec<CompleteItem> = Vec::new();
-    // Item ids are 1, 2, …: item id - 1 indexes (meeting, scene).
     let mut item_of: Vec<(usize, usize)> = Vec::new();
-    for job in &jobs {
+    for job in jobs {
         let Some(meeting) = queue.meeting(&job.meeting_id)? else {
             continue;
         };
@@ -309,62 +382,17 @@ pub fn describe_local(
         }
         meetings.push(Described::new(job.job_id, doc.scenes.len()));
     }
-    // A video without scenes has nothing to describe.
-    for m in meetings.iter_mut().filter(|m| m.descriptions.is_empty()) {
-        m.settled = true;
-        queue.complete(
-            m.job_id,
-            owner,
-            &json!({"step": "describe", "descriptions": []}),
-            &json!({"wall_s": 0.0, "scenes": 0}),
-        )?;
+    Ok((meetings, items, item_of))
+}
+
+/// The local vision model's projector (`vision.mmproj`), which it cannot run without.
+fn projector(home: &Home, vision: &VisionConfig) -> Result<std::path::PathBuf> {
+    match vision.mmproj.as_deref() {
+        Some(p) => home.find_model(p).map_err(|e| e.context("vision.mmproj")),
+        None => anyhow::bail!(
+            "vision.backend = \"local\" needs vision.mmproj: the model's vision projector (mmproj GGUF)"
+        ),
     }
-    if items.is_empty() {
-        return Ok(());
-    }
-    let job_ids: Vec<i64> = meetings
-        .iter()
-        .filter(|m| !m.settled)
-        .map(|m| m.job_id)
-        .collect();
-    let (model, bin) = super::model_and_worker(
-        ctx.home,
-        queue,
-        owner,
-        &job_ids,
-        &vision.model,
-        LLAMA_WORKER,
-    )?;
-    let mmproj = match vision.mmproj.as_deref().map(|p| ctx.home.find_model(p)) {
-        Some(Ok(p)) => p,
-        found => {
-            for &id in &job_ids {
-                queue.release(id, owner)?;
-            }
-            match found {
-                Some(Err(e)) => return Err(e.context("vision.mmproj")),
-                _ => anyhow::bail!(
-                    "vision.backend = \"local\" needs vision.mmproj: the model's vision projector (mmproj GGUF)"
-                ),
-            }
-        }
-    };
-    let load = LlamaLoad {
-        n_ctx: vision.n_ctx,
-        gpu_layers: vision.gpu_layers,
-        mmproj_path: Some(mmproj.to_string_lossy().into_owned()),
-        ..LlamaLoad::new(model.to_string_lossy(), super::worker_threads(ctx.opts))
-    };
-    let items = items
-        .into_iter()
-        .map(|i| (i.job_id, LlamaRequest::Complete(i)))
-        .collect();
-    let mut scenes = Scenes { meetings, item_of };
-    batch::run(
-        ctx.sink(queue),
-        WorkerBatch::<Llama> { bin, load, items },
-        &mut scenes,
-    )
 }
 
 /// Scene answers: item ids are scenes, settled per meeting — a meeting's job completes when
@@ -427,7 +455,7 @@ impl Adapter for Scenes {
                         "tokens_in": d.tokens_in, "tokens_out": d.tokens_out,
                         "gen_tokens_per_s": if d.gen_s > 0.0 { d.tokens_out as f64 / d.gen_s } else { 0.0 },
                     }),
-                    result: json!({"step": "describe", "descriptions": descriptions}),
+                    result: DescribeResult::new(descriptions).to_value(),
                 }
             }
         }

@@ -294,13 +294,46 @@ fn transcribe(
         }
     };
     out.device = w.ready.device.clone();
+    let decoded = decode_pieces(cfg, w, &work, job.prompt.as_deref(), &mut out);
+    cleanup(&pieces);
+    let chunks = match decoded {
+        Ok(chunks) => chunks,
+        Err(Died(e)) => {
+            // The worker died: the next request starts a fresh one.
+            *worker = None;
+            return Err((500, format!("the model worker stopped: {e}")));
+        }
+        Err(Refused(message)) => return Err((500, message)),
+    };
+    out.segments = nightshift_export::assemble(&chunks, &AssembleOptions::default());
+    Ok(out)
+}
+
+/// Why decoding a request's pieces stopped.
+enum DecodeError {
+    /// The worker refused one piece (it is still usable).
+    Refused(String),
+    /// The worker is gone.
+    Died(String),
+}
+use DecodeError::{Died, Refused};
+
+/// Decode every speech piece of a request with the warm worker, in order; the inference time
+/// and language go into `out`.
+fn decode_pieces(
+    cfg: &ModelConfig,
+    w: &mut WarmWorker,
+    work: &[&Piece],
+    prompt: Option<&str>,
+    out: &mut Transcript,
+) -> Result<Vec<ChunkTranscript>, DecodeError> {
     let mut chunks = Vec::new();
     for (i, c) in work.iter().enumerate() {
         let item = TranscribeItem {
             fit_audio_ctx: cfg.fit_audio_ctx,
             job_id: i as i64,
             audio_path: c.path.to_string_lossy().into_owned(),
-            prompt: job.prompt.clone(),
+            prompt: prompt.map(str::to_string),
             speech_spans: c.speech_spans.clone(),
         };
         let t0 = Instant::now();
@@ -315,21 +348,11 @@ fn transcribe(
                     segments: a.segments,
                 });
             }
-            Ok(Err(message)) => {
-                cleanup(&pieces);
-                return Err((500, message));
-            }
-            Err(e) => {
-                // The worker died: the next request starts a fresh one.
-                *worker = None;
-                cleanup(&pieces);
-                return Err((500, format!("the model worker stopped: {e}")));
-            }
+            Ok(Err(message)) => return Err(Refused(message)),
+            Err(e) => return Err(Died(e.to_string())),
         }
     }
-    cleanup(&pieces);
-    out.segments = nightshift_export::assemble(&chunks, &AssembleOptions::default());
-    Ok(out)
+    Ok(chunks)
 }
 
 /// A piece of the upload ready for the model.
