@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use nightshift_core::JobStatus;
+use nightshift_core::{JobStatus, TaskType};
 use nightshift_export::{AssembleOptions, ChunkTranscript, MeetingDoc};
 use nightshift_queue::{JobRow, MeetingRow, Queue};
+use nightshift_summarize::SummaryOut;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::job::{AudioResult, JobKind, stored_result};
+use crate::job::{AudioResult, JobKind, SummaryStepResult, stored_result};
 
 /// `speakers` decides how enrolled voices name the meeting's speakers.
 pub fn build_doc(
@@ -54,7 +56,7 @@ pub fn build_doc(
         language,
         scenes: scenes(&jobs, &segments)?,
         segments,
-        summary: crate::foreman::summary::final_summary(&jobs)?.map(|(s, _)| s.into_summary()),
+        summary: final_summary(&jobs)?.map(|(s, _)| s.into_summary()),
         jobs: jobs_summary(&jobs),
     })
 }
@@ -136,4 +138,33 @@ pub fn jobs_summary(jobs: &[JobRow]) -> Value {
         .map(|j| json!({"job_id": j.job_id, "task_type": j.task_type, "seq": j.seq, "error": j.last_error}))
         .collect();
     json!({ "total": jobs.len(), "counts": counts, "failed": failed })
+}
+
+/// The final summary of a meeting, if its last reduce (or an empty plan) has finished.
+pub fn final_summary(jobs: &[JobRow]) -> Result<Option<(SummaryOut, Value)>> {
+    for j in jobs
+        .iter()
+        .filter(|j| j.task_type == TaskType::Summary && j.status == JobStatus::Completed)
+    {
+        let Some(r) = stored_result::<SummaryStepResult>(j)? else {
+            continue;
+        };
+        if !r.is_final {
+            continue;
+        }
+        let Some(out) = r.summary.or(r.output) else {
+            continue;
+        };
+        let summary = SummaryOut::deserialize(&out).map_err(|e| crate::job::CorruptJob {
+            meeting_id: j.meeting_id.clone(),
+            job_id: j.job_id,
+            what: "summary",
+            why: e.to_string(),
+        })?;
+        return Ok(Some((
+            summary,
+            json!({"gaps": r.gaps, "windows": r.windows}),
+        )));
+    }
+    Ok(None)
 }

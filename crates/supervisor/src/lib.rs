@@ -35,10 +35,10 @@ pub use frames::{FRAMES_WORKER, spawn_frames_worker};
 pub use llama::{LLAMA_WORKER, Llama, run_llama_batch};
 pub use locate::find_worker_binary;
 pub use memory::{MemoryGauge, WorkerMemory};
-pub use protocol::{Protocol, Said, run_worker_batch};
+pub use protocol::{BatchReport, Protocol, Said, run_worker_batch};
 pub use stream::{StreamEnd, StreamOptions, StreamingChild};
 pub use warm::{WarmAnswer, WarmReady, WarmWorker};
-pub use whisper::{BatchReport, WHISPER_WORKER, Whisper, run_whisper_batch};
+pub use whisper::{WHISPER_WORKER, Whisper, run_whisper_batch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {

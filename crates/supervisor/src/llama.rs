@@ -7,8 +7,8 @@ use nightshift_worker_protocol::{CompleteItem, LlamaLoad, LlamaRequest, LlamaRes
 
 use crate::SupervisorError;
 use crate::batch::{Answer, BatchOptions};
+use crate::protocol::BatchReport;
 use crate::protocol::{Protocol, Said, run_worker_batch};
-use crate::whisper::BatchReport;
 
 /// Binary name of the llama worker.
 pub const LLAMA_WORKER: &str = "nightshift-llama-worker";

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::SupervisorError;
 use crate::batch::{Answer, BatchOptions, run_batch};
-use crate::whisper::BatchReport;
+use crate::exit::WorkerExit;
 
 /// What a response says, protocol-independent.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,4 +68,83 @@ pub fn run_worker_batch<P: Protocol>(
     let preamble = [P::load_request(load, opts.threads)];
     let outcome = run_batch(bin, &preamble, items, opts, &mut handle)?;
     Ok(BatchReport::new(outcome, load_info, fatal))
+}
+
+/// How a worker batch went.
+#[derive(Debug, Clone)]
+pub struct BatchReport {
+    /// Items that got no answer: retry or fail them with [`BatchReport::failure_message`].
+    pub unanswered: Vec<i64>,
+    pub exit: WorkerExit,
+    pub peak_rss_bytes: u64,
+    /// Model load time reported by the worker (`None` if it never got that far).
+    pub load_s: Option<f64>,
+    pub device: Option<String>,
+    /// The worker's own last word when it gave up (e.g. the model file is missing).
+    pub fatal: Option<String>,
+    pub timed_out: bool,
+    pub stopped: bool,
+    pub stderr_tail: Vec<String>,
+    pub wall_s: f64,
+}
+
+impl BatchReport {
+    /// The protocol-independent outcome plus what the worker said: `(load_s, device)` from its
+    /// ready message and its fatal message, if any.
+    pub(crate) fn new(
+        outcome: crate::batch::BatchOutcome,
+        load_info: Option<(f64, String)>,
+        fatal: Option<String>,
+    ) -> BatchReport {
+        let (load_s, device) = match load_info {
+            Some((l, d)) => (Some(l), Some(d)),
+            None => (None, None),
+        };
+        BatchReport {
+            unanswered: outcome.unanswered,
+            exit: outcome.exit,
+            peak_rss_bytes: outcome.peak_rss_bytes,
+            load_s,
+            device,
+            fatal,
+            timed_out: outcome.timed_out,
+            stopped: outcome.stopped,
+            stderr_tail: outcome.stderr_tail,
+            wall_s: outcome.wall.as_secs_f64(),
+        }
+    }
+
+    /// Why the unanswered items failed, in one paragraph to store on each of them; `None`
+    /// when the batch ended normally.
+    pub fn failure_message(&self) -> Option<String> {
+        if self.unanswered.is_empty() && self.exit.success() && self.fatal.is_none() {
+            return None;
+        }
+        if self.stopped && !self.timed_out && self.fatal.is_none() && self.exit.success() {
+            return None; // stopped on request: the unanswered items were simply not started
+        }
+        let mut msg = if let Some(f) = &self.fatal {
+            f.clone()
+        } else if self.timed_out {
+            format!(
+                "batch timed out after {:.0} s; the worker was killed (SIGKILL)",
+                self.wall_s
+            )
+        } else {
+            self.exit.to_string()
+        };
+        if self.fatal.is_none() && !self.stderr_tail.is_empty() {
+            let last: Vec<&str> = self
+                .stderr_tail
+                .iter()
+                .rev()
+                .take(5)
+                .rev()
+                .map(String::as_str)
+                .collect();
+            msg.push_str("; worker log ends: ");
+            msg.push_str(&last.join(" | "));
+        }
+        Some(msg)
+    }
 }

@@ -1,5 +1,5 @@
 //! A child whose answer is one byte stream on stdout rather than line-JSON messages — the frames
-//! worker's raw signatures ([`crate::frames`]), or an ffmpeg decode — with the same hygiene as
+//! worker's raw signatures (`frames.rs`), or an ffmpeg decode — with the same hygiene as
 //! a batch worker: spawned by [`spawn_worker`] (own process group, nice 10, `PR_SET_PDEATHSIG`,
 //! P-core pinning), stderr drained into `tracing` with its last lines kept, its process group
 //! killed when it runs past its time limit, and reaped with `wait4` for its exit status and

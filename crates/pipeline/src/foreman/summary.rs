@@ -8,7 +8,7 @@ use anyhow::Result;
 use nightshift_core::{JobStatus, TaskType};
 use nightshift_queue::{ClaimedJob, JobRow, NewJob, Queue};
 use nightshift_summarize::{MapWindow, SummaryOut, estimate_tokens, plan_map_windows, plan_reduce};
-use serde::Deserialize;
+
 use serde_json::{Value, json};
 
 use crate::config::SummaryConfig;
@@ -234,34 +234,5 @@ pub fn prepare(
     .to_value();
     tracing::info!(meeting = %job.meeting_id, level, groups = groups.len(), "summary reduce split into groups");
     queue.complete_with_jobs(job.job_id, owner, &result, &json!({"wall_s": 0.0}), &follow)?;
-    Ok(None)
-}
-
-/// The final summary of a meeting, if its last reduce (or an empty plan) has finished.
-pub fn final_summary(jobs: &[JobRow]) -> Result<Option<(SummaryOut, Value)>> {
-    for j in jobs
-        .iter()
-        .filter(|j| j.task_type == TaskType::Summary && j.status == JobStatus::Completed)
-    {
-        let Some(r) = stored_result::<SummaryStepResult>(j)? else {
-            continue;
-        };
-        if !r.is_final {
-            continue;
-        }
-        let Some(out) = r.summary.or(r.output) else {
-            continue;
-        };
-        let summary = SummaryOut::deserialize(&out).map_err(|e| crate::job::CorruptJob {
-            meeting_id: j.meeting_id.clone(),
-            job_id: j.job_id,
-            what: "summary",
-            why: e.to_string(),
-        })?;
-        return Ok(Some((
-            summary,
-            json!({"gaps": r.gaps, "windows": r.windows}),
-        )));
-    }
     Ok(None)
 }
