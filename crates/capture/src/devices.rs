@@ -2,9 +2,11 @@
 //! only converts samples and `try_send`s them (an overrun is counted, the callback never blocks).
 
 use std::io::Write;
+use std::process::{Child, ChildStdin, ChildStdout};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 
@@ -95,6 +97,8 @@ fn summarise(configs: impl Iterator<Item = (String, u32, u32, u16)>) -> Vec<Stri
 /// Keeps the cpal stream alive (it stops when dropped).
 pub struct LiveStream(#[allow(dead_code)] cpal::Stream);
 
+/// Start capturing from the input device `name` (the default one for `None`): the device's
+/// native samples go through ffmpeg, which resamples them to mono 16 kHz blocks on `tx`.
 pub(crate) fn start_device(
     name: Option<&str>,
     tx: SyncSender<Block>,
@@ -102,83 +106,16 @@ pub(crate) fn start_device(
     stop: Arc<AtomicBool>,
     overruns: Arc<AtomicU64>,
 ) -> Result<SourceHandle, CaptureError> {
-    let host = cpal::default_host();
-    let device = match name {
-        None => host.default_input_device().ok_or_else(|| {
-            CaptureError::Source("no default input device (see `nightshift devices`)".into())
-        })?,
-        Some(n) => host
-            .input_devices()
-            .map_err(|e| CaptureError::Source(format!("listing input devices: {e}")))?
-            .find(|d| d.to_string() == n)
-            .ok_or_else(|| {
-                CaptureError::Source(format!(
-                    "{n}: no such input device (see `nightshift devices`)"
-                ))
-            })?,
-    };
+    let device = find_device(name)?;
     let config = device
         .default_input_config()
         .map_err(|e| CaptureError::Source(format!("{device}: {e}")))?;
-    let (rate, channels) = (config.sample_rate(), config.channels());
-    let args: Vec<String> = vec![
-        "-f".into(),
-        "f32le".into(),
-        "-ar".into(),
-        rate.to_string(),
-        "-ac".into(),
-        channels.to_string(),
-        "-i".into(),
-        "pipe:0".into(),
-    ];
-    let mut child = resampler(&args, std::process::Stdio::piped())?;
-    let (Some(mut ff_in), Some(out)) = (child.stdin.take(), child.stdout.take()) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(CaptureError::Source("ffmpeg pipes unavailable".into()));
-    };
+    let (mut child, ff_in, out) = spawn_resampler(config.sample_rate(), config.channels())?;
     let reader = spawn_reader(out, child.stderr.take(), tx.clone(), Arc::clone(&stop));
     // Callback → feeder: raw interleaved f32 at the device's rate.
     let (raw_tx, raw_rx) = sync_channel::<Vec<f32>>(64);
-    let feeder = std::thread::spawn(move || {
-        for buf in raw_rx {
-            let bytes: Vec<u8> = buf.iter().flat_map(|x| x.to_le_bytes()).collect();
-            if ff_in.write_all(&bytes).is_err() {
-                return;
-            }
-        }
-    });
-    let dropped = Arc::clone(&overruns);
-    let failed = tx.clone();
-    let stream = device
-        .build_input_stream_raw(
-            config.config(),
-            config.sample_format(),
-            move |data: &cpal::Data, _| {
-                let samples: Vec<f32> = if let Some(s) = data.as_slice::<f32>() {
-                    s.to_vec()
-                } else if let Some(s) = data.as_slice::<i16>() {
-                    s.iter().map(|&x| f32::from(x) / 32768.0).collect()
-                } else if let Some(s) = data.as_slice::<i32>() {
-                    s.iter().map(|&x| x as f32 / 2_147_483_648.0).collect()
-                } else if let Some(s) = data.as_slice::<u16>() {
-                    s.iter()
-                        .map(|&x| (f32::from(x) - 32768.0) / 32768.0)
-                        .collect()
-                } else {
-                    return;
-                };
-                let n = samples.len() as u64;
-                if let Err(TrySendError::Full(_)) = raw_tx.try_send(samples) {
-                    dropped.fetch_add(n, Ordering::Relaxed);
-                }
-            },
-            move |e| {
-                let _ = failed.try_send(Block::Failed(format!("input device: {e}")));
-            },
-            None,
-        )
-        .map_err(|e| CaptureError::Source(format!("{device}: cannot open: {e}")))?;
+    let feeder = spawn_feeder(ff_in, raw_rx);
+    let stream = open_stream(&device, &config, raw_tx, Arc::clone(&overruns), tx.clone())?;
     stream
         .play()
         .map_err(|e| CaptureError::Source(format!("{device}: cannot start: {e}")))?;
@@ -190,4 +127,109 @@ pub(crate) fn start_device(
         vec![reader, feeder],
         LiveStream(stream),
     ))
+}
+
+/// The input device called `name` (as `nightshift devices` lists it), or the default one.
+fn find_device(name: Option<&str>) -> Result<cpal::Device, CaptureError> {
+    let host = cpal::default_host();
+    match name {
+        None => host.default_input_device().ok_or_else(|| {
+            CaptureError::Source("no default input device (see `nightshift devices`)".into())
+        }),
+        Some(n) => host
+            .input_devices()
+            .map_err(|e| CaptureError::Source(format!("listing input devices: {e}")))?
+            .find(|d| d.to_string() == n)
+            .ok_or_else(|| {
+                CaptureError::Source(format!(
+                    "{n}: no such input device (see `nightshift devices`)"
+                ))
+            }),
+    }
+}
+
+/// ffmpeg reading interleaved f32 at the device's `rate` and `channels` on its stdin, with
+/// both pipes taken; a child whose pipes are missing is killed and reaped here.
+fn spawn_resampler(
+    rate: cpal::SampleRate,
+    channels: cpal::ChannelCount,
+) -> Result<(Child, ChildStdin, ChildStdout), CaptureError> {
+    let args: Vec<String> = vec![
+        "-f".into(),
+        "f32le".into(),
+        "-ar".into(),
+        rate.to_string(),
+        "-ac".into(),
+        channels.to_string(),
+        "-i".into(),
+        "pipe:0".into(),
+    ];
+    let mut child = resampler(&args, std::process::Stdio::piped())?;
+    let (Some(ff_in), Some(out)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(CaptureError::Source("ffmpeg pipes unavailable".into()));
+    };
+    Ok((child, ff_in, out))
+}
+
+/// Writes the callback's buffers to ffmpeg, off the audio thread (a pipe write may block). Ends
+/// when the stream is dropped (the channel closes) or ffmpeg is gone.
+fn spawn_feeder(mut ff_in: ChildStdin, raw_rx: Receiver<Vec<f32>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        for buf in raw_rx {
+            let bytes: Vec<u8> = buf.iter().flat_map(|x| x.to_le_bytes()).collect();
+            if ff_in.write_all(&bytes).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// The device's input stream, not yet playing. Its callback only converts and `try_send`s:
+/// a full channel counts the samples in `overruns` instead of blocking the audio thread; a
+/// stream error is passed on as [`Block::Failed`].
+fn open_stream(
+    device: &cpal::Device,
+    config: &cpal::SupportedStreamConfig,
+    raw_tx: SyncSender<Vec<f32>>,
+    overruns: Arc<AtomicU64>,
+    failed: SyncSender<Block>,
+) -> Result<cpal::Stream, CaptureError> {
+    device
+        .build_input_stream_raw(
+            config.config(),
+            config.sample_format(),
+            move |data: &cpal::Data, _| {
+                let Some(samples) = to_f32(data) else {
+                    return;
+                };
+                let n = samples.len() as u64;
+                if let Err(TrySendError::Full(_)) = raw_tx.try_send(samples) {
+                    overruns.fetch_add(n, Ordering::Relaxed);
+                }
+            },
+            move |e| {
+                let _ = failed.try_send(Block::Failed(format!("input device: {e}")));
+            },
+            None,
+        )
+        .map_err(|e| CaptureError::Source(format!("{device}: cannot open: {e}")))
+}
+
+/// The callback's samples as f32 in [-1, 1]; `None` for a sample format we do not read.
+fn to_f32(data: &cpal::Data) -> Option<Vec<f32>> {
+    if let Some(s) = data.as_slice::<f32>() {
+        Some(s.to_vec())
+    } else if let Some(s) = data.as_slice::<i16>() {
+        Some(s.iter().map(|&x| f32::from(x) / 32768.0).collect())
+    } else if let Some(s) = data.as_slice::<i32>() {
+        Some(s.iter().map(|&x| x as f32 / 2_147_483_648.0).collect())
+    } else {
+        data.as_slice::<u16>().map(|s| {
+            s.iter()
+                .map(|&x| (f32::from(x) - 32768.0) / 32768.0)
+                .collect()
+        })
+    }
 }

@@ -82,11 +82,8 @@ pub fn record(
     on_chunk: &mut dyn FnMut(&ClosedChunk) -> Result<(), String>,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<RecordStats, CaptureError> {
-    std::fs::create_dir_all(&opts.parts_dir)
-        .map_err(|e| CaptureError::io(format!("{}: cannot create", opts.parts_dir.display()), e))?;
-    std::fs::create_dir_all(&opts.chunks_dir).map_err(|e| {
-        CaptureError::io(format!("{}: cannot create", opts.chunks_dir.display()), e)
-    })?;
+    create_dir(&opts.parts_dir)?;
+    create_dir(&opts.chunks_dir)?;
     let params = CutParams::from_seconds(opts.chunk_s);
     let mut cutter = Cutter::new(params);
     let mut vad = FrameVad::default();
@@ -100,27 +97,10 @@ pub fn record(
     let mut stats = RecordStats::default();
     let mut last_flush = Instant::now();
     let mut progress = Progress::default();
-    let mut failure: Option<CaptureError> = None;
-    loop {
-        if stop.load(Ordering::SeqCst) && !stats.stopped {
-            stats.stopped = true;
-            source.stop();
-        }
-        let block = match source.rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(b) => b,
-            Err(RecvTimeoutError::Timeout) if stats.stopped => break,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        let samples = match block {
-            Block::Samples(s) => s,
-            Block::End => break,
-            Block::Failed(msg) => {
-                if !stats.stopped {
-                    failure = Some(CaptureError::Source(msg));
-                }
-                break;
-            }
+    let failure = loop {
+        let samples = match next_block(source, stop, &mut stats) {
+            Next::Samples(s) => s,
+            Next::End(failure) => break failure,
         };
         stats.samples += samples.len() as u64;
         open.part.append(&samples)?;
@@ -139,27 +119,85 @@ pub fn record(
             last_flush = Instant::now();
         }
         stats.overrun_samples = source.overruns.load(Ordering::Relaxed);
-        progress.elapsed_s = stats.samples as f64 / f64::from(RATE);
-        progress.level_db = level_db(&samples);
-        progress.chunks = stats.chunks;
-        progress.overrun_samples = stats.overrun_samples;
+        progress.update(&stats, &samples);
         on_progress(&progress);
-    }
+    };
     // Close what remains (also after a source failure: everything heard is kept).
+    close_last(open, &mut cutter, &params.vad, opts, on_chunk, &mut stats)?;
+    stats.overrun_samples = source.overruns.load(Ordering::Relaxed);
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(stats),
+    }
+}
+
+/// Create `dir` and its parents; the error names it.
+fn create_dir(dir: &Path) -> Result<(), CaptureError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CaptureError::io(format!("{}: cannot create", dir.display()), e))
+}
+
+/// What the source gave next.
+enum Next {
+    Samples(Vec<f32>),
+    /// The recording is over; `Some` when the source failed (not after a stop).
+    End(Option<CaptureError>),
+}
+
+/// Wait for the next block of samples. A set `stop` is passed on to the source once (marked
+/// in `stats`); the source then drains what it still has, and the recording ends at its end or
+/// after a quiet 200 ms.
+fn next_block(source: &mut SourceHandle, stop: &AtomicBool, stats: &mut RecordStats) -> Next {
+    loop {
+        if stop.load(Ordering::SeqCst) && !stats.stopped {
+            stats.stopped = true;
+            source.stop();
+        }
+        let block = match source.rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(b) => b,
+            Err(RecvTimeoutError::Timeout) if stats.stopped => return Next::End(None),
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return Next::End(None),
+        };
+        return match block {
+            Block::Samples(s) => Next::Samples(s),
+            Block::End => Next::End(None),
+            // A failure while stopping is the source going away as asked.
+            Block::Failed(msg) => Next::End((!stats.stopped).then_some(CaptureError::Source(msg))),
+        };
+    }
+}
+
+/// At the end of the recording: flush the open chunk, close it as the last chunk when it holds
+/// any audio, and remove the (then empty) part file that follows it.
+fn close_last(
+    mut open: OpenChunk,
+    cutter: &mut Cutter,
+    vad: &VadParams,
+    opts: &RecordOptions,
+    on_chunk: &mut dyn FnMut(&ClosedChunk) -> Result<(), String>,
+    stats: &mut RecordStats,
+) -> Result<(), CaptureError> {
     open.part.flush()?;
     if !open.samples.is_empty() {
         let end = open.offset + open.samples.len() as u64;
         let flags = cutter.take_rest();
-        open = close(open, end, &flags, &params.vad, opts, on_chunk)?;
+        open = close(open, end, &flags, vad, opts, on_chunk)?;
         stats.chunks += 1;
     }
     let empty_part = open.part.path().to_path_buf();
     drop(open);
     let _ = std::fs::remove_file(empty_part);
-    stats.overrun_samples = source.overruns.load(Ordering::Relaxed);
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(stats),
+    Ok(())
+}
+
+impl Progress {
+    /// After `block`: the time recorded, its level, and the counters so far.
+    fn update(&mut self, stats: &RecordStats, block: &[f32]) {
+        self.elapsed_s = stats.samples as f64 / f64::from(RATE);
+        self.level_db = level_db(block);
+        self.chunks = stats.chunks;
+        self.overrun_samples = stats.overrun_samples;
     }
 }
 
@@ -268,8 +306,7 @@ pub fn recover_part(
     for p in probs {
         let _ = cutter.push(p);
     }
-    std::fs::create_dir_all(chunks_dir)
-        .map_err(|e| CaptureError::io(format!("{}: cannot create", chunks_dir.display()), e))?;
+    create_dir(chunks_dir)?;
     let flags = cutter.take_rest();
     store(
         &samples,

@@ -155,9 +155,41 @@ enum Part {
     From(i64),
 }
 
+/// One decode of `part` of the video at `path`, on a demuxer and decoder of its own (the two
+/// halves run at once on two threads).
 fn decode_part(path: &Path, fps: Option<f64>, part: Part) -> Result<Vec<Signature>, String> {
     let mut input = open(path)?;
     let stream = describe(&input, fps)?;
+    let mut decoder = open_decoder(&input, &stream, part)?;
+    if let Part::From(key) = part {
+        seek_to_keyframe(&mut input, &stream, key)?;
+    }
+    let mut collector = Collector {
+        sink: Sink::new(part, &stream),
+        frame: ff::frame::Video::empty(),
+        scaler: None,
+    };
+    let decode_errors = feed_packets(&mut input, &mut decoder, &stream, part, &mut collector)?;
+    let _ = decoder.send_eof();
+    collector.drain(&mut decoder)?;
+    let frames = collector.sink.finish();
+    if frames.is_empty() {
+        return Err(if decode_errors > 0 {
+            format!("no frame could be decoded ({decode_errors} damaged packets)")
+        } else {
+            "the video stream has no frames".into()
+        });
+    }
+    Ok(frames)
+}
+
+/// A video decoder for the stream: frame threads for the one-go decode, a single thread for a
+/// half (the two halves already run side by side).
+fn open_decoder(
+    input: &ff::format::context::Input,
+    stream: &Stream,
+    part: Part,
+) -> Result<ff::decoder::Video, String> {
     let params = input
         .stream(stream.index)
         .ok_or("video stream vanished")?
@@ -183,43 +215,48 @@ fn decode_part(path: &Path, fps: Option<f64>, part: Part) -> Result<Vec<Signatur
         .map_err(|e| format!("no decoder for this video codec: {e}"))?;
     // In-loop deblocking is invisible at 32×18 and costs a fifth of H.264 decoding.
     decoder.skip_loop_filter(ff::codec::discard::Discard::All);
-    if let Part::From(key) = part {
-        // Exactly to the keyframe, in the stream's own time base.
-        let rc = unsafe {
-            ff::ffi::av_seek_frame(
-                input.as_mut_ptr(),
-                stream.index as i32,
-                key,
-                ff::ffi::AVSEEK_FLAG_BACKWARD,
-            )
-        };
-        if rc < 0 {
-            return Err(format!(
-                "cannot seek to the middle keyframe: {}",
-                ff::Error::from(rc)
-            ));
-        }
+    Ok(decoder)
+}
+
+/// Seek the demuxer to the keyframe at `key` (the second half's start).
+fn seek_to_keyframe(
+    input: &mut ff::format::context::Input,
+    stream: &Stream,
+    key: i64,
+) -> Result<(), String> {
+    // Exactly to the keyframe, in the stream's own time base.
+    let rc = unsafe {
+        ff::ffi::av_seek_frame(
+            input.as_mut_ptr(),
+            stream.index as i32,
+            key,
+            ff::ffi::AVSEEK_FLAG_BACKWARD,
+        )
+    };
+    if rc < 0 {
+        return Err(format!(
+            "cannot seek to the middle keyframe: {}",
+            ff::Error::from(rc)
+        ));
     }
-    let mut sink = Sink::new(part, &stream);
-    let mut frame = ff::frame::Video::empty();
-    let mut scaler: Option<Converter> = None;
+    Ok(())
+}
+
+/// Send the stream's packets to the decoder, collecting frames as they come out, until the end
+/// of the file (or, for the first half, the middle keyframe). Returns how many packets the
+/// decoder refused: a damaged packet is skipped, the frames around it still count.
+fn feed_packets(
+    input: &mut ff::format::context::Input,
+    decoder: &mut ff::decoder::Video,
+    stream: &Stream,
+    part: Part,
+    collector: &mut Collector,
+) -> Result<usize, String> {
     let mut packet = ff::Packet::empty();
     let mut errors = 0;
     let mut decode_errors = 0usize;
-    let mut drain = |decoder: &mut ff::decoder::Video,
-                     sink: &mut Sink,
-                     scaler: &mut Option<Converter>|
-     -> Result<(), String> {
-        while decoder.receive_frame(&mut frame).is_ok() {
-            let ts = frame.timestamp().or(frame.pts());
-            if sink.wants(ts) {
-                sink.push(ts, frame_signature(&frame, scaler)?);
-            }
-        }
-        Ok(())
-    };
     loop {
-        match packet.read(&mut input) {
+        match packet.read(input) {
             Ok(()) => errors = 0,
             Err(ff::Error::Eof) => break,
             Err(_) => {
@@ -239,21 +276,34 @@ fn decode_part(path: &Path, fps: Option<f64>, part: Part) -> Result<Vec<Signatur
             break; // the second half starts here
         }
         if decoder.send_packet(&packet).is_err() {
-            decode_errors += 1; // a damaged packet: the frames around it still count
+            decode_errors += 1;
         }
-        drain(&mut decoder, &mut sink, &mut scaler)?;
+        collector.drain(decoder)?;
     }
-    let _ = decoder.send_eof();
-    drain(&mut decoder, &mut sink, &mut scaler)?;
-    let frames = sink.finish();
-    if frames.is_empty() {
-        return Err(if decode_errors > 0 {
-            format!("no frame could be decoded ({decode_errors} damaged packets)")
-        } else {
-            "the video stream has no frames".into()
-        });
+    Ok(decode_errors)
+}
+
+/// Takes decoded pictures from the decoder, signs them and hands the signatures to the sink.
+struct Collector {
+    sink: Sink,
+    /// Reused for every picture.
+    frame: ff::frame::Video,
+    /// Made on the first picture that is not planar YUV.
+    scaler: Option<Converter>,
+}
+
+impl Collector {
+    /// Every picture the decoder has ready.
+    fn drain(&mut self, decoder: &mut ff::decoder::Video) -> Result<(), String> {
+        while decoder.receive_frame(&mut self.frame).is_ok() {
+            let ts = self.frame.timestamp().or(self.frame.pts());
+            if self.sink.wants(ts) {
+                self.sink
+                    .push(ts, frame_signature(&self.frame, &mut self.scaler)?);
+            }
+        }
+        Ok(())
     }
-    Ok(frames)
 }
 
 /// Where decoded frames go: as decoded (the halves), or placed at k / fps with repeats and

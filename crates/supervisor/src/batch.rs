@@ -10,7 +10,7 @@ use std::collections::{HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::process::ChildStdin;
+use std::process::{ChildStderr, ChildStdin, ChildStdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -111,10 +111,76 @@ where
 {
     let started = Instant::now();
     let deadline = started + opts.timeout;
-    let name = bin.file_name().map_or_else(
+    let name = worker_name(bin);
+    let (pid, pipes) = spawn_piped(bin, opts)?;
+    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
+    let stderr_done = drain_stderr(pipes.stderr, name.clone(), Arc::clone(&tail));
+    let answers = read_answers::<Resp>(pipes.stdout);
+
+    let mut driver = Driver {
+        name: &name,
+        pid,
+        opts,
+        deadline,
+        feeder: Feeder {
+            stdin: Some(pipes.stdin),
+            items,
+            next: 0,
+        },
+        pending: items.iter().map(|(id, _)| *id).collect(),
+        malformed: Vec::new(),
+        timed_out: false,
+        stop_deadline: None,
+    };
+    for req in preamble {
+        driver.feeder.send(req);
+    }
+    driver.feeder.send_next();
+    driver.drive(&answers, on_answer);
+    driver.feeder.close();
+
+    let reaped = reap(pid, deadline)?;
+    // stderr closes when the worker is gone; give the drain a moment to take the last lines.
+    let _ = stderr_done.recv_timeout(Duration::from_secs(2));
+    let stderr_tail = tail
+        .lock()
+        .map(|t| t.iter().cloned().collect())
+        .unwrap_or_default();
+    let unanswered: Vec<i64> = items
+        .iter()
+        .map(|(id, _)| *id)
+        .filter(|id| driver.pending.contains(id))
+        .collect();
+    Ok(BatchOutcome {
+        stopped: driver.stop_deadline.is_some(),
+        unanswered,
+        exit: reaped.exit,
+        peak_rss_bytes: reaped.peak_rss_bytes,
+        timed_out: driver.timed_out,
+        stderr_tail,
+        malformed: driver.malformed,
+        wall: started.elapsed(),
+    })
+}
+
+/// The worker's file name, for logs (the whole path when it has none).
+fn worker_name(bin: &Path) -> String {
+    bin.file_name().map_or_else(
         || bin.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
-    );
+    )
+}
+
+/// The three pipes of a freshly spawned worker.
+struct Pipes {
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+    stderr: ChildStderr,
+}
+
+/// Spawn `bin` in its own process group with all three pipes. A worker whose pipes are missing
+/// is killed and reaped here, so no caller is left holding a process it cannot talk to.
+fn spawn_piped(bin: &Path, opts: &BatchOptions) -> Result<(libc::pid_t, Pipes), SupervisorError> {
     let spawn_opts = SpawnOptions {
         sched_idle: opts.sched_idle,
         env: opts.env.clone(),
@@ -134,97 +200,113 @@ where
             "worker pipes missing",
         )));
     };
-    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
-    let stderr_done = drain_stderr(stderr, name.clone(), Arc::clone(&tail));
-    let answers = read_answers::<Resp>(stdout);
+    Ok((
+        pid,
+        Pipes {
+            stdin,
+            stdout,
+            stderr,
+        },
+    ))
+}
 
-    let mut feeder = Feeder {
-        stdin: Some(stdin),
-        items,
-        next: 0,
-    };
-    let mut pending: HashSet<i64> = items.iter().map(|(id, _)| *id).collect();
-    let mut malformed = Vec::new();
-    let mut timed_out = false;
-    let mut stop_deadline: Option<Instant> = None;
-    for req in preamble {
-        feeder.send(req);
+/// The calling thread's side of a running batch: what is still unanswered, and whether (and
+/// until when) the batch is stopping.
+struct Driver<'a, Req> {
+    name: &'a str,
+    pid: libc::pid_t,
+    opts: &'a BatchOptions,
+    /// The batch limit ([`BatchOptions::timeout`] after the start).
+    deadline: Instant,
+    feeder: Feeder<'a, Req>,
+    /// Items sent or still to send that no answer has settled yet.
+    pending: HashSet<i64>,
+    malformed: Vec<String>,
+    timed_out: bool,
+    /// Set once a stop was requested: the item in flight must be answered by then.
+    stop_deadline: Option<Instant>,
+}
+
+impl<Req: Serialize> Driver<'_, Req> {
+    /// Handle answers until the worker closes stdout, or kill it when the batch limit (or the
+    /// grace after a stop) passes. Wakes every [`TICK`] to notice `stop_flag` and the limits.
+    fn drive<Resp: Answer>(
+        &mut self,
+        answers: &Receiver<Msg<Resp>>,
+        on_answer: &mut dyn FnMut(Resp) -> ControlFlow<()>,
+    ) {
+        loop {
+            if self.stop_deadline.is_none()
+                && self
+                    .opts
+                    .stop_flag
+                    .as_ref()
+                    .is_some_and(|f| f.load(Ordering::SeqCst))
+            {
+                tracing::info!(worker = %self.name, "stop requested: finishing the item in flight");
+                self.begin_stop();
+            }
+            let limit = self
+                .stop_deadline
+                .map_or(self.deadline, |s| s.min(self.deadline));
+            let now = Instant::now();
+            if now >= limit {
+                self.kill_at_limit(now);
+                return;
+            }
+            match answers.recv_timeout(TICK.min(limit - now)) {
+                Ok(Msg::Answer(resp)) => self.answered(resp, on_answer),
+                Ok(Msg::Malformed(line)) => {
+                    tracing::warn!(worker = %self.name, "not a protocol line on stdout: {line}");
+                    self.malformed.push(line);
+                }
+                Ok(Msg::Closed) | Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
     }
-    feeder.send_next();
 
-    loop {
-        if stop_deadline.is_none()
-            && opts
-                .stop_flag
-                .as_ref()
-                .is_some_and(|f| f.load(Ordering::SeqCst))
+    /// Settle the item `resp` answers, hand it on, then send the next item — unless the batch
+    /// is stopping (a `Break` from `on_answer` starts the stop: nothing more is sent).
+    fn answered<Resp: Answer>(
+        &mut self,
+        resp: Resp,
+        on_answer: &mut dyn FnMut(Resp) -> ControlFlow<()>,
+    ) {
+        let settled = resp.settles();
+        if let (Some(gauge), Some(_)) = (&self.opts.memory, settled) {
+            gauge.sample(self.pid as u32);
+        }
+        if let Some(id) = settled
+            && !self.pending.remove(&id)
         {
-            tracing::info!(worker = %name, "stop requested: finishing the item in flight");
-            feeder.close();
-            stop_deadline = Some(Instant::now() + opts.stop_grace);
+            tracing::warn!(worker = %self.name, job_id = id, "answer for a job not in flight");
         }
-        let limit = stop_deadline.map_or(deadline, |s| s.min(deadline));
-        let now = Instant::now();
-        if now >= limit {
-            if now >= deadline {
-                timed_out = true;
-                tracing::warn!(worker = %name, "batch timeout after {:?}: killing the worker", opts.timeout);
-            } else {
-                tracing::warn!(worker = %name, "worker did not stop within {:?}: killing it", opts.stop_grace);
-            }
-            kill_group(pid);
-            break;
+        if on_answer(resp).is_break() && self.stop_deadline.is_none() {
+            self.begin_stop();
         }
-        match answers.recv_timeout(TICK.min(limit - now)) {
-            Ok(Msg::Answer(resp)) => {
-                let settled = resp.settles();
-                if let (Some(gauge), Some(_)) = (&opts.memory, settled) {
-                    gauge.sample(pid as u32);
-                }
-                if let Some(id) = settled
-                    && !pending.remove(&id)
-                {
-                    tracing::warn!(worker = %name, job_id = id, "answer for a job not in flight");
-                }
-                if on_answer(resp).is_break() && stop_deadline.is_none() {
-                    feeder.close();
-                    stop_deadline = Some(Instant::now() + opts.stop_grace);
-                }
-                if settled.is_some() && stop_deadline.is_none() {
-                    feeder.send_next();
-                }
-            }
-            Ok(Msg::Malformed(line)) => {
-                tracing::warn!(worker = %name, "not a protocol line on stdout: {line}");
-                malformed.push(line);
-            }
-            Ok(Msg::Closed) | Err(RecvTimeoutError::Disconnected) => break,
-            Err(RecvTimeoutError::Timeout) => {}
+        if settled.is_some() && self.stop_deadline.is_none() {
+            self.feeder.send_next();
         }
     }
-    feeder.close();
-    let reaped = reap(pid, deadline)?;
-    // stderr closes when the worker is gone; give the drain a moment to take the last lines.
-    let _ = stderr_done.recv_timeout(Duration::from_secs(2));
-    let stderr_tail = tail
-        .lock()
-        .map(|t| t.iter().cloned().collect())
-        .unwrap_or_default();
-    let unanswered: Vec<i64> = items
-        .iter()
-        .map(|(id, _)| *id)
-        .filter(|id| pending.contains(id))
-        .collect();
-    Ok(BatchOutcome {
-        stopped: stop_deadline.is_some(),
-        unanswered,
-        exit: reaped.exit,
-        peak_rss_bytes: reaped.peak_rss_bytes,
-        timed_out,
-        stderr_tail,
-        malformed,
-        wall: started.elapsed(),
-    })
+
+    /// Stop after the item in flight: close stdin (the worker's end of batch) and give that
+    /// item [`BatchOptions::stop_grace`].
+    fn begin_stop(&mut self) {
+        self.feeder.close();
+        self.stop_deadline = Some(Instant::now() + self.opts.stop_grace);
+    }
+
+    /// A limit passed at `now`: the batch timeout, or the grace after a stop. Kill the group.
+    fn kill_at_limit(&mut self, now: Instant) {
+        if now >= self.deadline {
+            self.timed_out = true;
+            tracing::warn!(worker = %self.name, "batch timeout after {:?}: killing the worker", self.opts.timeout);
+        } else {
+            tracing::warn!(worker = %self.name, "worker did not stop within {:?}: killing it", self.opts.stop_grace);
+        }
+        kill_group(self.pid);
+    }
 }
 
 /// Writes requests; a worker that died makes writes fail, which is noticed as stdout EOF.

@@ -1,6 +1,6 @@
 //! One whisper.cpp `full()` call on a buffer of 16 kHz audio, and what we keep of its output.
 
-use whisper_rs::{FullParams, SamplingStrategy, WhisperError, WhisperState};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperError, WhisperSegment, WhisperState};
 
 /// How to decode one buffer.
 #[derive(Debug, Clone)]
@@ -55,6 +55,19 @@ pub fn decode(
     audio: &[f32],
     opts: &DecodeOptions<'_>,
 ) -> Result<(Vec<RawSegment>, Option<String>), WhisperError> {
+    state.full(full_params(opts), audio)?;
+    let lang = whisper_rs::get_lang_str(state.full_lang_id_from_state()).map(str::to_owned);
+    let out = state
+        .as_iter()
+        .map(|seg| raw_segment(&seg, opts.eot_token))
+        .collect();
+    Ok((out, lang))
+}
+
+/// whisper.cpp's parameters for one `full()` call: the caller's sampling, threads, window,
+/// language and prompt, and our fixed choices (no carried-over context, token times, whisper's
+/// own fallback rules, nothing printed).
+fn full_params<'a>(opts: &DecodeOptions<'a>) -> FullParams<'a, 'a> {
     let strategy = match opts.beam_size {
         Some(n) if n > 1 => SamplingStrategy::BeamSearch {
             beam_size: n as i32,
@@ -94,46 +107,46 @@ pub fn decode(
     if !prompt.trim().is_empty() {
         p.set_initial_prompt(&prompt);
     }
-    state.full(p, audio)?;
-    let lang = whisper_rs::get_lang_str(state.full_lang_id_from_state()).map(str::to_owned);
-    let mut out = Vec::new();
-    for seg in state.as_iter() {
-        let mut tokens = Vec::new();
-        let mut logprob_sum = 0.0f32;
-        for i in 0..seg.n_tokens() {
-            let Some(tok) = seg.get_token(i) else {
-                continue;
-            };
-            let data = tok.token_data();
-            if data.id >= opts.eot_token {
-                continue;
-            }
-            logprob_sum += data.plog;
-            tokens.push(RawToken {
-                bytes: tok.to_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
-                t0: data.t0 as f64 / 100.0,
-                t1: data.t1 as f64 / 100.0,
-            });
-        }
-        let text = seg
-            .to_str_lossy()
-            .map(|t| t.trim().to_owned())
-            .unwrap_or_default();
-        let avg_logprob = if tokens.is_empty() {
-            0.0
-        } else {
-            logprob_sum / tokens.len() as f32
+    p
+}
+
+/// What we keep of one segment: its times and text, and its text tokens (ids below
+/// `eot_token`) with their times and mean log-probability. Whisper's times are centiseconds.
+fn raw_segment(seg: &WhisperSegment<'_>, eot_token: i32) -> RawSegment {
+    let mut tokens = Vec::new();
+    let mut logprob_sum = 0.0f32;
+    for i in 0..seg.n_tokens() {
+        let Some(tok) = seg.get_token(i) else {
+            continue;
         };
-        out.push(RawSegment {
-            start: seg.start_timestamp() as f64 / 100.0,
-            end: seg.end_timestamp() as f64 / 100.0,
-            text,
-            no_speech_prob: seg.no_speech_probability(),
-            avg_logprob,
-            tokens,
+        let data = tok.token_data();
+        if data.id >= eot_token {
+            continue;
+        }
+        logprob_sum += data.plog;
+        tokens.push(RawToken {
+            bytes: tok.to_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
+            t0: data.t0 as f64 / 100.0,
+            t1: data.t1 as f64 / 100.0,
         });
     }
-    Ok((out, lang))
+    let text = seg
+        .to_str_lossy()
+        .map(|t| t.trim().to_owned())
+        .unwrap_or_default();
+    let avg_logprob = if tokens.is_empty() {
+        0.0
+    } else {
+        logprob_sum / tokens.len() as f32
+    };
+    RawSegment {
+        start: seg.start_timestamp() as f64 / 100.0,
+        end: seg.end_timestamp() as f64 / 100.0,
+        text,
+        no_speech_prob: seg.no_speech_probability(),
+        avg_logprob,
+        tokens,
+    }
 }
 
 #[cfg(test)]
