@@ -216,6 +216,10 @@ pub struct AddArgs {
     /// At most this many speakers.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub max_speakers: Option<u16>,
+    /// When the meeting took place (YYYY-MM-DD): deadlines like "by Friday" resolve against
+    /// it. Default: the recording's creation time tag, else the date said in the meeting.
+    #[arg(long)]
+    pub date: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

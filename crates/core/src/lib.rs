@@ -167,14 +167,33 @@ pub struct Scene {
 pub struct ActionItem {
     pub task: String,
     pub owner: Option<String>,
+    /// ISO date (`YYYY-MM-DD`) when the deadline could be resolved.
     pub due: Option<String>,
+    /// The deadline as said, when it could not be resolved to a date.
+    #[serde(default)]
+    pub due_spoken: Option<String>,
+    /// Meeting seconds of the line that assigns it (its evidence in the transcript).
+    #[serde(default)]
+    pub time: Option<f64>,
+}
+
+/// A decision taken in a meeting.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub text: String,
+    /// Meeting seconds of the line that states it (its evidence in the transcript).
+    #[serde(default)]
+    pub time: Option<f64>,
+    /// Who stated it.
+    #[serde(default)]
+    pub speaker: Option<String>,
 }
 
 /// The structured summary of a meeting.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub overview: String,
-    pub decisions: Vec<String>,
+    pub decisions: Vec<Decision>,
     pub action_items: Vec<ActionItem>,
     pub open_questions: Vec<String>,
 }

@@ -25,6 +25,24 @@ pub struct MeetingDoc {
     /// Job counts per task type and status; the CLI fills it from the queue.
     #[serde(default)]
     pub jobs: Value,
+    /// Who spoke, by diarization label, and where each name comes from.
+    #[serde(default)]
+    pub speakers: Vec<SpeakerName>,
+    /// When the meeting took place (`YYYY-MM-DD`), and how that is known.
+    #[serde(default)]
+    pub meeting_date: Option<String>,
+    #[serde(default)]
+    pub meeting_date_source: Option<String>,
+}
+
+/// A speaker of the meeting: its diarization label, the name shown, and where the name comes
+/// from: `given` (renamed by hand or an enrolled voice), `speech` (proposed from how others
+/// address them — `speakers rename` overrides it), or `label` (no name known).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeakerName {
+    pub label: String,
+    pub name: String,
+    pub source: String,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,6 @@
 //! `render` across formats and parts, on one meeting with every field filled.
 
-use nightshift_core::{ActionItem, Scene, Segment, Summary};
+use nightshift_core::{ActionItem, Decision, Scene, Segment, Summary};
 use serde_json::{Value, json};
 
 use crate::{ExportError, Format, MeetingDoc, Part, render};
@@ -36,22 +36,33 @@ fn doc() -> MeetingDoc {
         }],
         summary: Some(Summary {
             overview: "Migration planning.".into(),
-            decisions: vec!["Migrate on Saturday.".into()],
+            decisions: vec![Decision {
+                text: "Migrate on Saturday.".into(),
+                time: Some(52.0),
+                speaker: Some("Dana".into()),
+            }],
             action_items: vec![
                 ActionItem {
                     task: "Add the index".into(),
                     owner: Some("Carlos".into()),
                     due: Some("2025-03-12".into()),
+                    due_spoken: None,
+                    time: Some(34.0),
                 },
                 ActionItem {
                     task: "Send the agenda".into(),
                     owner: None,
                     due: None,
+                    due_spoken: None,
+                    time: None,
                 },
             ],
             open_questions: vec![],
         }),
         jobs: json!({"AUDIO": {"COMPLETED": 3}}),
+        speakers: Vec::new(),
+        meeting_date: None,
+        meeting_date_source: None,
     }
 }
 
@@ -101,7 +112,7 @@ fn json_all_is_the_design_shape() {
     );
     assert_eq!(
         v["summary"]["action_items"][1],
-        json!({"task": "Send the agenda", "owner": null, "due": null})
+        json!({"task": "Send the agenda", "owner": null, "due": null, "due_spoken": null, "time": null})
     );
     assert_eq!(v["summary"]["open_questions"], json!([]));
     assert_eq!(v["jobs"]["AUDIO"]["COMPLETED"], 3);
@@ -174,8 +185,8 @@ fn txt_all_has_every_section() {
     for needle in [
         "Platform sync\nMeeting m-01",
         "SUMMARY",
-        "- Migrate on Saturday.",
-        "- [ ] Add the index — Carlos, due 2025-03-12",
+        "- Migrate on Saturday. [00:00:52]",
+        "- [ ] Add the index — Carlos, due 2025-03-12 [00:00:34]",
         "- [ ] Send the agenda\n",
         "Open questions:\n  (none)",
         "SCENES",
@@ -198,8 +209,8 @@ fn md_all_has_sections_in_order() {
     assert!(pos("## Summary") < pos("## Scenes") && pos("## Scenes") < pos("## Transcript"));
     for needle in [
         "Migration planning.",
-        "### Decisions\n\n- Migrate on Saturday.",
-        "- [ ] Add the index — Carlos, due 2025-03-12",
+        "### Decisions\n\n- Migrate on Saturday. [00:00:52]",
+        "- [ ] Add the index — Carlos, due 2025-03-12 [00:00:34]",
         "### Open questions\n\n_None._",
         "### Scene 1 · 00:00:00–00:00:08",
         "> Q2 Platform Review\n> Platform team",

@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use nightshift_core::{ActionItem, Scene, Segment, Summary};
+use nightshift_core::{ActionItem, Decision, Scene, Segment, Summary};
 
 use crate::doc::{MeetingDoc, Part};
 use crate::timefmt::{clock, one_line};
@@ -23,20 +23,38 @@ fn metadata(doc: &MeetingDoc) -> String {
     parts.join(" · ")
 }
 
+/// `Task — Owner, due 2025-04-09 [01:06]`: only the parts that are known, so an item
+/// without an owner never renders as stray punctuation.
 fn action_line(item: &ActionItem) -> String {
     let mut who_when: Vec<String> = Vec::new();
     if let Some(owner) = item.owner.as_deref().filter(|o| !o.trim().is_empty()) {
         who_when.push(one_line(owner));
     }
-    if let Some(due) = item.due.as_deref().filter(|d| !d.trim().is_empty()) {
+    let due = item
+        .due
+        .as_deref()
+        .or(item.due_spoken.as_deref())
+        .filter(|d| !d.trim().is_empty());
+    if let Some(due) = due {
         who_when.push(format!("due {}", one_line(due)));
     }
-    let task = one_line(&item.task);
-    if who_when.is_empty() {
-        task
-    } else {
-        format!("{task} — {}", who_when.join(", "))
+    let mut line = one_line(&item.task);
+    if !who_when.is_empty() {
+        line = format!("{line} — {}", who_when.join(", "));
     }
+    with_time(line, item.time)
+}
+
+/// `text [mm:ss]`: where in the transcript the item was said.
+fn with_time(text: String, time: Option<f64>) -> String {
+    match time {
+        Some(t) => format!("{text} [{}]", clock(t)),
+        None => text,
+    }
+}
+
+fn decision_line(d: &Decision) -> String {
+    with_time(one_line(&d.text), d.time)
 }
 
 fn transcript_line(seg: &Segment, bold_speaker: bool) -> Option<String> {
@@ -92,7 +110,8 @@ fn md_summary(out: &mut String, summary: Option<&Summary>) {
     if !s.overview.trim().is_empty() {
         let _ = write!(out, "{}\n\n", s.overview.trim());
     }
-    md_list(out, "Decisions", &s.decisions);
+    let decisions: Vec<String> = s.decisions.iter().map(decision_line).collect();
+    md_list(out, "Decisions", &decisions);
     out.push_str("### Action items\n\n");
     if s.action_items.is_empty() {
         out.push_str("_None._\n\n");
@@ -206,7 +225,7 @@ fn txt_summary(out: &mut String, summary: Option<&Summary>) {
     if !s.overview.trim().is_empty() {
         let _ = write!(out, "{}\n\n", s.overview.trim());
     }
-    txt_list(out, "Decisions", s.decisions.iter().map(|d| one_line(d)));
+    txt_list(out, "Decisions", s.decisions.iter().map(decision_line));
     txt_list(
         out,
         "Action items",

@@ -25,6 +25,9 @@ pub struct ProbeInfo {
     pub kind: MediaKind,
     pub audio: Option<AudioStream>,
     pub video: Option<VideoStream>,
+    /// The container's `creation_time` tag (ISO 8601, as the recorder wrote it), if any: when
+    /// the meeting took place, for resolving "by Friday".
+    pub creation_time: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -232,6 +235,10 @@ pub(crate) fn parse_ffprobe(json: &Value) -> Result<ProbeInfo, MediaError> {
         },
         audio,
         video,
+        creation_time: format["tags"]["creation_time"]
+            .as_str()
+            .map(str::to_string)
+            .filter(|t| t.len() >= 10),
     })
 }
 

@@ -76,6 +76,9 @@ pub enum JobKind {
     Plan,
     /// Notes of one transcript window (SUMMARY, stage 2, LLM).
     Map { window: MapWindow },
+    /// The whole summary in one step, for a transcript that fits one prompt (SUMMARY, stage 2,
+    /// LLM): no map-reduce.
+    Summarize { window: MapWindow },
     /// Reduce the previous stage's outputs; level 1 is the first (SUMMARY, stage ≥ 3, LLM).
     Reduce { level: i64 },
     /// Reduce a fixed group of the outputs of `from_stage + 1` (SUMMARY, LLM).
@@ -126,6 +129,9 @@ enum Stepped {
     Map {
         window: MapWindow,
     },
+    Summarize {
+        window: MapWindow,
+    },
     Reduce {
         #[serde(default = "first_level")]
         level: i64,
@@ -173,6 +179,7 @@ impl JobKind {
             JobKind::Scenes(_) | JobKind::Describe => TaskType::Visual,
             JobKind::Plan
             | JobKind::Map { .. }
+            | JobKind::Summarize { .. }
             | JobKind::Reduce { .. }
             | JobKind::Group { .. } => TaskType::Summary,
         }
@@ -184,9 +191,10 @@ impl JobKind {
             JobKind::Diarize { .. } => Some(model_key::DIARIZE),
             JobKind::Scenes(_) | JobKind::Plan => None,
             JobKind::Describe => Some(model_key::VLM),
-            JobKind::Map { .. } | JobKind::Reduce { .. } | JobKind::Group { .. } => {
-                Some(model_key::LLM)
-            }
+            JobKind::Map { .. }
+            | JobKind::Summarize { .. }
+            | JobKind::Reduce { .. }
+            | JobKind::Group { .. } => Some(model_key::LLM),
         }
     }
 
@@ -208,6 +216,7 @@ impl JobKind {
             JobKind::Describe => "describe",
             JobKind::Plan => "plan",
             JobKind::Map { .. } => "map",
+            JobKind::Summarize { .. } => "summarize",
             JobKind::Reduce { .. } => "reduce",
             JobKind::Group { .. } => "group",
         }
@@ -239,6 +248,9 @@ impl JobKind {
             JobKind::Describe => Stepped::Describe {},
             JobKind::Plan => Stepped::Plan {},
             JobKind::Map { window } => Stepped::Map {
+                window: window.clone(),
+            },
+            JobKind::Summarize { window } => Stepped::Summarize {
                 window: window.clone(),
             },
             JobKind::Reduce { level } => Stepped::Reduce { level: *level },
@@ -290,6 +302,7 @@ impl JobKind {
                 Stepped::Describe {} => JobKind::Describe,
                 Stepped::Plan {} => JobKind::Plan,
                 Stepped::Map { window } => JobKind::Map { window },
+                Stepped::Summarize { window } => JobKind::Summarize { window },
                 Stepped::Reduce { level } => JobKind::Reduce { level },
                 Stepped::Group {
                     from_stage,
@@ -445,6 +458,7 @@ mod tests {
             JobKind::Describe,
             JobKind::Plan,
             JobKind::Map { window: window() },
+            JobKind::Summarize { window: window() },
             JobKind::Reduce { level: 2 },
             JobKind::Group {
                 from_stage: 2,
@@ -570,9 +584,10 @@ mod tests {
                 JobKind::Scenes(_) => BatchKind::Scenes,
                 JobKind::Describe => BatchKind::Describe,
                 JobKind::Plan => BatchKind::Plan,
-                JobKind::Map { .. } | JobKind::Reduce { .. } | JobKind::Group { .. } => {
-                    BatchKind::LlmSteps
-                }
+                JobKind::Map { .. }
+                | JobKind::Summarize { .. }
+                | JobKind::Reduce { .. }
+                | JobKind::Group { .. } => BatchKind::LlmSteps,
             };
             assert_eq!(batch, expected, "{}", kind.step());
             // Diarization runs on the CPU; every other model is held under the GPU lease.

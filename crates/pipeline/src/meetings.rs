@@ -18,6 +18,8 @@ use crate::job::{ChunkPayload, JobKind, ScenesPayload};
 #[derive(Debug, Clone, Default)]
 pub struct AddOptions {
     pub title: Option<String>,
+    /// The meeting's date (`YYYY-MM-DD`), when the user gave it.
+    pub date: Option<String>,
     /// `None`: decided from the streams.
     pub kind: Option<MediaKind>,
     pub min_chunk_s: f64,
@@ -90,7 +92,9 @@ pub fn add_file(
     };
     let ingested = nightshift_media::ingest(file, &home.chunks_dir(), &ingest)
         .with_context(|| name.clone())?;
-    let meeting = new_meeting(file, &sha, opts.title.as_deref(), &ingested);
+    let mut meeting = new_meeting(file, &sha, opts.title.as_deref(), &ingested);
+    meeting.info["meeting_date"] = serde_json::json!(opts.date);
+    meeting.info["creation_time"] = serde_json::json!(ingested.probe.creation_time);
     let mut jobs = audio_jobs(&ingested);
     if ingested.kind == MediaKind::Video
         && let Some(video) = &ingested.probe.video

@@ -321,6 +321,50 @@ pub fn names_for(
     ))
 }
 
+/// The meeting's speakers with the names shown for them: hand-given or enrolled (`given`),
+/// else proposed from how the others address them in `segments` (`speech`), else the label.
+pub fn meeting_names(
+    queue: &Queue,
+    meeting: &nightshift_queue::MeetingRow,
+    result: &DiarizeResult,
+    config: &SpeakersConfig,
+    segments: &[Segment],
+) -> Result<Vec<nightshift_export::SpeakerName>> {
+    let given = names_for(queue, &meeting.meeting_id, result, config)?;
+    let labelled = label_segments(segments.to_vec(), &result.turns, &[]);
+    let lines: Vec<(Option<&str>, &str)> = labelled
+        .iter()
+        .map(|s| (s.speaker.as_deref(), s.text.as_str()))
+        .collect();
+    let proposed = nightshift_summarize::names::propose(&lines);
+    let taken: Vec<String> = given
+        .iter()
+        .filter(|(l, n)| l != n)
+        .map(|(_, n)| n.to_lowercase())
+        .collect();
+    Ok(given
+        .into_iter()
+        .map(|(label, name)| {
+            let (name, source) = if name != label {
+                (name, "given")
+            } else {
+                match proposed
+                    .get(&label)
+                    .filter(|p| !taken.contains(&p.name.to_lowercase()))
+                {
+                    Some(p) => (p.name.clone(), "speech"),
+                    None => (name, "label"),
+                }
+            };
+            nightshift_export::SpeakerName {
+                label,
+                name,
+                source: source.to_string(),
+            }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

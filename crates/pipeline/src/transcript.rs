@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use nightshift_core::{JobStatus, TaskType};
-use nightshift_export::{AssembleOptions, ChunkTranscript, MeetingDoc};
+use nightshift_core::{JobStatus, Segment, TaskType};
+use nightshift_export::{AssembleOptions, ChunkTranscript, MeetingDoc, SpeakerName};
 use nightshift_queue::{JobRow, MeetingRow, Queue};
 use nightshift_summarize::SummaryOut;
+use nightshift_summarize::dates::{self, Date};
+use nightshift_summarize::refine::{Context, Line, refine};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -40,14 +42,29 @@ pub fn build_doc(
     }
     chunks.sort_by(|a, b| a.offset_s.total_cmp(&b.offset_s));
     let mut segments = nightshift_export::assemble(&chunks, &AssembleOptions::default());
+    let mut speaker_names = Vec::new();
     if let Some(d) = crate::speakers::diarization(&jobs)? {
-        let names = crate::speakers::names_for(queue, &meeting.meeting_id, &d, speakers)?;
+        speaker_names = crate::speakers::meeting_names(queue, meeting, &d, speakers, &segments)?;
+        let names: Vec<(String, String)> = speaker_names
+            .iter()
+            .map(|s| (s.label.clone(), s.name.clone()))
+            .collect();
         segments = crate::speakers::label_segments(segments, &d.turns, &names);
     }
     let language = languages
         .into_iter()
         .max_by_key(|(_, n)| *n)
         .map(|(l, _)| l);
+    let date = meeting_date(meeting, &segments);
+    let summary = match final_summary(&jobs)? {
+        Some((out, _)) => Some(refined(
+            out,
+            &segments,
+            &speaker_names,
+            date.map(|(d, _)| d),
+        )),
+        None => None,
+    };
     Ok(MeetingDoc {
         meeting_id: meeting.meeting_id.clone(),
         title: meeting.title.clone(),
@@ -56,9 +73,79 @@ pub fn build_doc(
         language,
         scenes: scenes(&jobs, &segments)?,
         segments,
-        summary: final_summary(&jobs)?.map(|(s, _)| s.into_summary()),
+        summary,
         jobs: jobs_summary(&jobs),
+        speakers: speaker_names,
+        meeting_date: date.map(|(d, _)| d.to_string()),
+        meeting_date_source: date.map(|(_, s)| s.to_string()),
     })
+}
+
+/// When the meeting took place, and how that is known: given with `add --date`, the
+/// recording's `creation_time` tag, or said in the meeting ("Today is Thursday, April third").
+pub fn meeting_date(meeting: &MeetingRow, segments: &[Segment]) -> Option<(Date, &'static str)> {
+    let info = |k: &str| meeting.info[k].as_str().and_then(Date::parse_iso);
+    if let Some(d) = info("meeting_date") {
+        return Some((d, "given"));
+    }
+    let tagged = info("creation_time");
+    // The first minutes are where a date gets said.
+    let opening: String = segments
+        .iter()
+        .take_while(|s| s.start < 300.0)
+        .map(|s| s.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let added = Date::from_days((meeting.created_at / 86_400.0).floor() as i64);
+    let spoken = dates::spoken_meeting_date(&opening, added.year, tagged.map(|t| t.year));
+    match (tagged, spoken) {
+        // A file's tag can be a copy's or an export's date; a date said in the meeting on a
+        // different day wins.
+        (Some(t), Some(s)) if s != t => Some((s, "spoken")),
+        (Some(t), _) => Some((t, "metadata")),
+        (None, Some(s)) => Some((s, "spoken")),
+        (None, None) => None,
+    }
+}
+
+/// The model's summary checked against the transcript: see `nightshift_summarize::refine`.
+fn refined(
+    out: SummaryOut,
+    segments: &[Segment],
+    speakers: &[SpeakerName],
+    date: Option<Date>,
+) -> nightshift_core::Summary {
+    let lines: Vec<Line<'_>> = segments
+        .iter()
+        .map(|s| Line {
+            start: s.start,
+            end: s.end,
+            speaker: s.speaker.as_deref(),
+            text: &s.text,
+        })
+        .collect();
+    let names: Vec<String> = speakers
+        .iter()
+        .filter(|s| s.source != "label")
+        .map(|s| s.name.clone())
+        .collect();
+    let labels: Vec<(String, String)> = speakers
+        .iter()
+        .map(|s| (s.label.clone(), s.name.clone()))
+        .collect();
+    let ctx = Context {
+        meeting_date: date,
+        names: &names,
+        labels: &labels,
+    };
+    let r = refine(out, &lines, &ctx);
+    if !r.unsupported.is_empty() {
+        tracing::debug!(
+            "summary items without evidence in the transcript, left out: {:?}",
+            r.unsupported
+        );
+    }
+    r.summary
 }
 
 /// The video's scenes fused with what was said during each: `{start, end, keyframes,

@@ -9,13 +9,16 @@
 //! The engine (local llama worker, Ollama, OpenAI-compatible server) is not known here: prompts
 //! are chat messages and outputs are constrained by the JSON schemas below.
 
+pub mod dates;
+pub mod names;
 mod plan;
 mod prompts;
+pub mod refine;
 mod schema;
 
 pub use plan::{MapWindow, ReduceGroup, estimate_tokens, plan_map_windows, plan_reduce};
-pub use prompts::{MeetingMeta, Message, l1_messages, l2_messages};
+pub use prompts::{MeetingMeta, Message, l1_messages, l2_messages, one_step_messages};
 pub use schema::{
-    L1Notes, SummaryOut, TimedAction, TimedItem, l1_schema, l2_schema, max_output_chars, parse_l1,
-    parse_l2,
+    L1Notes, SummaryOut, TimedAction, TimedItem, l1_schema, l1_schema_for, l2_schema,
+    l2_schema_for, max_output_chars, max_tokens_for, parse_l1, parse_l2,
 };

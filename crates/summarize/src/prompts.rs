@@ -22,14 +22,42 @@ fn msg(role: &str, content: String) -> Message {
 pub struct MeetingMeta {
     pub title: String,
     pub duration_s: f64,
+    /// `YYYY-MM-DD (Weekday)`, when known: the model then knows what "Friday" means.
+    pub date: Option<String>,
+    /// The participants' names as the transcript shows them.
+    pub participants: Vec<String>,
+}
+
+impl MeetingMeta {
+    /// `Meeting: Title (4 min, 2025-04-03 Thursday). Participants: Grace, Henry.`
+    fn header(&self) -> String {
+        let mut when = format!("{:.0} min", (self.duration_s / 60.0).max(1.0));
+        if let Some(d) = &self.date {
+            when.push_str(&format!(", {d}"));
+        }
+        let mut h = format!("Meeting: {} ({when}).", self.title);
+        if !self.participants.is_empty() {
+            h.push_str(&format!(" Participants: {}.", self.participants.join(", ")));
+        }
+        h
+    }
 }
 
 const L1_SYSTEM: &str = "You take notes of one part of a meeting transcript. Lines look like \
 `[mm:ss] Speaker: text`. Write `notes`: the content of this part in clean sentences (drop fillers \
 and false starts, keep names, numbers and dates). List every decision stated explicitly, every \
-task explicitly assigned to someone (owner = the person who will do it, due = the deadline as \
-said), and open questions, each with the `time` of the line it comes from. Use only what the \
-transcript says; do not invent anything. Answer with JSON only.";
+task explicitly assigned to someone (owner = the name of the person who will do it, due = the \
+deadline in the words said), and open questions, each with the `time` of the line it comes from. \
+Each item once. Use only what the transcript says; do not invent anything; an empty list is \
+fine. Answer with JSON only.";
+
+const ONE_STEP_SYSTEM: &str = "You write the notes of a meeting from its transcript. Lines look \
+like `[mm:ss] Speaker: text`. Write an `overview` of the meeting in a few sentences. List every \
+decision stated explicitly, every task explicitly assigned to someone (`task` in a few words, \
+`owner` = the name of the person who will do it, `due` = the deadline in the words said, or \
+empty), and open questions; give each the `time` of the line it comes from. Each item once. Use \
+only what the transcript says; do not invent anything; an empty list is fine. Answer with JSON \
+only.";
 
 const L2_SYSTEM: &str = "You write the final notes of a meeting from notes of its parts, given in \
 order. Write an `overview` of the whole meeting, then merge the decisions, the action items \
@@ -42,15 +70,30 @@ pub fn l1_messages(meta: &MeetingMeta, window: &MapWindow) -> Vec<Message> {
         msg(
             "user",
             format!(
-                "Meeting: {} ({:.0} min). Part {} ({}–{} s):\n\n{}",
-                meta.title,
-                meta.duration_s / 60.0,
+                "{} Part {} ({}–{} s):\n\n{}",
+                meta.header(),
                 window.index + 1,
                 window.start.round(),
                 window.end.round(),
                 window.text
             ),
         ),
+    ]
+}
+
+/// A meeting whose whole transcript fits one prompt: its notes in one step (no map-reduce).
+pub fn one_step_messages(
+    meta: &MeetingMeta,
+    window: &MapWindow,
+    visual_notes: Option<&str>,
+) -> Vec<Message> {
+    let mut body = format!("{}\n\nTranscript:\n{}\n", meta.header(), window.text);
+    if let Some(v) = visual_notes.filter(|v| !v.trim().is_empty()) {
+        body.push_str(&format!("\nWhat was shown on screen:\n{}\n", v.trim()));
+    }
+    vec![
+        msg("system", ONE_STEP_SYSTEM.to_string()),
+        msg("user", body),
     ]
 }
 
@@ -61,11 +104,7 @@ pub fn l2_messages(
     inputs: &[String],
     visual_notes: Option<&str>,
 ) -> Vec<Message> {
-    let mut body = format!(
-        "Meeting: {} ({:.0} min).\n\n",
-        meta.title,
-        meta.duration_s / 60.0
-    );
+    let mut body = format!("{}\n\n", meta.header());
     for (i, input) in inputs.iter().enumerate() {
         body.push_str(&format!("Part {}:\n{}\n\n", i + 1, input.trim()));
     }

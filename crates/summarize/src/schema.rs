@@ -4,7 +4,7 @@
 //! step's `max_tokens` (see `max_output_chars`): a small model that rambles inside the schema
 //! still ends with valid JSON instead of being cut off mid-string.
 
-use nightshift_core::{ActionItem, Summary};
+use nightshift_core::{ActionItem, Decision, Summary};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -71,32 +71,89 @@ fn questions(max_items: usize) -> Value {
     json!({"type": "array", "maxItems": max_items, "items": string(150)})
 }
 
+/// The largest L1 (map) schema: for a full window.
 pub fn l1_schema() -> Value {
+    l1_schema_for(usize::MAX)
+}
+
+/// The largest L2 (summary) schema.
+pub fn l2_schema() -> Value {
+    l2_schema_for(usize::MAX)
+}
+
+/// How much a step may write, in proportion to what it reads: a few sentences cannot hold
+/// eight action items and a 600-character overview, and a model that rambles to fill the
+/// schema's bounds pays for every token (`max_tokens` follows the schema).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bounds {
+    text_chars: usize,
+    decisions: usize,
+    actions: usize,
+    questions: usize,
+}
+
+fn bounds(input_tokens: usize, full: Bounds) -> Bounds {
+    let scaled = |per: usize, least: usize, most: usize| (input_tokens / per).clamp(least, most);
+    Bounds {
+        text_chars: input_tokens.saturating_mul(2).clamp(160, full.text_chars),
+        decisions: scaled(120, 2, full.decisions),
+        actions: scaled(100, 2, full.actions),
+        questions: scaled(300, 1, full.questions),
+    }
+}
+
+/// The L1 (map) schema for a window of `input_tokens`.
+pub fn l1_schema_for(input_tokens: usize) -> Value {
+    let b = bounds(
+        input_tokens,
+        Bounds {
+            text_chars: 600,
+            decisions: 4,
+            actions: 5,
+            questions: 3,
+        },
+    );
     json!({
         "type": "object", "additionalProperties": false,
         "properties": {
-            "notes": string(600),
-            "decisions": timed_items(4),
-            "action_items": actions(5),
-            "open_questions": questions(3)
+            "notes": string(b.text_chars),
+            "decisions": timed_items(b.decisions),
+            "action_items": actions(b.actions),
+            "open_questions": questions(b.questions)
         },
         "required": ["notes", "decisions", "action_items", "open_questions"]
     })
 }
 
-pub fn l2_schema() -> Value {
+/// The L2 (summary) schema for inputs of `input_tokens`.
+pub fn l2_schema_for(input_tokens: usize) -> Value {
+    let b = bounds(
+        input_tokens,
+        Bounds {
+            text_chars: 600,
+            decisions: 6,
+            actions: 8,
+            questions: 4,
+        },
+    );
     json!({
         "type": "object", "additionalProperties": false,
         "properties": {
             // At least a sentence: a tiny model once answered "" for a transcript with
             // speaker names, and an empty overview is no summary.
-            "overview": {"type": "string", "minLength": 24, "maxLength": 600},
-            "decisions": timed_items(6),
-            "action_items": actions(8),
-            "open_questions": questions(4)
+            "overview": {"type": "string", "minLength": 24, "maxLength": b.text_chars},
+            "decisions": timed_items(b.decisions),
+            "action_items": actions(b.actions),
+            "open_questions": questions(b.questions)
         },
         "required": ["overview", "decisions", "action_items", "open_questions"]
     })
+}
+
+/// Generation limit for a schema: its largest document at a pessimistic ~2.5 characters per
+/// token, plus room for indentation whitespace.
+pub fn max_tokens_for(schema: &Value) -> u32 {
+    (max_output_chars(schema) as f64 / 2.5).ceil() as u32 + 64
 }
 
 /// The most characters of content a document of `schema` can hold (string bounds × array
@@ -149,20 +206,20 @@ fn non_empty(s: &str) -> Option<String> {
 }
 
 impl SummaryOut {
-    /// The product's summary shape; decision and question times are kept in the text as
-    /// `(mm:ss)` so a reader can find the source.
+    /// The product's summary shape as the model wrote it, unchecked (see [`crate::refine`]
+    /// for notes checked against the transcript); the model's `mm:ss` times are kept.
     pub fn into_summary(self) -> Summary {
-        let with_time = |i: TimedItem| match non_empty(&i.time) {
-            Some(t) => format!("{} ({t})", i.text.trim()),
-            None => i.text.trim().to_string(),
-        };
         Summary {
             overview: self.overview.trim().to_string(),
             decisions: self
                 .decisions
                 .into_iter()
-                .map(with_time)
-                .filter(|s| !s.is_empty())
+                .filter(|d| !d.text.trim().is_empty())
+                .map(|d| Decision {
+                    text: d.text.trim().to_string(),
+                    time: crate::refine::parse_time(&d.time),
+                    speaker: None,
+                })
                 .collect(),
             action_items: self
                 .action_items
@@ -172,6 +229,8 @@ impl SummaryOut {
                     task: a.task.trim().to_string(),
                     owner: non_empty(&a.owner),
                     due: non_empty(&a.due),
+                    due_spoken: None,
+                    time: crate::refine::parse_time(&a.time),
                 })
                 .collect(),
             open_questions: self
@@ -223,6 +282,16 @@ mod tests {
     }
 
     #[test]
+    fn short_inputs_get_small_schemas_and_generation_limits() {
+        let small = l2_schema_for(40);
+        assert_eq!(small["properties"]["action_items"]["maxItems"], 2);
+        assert_eq!(small["properties"]["overview"]["maxLength"], 160);
+        assert!(max_tokens_for(&small) < max_tokens_for(&l2_schema()) / 2);
+        assert_eq!(l2_schema_for(100_000), l2_schema());
+        assert!(max_tokens_for(&l1_schema()) <= 1536 && max_tokens_for(&l2_schema()) <= 2048);
+    }
+
+    #[test]
     fn parsed_output_becomes_a_summary_with_owner_and_due() {
         let text = r#"{"overview":" Migration planned. ","decisions":[{"text":"Migrate on Saturday","time":"00:52"}],
             "action_items":[{"task":"Add the index","owner":"Carlos","due":"2025-03-12","time":"00:34"},
@@ -230,7 +299,8 @@ mod tests {
             "open_questions":["Record the demo?",""]}"#;
         let s = parse_l2(text).unwrap().into_summary();
         assert_eq!(s.overview, "Migration planned.");
-        assert_eq!(s.decisions, vec!["Migrate on Saturday (00:52)"]);
+        assert_eq!(s.decisions[0].text, "Migrate on Saturday");
+        assert_eq!(s.decisions[0].time, Some(52.0));
         assert_eq!(s.action_items.len(), 1);
         assert_eq!(s.action_items[0].owner.as_deref(), Some("Carlos"));
         assert_eq!(s.open_questions, vec!["Record the demo?"]);

@@ -24,8 +24,16 @@ pub fn run(home: &Home, args: &AddArgs) -> Result<ExitCode> {
     home.ensure()?;
     let config = Config::load(home)?;
     let mut queue = Queue::open(&home.db_path())?;
+    let date = match args.date.as_deref() {
+        Some(d) => Some(
+            nightshift_summarize::dates::Date::parse_iso(d)
+                .ok_or_else(|| anyhow::anyhow!("--date {d:?}: expected YYYY-MM-DD"))?,
+        ),
+        None => None,
+    };
     let opts = AddOptions {
         title: args.title.clone(),
+        date: date.map(|d| d.to_string()),
         kind: match args.kind {
             KindArg::Auto => None,
             KindArg::Audio => Some(MediaKind::Audio),

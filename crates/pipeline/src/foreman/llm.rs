@@ -11,7 +11,8 @@ use anyhow::Result;
 use nightshift_llm_http::{Api, ChatRequest, Client, Endpoint, HttpError};
 use nightshift_queue::{ClaimedJob, Queue};
 use nightshift_summarize::{
-    MeetingMeta, l1_messages, l1_schema, l2_messages, l2_schema, parse_l1, parse_l2,
+    MeetingMeta, estimate_tokens, l1_messages, l1_schema_for, l2_messages, l2_schema_for,
+    max_tokens_for, one_step_messages, parse_l1, parse_l2,
 };
 use nightshift_supervisor::{LLAMA_WORKER, Llama};
 use nightshift_worker_protocol::{
@@ -21,7 +22,7 @@ use nightshift_worker_protocol::{
 use serde_json::{Value, json};
 
 use super::batch::{self, Adapter, Settle, WorkerBatch};
-use super::summary::{self, LlmStep, MAP_MAX_TOKENS, REDUCE_MAX_TOKENS};
+use super::summary::{self, LlmStep};
 use crate::config::{Backend, SummaryConfig};
 use crate::job::SummaryStepResult;
 
@@ -37,52 +38,20 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
     let owner = ctx.me.runner_id.as_str();
     let mut items = Vec::new();
     let mut pending: HashMap<i64, Pending> = HashMap::new();
+    let mut metas: HashMap<String, MeetingMeta> = HashMap::new();
     for job in &jobs {
         let Some(step) = summary::prepare(queue, owner, job, cfg)? else {
             continue;
         };
-        let meta = match queue.meeting(&job.meeting_id)? {
-            Some(m) => MeetingMeta {
-                title: m.title,
-                duration_s: m.duration_s,
-            },
-            None => continue,
-        };
-        let (messages, schema, max_tokens, p) = match step {
-            LlmStep::Map { window } => (
-                l1_messages(&meta, &window),
-                l1_schema(),
-                MAP_MAX_TOKENS,
-                Pending {
-                    step: "map",
-                    is_final: false,
-                    gaps: Vec::new(),
-                },
-            ),
-            LlmStep::Reduce {
-                inputs,
-                is_final,
-                gaps,
-            } => (
-                l2_messages(
-                    &meta,
-                    &inputs,
-                    if is_final {
-                        visual_notes(queue, &job.meeting_id)?
-                    } else {
-                        None
-                    }
-                    .as_deref(),
-                ),
-                l2_schema(),
-                REDUCE_MAX_TOKENS,
-                Pending {
-                    step: "reduce",
-                    is_final,
-                    gaps,
-                },
-            ),
-        };
+        if !metas.contains_key(&job.meeting_id) {
+            let Some(meta) = meeting_meta(queue, &job.meeting_id, ctx.speakers)? else {
+                continue;
+            };
+            metas.insert(job.meeting_id.clone(), meta);
+        }
+        let meta = &metas[&job.meeting_id];
+        let (messages, schema, p) = step_prompt(queue, &job.meeting_id, meta, step)?;
+        let max_tokens = max_tokens_for(&schema);
         pending.insert(job.job_id, p);
         items.push(CompleteItem {
             json_schema: Some(schema),
@@ -202,6 +171,91 @@ fn run_server(
         }
     }
     Ok(())
+}
+
+/// What the prompts say about a meeting: title, length, date and participants' names.
+fn meeting_meta(
+    queue: &Queue,
+    meeting_id: &str,
+    speakers: &crate::config::SpeakersConfig,
+) -> Result<Option<MeetingMeta>> {
+    let Some(m) = queue.meeting(meeting_id)? else {
+        return Ok(None);
+    };
+    let doc = crate::transcript::build_doc(queue, &m, speakers)?;
+    let date = crate::transcript::meeting_date(&m, &doc.segments).map(|(d, _)| {
+        const DAYS: [&str; 7] = [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ];
+        format!("{d} {}", DAYS[d.weekday() as usize])
+    });
+    Ok(Some(MeetingMeta {
+        title: m.title,
+        duration_s: m.duration_s,
+        date,
+        participants: doc
+            .speakers
+            .iter()
+            .filter(|s| s.source != "label")
+            .map(|s| s.name.clone())
+            .collect(),
+    }))
+}
+
+/// A step's chat messages and output schema (sized to its input), and what its answer becomes.
+fn step_prompt(
+    queue: &Queue,
+    meeting_id: &str,
+    meta: &MeetingMeta,
+    step: LlmStep,
+) -> Result<(Vec<nightshift_summarize::Message>, Value, Pending)> {
+    Ok(match step {
+        LlmStep::Map { window } => (
+            l1_messages(meta, &window),
+            l1_schema_for(window.est_tokens),
+            Pending {
+                step: "map",
+                is_final: false,
+                gaps: Vec::new(),
+            },
+        ),
+        LlmStep::Summarize { window, gaps } => (
+            one_step_messages(meta, &window, visual_notes(queue, meeting_id)?.as_deref()),
+            l2_schema_for(window.est_tokens),
+            Pending {
+                step: "summarize",
+                is_final: true,
+                gaps,
+            },
+        ),
+        LlmStep::Reduce {
+            inputs,
+            is_final,
+            gaps,
+        } => {
+            let notes = if is_final {
+                visual_notes(queue, meeting_id)?
+            } else {
+                None
+            };
+            let tokens = inputs.iter().map(|i| estimate_tokens(i)).sum();
+            (
+                l2_messages(meta, &inputs, notes.as_deref()),
+                l2_schema_for(tokens),
+                Pending {
+                    step: "reduce",
+                    is_final,
+                    gaps,
+                },
+            )
+        }
+    })
 }
 
 /// One step on the server, its reply read as the llama protocol's answer. A server that cannot

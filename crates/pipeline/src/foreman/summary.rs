@@ -13,6 +13,10 @@ use serde_json::{Value, json};
 
 use crate::config::SummaryConfig;
 use crate::job::{JobKind, SummaryStepResult, stored_result};
+/// Below this many transcribed words a meeting gets no LLM summary: its overview is the
+/// transcript itself (a 5-second clip says one or two sentences; a model could only restate
+/// or invent).
+pub const MIN_WORDS: usize = 25;
 /// Tokens the system prompt and framing take, beyond the transcript or notes.
 pub const PROMPT_OVERHEAD: usize = 450;
 /// Generation limits: the largest document the schema allows (`max_output_chars`: ~3.1k and
@@ -85,12 +89,49 @@ pub fn run_plan(
         )?;
         return Ok(());
     }
-    let split_segments = windows.iter().filter(|w| w.split_segment).count();
-    let mut follow: Vec<NewJob> = windows
+    let words: usize = doc
+        .segments
         .iter()
-        .map(|w| JobKind::Map { window: w.clone() }.new_job(2, w.index as i64))
-        .collect();
-    follow.push(JobKind::Reduce { level: 1 }.new_job(3, 0));
+        .map(|s| s.text.split_whitespace().count())
+        .sum();
+    if words < MIN_WORDS {
+        // A few words hold no decisions to find: the transcript is its own summary.
+        let text: Vec<&str> = doc.segments.iter().map(|s| s.text.trim()).collect();
+        let summary = SummaryOut {
+            overview: format!("Too short to summarise ({words} words): {}", text.join(" ")),
+            ..SummaryOut::default()
+        };
+        let result = SummaryStepResult {
+            step: "plan".into(),
+            windows: Some(0),
+            is_final: true,
+            summary: Some(serde_json::to_value(summary)?),
+            gaps,
+            ..SummaryStepResult::default()
+        };
+        queue.complete(
+            job.job_id,
+            owner,
+            &result.to_value(),
+            &json!({"wall_s": 0.0}),
+        )?;
+        return Ok(());
+    }
+    let split_segments = windows.iter().filter(|w| w.split_segment).count();
+    let one_prompt =
+        windows.len() == 1 && windows[0].est_tokens <= input_budget(cfg, REDUCE_MAX_TOKENS);
+    let follow: Vec<NewJob> = if one_prompt {
+        // It all fits one prompt: the summary in one step.
+        let window = windows[0].clone();
+        vec![JobKind::Summarize { window }.new_job(2, 0)]
+    } else {
+        let mut follow: Vec<NewJob> = windows
+            .iter()
+            .map(|w| JobKind::Map { window: w.clone() }.new_job(2, w.index as i64))
+            .collect();
+        follow.push(JobKind::Reduce { level: 1 }.new_job(3, 0));
+        follow
+    };
     let result = SummaryStepResult {
         step: "plan".into(),
         windows: Some(windows.len()),
@@ -121,10 +162,28 @@ fn audio_gaps(jobs: &[JobRow]) -> Result<Vec<Value>> {
     Ok(gaps)
 }
 
+/// The gaps the plan step found (failed chunks): the summary says what it could not hear.
+fn plan_gaps(jobs: &[JobRow]) -> Result<Vec<Value>> {
+    let mut gaps = Vec::new();
+    for plan in jobs.iter().filter(|j| j.task_type == TaskType::Summary) {
+        if JobKind::of_row(plan)? == JobKind::Plan
+            && let Some(r) = stored_result::<SummaryStepResult>(plan)?
+        {
+            gaps.extend(r.gaps);
+        }
+    }
+    Ok(gaps)
+}
+
 /// What an LLM step of the batch must do.
 pub enum LlmStep {
     Map {
         window: MapWindow,
+    },
+    /// The whole transcript in one window: the final summary in one step.
+    Summarize {
+        window: MapWindow,
+        gaps: Vec<Value>,
     },
     /// Reduce these inputs (JSON texts, in meeting order) into one `SummaryOut`.
     Reduce {
@@ -167,6 +226,13 @@ pub fn prepare(
 ) -> Result<Option<LlmStep>> {
     let level = match JobKind::of_claimed(job)? {
         JobKind::Map { window } => return Ok(Some(LlmStep::Map { window })),
+        JobKind::Summarize { window } => {
+            let jobs = queue.jobs_of(&job.meeting_id)?;
+            return Ok(Some(LlmStep::Summarize {
+                window,
+                gaps: plan_gaps(&jobs)?,
+            }));
+        }
         JobKind::Group {
             from_stage,
             indices,
@@ -194,13 +260,7 @@ pub fn prepare(
     // A level reduce.
     let jobs = queue.jobs_of(&job.meeting_id)?;
     let (inputs, mut gaps) = reduce_inputs(&jobs, job.stage)?;
-    for plan in jobs.iter().filter(|j| j.task_type == TaskType::Summary) {
-        if JobKind::of_row(plan)? == JobKind::Plan
-            && let Some(r) = stored_result::<SummaryStepResult>(plan)?
-        {
-            gaps.extend(r.gaps);
-        }
-    }
+    gaps.extend(plan_gaps(&jobs)?);
     let budget = input_budget(cfg, REDUCE_MAX_TOKENS);
     let sizes: Vec<usize> = inputs.iter().map(|t| estimate_tokens(t)).collect();
     let groups = plan_reduce(&sizes, budget);

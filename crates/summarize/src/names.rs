@@ -1,0 +1,317 @@
+//! Names people call each other by, for speakers the diarization only knows as `SPEAKER_n`.
+//!
+//! Meetings name their participants in passing: "Thanks, Grace." (the one who just spoke),
+//! "Go ahead, Henry." / "Diana, please write the copy…" (the one who speaks next), "I'm Tom"
+//! (the one speaking). Each such address is a vote for a label → name; the best-supported pairs
+//! win, one name per label and one label per name. The result is a proposal, shown as such and
+//! overridden by a name given by hand or an enrolled voice.
+//!
+//! Pure: works on the transcript's turns (speaker label + text, in order).
+
+use std::collections::BTreeMap;
+
+/// Words that start sentences or follow a greeting and are not names.
+const NOT_NAMES: &[&str] = &[
+    "I",
+    "I'm",
+    "I'll",
+    "I've",
+    "I'd",
+    "OK",
+    "Okay",
+    "Yes",
+    "Yeah",
+    "No",
+    "Right",
+    "Sure",
+    "Thanks",
+    "Thank",
+    "Great",
+    "Good",
+    "Fine",
+    "Well",
+    "So",
+    "And",
+    "But",
+    "Then",
+    "Now",
+    "Also",
+    "Please",
+    "Sorry",
+    "Hi",
+    "Hello",
+    "Hey",
+    "Welcome",
+    "Everyone",
+    "Everybody",
+    "All",
+    "Team",
+    "Folks",
+    "Guys",
+    "Agreed",
+    "Perfect",
+    "Alright",
+    "Let's",
+    "We",
+    "You",
+    "They",
+    "It",
+    "That",
+    "This",
+    "There",
+    "Here",
+    "What",
+    "When",
+    "Where",
+    "Why",
+    "How",
+    "Who",
+    "Which",
+    "Do",
+    "Does",
+    "Did",
+    "Can",
+    "Could",
+    "Would",
+    "Will",
+    "Should",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+    "Today",
+    "Tomorrow",
+    "Decision",
+    "Question",
+    "Note",
+    "Speaker",
+    "Both",
+    "Go",
+    "Ahead",
+];
+
+/// Openers after which a comma and a name address someone ("Thanks, Grace.").
+const THANKS: &[&str] = &["thanks", "thank you", "cheers"];
+const HANDOVER: &[&str] = &[
+    "go ahead",
+    "over to you",
+    "your turn",
+    "please go on",
+    "what do you think",
+    "any thoughts",
+];
+/// Words after "Name," that make it a request to that person ("Diana, please …").
+const REQUEST: &[&str] = &[
+    "please", "could", "can", "would", "will", "you", "what", "do", "are", "how", "any",
+];
+
+/// A proposed name for a speaker label and how many addresses support it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposed {
+    pub name: String,
+    pub votes: usize,
+}
+
+/// One turn: consecutive speech of one speaker.
+struct Turn<'a> {
+    speaker: &'a str,
+    text: String,
+}
+
+fn turns<'a>(lines: &[(Option<&'a str>, &'a str)]) -> Vec<Turn<'a>> {
+    let mut out: Vec<Turn<'a>> = Vec::new();
+    for (speaker, text) in lines {
+        let Some(speaker) = speaker else { continue };
+        match out.last_mut() {
+            Some(t) if t.speaker == *speaker => {
+                t.text.push(' ');
+                t.text.push_str(text.trim());
+            }
+            _ => out.push(Turn {
+                speaker,
+                text: text.trim().to_string(),
+            }),
+        }
+    }
+    out
+}
+
+/// A capitalised word that is not a common sentence word: a name candidate.
+fn as_name(word: &str) -> Option<String> {
+    let w = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
+    let mut chars = w.chars();
+    let first = chars.next()?;
+    let ok = first.is_uppercase()
+        && w.len() >= 2
+        && chars.all(|c| c.is_alphabetic() || c == '-' || c == '\'')
+        && !NOT_NAMES.iter().any(|n| n.eq_ignore_ascii_case(w));
+    ok.then(|| w.to_string())
+}
+
+fn sentences(text: &str) -> impl Iterator<Item = &str> {
+    text.split(['.', '!', '?'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// Who a sentence addresses, and whether that person spoke before (`Thanks, X`) or speaks next.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Address {
+    Previous(String),
+    Next(String),
+    Itself(String),
+}
+
+pub(crate) fn address(sentence: &str) -> Option<Address> {
+    let lower = sentence.to_lowercase();
+    for (openers, make) in [
+        (THANKS, Address::Previous as fn(String) -> Address),
+        (HANDOVER, Address::Next as fn(String) -> Address),
+    ] {
+        for o in openers {
+            if let Some(rest) = lower.strip_prefix(o)
+                && rest.starts_with([',', ' '])
+            {
+                // "Thanks, Grace" but not "Thanks, everyone" or "Thanks for …".
+                let original = &sentence[o.len()..];
+                let first = original
+                    .trim_start_matches([',', ' '])
+                    .split([' ', ','])
+                    .next()?;
+                if let Some(name) = as_name(first) {
+                    return Some(make(name));
+                }
+            }
+        }
+    }
+    for intro in ["i'm ", "i am ", "my name is ", "this is "] {
+        if let Some(pos) = lower.find(intro)
+            && (pos == 0 || lower[..pos].ends_with(' '))
+        {
+            let after = &sentence[pos + intro.len()..];
+            if let Some(name) = after.split([' ', ',']).next().and_then(as_name) {
+                return Some(Address::Itself(name));
+            }
+        }
+    }
+    // "Diana, please write …", "Henry, could you …"
+    let (head, rest) = sentence.split_once(',')?;
+    let name = as_name(head.trim()).filter(|_| !head.trim().contains(' '))?;
+    let next = rest.split_whitespace().next()?.to_lowercase();
+    REQUEST
+        .contains(&next.as_str())
+        .then_some(Address::Next(name))
+}
+
+/// Proposed names per speaker label, from how the speakers address each other.
+pub fn propose(lines: &[(Option<&str>, &str)]) -> BTreeMap<String, Proposed> {
+    let turns = turns(lines);
+    let mut votes: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (i, t) in turns.iter().enumerate() {
+        for sentence in sentences(&t.text) {
+            let (who, name) = match address(sentence) {
+                Some(Address::Previous(n)) if i > 0 => (turns[i - 1].speaker, n),
+                Some(Address::Next(n)) => match turns.get(i + 1) {
+                    Some(next) => (next.speaker, n),
+                    None => continue,
+                },
+                Some(Address::Itself(n)) => (t.speaker, n),
+                _ => continue,
+            };
+            // Nobody addresses themselves by name ("Thanks, Grace" said by Grace is about
+            // someone else's turn order, not a name for her).
+            if who == t.speaker && !matches!(address(sentence), Some(Address::Itself(_))) {
+                continue;
+            }
+            *votes.entry((who.to_string(), name)).or_default() += 1;
+        }
+    }
+    let mut ranked: Vec<((String, String), usize)> = votes.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut out: BTreeMap<String, Proposed> = BTreeMap::new();
+    for ((label, name), n) in ranked {
+        if out.contains_key(&label) || out.values().any(|p| p.name == name) {
+            continue;
+        }
+        out.insert(label, Proposed { name, votes: n });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_name_the_previous_or_next_speaker() {
+        let lines = [
+            (
+                Some("SPEAKER_1"),
+                "Welcome to the design review. Today is Thursday, April third.",
+            ),
+            (
+                Some("SPEAKER_2"),
+                "Thanks, Grace. I have the new onboarding screens.",
+            ),
+            (Some("SPEAKER_3"), "Yes, we can see it."),
+            (Some("SPEAKER_1"), "Sorry, can I jump in? Go ahead, Henry."),
+            (Some("SPEAKER_3"), "The color tokens are finished."),
+            (
+                Some("SPEAKER_1"),
+                "Diana, please write the copy for the three screens.",
+            ),
+            (Some("SPEAKER_2"), "I can do that."),
+            (Some("SPEAKER_2"), "Thanks, everyone."),
+        ];
+        let p = propose(&lines);
+        let name = |l: &str| p.get(l).map(|x| x.name.as_str());
+        assert_eq!(name("SPEAKER_1"), Some("Grace"));
+        assert_eq!(name("SPEAKER_2"), Some("Diana"));
+        assert_eq!(name("SPEAKER_3"), Some("Henry"));
+    }
+
+    #[test]
+    fn introductions_name_the_speaker_and_common_words_are_not_names() {
+        let lines = [
+            (Some("SPEAKER_1"), "Hi, I'm Tom, I run the data team."),
+            (Some("SPEAKER_2"), "Thanks, Okay. Thanks for joining."),
+            (Some("SPEAKER_1"), "Friday, please."),
+        ];
+        let p = propose(&lines);
+        assert_eq!(p.get("SPEAKER_1").map(|x| x.name.as_str()), Some("Tom"));
+        assert!(p.get("SPEAKER_2").is_none(), "{p:?}");
+    }
+
+    #[test]
+    fn one_name_per_label_and_one_label_per_name_by_votes() {
+        let lines = [
+            (Some("A"), "Thanks, Ravi."),
+            (Some("B"), "Ravi, could you check?"),
+            (Some("A"), "Sure."),
+            (Some("B"), "Thanks, Ravi."),
+            (Some("A"), "Go ahead, Mia."),
+            (Some("B"), "Okay."),
+        ];
+        let p = propose(&lines);
+        assert_eq!(
+            p.get("A").map(|x| (x.name.as_str(), x.votes)),
+            Some(("Ravi", 2))
+        );
+        assert_eq!(p.get("B").map(|x| x.name.as_str()), Some("Mia"));
+    }
+}
