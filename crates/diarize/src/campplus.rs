@@ -133,6 +133,73 @@ impl Loader<'_> {
         let a = self.affine(bn, shape[0], true)?;
         Ok(fold(c, &a))
     }
+
+    /// Residual block `p` of the FCM head; a strided block has a 1×1 shortcut convolution.
+    fn res_block(&self, p: &str, stride: usize) -> Result<ResBlock, DiarizeError> {
+        let hc = HEAD_CHANNELS;
+        let shortcut = if stride != 1 {
+            Some(self.conv_bn(
+                &format!("{p}.shortcut.0"),
+                &[hc, hc, 1, 1],
+                &format!("{p}.shortcut.1"),
+            )?)
+        } else {
+            None
+        };
+        Ok(ResBlock {
+            conv1: self.conv_bn(&format!("{p}.conv1"), &[hc, hc, 3, 3], &format!("{p}.bn1"))?,
+            conv2: self.conv_bn(&format!("{p}.conv2"), &[hc, hc, 3, 3], &format!("{p}.bn2"))?,
+            shortcut,
+            stride,
+        })
+    }
+
+    /// Layer `p` of a dense TDNN block, over `inp` input channels.
+    fn dense_layer(
+        &self,
+        p: &str,
+        inp: usize,
+        dilation: usize,
+    ) -> Result<DenseLayer, DiarizeError> {
+        Ok(DenseLayer {
+            norm1: self.affine(&format!("{p}.nonlinear1.batchnorm"), inp, true)?,
+            linear1: self.conv_bn(
+                &format!("{p}.linear1"),
+                &[BOTTLENECK, inp, 1],
+                &format!("{p}.nonlinear2.batchnorm"),
+            )?,
+            local: self.conv(
+                &format!("{p}.cam_layer.linear_local"),
+                &[GROWTH, BOTTLENECK, 3],
+            )?,
+            gate1: self.conv(
+                &format!("{p}.cam_layer.linear1"),
+                &[BOTTLENECK / 2, BOTTLENECK, 1],
+            )?,
+            gate2: self.conv(
+                &format!("{p}.cam_layer.linear2"),
+                &[GROWTH, BOTTLENECK / 2, 1],
+            )?,
+            dilation,
+        })
+    }
+
+    /// The transit layer after dense block `b` (0-based), halving its `channels`. The last
+    /// one gets the output BatchNorm folded into its convolution.
+    fn transit(&self, b: usize, channels: usize) -> Result<Transit, DiarizeError> {
+        let p = format!("xvector.transit{}", b + 1);
+        let mut linear = self.conv(&format!("{p}.linear"), &[channels / 2, channels, 1])?;
+        if b + 1 == BLOCKS.len() {
+            linear = fold(
+                linear,
+                &self.affine("xvector.out_nonlinear.batchnorm", channels / 2, true)?,
+            );
+        }
+        Ok(Transit {
+            norm: self.affine(&format!("{p}.nonlinear.batchnorm"), channels, true)?,
+            linear,
+        })
+    }
 }
 
 fn fold(mut c: Conv, a: &Affine) -> Conv {
@@ -160,30 +227,7 @@ impl CamPlus {
         let mut head_blocks = Vec::new();
         for layer in ["layer1", "layer2"] {
             for (i, stride) in [(0, 2), (1, 1)] {
-                let p = format!("head.{layer}.{i}");
-                let shortcut = if stride != 1 {
-                    Some(l.conv_bn(
-                        &format!("{p}.shortcut.0"),
-                        &[hc, hc, 1, 1],
-                        &format!("{p}.shortcut.1"),
-                    )?)
-                } else {
-                    None
-                };
-                head_blocks.push(ResBlock {
-                    conv1: l.conv_bn(
-                        &format!("{p}.conv1"),
-                        &[hc, hc, 3, 3],
-                        &format!("{p}.bn1"),
-                    )?,
-                    conv2: l.conv_bn(
-                        &format!("{p}.conv2"),
-                        &[hc, hc, 3, 3],
-                        &format!("{p}.bn2"),
-                    )?,
-                    shortcut,
-                    stride,
-                });
+                head_blocks.push(l.res_block(&format!("head.{layer}.{i}"), stride)?);
             }
         }
         let head_conv2 = l.conv_bn("head.conv2", &[hc, hc, 3, 3], "head.bn2")?;
@@ -195,48 +239,14 @@ impl CamPlus {
         let mut channels = INIT_CHANNELS;
         let mut blocks = Vec::new();
         for (b, &(layers, dilation)) in BLOCKS.iter().enumerate() {
-            let mut dense = Vec::new();
-            for i in 0..layers {
-                let p = format!("xvector.block{}.tdnnd{}", b + 1, i + 1);
-                let inp = channels + i * GROWTH;
-                dense.push(DenseLayer {
-                    norm1: l.affine(&format!("{p}.nonlinear1.batchnorm"), inp, true)?,
-                    linear1: l.conv_bn(
-                        &format!("{p}.linear1"),
-                        &[BOTTLENECK, inp, 1],
-                        &format!("{p}.nonlinear2.batchnorm"),
-                    )?,
-                    local: l.conv(
-                        &format!("{p}.cam_layer.linear_local"),
-                        &[GROWTH, BOTTLENECK, 3],
-                    )?,
-                    gate1: l.conv(
-                        &format!("{p}.cam_layer.linear1"),
-                        &[BOTTLENECK / 2, BOTTLENECK, 1],
-                    )?,
-                    gate2: l.conv(
-                        &format!("{p}.cam_layer.linear2"),
-                        &[GROWTH, BOTTLENECK / 2, 1],
-                    )?,
-                    dilation,
-                });
-            }
+            let dense = (0..layers)
+                .map(|i| {
+                    let p = format!("xvector.block{}.tdnnd{}", b + 1, i + 1);
+                    l.dense_layer(&p, channels + i * GROWTH, dilation)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             channels += layers * GROWTH;
-            let p = format!("xvector.transit{}", b + 1);
-            let mut linear = l.conv(&format!("{p}.linear"), &[channels / 2, channels, 1])?;
-            if b + 1 == BLOCKS.len() {
-                linear = fold(
-                    linear,
-                    &l.affine("xvector.out_nonlinear.batchnorm", channels / 2, true)?,
-                );
-            }
-            blocks.push((
-                dense,
-                Transit {
-                    norm: l.affine(&format!("{p}.nonlinear.batchnorm"), channels, true)?,
-                    linear,
-                },
-            ));
+            blocks.push((dense, l.transit(b, channels)?));
             channels /= 2;
         }
         let dense = fold(

@@ -66,88 +66,144 @@ pub fn agglomerative(
     if n == 0 {
         return Vec::new();
     }
-    let (min, max) = match hints.exact {
-        Some(k) => (k.clamp(1, n), k.clamp(1, n)),
-        None => (
-            hints.min.clamp(1, n),
-            hints.max.clamp(1, n).max(hints.min.clamp(1, n)),
-        ),
-    };
-    let mut sums: Vec<Vec<f32>> = (0..n)
-        .map(|i| {
-            let w = weights[i].max(1e-6);
-            vectors[i * dim..(i + 1) * dim]
-                .iter()
-                .map(|v| v * w)
-                .collect()
-        })
-        .collect();
-    let mut mass: Vec<f32> = weights.iter().map(|w| w.max(1e-6)).collect();
-    let unit = |s: &[f32]| -> Vec<f32> {
-        let norm = s.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-        s.iter().map(|x| x / norm).collect()
-    };
-    let mut units: Vec<Vec<f32>> = sums.iter().map(|s| unit(s)).collect();
-    let mut active = vec![true; n];
+    let (min, max) = count_bounds(hints, n);
+    let mut clusters = Clusters::new(vectors, dim, weights, linkage);
     let mut label: Vec<usize> = (0..n).collect();
-    // Adjusted distance: centroid distance minus the slack both sizes earn.
-    let dist = |units: &[Vec<f32>], mass: &[f32], a: usize, b: usize| -> f32 {
-        let slack = |m: f32| linkage.size_slack / (m / linkage.piece_weight).max(1.0).sqrt();
-        cosine_distance(&units[a], &units[b]) - slack(mass[a]) - slack(mass[b])
-    };
-    let nearest = |units: &[Vec<f32>], mass: &[f32], active: &[bool], a: usize| {
-        (0..n)
-            .filter(|&c| c != a && active[c])
-            .map(|c| (c, dist(units, mass, a, c)))
-            .min_by(|x, y| x.1.total_cmp(&y.1))
-    };
-    let mut nn: Vec<Option<(usize, f32)>> =
-        (0..n).map(|a| nearest(&units, &mass, &active, a)).collect();
     let mut count = n;
     while count > min {
-        let Some((a, (b, d))) = (0..n)
-            .filter(|&i| active[i])
-            .filter_map(|i| nn[i].map(|x| (i, x)))
-            .min_by(|x, y| x.1.1.total_cmp(&y.1.1))
-        else {
+        let Some((a, (b, d))) = clusters.closest_pair() else {
             break;
         };
         if count <= max && d > linkage.threshold {
             break;
         }
         let (keep, gone) = (a.min(b), a.max(b));
-        let moved = std::mem::take(&mut sums[gone]);
-        sums[keep].iter_mut().zip(&moved).for_each(|(s, m)| *s += m);
-        mass[keep] += mass[gone];
-        units[keep] = unit(&sums[keep]);
-        active[gone] = false;
+        clusters.merge(keep, gone);
         label
             .iter_mut()
             .filter(|l| **l == gone)
             .for_each(|l| *l = keep);
         count -= 1;
-        nn[gone] = None;
-        nn[keep] = nearest(&units, &mass, &active, keep);
-        for c in 0..n {
-            if !active[c] || c == keep {
+    }
+    renumber(&mut label);
+    label
+}
+
+/// The fewest and most clusters `hints` allow for `n` items, each in `1..=n`.
+fn count_bounds(hints: CountHints, n: usize) -> (usize, usize) {
+    match hints.exact {
+        Some(k) => (k.clamp(1, n), k.clamp(1, n)),
+        None => (
+            hints.min.clamp(1, n),
+            hints.max.clamp(1, n).max(hints.min.clamp(1, n)),
+        ),
+    }
+}
+
+/// The merging state, one slot per item: a merged cluster lives on in the lower slot of the
+/// two and the other goes inactive. Each active cluster's nearest neighbour is cached and
+/// updated on every merge, so a merge costs O(n) distances instead of O(n²).
+struct Clusters {
+    linkage: Linkage,
+    /// Weighted sum of the members' vectors.
+    sums: Vec<Vec<f32>>,
+    /// Sum of the members' weights.
+    mass: Vec<f32>,
+    /// `sums` scaled to unit length: the centroid directions.
+    units: Vec<Vec<f32>>,
+    active: Vec<bool>,
+    /// Nearest active cluster and its adjusted distance.
+    nearest: Vec<Option<(usize, f32)>>,
+}
+
+impl Clusters {
+    /// One cluster per item; weights are floored at 1e-6 so no cluster is massless.
+    fn new(vectors: &[f32], dim: usize, weights: &[f32], linkage: Linkage) -> Self {
+        let n = weights.len();
+        let sums: Vec<Vec<f32>> = (0..n)
+            .map(|i| {
+                let w = weights[i].max(1e-6);
+                vectors[i * dim..(i + 1) * dim]
+                    .iter()
+                    .map(|v| v * w)
+                    .collect()
+            })
+            .collect();
+        let mass: Vec<f32> = weights.iter().map(|w| w.max(1e-6)).collect();
+        let units: Vec<Vec<f32>> = sums.iter().map(|s| unit(s)).collect();
+        let mut clusters = Clusters {
+            linkage,
+            sums,
+            mass,
+            units,
+            active: vec![true; n],
+            nearest: Vec::new(),
+        };
+        clusters.nearest = (0..n).map(|a| clusters.find_nearest(a)).collect();
+        clusters
+    }
+
+    /// Adjusted distance: centroid distance minus the slack both sizes earn.
+    fn dist(&self, a: usize, b: usize) -> f32 {
+        let linkage = self.linkage;
+        let slack = |m: f32| linkage.size_slack / (m / linkage.piece_weight).max(1.0).sqrt();
+        cosine_distance(&self.units[a], &self.units[b]) - slack(self.mass[a]) - slack(self.mass[b])
+    }
+
+    /// The active cluster nearest to `a` (the first of equals), with its distance.
+    fn find_nearest(&self, a: usize) -> Option<(usize, f32)> {
+        (0..self.active.len())
+            .filter(|&c| c != a && self.active[c])
+            .map(|c| (c, self.dist(a, c)))
+            .min_by(|x, y| x.1.total_cmp(&y.1))
+    }
+
+    /// The active cluster with the nearest neighbour, with that neighbour and distance.
+    fn closest_pair(&self) -> Option<(usize, (usize, f32))> {
+        (0..self.active.len())
+            .filter(|&i| self.active[i])
+            .filter_map(|i| self.nearest[i].map(|x| (i, x)))
+            .min_by(|x, y| x.1.1.total_cmp(&y.1.1))
+    }
+
+    /// Merges cluster `gone` into `keep`, then updates the cached neighbours: recomputed for
+    /// `keep` and for every cluster whose neighbour was one of the two, else lowered to `keep`
+    /// where the merged cluster came nearer.
+    fn merge(&mut self, keep: usize, gone: usize) {
+        let moved = std::mem::take(&mut self.sums[gone]);
+        self.sums[keep]
+            .iter_mut()
+            .zip(&moved)
+            .for_each(|(s, m)| *s += m);
+        self.mass[keep] += self.mass[gone];
+        self.units[keep] = unit(&self.sums[keep]);
+        self.active[gone] = false;
+        self.nearest[gone] = None;
+        self.nearest[keep] = self.find_nearest(keep);
+        for c in 0..self.active.len() {
+            if !self.active[c] || c == keep {
                 continue;
             }
-            match nn[c] {
+            match self.nearest[c] {
                 Some((t, _)) if t == keep || t == gone => {
-                    nn[c] = nearest(&units, &mass, &active, c);
+                    self.nearest[c] = self.find_nearest(c);
                 }
                 Some((_, old)) => {
-                    let dc = dist(&units, &mass, c, keep);
+                    let dc = self.dist(c, keep);
                     if dc < old {
-                        nn[c] = Some((keep, dc));
+                        self.nearest[c] = Some((keep, dc));
                     }
                 }
                 None => {}
             }
         }
     }
-    renumber(&mut label);
-    label
+}
+
+/// `s` scaled to unit length, its norm floored at 1e-12.
+fn unit(s: &[f32]) -> Vec<f32> {
+    let norm = s.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    s.iter().map(|x| x / norm).collect()
 }
 
 /// Moves every item to its nearest cluster centroid until nothing moves (k-means steps from

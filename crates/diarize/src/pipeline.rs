@@ -285,15 +285,78 @@ fn embed_locals(
     samples: &[f32],
     windows: &[(usize, Vec<u8>)],
 ) -> Result<Vec<LocalSpeaker>, DiarizeError> {
+    let (wanted, short) = clips_to_embed(samples, windows);
+    // The same range seen by two overlapping windows is embedded once.
+    let mut ranges: Vec<(usize, usize)> = wanted.iter().map(|p| p.range).collect();
+    ranges.sort_unstable();
+    ranges.dedup();
+    let mut clips: Vec<&[f32]> = ranges.iter().map(|&(a, b)| &samples[a..b]).collect();
+    clips.extend(short.iter().map(|s| s.audio.as_slice()));
+    let dim = embedder.dim();
+    let vectors = embed_checked(embedder, &clips, dim)?;
+    let vector = |row: usize| vectors[row * dim..(row + 1) * dim].to_vec();
+    let mut locals = Vec::new();
+    for piece in wanted {
+        let row = ranges
+            .binary_search(&piece.range)
+            .expect("every range was embedded");
+        let start = windows[piece.window].0;
+        let (a, b) = (piece.range.0 - start, piece.range.1 - start);
+        locals.push(LocalSpeaker {
+            window: piece.window,
+            speaker: piece.speaker,
+            frames: (
+                a.saturating_sub(FRAME_CENTER) / FRAME_STEP,
+                (b.saturating_sub(FRAME_CENTER) / FRAME_STEP + 1).min(FRAMES),
+            ),
+            vector: vector(row),
+            weight: piece.weight,
+        });
+    }
+    for (i, turn) in short.iter().enumerate() {
+        locals.push(LocalSpeaker {
+            window: turn.window,
+            speaker: turn.speaker,
+            frames: (0, FRAMES),
+            vector: vector(ranges.len() + i),
+            weight: 0.5,
+        });
+    }
+    // Window order: `finish` finds each window's local speakers side by side.
+    locals.sort_by_key(|l| (l.window, l.speaker));
+    Ok(locals)
+}
+
+/// A piece of a local speaker's clean speech: adjacent grid cells, `range` in span samples,
+/// weighted by its number of cells.
+struct WantedPiece {
+    window: usize,
+    speaker: usize,
+    range: (usize, usize),
+    weight: f32,
+}
+
+/// A local speaker with clean speech but no clean grid cell: its own clean audio, embedded as
+/// one clip.
+struct ShortTurn {
+    window: usize,
+    speaker: usize,
+    audio: Vec<f32>,
+}
+
+/// What to embed for every window and local speaker that talks alone somewhere: grid pieces
+/// where it has clean cells, else its clean audio when that lasts at least 0.4 s.
+fn clips_to_embed(
+    samples: &[f32],
+    windows: &[(usize, Vec<u8>)],
+) -> (Vec<WantedPiece>, Vec<ShortTurn>) {
     let grid_len = if samples.len() >= CELL_SAMPLES {
         (samples.len() - CELL_SAMPLES) / GRID_STEP + 1
     } else {
         0
     };
-    // (window, local speaker, sample range) of every clip to embed; the same range seen by
-    // two overlapping windows is embedded once.
-    let mut wanted: Vec<(usize, usize, (usize, usize), f32)> = Vec::new();
-    let mut short: Vec<(usize, usize, Vec<f32>)> = Vec::new();
+    let mut wanted = Vec::new();
+    let mut short = Vec::new();
     for (w, (start, act)) in windows.iter().enumerate() {
         for k in 0..LOCAL_SPEAKERS {
             let bit = 1u8 << k;
@@ -301,33 +364,16 @@ fn embed_locals(
             if !clean.iter().any(|&c| c) {
                 continue;
             }
-            // Only the grid cells that lie wholly inside this window.
-            let first = start.div_ceil(GRID_STEP);
-            let last = ((start + WINDOW_SAMPLES).saturating_sub(CELL_SAMPLES) / GRID_STEP + 1)
-                .min(grid_len);
-            let cells: Vec<usize> = (first..last)
-                .filter(|&g| {
-                    let a = g * GRID_STEP - start;
-                    clean_share(&clean, a, a + CELL_SAMPLES) >= 0.9
-                })
-                .collect();
+            let cells = clean_cells(*start, &clean, grid_len);
             if cells.is_empty() {
                 // A short turn: one embedding of its own clean audio.
-                let audio: Vec<f32> = clean
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c)
-                    .flat_map(|(i, _)| {
-                        let (a, b) = frame_range(i);
-                        let (a, b) = (
-                            (start + a).min(samples.len()),
-                            (start + b).min(samples.len()),
-                        );
-                        samples[a..b].iter().copied()
-                    })
-                    .collect();
+                let audio = clean_audio(samples, *start, &clean);
                 if audio.len() >= SAMPLE_RATE * 2 / 5 {
-                    short.push((w, k, audio));
+                    short.push(ShortTurn {
+                        window: w,
+                        speaker: k,
+                        audio,
+                    });
                 }
             } else {
                 for piece in pieces(&cells) {
@@ -335,21 +381,62 @@ fn embed_locals(
                         piece[0] * GRID_STEP,
                         piece[piece.len() - 1] * GRID_STEP + CELL_SAMPLES,
                     );
-                    wanted.push((w, k, range, piece.len() as f32));
+                    wanted.push(WantedPiece {
+                        window: w,
+                        speaker: k,
+                        range,
+                        weight: piece.len() as f32,
+                    });
                 }
             }
         }
     }
-    let mut ranges: Vec<(usize, usize)> = wanted.iter().map(|p| p.2).collect();
-    ranges.sort_unstable();
-    ranges.dedup();
-    let mut clips: Vec<&[f32]> = ranges.iter().map(|&(a, b)| &samples[a..b]).collect();
-    clips.extend(short.iter().map(|s| s.2.as_slice()));
-    let dim = embedder.dim();
+    (wanted, short)
+}
+
+/// The grid cells (of the span's `grid_len`) that lie wholly inside the window starting at
+/// `start` and are at least 90 % `clean` frames.
+fn clean_cells(start: usize, clean: &[bool], grid_len: usize) -> Vec<usize> {
+    let first = start.div_ceil(GRID_STEP);
+    let last =
+        ((start + WINDOW_SAMPLES).saturating_sub(CELL_SAMPLES) / GRID_STEP + 1).min(grid_len);
+    (first..last)
+        .filter(|&g| {
+            let a = g * GRID_STEP - start;
+            clean_share(clean, a, a + CELL_SAMPLES) >= 0.9
+        })
+        .collect()
+}
+
+/// The samples of the window starting at `start` that its `clean` frames stand for, in order
+/// (cut at the end of the span).
+fn clean_audio(samples: &[f32], start: usize, clean: &[bool]) -> Vec<f32> {
+    clean
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c)
+        .flat_map(|(i, _)| {
+            let (a, b) = frame_range(i);
+            let (a, b) = (
+                (start + a).min(samples.len()),
+                (start + b).min(samples.len()),
+            );
+            samples[a..b].iter().copied()
+        })
+        .collect()
+}
+
+/// The embedder's vectors for `clips` (none asked for when there is no clip), refused unless
+/// there is exactly one of dimension `dim` per clip: the rows are indexed by clip below.
+fn embed_checked(
+    embedder: &mut dyn Embedder,
+    clips: &[&[f32]],
+    dim: usize,
+) -> Result<Vec<f32>, DiarizeError> {
     let vectors = if clips.is_empty() {
         Vec::new()
     } else {
-        embedder.embed(&clips)?
+        embedder.embed(clips)?
     };
     if vectors.len() != clips.len() * dim {
         return Err(DiarizeError::Embedder(format!(
@@ -358,37 +445,7 @@ fn embed_locals(
             clips.len()
         )));
     }
-    let mut locals = Vec::new();
-    for (window, speaker, range, weight) in wanted {
-        let row = ranges
-            .binary_search(&range)
-            .expect("every range was embedded");
-        let start = windows[window].0;
-        let (a, b) = (range.0 - start, range.1 - start);
-        locals.push(LocalSpeaker {
-            window,
-            speaker,
-            frames: (
-                a.saturating_sub(FRAME_CENTER) / FRAME_STEP,
-                (b.saturating_sub(FRAME_CENTER) / FRAME_STEP + 1).min(FRAMES),
-            ),
-            vector: vectors[row * dim..(row + 1) * dim].to_vec(),
-            weight,
-        });
-    }
-    for (i, (w, k, _)) in short.iter().enumerate() {
-        let row = ranges.len() + i;
-        locals.push(LocalSpeaker {
-            window: *w,
-            speaker: *k,
-            frames: (0, FRAMES),
-            vector: vectors[row * dim..(row + 1) * dim].to_vec(),
-            weight: 0.5,
-        });
-    }
-    // Window order: `finish` finds each window's local speakers side by side.
-    locals.sort_by_key(|l| (l.window, l.speaker));
-    Ok(locals)
+    Ok(vectors)
 }
 
 /// Sorted grid cells cut into pieces of at most `PIECE_CELLS` adjacent cells, cut at fixed
@@ -575,7 +632,7 @@ fn centroids(
 
 /// Cluster of every (window, frame, local speaker) that talks: the label of the piece that
 /// covers the frame, else of the nearest piece of the same local speaker; `None` when the
-/// local speaker has no piece in that window. Index `(w * FRAMES + i) * 3 + s`.
+/// local speaker has no piece in that window. Indexed by [`label_index`].
 fn frame_labels(span: &SpanAnalysis, labels: &[usize]) -> Vec<Option<usize>> {
     let mut out = vec![None; span.windows.len() * FRAMES * LOCAL_SPEAKERS];
     let mut by_local: Vec<Vec<(usize, usize, usize)>> =
@@ -601,11 +658,16 @@ fn frame_labels(span: &SpanAnalysis, labels: &[usize]) -> Vec<Option<usize>> {
                     }
                 };
                 let best = items.iter().min_by_key(|it| gap(it)).expect("non-empty");
-                out[(w * FRAMES + i) * LOCAL_SPEAKERS + s] = Some(best.2);
+                out[label_index(w, i, s)] = Some(best.2);
             }
         }
     }
     out
+}
+
+/// Index of (window `w`, frame `i`, local speaker `s`) in the per-span frame labels.
+fn label_index(w: usize, i: usize, s: usize) -> usize {
+    (w * FRAMES + i) * LOCAL_SPEAKERS + s
 }
 
 /// Global-grid aggregation of one span's windows into turns (meeting seconds).
@@ -615,148 +677,219 @@ fn reconstruct(
     k: usize,
     options: &Options,
 ) -> Vec<Turn> {
-    let frames = span.samples.div_ceil(FRAME_STEP) + 1;
-    let global = |start: usize, i: usize| (start + i * FRAME_STEP + FRAME_CENTER) / FRAME_STEP;
-    // Edges of a window see less context: weigh frames by a Hann-like taper (never zero).
-    let taper: Vec<f32> = (0..FRAMES)
-        .map(|i| {
-            let x = (i as f32 + 0.5) / FRAMES as f32;
-            0.1 + 0.9 * (std::f32::consts::PI * x).sin()
-        })
-        .collect();
-    let mut score = vec![0.0f32; k * frames];
-    let mut count = vec![0.0f32; frames];
-    let mut cover = vec![0.0f32; frames];
-    let at = |w: usize, i: usize, s: usize| (w * FRAMES + i) * LOCAL_SPEAKERS + s;
-    let accumulate = |frame_label: &[Option<usize>], score: &mut [f32]| {
-        score.iter_mut().for_each(|s| *s = 0.0);
-        for (w, (start, act)) in span.windows.iter().enumerate() {
+    let grid = FrameGrid::new(span);
+    let (cover, count) = grid.coverage();
+    let mut score = grid.scores(frame_label, k);
+    if grid.label_unembedded(frame_label, &score, k) {
+        score = grid.scores(frame_label, k);
+    }
+    let on = grid.active(&cover, &count, &score, k);
+    grid.turns(&on, k, options)
+}
+
+/// One span's global frame grid (`FRAME_STEP` apart from the span's start), onto which its
+/// overlapping windows are aggregated. Per-cluster arrays are `k × frames`, cluster-major.
+struct FrameGrid<'a> {
+    span: &'a SpanAnalysis,
+    frames: usize,
+    /// Weight of each window frame: edges of a window see less context, so frames are weighed
+    /// by a Hann-like taper (never zero).
+    taper: Vec<f32>,
+}
+
+impl<'a> FrameGrid<'a> {
+    fn new(span: &'a SpanAnalysis) -> Self {
+        let taper = (0..FRAMES)
+            .map(|i| {
+                let x = (i as f32 + 0.5) / FRAMES as f32;
+                0.1 + 0.9 * (std::f32::consts::PI * x).sin()
+            })
+            .collect();
+        FrameGrid {
+            span,
+            frames: span.samples.div_ceil(FRAME_STEP) + 1,
+            taper,
+        }
+    }
+
+    /// Global frame of frame `i` of the window starting at `start`.
+    fn global(start: usize, i: usize) -> usize {
+        (start + i * FRAME_STEP + FRAME_CENTER) / FRAME_STEP
+    }
+
+    /// Per global frame: the tapered weight of the window frames covering it (inside the
+    /// span), and their tapered count of active local speakers. Their ratio is the expected
+    /// number of speakers.
+    fn coverage(&self) -> (Vec<f32>, Vec<f32>) {
+        let mut cover = vec![0.0f32; self.frames];
+        let mut count = vec![0.0f32; self.frames];
+        for (start, act) in &self.span.windows {
             for (i, &a) in act.iter().enumerate() {
-                let g = global(*start, i);
+                let g = Self::global(*start, i);
+                if g < self.frames && start + i * FRAME_STEP + FRAME_CENTER < self.span.samples {
+                    cover[g] += self.taper[i];
+                    count[g] += self.taper[i] * a.count_ones() as f32;
+                }
+            }
+        }
+        (cover, count)
+    }
+
+    /// Per cluster and global frame: the tapered activity of the labelled local speakers.
+    fn scores(&self, frame_label: &[Option<usize>], k: usize) -> Vec<f32> {
+        let frames = self.frames;
+        let mut score = vec![0.0f32; k * frames];
+        for (w, (start, act)) in self.span.windows.iter().enumerate() {
+            for (i, &a) in act.iter().enumerate() {
+                let g = Self::global(*start, i);
                 if g >= frames {
                     continue;
                 }
                 for s in 0..LOCAL_SPEAKERS {
                     if a & (1 << s) != 0
-                        && let Some(c) = frame_label[at(w, i, s)]
+                        && let Some(c) = frame_label[label_index(w, i, s)]
                     {
-                        score[c * frames + g] += taper[i];
+                        score[c * frames + g] += self.taper[i];
                     }
                 }
             }
         }
-    };
-    for (start, act) in &span.windows {
-        for (i, &a) in act.iter().enumerate() {
-            let g = global(*start, i);
-            if g < frames && start + i * FRAME_STEP + FRAME_CENTER < span.samples {
-                cover[g] += taper[i];
-                count[g] += taper[i] * a.count_ones() as f32;
-            }
-        }
+        score
     }
-    accumulate(frame_label, &mut score);
-    // Local speakers without an embedding: the cluster whose aggregated activity agrees most
-    // with theirs, not already used by another local speaker of the same window.
-    let mut changed = false;
-    for (w, (start, act)) in span.windows.iter().enumerate() {
-        for s in 0..LOCAL_SPEAKERS {
-            let labelled = act
-                .iter()
-                .enumerate()
-                .any(|(i, &a)| a & (1 << s) != 0 && frame_label[at(w, i, s)].is_some());
-            if labelled {
-                continue;
-            }
-            let mut agree = vec![0.0f32; k];
-            let mut active = 0;
-            for (i, &a) in act.iter().enumerate() {
-                let g = global(*start, i);
-                if a & (1 << s) == 0 || g >= frames {
+
+    /// Labels the local speakers without an embedding, one window at a time, each with
+    /// [`Self::best_agreeing`]. True when any label was given (the scores are then stale).
+    fn label_unembedded(&self, frame_label: &mut [Option<usize>], score: &[f32], k: usize) -> bool {
+        let mut changed = false;
+        for (w, (_, act)) in self.span.windows.iter().enumerate() {
+            for s in 0..LOCAL_SPEAKERS {
+                let Some(c) = self.best_agreeing(w, s, frame_label, score, k) else {
                     continue;
-                }
-                active += 1;
-                for (c, ag) in agree.iter_mut().enumerate() {
-                    *ag += score[c * frames + g];
-                }
-            }
-            if active == 0 {
-                continue;
-            }
-            let labels: &[Option<usize>] = frame_label;
-            let used: Vec<usize> = (0..LOCAL_SPEAKERS)
-                .filter(|&o| o != s)
-                .flat_map(|o| (0..FRAMES).filter_map(move |i| labels[at(w, i, o)]))
-                .collect();
-            let best = (0..k)
-                .filter(|c| !used.contains(c) && agree[*c] > 0.0)
-                .max_by(|a, b| agree[*a].total_cmp(&agree[*b]));
-            if let Some(c) = best {
+                };
                 for (i, &a) in act.iter().enumerate() {
                     if a & (1 << s) != 0 {
-                        frame_label[at(w, i, s)] = Some(c);
+                        frame_label[label_index(w, i, s)] = Some(c);
                     }
                 }
                 changed = true;
             }
         }
+        changed
     }
-    if changed {
-        accumulate(frame_label, &mut score);
-    }
-    // Per frame: the expected number of speakers, filled with the highest-scoring clusters.
-    let mut on = vec![false; k * frames];
-    let mut order: Vec<usize> = (0..k).collect();
-    for g in 0..frames {
-        if cover[g] <= 0.0 {
-            continue;
+
+    /// For local speaker `s` of window `w` when none of its frames has a label: the cluster
+    /// whose aggregated activity agrees most with its own, not already used by another local
+    /// speaker of the same window; `None` when it is labelled, silent on the grid, or no
+    /// cluster agrees at all.
+    fn best_agreeing(
+        &self,
+        w: usize,
+        s: usize,
+        frame_label: &[Option<usize>],
+        score: &[f32],
+        k: usize,
+    ) -> Option<usize> {
+        let (start, act) = &self.span.windows[w];
+        let labelled = act
+            .iter()
+            .enumerate()
+            .any(|(i, &a)| a & (1 << s) != 0 && frame_label[label_index(w, i, s)].is_some());
+        if labelled {
+            return None;
         }
-        let n = (count[g] / cover[g]).round() as usize;
-        if n == 0 {
-            continue;
-        }
-        order.sort_by(|a, b| score[b * frames + g].total_cmp(&score[a * frames + g]));
-        for &c in order.iter().take(n) {
-            if score[c * frames + g] > 0.0 {
-                on[c * frames + g] = true;
-            }
-        }
-    }
-    let step_s = FRAME_STEP as f64 / SAMPLE_RATE as f64;
-    let mut turns = Vec::new();
-    for c in 0..k {
-        let row = &on[c * frames..(c + 1) * frames];
-        let mut runs: Vec<(usize, usize)> = Vec::new();
-        let mut g = 0;
-        while g < frames {
-            if !row[g] {
-                g += 1;
+        let mut agree = vec![0.0f32; k];
+        let mut active = 0;
+        for (i, &a) in act.iter().enumerate() {
+            let g = Self::global(*start, i);
+            if a & (1 << s) == 0 || g >= self.frames {
                 continue;
             }
-            let a = g;
-            while g < frames && row[g] {
-                g += 1;
-            }
-            match runs.last_mut() {
-                Some(last) if ((a - last.1) as f64) * step_s < options.fill_gap_s as f64 => {
-                    last.1 = g
-                }
-                _ => runs.push((a, g)),
+            active += 1;
+            for (c, ag) in agree.iter_mut().enumerate() {
+                *ag += score[c * self.frames + g];
             }
         }
-        for (a, b) in runs {
-            let start = (a as f64 - 0.5).max(0.0) * step_s;
-            let end = ((b as f64 - 0.5) * step_s).min(span.samples as f64 / SAMPLE_RATE as f64);
-            if end - start >= options.min_turn_s as f64 {
-                turns.push(Turn {
-                    start: span.offset_s + start,
-                    end: span.offset_s + end,
-                    speaker: c,
-                });
+        if active == 0 {
+            return None;
+        }
+        let used: Vec<usize> = (0..LOCAL_SPEAKERS)
+            .filter(|&o| o != s)
+            .flat_map(|o| (0..FRAMES).filter_map(move |i| frame_label[label_index(w, i, o)]))
+            .collect();
+        (0..k)
+            .filter(|c| !used.contains(c) && agree[*c] > 0.0)
+            .max_by(|a, b| agree[*a].total_cmp(&agree[*b]))
+    }
+
+    /// Per cluster and global frame, whether the cluster talks: each covered frame keeps its
+    /// expected number of speakers, filled with the highest-scoring clusters (score > 0).
+    fn active(&self, cover: &[f32], count: &[f32], score: &[f32], k: usize) -> Vec<bool> {
+        let frames = self.frames;
+        let mut on = vec![false; k * frames];
+        let mut order: Vec<usize> = (0..k).collect();
+        for g in 0..frames {
+            if cover[g] <= 0.0 {
+                continue;
             }
+            let n = (count[g] / cover[g]).round() as usize;
+            if n == 0 {
+                continue;
+            }
+            order.sort_by(|a, b| score[b * frames + g].total_cmp(&score[a * frames + g]));
+            for &c in order.iter().take(n) {
+                if score[c * frames + g] > 0.0 {
+                    on[c * frames + g] = true;
+                }
+            }
+        }
+        on
+    }
+
+    /// Each cluster's runs of active frames as turns in meeting seconds, gaps shorter than
+    /// `fill_gap_s` closed, turns shorter than `min_turn_s` dropped; cluster by cluster.
+    fn turns(&self, on: &[bool], k: usize, options: &Options) -> Vec<Turn> {
+        let step_s = FRAME_STEP as f64 / SAMPLE_RATE as f64;
+        let span_s = self.span.samples as f64 / SAMPLE_RATE as f64;
+        let mut turns = Vec::new();
+        for c in 0..k {
+            let row = &on[c * self.frames..(c + 1) * self.frames];
+            for (a, b) in runs(row, step_s, options.fill_gap_s) {
+                let start = (a as f64 - 0.5).max(0.0) * step_s;
+                let end = ((b as f64 - 0.5) * step_s).min(span_s);
+                if end - start >= options.min_turn_s as f64 {
+                    turns.push(Turn {
+                        start: self.span.offset_s + start,
+                        end: self.span.offset_s + end,
+                        speaker: c,
+                    });
+                }
+            }
+        }
+        turns
+    }
+}
+
+/// Runs of `true` in `row` as frame ranges `a..b`; a run starting less than `fill_gap_s` after
+/// the previous one ended (frames `step_s` apart) extends it instead.
+fn runs(row: &[bool], step_s: f64, fill_gap_s: f32) -> Vec<(usize, usize)> {
+    let frames = row.len();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut g = 0;
+    while g < frames {
+        if !row[g] {
+            g += 1;
+            continue;
+        }
+        let a = g;
+        while g < frames && row[g] {
+            g += 1;
+        }
+        match runs.last_mut() {
+            Some(last) if ((a - last.1) as f64) * step_s < fill_gap_s as f64 => last.1 = g,
+            _ => runs.push((a, g)),
         }
     }
-    turns
+    runs
 }
 
 #[cfg(test)]

@@ -187,53 +187,16 @@ pub fn llm(
         ));
     }
     let fa = opts.flash_attn_on();
-    let type_k = opts.kv_type.ggml();
-    let mut type_v = type_k;
-    if !fa && type_v.is_quantized() {
-        type_v = ggml_type::F16;
-        notes.push(format!(
-            "flash attention off: llama.cpp refuses a {} V cache without it, so V is planned as f16 (K stays {})",
-            type_k.name, type_k.name
-        ));
-    }
+    let (type_k, type_v) = kv_types(opts, &mut notes);
     let n_layer = shape.n_layer as usize;
     let device = opts.device();
-    // llama.cpp: the last n_gpu_layers layers are offloaded; the output layer too once
-    // n_gpu_layers > n_layer.
-    let on_gpu = match device {
-        Device::Cpu => n_layer,
-        Device::Gpu => opts.n_gpu_layers.map_or(n_layer + 1, |n| n as usize),
-    };
-    let first_gpu_layer = n_layer.saturating_sub(on_gpu);
-    let output_on_device = device == Device::Cpu || on_gpu > n_layer;
-    let mut weights_bytes: u64 = weights.layers.iter().skip(first_gpu_layer).sum();
-    match device {
-        Device::Cpu => weights_bytes += weights.token_embd + weights.other,
-        Device::Gpu if output_on_device => {
-            weights_bytes += weights.other;
-            if !weights.has_output {
-                weights_bytes += weights.token_embd;
-            }
-        }
-        Device::Gpu => {}
-    }
-    let cells = |il: usize| -> u64 {
-        match &shape.swa {
-            Some(swa) if swa.layers.get(il) == Some(&true) => {
-                n_ctx.min(pad(swa.window + opts.n_ubatch, CTX_PAD))
-            }
-            _ => n_ctx,
-        }
-    };
-    let kv_cache_bytes = (first_gpu_layer..n_layer)
-        .map(|il| {
-            let heads = shape.n_head_kv.get(il).copied().unwrap_or(0);
-            let k = type_k.bytes_for(heads * shape.head_dim_k).unwrap_or(0);
-            let v = type_v.bytes_for(heads * shape.head_dim_v).unwrap_or(0);
-            cells(il) * (k + v)
-        })
+    let offload = Offload::new(n_layer, device, opts);
+    let mut weights_bytes = device_weights(weights, device, &offload);
+    let cells = |il: usize| kv_cells(shape, opts, n_ctx, il);
+    let kv_cache_bytes = (offload.first_gpu_layer..n_layer)
+        .map(|il| cells(il) * kv_row_bytes(shape, il, type_k, type_v))
         .sum();
-    let mut compute_bytes = if on_gpu == 0 {
+    let mut compute_bytes = if offload.on_gpu == 0 {
         0
     } else {
         llm_compute(
@@ -267,6 +230,84 @@ pub fn llm(
         kv_type_v: Some(type_v.name),
         projector,
         notes,
+    }
+}
+
+/// The K and V cache types: both the asked type, except that llama.cpp refuses a quantized V
+/// cache without flash attention, so V falls back to f16 then (and a note says so).
+fn kv_types(opts: &Options, notes: &mut Vec<String>) -> (GgmlType, GgmlType) {
+    let type_k = opts.kv_type.ggml();
+    let mut type_v = type_k;
+    if !opts.flash_attn_on() && type_v.is_quantized() {
+        type_v = ggml_type::F16;
+        notes.push(format!(
+            "flash attention off: llama.cpp refuses a {} V cache without it, so V is planned as f16 (K stays {})",
+            type_k.name, type_k.name
+        ));
+    }
+    (type_k, type_v)
+}
+
+/// Which layers the device holds, as llama.cpp offloads them: the last `n_gpu_layers`
+/// layers, and the output layer too once `n_gpu_layers` > `n_layer`. On the CPU everything
+/// counts.
+struct Offload {
+    /// Layers on the device.
+    on_gpu: usize,
+    /// The first of them (the rest of `0..n_layer` follows).
+    first_gpu_layer: usize,
+    output_on_device: bool,
+}
+
+impl Offload {
+    fn new(n_layer: usize, device: Device, opts: &Options) -> Self {
+        let on_gpu = match device {
+            Device::Cpu => n_layer,
+            Device::Gpu => opts.n_gpu_layers.map_or(n_layer + 1, |n| n as usize),
+        };
+        Offload {
+            on_gpu,
+            first_gpu_layer: n_layer.saturating_sub(on_gpu),
+            output_on_device: device == Device::Cpu || on_gpu > n_layer,
+        }
+    }
+}
+
+/// Weight bytes the device holds: its layers; on the CPU also the token embeddings and the
+/// output layer; on a GPU holding the output layer, that layer and, without `output.weight`,
+/// the duplicated token embeddings that serve as the head.
+fn device_weights(weights: &LlmWeights, device: Device, offload: &Offload) -> u64 {
+    let mut bytes: u64 = weights.layers.iter().skip(offload.first_gpu_layer).sum();
+    match device {
+        Device::Cpu => bytes += weights.token_embd + weights.other,
+        Device::Gpu if offload.output_on_device => {
+            bytes += weights.other;
+            if !weights.has_output {
+                bytes += weights.token_embd;
+            }
+        }
+        Device::Gpu => {}
+    }
+    bytes
+}
+
+/// Bytes of one KV cell of layer `il`: its KV heads' K and V rows (nothing for a layer without
+/// KV heads).
+fn kv_row_bytes(shape: &LlmShape, il: usize, type_k: GgmlType, type_v: GgmlType) -> u64 {
+    let heads = shape.n_head_kv.get(il).copied().unwrap_or(0);
+    let k = type_k.bytes_for(heads * shape.head_dim_k).unwrap_or(0);
+    let v = type_v.bytes_for(heads * shape.head_dim_v).unwrap_or(0);
+    k + v
+}
+
+/// KV cells of layer `il`: the context, or for a sliding-window layer the window plus one
+/// ubatch (padded), whichever is smaller.
+fn kv_cells(shape: &LlmShape, opts: &Options, n_ctx: u64, il: usize) -> u64 {
+    match &shape.swa {
+        Some(swa) if swa.layers.get(il) == Some(&true) => {
+            n_ctx.min(pad(swa.window + opts.n_ubatch, CTX_PAD))
+        }
+        _ => n_ctx,
     }
 }
 

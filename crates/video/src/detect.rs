@@ -95,7 +95,34 @@ pub fn detect(frames: &[Signature], p: &DetectParams) -> Vec<Boundary> {
         d1[t] = mad(&frames[t], &frames[t - 1]);
     }
     let luma: Vec<f32> = frames.iter().map(|f| mean(f)).collect();
+    let mut cuts = hard_cuts(&d1, p);
+    let fades = fades_through_black(&luma, p);
+    cuts.retain(|&c| !fades.iter().any(|f| f.from < c && c <= f.to));
 
+    let mut out: Vec<Boundary> = fades
+        .iter()
+        .map(|f| Boundary {
+            frame: f.dark,
+            kind: TransitionKind::FadeThroughBlack,
+            span: (f.from, f.to + 1),
+        })
+        .collect();
+    out.extend(cuts.iter().map(|&c| Boundary {
+        frame: c,
+        kind: TransitionKind::Cut,
+        span: (c, c + 1),
+    }));
+    let taken: Vec<(usize, usize)> = fades.iter().map(|f| (f.from, f.to)).collect();
+    out.extend(dissolves(frames, p, &cuts, taken));
+    out.sort_by_key(|b| b.frame);
+    out
+}
+
+/// Frames `t` whose change from `t − 1` (`d1[t]`) is a spike: above `cut_floor`, and above
+/// `cut_ratio` times the 90th percentile of the changes within `cut_window` frames on either
+/// side plus half the floor.
+fn hard_cuts(d1: &[f32], p: &DetectParams) -> Vec<usize> {
+    let n = d1.len();
     let mut cuts: Vec<usize> = Vec::new();
     let mut around = Vec::with_capacity(2 * p.cut_window);
     for t in 1..n {
@@ -111,12 +138,24 @@ pub fn detect(frames: &[Signature], p: &DetectParams) -> Vec<Boundary> {
             cuts.push(t);
         }
     }
+    cuts
+}
 
-    // Fades through black.
-    let mut fades: Vec<(usize, usize, usize)> = Vec::new();
+/// A fade through black: the darkest frame and the luma ramps around it, `from..=to`.
+struct Fade {
+    dark: usize,
+    from: usize,
+    to: usize,
+}
+
+/// Near-black luma minima with a strictly monotonic ramp of at least 4 frames and 0.03 luma
+/// into or out of them; a minimum inside the previous fade's ramp out is not another fade.
+fn fades_through_black(luma: &[f32], p: &DetectParams) -> Vec<Fade> {
+    let n = luma.len();
+    let mut fades: Vec<Fade> = Vec::new();
     for t in 1..n - 1 {
         let is_min = luma[t] < p.black && luma[t] <= luma[t - 1] && luma[t] < luma[t + 1] + 1e-6;
-        if !is_min || fades.last().is_some_and(|f| t <= f.2) {
+        if !is_min || fades.last().is_some_and(|f| t <= f.to) {
             continue;
         }
         let mut a = t;
@@ -130,33 +169,35 @@ pub fn detect(frames: &[Signature], p: &DetectParams) -> Vec<Boundary> {
         let ramp_in = luma[a] - luma[t] > 0.03 && t - a >= 4;
         let ramp_out = luma[b] - luma[t] > 0.03 && b - t >= 4;
         if ramp_in || ramp_out {
-            fades.push((t, a, b));
+            fades.push(Fade {
+                dark: t,
+                from: a,
+                to: b,
+            });
         }
     }
-    cuts.retain(|&c| !fades.iter().any(|&(_, a, b)| a < c && c <= b));
+    fades
+}
 
-    // Dissolves: longest windows first; a window overlapping anything taken is skipped.
-    let mut taken: Vec<(usize, usize)> = fades.iter().map(|&(_, a, b)| (a, b)).collect();
-    let mut out: Vec<Boundary> = fades
-        .iter()
-        .map(|&(t, a, b)| Boundary {
-            frame: t,
-            kind: TransitionKind::FadeThroughBlack,
-            span: (a, b + 1),
-        })
-        .collect();
-    out.extend(cuts.iter().map(|&c| Boundary {
-        frame: c,
-        kind: TransitionKind::Cut,
-        span: (c, c + 1),
-    }));
+/// Dissolves: for each half-window, longest first, every window that overlaps nothing
+/// `taken` (frame ranges, inclusive) and contains no cut is tried as a blend; the candidates
+/// are taken best residual first, each one skipped if it overlaps one taken before.
+fn dissolves(
+    frames: &[Signature],
+    p: &DetectParams,
+    cuts: &[usize],
+    mut taken: Vec<(usize, usize)>,
+) -> Vec<Boundary> {
+    let n = frames.len();
+    let overlaps = |taken: &[(usize, usize)], a: usize, b: usize| {
+        taken.iter().any(|&(x, y)| !(b < x || a > y))
+    };
+    let mut out = Vec::new();
     for &h in &p.blend_half_windows {
         let mut candidates: Vec<(f32, usize, usize, usize)> = Vec::new();
         for c in h..n.saturating_sub(h) {
             let (a, b) = (c - h, c + h);
-            if taken.iter().any(|&(x, y)| !(b < x || a > y))
-                || cuts.iter().any(|&x| a < x && x <= b)
-            {
+            if overlaps(&taken, a, b) || cuts.iter().any(|&x| a < x && x <= b) {
                 continue;
             }
             if let Some((res, mid)) = blend(&frames[a..=b], p) {
@@ -165,7 +206,7 @@ pub fn detect(frames: &[Signature], p: &DetectParams) -> Vec<Boundary> {
         }
         candidates.sort_by(|x, y| x.0.total_cmp(&y.0));
         for (_, mid, a, b) in candidates {
-            if taken.iter().any(|&(x, y)| !(b < x || a > y)) {
+            if overlaps(&taken, a, b) {
                 continue;
             }
             taken.push((a, b));
@@ -176,7 +217,6 @@ pub fn detect(frames: &[Signature], p: &DetectParams) -> Vec<Boundary> {
             });
         }
     }
-    out.sort_by_key(|b| b.frame);
     out
 }
 
