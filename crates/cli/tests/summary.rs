@@ -30,7 +30,9 @@ fn every_corpus_meeting_gets_a_complete_structured_summary() {
             assert!(s[key].is_array(), "{case}: {key} missing: {s}");
         }
         for d in s["decisions"].as_array().unwrap() {
-            assert!(d.is_string(), "{case}: {d}");
+            assert!(d["text"].is_string(), "{case}: {d}");
+            // Every kept item was found in the transcript: it carries its evidence's time.
+            assert!(d["time"].is_number(), "{case}: {d}");
         }
         for a in s["action_items"].as_array().unwrap() {
             assert!(a["task"].is_string(), "{case}: {a}");
@@ -46,8 +48,8 @@ fn every_corpus_meeting_gets_a_complete_structured_summary() {
             .filter(|j| j["task_type"] == "SUMMARY")
             .collect();
         assert!(
-            summary_jobs.len() >= 3,
-            "{case}: plan, map(s) and reduce are separate jobs"
+            summary_jobs.len() >= 2,
+            "{case}: the plan and the LLM step(s) are separate jobs"
         );
         assert!(
             summary_jobs.iter().all(|j| j["status"] == "COMPLETED"),

@@ -20,6 +20,24 @@ fn metadata(doc: &MeetingDoc) -> String {
     if let Some(lang) = &doc.language {
         parts.push(format!("language {lang}"));
     }
+    if let Some(date) = &doc.meeting_date {
+        match &doc.meeting_date_source {
+            Some(src) => parts.push(format!("date {date} ({src})")),
+            None => parts.push(format!("date {date}")),
+        }
+    }
+    if !doc.speakers.is_empty() {
+        // A name proposed from how people address each other is marked as such.
+        let who: Vec<String> = doc
+            .speakers
+            .iter()
+            .map(|s| match s.source.as_str() {
+                "speech" => format!("{} (named in speech, {})", s.name, s.label),
+                _ => s.name.clone(),
+            })
+            .collect();
+        parts.push(format!("speakers: {}", who.join(", ")));
+    }
     parts.join(" · ")
 }
 

@@ -70,15 +70,33 @@ pub fn l1_messages(meta: &MeetingMeta, window: &MapWindow) -> Vec<Message> {
         msg(
             "user",
             format!(
-                "{} Part {} ({}–{} s):\n\n{}",
+                "{} Part {} ({}–{} s):\n\n{}\n{}",
                 meta.header(),
                 window.index + 1,
                 window.start.round(),
                 window.end.round(),
-                window.text
+                window.text,
+                checklist(window)
             ),
         ),
     ]
+}
+
+/// The window's lines that sound like decisions or assignments, as a checklist for the model
+/// (see [`crate::refine::is_cue_line`]); empty when there are none.
+fn checklist(window: &MapWindow) -> String {
+    let cues: Vec<&str> = window
+        .text
+        .lines()
+        .filter(|l| crate::refine::is_cue_line(l))
+        .collect();
+    if cues.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nLines that may state a decision or assign a task (check each; list the ones that do):\n{}\n",
+        cues.join("\n")
+    )
 }
 
 /// A meeting whose whole transcript fits one prompt: its notes in one step (no map-reduce).
@@ -87,7 +105,12 @@ pub fn one_step_messages(
     window: &MapWindow,
     visual_notes: Option<&str>,
 ) -> Vec<Message> {
-    let mut body = format!("{}\n\nTranscript:\n{}\n", meta.header(), window.text);
+    let mut body = format!(
+        "{}\n\nTranscript:\n{}\n{}",
+        meta.header(),
+        window.text,
+        checklist(window)
+    );
     if let Some(v) = visual_notes.filter(|v| !v.trim().is_empty()) {
         body.push_str(&format!("\nWhat was shown on screen:\n{}\n", v.trim()));
     }

@@ -134,6 +134,53 @@ fn evidence(lines: &[Line<'_>], words: &[String], near_s: Option<f64>) -> Option
     })
 }
 
+/// Whether a transcript line sounds like a decision or an assignment: the prompts list these
+/// lines so a small model checks each instead of stopping after the first few it notices.
+pub fn is_cue_line(text: &str) -> bool {
+    const CUES: &[&str] = &[
+        "decide",
+        "decision",
+        "agreed",
+        "we'll go with",
+        "let's go with",
+        "let's drop",
+        "let's do",
+        "let's move",
+        "let's ship",
+        "we will ship",
+        "we'll ship",
+        "is removed",
+        "please",
+        "could you",
+        "can you",
+        "would you",
+        "will you",
+        "i will ",
+        "i'll ",
+        "i can do",
+        "action item",
+        "take care of",
+        "is on it",
+        "owner",
+    ];
+    let lower = text.to_lowercase();
+    let dated = [
+        "by monday",
+        "by tuesday",
+        "by wednesday",
+        "by thursday",
+        "by friday",
+        "by saturday",
+        "by sunday",
+        "by the ",
+        "by next",
+        "by tomorrow",
+        "by end of",
+        "by the end",
+    ];
+    CUES.iter().any(|c| lower.contains(c)) || dated.iter().any(|c| lower.contains(c))
+}
+
 /// `mm:ss` or `h:mm:ss` as seconds.
 pub(crate) fn parse_time(t: &str) -> Option<f64> {
     let parts: Vec<f64> = t
@@ -235,23 +282,24 @@ fn owner(model_owner: &str, line: &Line<'_>, ctx: &Context<'_>) -> Option<String
     })
 }
 
-/// The deadline as an ISO date and as said: the model's `due` resolved against the meeting
-/// date, else the first date said in the evidence line.
+/// The deadline as an ISO date and as said: the date said in the evidence line (what was
+/// actually said wins over the model's retelling), else the model's `due`, resolved against
+/// the meeting date.
 fn due(model_due: &str, line: &Line<'_>, ctx: &Context<'_>) -> (Option<String>, Option<String>) {
     let said = clean(model_due);
-    if let Some(d) = Date::parse_iso(&said) {
-        return (Some(d.to_string()), None);
-    }
     let Some(meeting) = ctx.meeting_date else {
+        if let Some(d) = Date::parse_iso(&said) {
+            return (Some(d.to_string()), None);
+        }
         return (None, (!said.is_empty()).then_some(said));
     };
-    if let Some(d) = dates::resolve(&said, meeting) {
-        return (Some(d.to_string()), Some(said));
+    if let Some(d) = dates::resolve(line.text, meeting) {
+        return (Some(d.to_string()), None);
     }
-    match dates::resolve(line.text, meeting) {
-        Some(d) => (Some(d.to_string()), None),
-        None => (None, (!said.is_empty()).then_some(said)),
+    if let Some(d) = Date::parse_iso(&said).or_else(|| dates::resolve(&said, meeting)) {
+        return (Some(d.to_string()), None);
     }
+    (None, (!said.is_empty()).then_some(said))
 }
 
 /// Refine the model's summary against the transcript.

@@ -128,20 +128,21 @@ fn rename(home: &Home, meeting: &str, label: &str, name: &str) -> Result<ExitCod
     let mut queue = super::open_existing(home)?;
     let meeting = queue.resolve_meeting(meeting)?;
     let jobs = queue.jobs_of(&meeting.meeting_id)?;
-    let Some(d) = nightshift_pipeline::speakers::diarization(&jobs)? else {
+    if nightshift_pipeline::speakers::diarization(&jobs)?.is_none() {
         bail!(
             "meeting {}: no speakers yet (its diarization has not finished; see `nightshift status`)",
             meeting.meeting_id
         );
-    };
-    // Accept the label as shown (SPEAKER_2) or the name it currently shows.
+    }
+    // Accept the label as shown (SPEAKER_2) or the name it currently shows (given, or
+    // proposed from speech).
     let config = Config::load(home)?;
-    let names = nightshift_pipeline::speakers::names_for(
-        &queue,
-        &meeting.meeting_id,
-        &d,
-        &config.speakers,
-    )?;
+    let doc = nightshift_pipeline::transcript::build_doc(&queue, &meeting, &config.speakers)?;
+    let names: Vec<(String, String)> = doc
+        .speakers
+        .into_iter()
+        .map(|s| (s.label, s.name))
+        .collect();
     let Some((found, _)) = names
         .iter()
         .find(|(l, n)| l.eq_ignore_ascii_case(label) || n == label)

@@ -138,3 +138,32 @@ pub fn output_within(mut cmd: Command, limit: std::time::Duration) -> Output {
         }
     }
 }
+
+/// Corpus clips joined into one WAV in `dir` (16 kHz mono): a recording long enough to be
+/// summarised (the single clips are under the summary's minimum word count).
+pub fn joined_clips(dir: &Path, rels: &[&str]) -> PathBuf {
+    let out = dir.join("joined.wav");
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-loglevel", "error", "-y"]);
+    for rel in rels {
+        cmd.arg("-i").arg(corpus(rel));
+    }
+    let inputs: String = (0..rels.len()).map(|i| format!("[{i}:a]")).collect();
+    cmd.args([
+        "-filter_complex",
+        &format!("{inputs}concat=n={}:v=0:a=1,aresample=16000", rels.len()),
+        "-ac",
+        "1",
+    ])
+    .arg(&out);
+    let status = cmd.status().expect("ffmpeg runs");
+    assert!(status.success(), "joining {rels:?}");
+    out
+}
+
+/// Three English corpus clips, about 15 s and 40 words.
+pub const THREE_CLIPS: [&str; 3] = [
+    "tts/tts_01_en-us_s150.wav",
+    "tts/tts_02_en-gb_s175.wav",
+    "tts/tts_05_en-gb-scotland_m2_s190.wav",
+];
