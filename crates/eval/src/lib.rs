@@ -1,20 +1,31 @@
 //! Scoring for tests and `bench` (never on the product path): the WER normalisation of
 //! DESIGN §4, word error counts pooled over a set, frame-level F1 for speech spans,
-//! diarization error rate, typed access to the corpus manifest, and a tiny synthetic vision
-//! projector for the local VLM tests.
+//! diarization error rate, typed access to the corpus manifest, a sentence embedder and the
+//! summary scorer built on it (decisions and action items matched by meaning), and a tiny
+//! synthetic vision projector for the local VLM tests.
 
 pub mod der;
+pub mod embed;
 pub mod frames;
 pub mod manifest;
 pub mod normalize;
 mod numbers;
 pub mod scenes;
+pub mod summary_score;
 pub mod tiny_vlm;
 pub mod wer;
 
 pub use der::{Der, SpeakerTurn, der, parse_rttm};
+pub use embed::{EmbedError, Embedder, cosine, embedding_model_dir};
 pub use frames::{DEFAULT_FRAME_S, frame_f1};
-pub use manifest::{Case, Manifest, ManifestError, Sentence, Turn, corpus_dir, load_corpus};
+pub use manifest::{
+    Case, Manifest, ManifestError, MeetingSpeaker, MeetingTruth, Sentence, TrueActionItem,
+    TrueDecision, Turn, corpus_dir, load_corpus,
+};
 pub use normalize::normalize;
 pub use scenes::scene_f1;
+pub use summary_score::{
+    MATCH_THRESHOLD, Matching, ProducedAction, ProducedDecision, ProducedSummary, Score,
+    ScoreOptions, match_items, score_summary, score_table,
+};
 pub use wer::{WerCounts, pooled_wer, wer_counts};

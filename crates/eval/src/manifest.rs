@@ -76,6 +76,65 @@ pub struct Sentence {
     pub text: String,
 }
 
+/// What a meeting's summary should contain (`expected` of a `meeting` case).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MeetingTruth {
+    /// ISO date the meeting is held on (relative deadlines are resolved against it).
+    #[serde(default)]
+    pub meeting_date: Option<String>,
+    #[serde(default)]
+    pub speakers: Vec<MeetingSpeaker>,
+    #[serde(default)]
+    pub decisions: Vec<TrueDecision>,
+    #[serde(default)]
+    pub action_items: Vec<TrueActionItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MeetingSpeaker {
+    /// The name used in turns and the RTTM (`ANNA`).
+    pub id: String,
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// A decision stated in the dialogue.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TrueDecision {
+    pub id: String,
+    /// A paraphrase of the decision.
+    pub decision: String,
+    #[serde(default)]
+    pub stated_by: Option<String>,
+    /// Start of the sentence that states it.
+    #[serde(default)]
+    pub time_s: Option<f64>,
+    /// A verbatim fragment of that sentence.
+    #[serde(default)]
+    pub evidence: Option<String>,
+}
+
+/// A task assigned in the dialogue.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TrueActionItem {
+    pub id: String,
+    /// A speaker id (`CARLOS`).
+    pub owner: String,
+    pub task: String,
+    /// ISO date.
+    #[serde(default)]
+    pub due: Option<String>,
+    /// The deadline as said.
+    #[serde(default)]
+    pub due_spoken: Option<String>,
+    #[serde(default)]
+    pub assigned_by: Option<String>,
+    #[serde(default)]
+    pub time_s: Option<f64>,
+    #[serde(default)]
+    pub evidence: Option<String>,
+}
+
 impl Manifest {
     /// Load `<dir>/manifest.json`.
     pub fn load(dir: &Path) -> Result<Manifest, ManifestError> {
@@ -169,6 +228,15 @@ impl Case {
         self.find(&[&["turns"], &["audio", "turns"]])
             .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or_default()
+    }
+
+    /// The decisions, action items and speakers of a meeting case; `None` for other kinds or
+    /// when `expected` does not read as a meeting.
+    pub fn meeting_truth(&self) -> Option<MeetingTruth> {
+        if self.kind != "meeting" {
+            return None;
+        }
+        serde_json::from_value(self.expected.clone()).ok()
     }
 
     /// `error`, `error_or_warning` or `ok` for bad and edge inputs.
