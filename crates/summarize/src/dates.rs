@@ -66,6 +66,20 @@ impl Date {
         // 1970-01-01 was a Thursday (3).
         (self.days() + 3).rem_euclid(7) as u32
     }
+
+    /// "Monday" … "Sunday".
+    pub fn weekday_name(self) -> &'static str {
+        const NAMES: [&str; 7] = [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ];
+        NAMES[self.weekday() as usize]
+    }
 }
 
 impl fmt::Display for Date {

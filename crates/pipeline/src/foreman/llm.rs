@@ -183,18 +183,8 @@ fn meeting_meta(
         return Ok(None);
     };
     let doc = crate::transcript::build_doc(queue, &m, speakers)?;
-    let date = crate::transcript::meeting_date(&m, &doc.segments).map(|(d, _)| {
-        const DAYS: [&str; 7] = [
-            "Monday",
-            "Tuesday",
-            "Wednesday",
-            "Thursday",
-            "Friday",
-            "Saturday",
-            "Sunday",
-        ];
-        format!("{d} {}", DAYS[d.weekday() as usize])
-    });
+    let date = crate::transcript::meeting_date(&m, &doc.segments)
+        .map(|(d, _)| format!("{d} {}", d.weekday_name()));
     Ok(Some(MeetingMeta {
         title: m.title,
         duration_s: m.duration_s,

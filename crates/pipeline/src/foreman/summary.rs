@@ -68,54 +68,20 @@ pub fn run_plan(
     let doc = crate::transcript::build_doc(queue, &meeting, speakers)?;
     let windows = plan_map_windows(&doc.segments, input_budget(cfg, MAP_MAX_TOKENS));
     let gaps = audio_gaps(&queue.jobs_of(&job.meeting_id)?)?;
-    if windows.is_empty() {
-        let summary = SummaryOut {
-            overview: "No speech was transcribed.".into(),
-            ..SummaryOut::default()
-        };
-        let result = SummaryStepResult {
-            step: "plan".into(),
-            windows: Some(0),
-            is_final: true,
-            summary: Some(serde_json::to_value(summary)?),
-            gaps,
-            ..SummaryStepResult::default()
-        };
-        queue.complete(
-            job.job_id,
-            owner,
-            &result.to_value(),
-            &json!({"wall_s": 0.0}),
-        )?;
-        return Ok(());
-    }
     let words: usize = doc
         .segments
         .iter()
         .map(|s| s.text.split_whitespace().count())
         .sum();
+    if windows.is_empty() {
+        let overview = "No speech was transcribed.".to_string();
+        return final_without_model(queue, owner, job, overview, gaps);
+    }
     if words < MIN_WORDS {
         // A few words hold no decisions to find: the transcript is its own summary.
         let text: Vec<&str> = doc.segments.iter().map(|s| s.text.trim()).collect();
-        let summary = SummaryOut {
-            overview: format!("Too short to summarise ({words} words): {}", text.join(" ")),
-            ..SummaryOut::default()
-        };
-        let result = SummaryStepResult {
-            step: "plan".into(),
-            windows: Some(0),
-            is_final: true,
-            summary: Some(serde_json::to_value(summary)?),
-            gaps,
-            ..SummaryStepResult::default()
-        };
-        queue.complete(
-            job.job_id,
-            owner,
-            &result.to_value(),
-            &json!({"wall_s": 0.0}),
-        )?;
-        return Ok(());
+        let overview = format!("Too short to summarise ({words} words): {}", text.join(" "));
+        return final_without_model(queue, owner, job, overview, gaps);
     }
     let split_segments = windows.iter().filter(|w| w.split_segment).count();
     let one_prompt =
@@ -160,6 +126,35 @@ fn audio_gaps(jobs: &[JobRow]) -> Result<Vec<Value>> {
         }
     }
     Ok(gaps)
+}
+
+/// Complete the plan step as the meeting's final summary, with no model: just `overview`.
+fn final_without_model(
+    queue: &mut Queue,
+    owner: &str,
+    job: &ClaimedJob,
+    overview: String,
+    gaps: Vec<Value>,
+) -> Result<()> {
+    let summary = SummaryOut {
+        overview,
+        ..SummaryOut::default()
+    };
+    let result = SummaryStepResult {
+        step: "plan".into(),
+        windows: Some(0),
+        is_final: true,
+        summary: Some(serde_json::to_value(summary)?),
+        gaps,
+        ..SummaryStepResult::default()
+    };
+    queue.complete(
+        job.job_id,
+        owner,
+        &result.to_value(),
+        &json!({"wall_s": 0.0}),
+    )?;
+    Ok(())
 }
 
 /// The gaps the plan step found (failed chunks): the summary says what it could not hear.
