@@ -84,11 +84,24 @@ fn meeting_speakers_follow_the_reference_turns_and_take_names() {
     );
     assert!(agree * 10 >= pairs.len() * 8, "{agree}/{}", pairs.len());
 
-    // Exports carry the labels.
+    // Speakers take the names the others call them by ("Thanks, Grace." names the one who
+    // spoke before; "Go ahead, Henry." the one who speaks next), marked as proposed from speech;
+    // exports carry them.
+    let doc = env.json(&["show", &id, "--format", "json"]);
+    let named: Vec<(&str, &str)> = doc["speakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["source"].as_str().unwrap()))
+        .collect();
+    assert!(named.contains(&("Grace", "speech")), "{named:?}");
+    assert!(named.contains(&("Henry", "speech")), "{named:?}");
     let srt = stdout(&env.run(&["show", &id, "--format", "srt"]));
-    assert!(srt.contains("SPEAKER_1: "), "{srt}");
+    assert!(srt.contains("Grace: "), "{srt}");
     let vtt = stdout(&env.run(&["show", &id, "--format", "vtt"]));
-    assert!(vtt.contains("<v SPEAKER_2>"), "{vtt}");
+    assert!(vtt.contains("<v Henry>"), "{vtt}");
+    let md = stdout(&env.run(&["show", &id, "--format", "md", "--part", "transcript"]));
+    assert!(md.contains("Grace (named in speech, SPEAKER_"), "{md}");
 
     // A name given after the fact replaces the label everywhere.
     let out = env.run(&["speakers", "rename", &id, "SPEAKER_2", "Dana"]);

@@ -170,6 +170,9 @@ struct JsonView<'a> {
     source: &'a str,
     duration_s: f64,
     language: &'a Option<String>,
+    meeting_date: &'a Option<String>,
+    meeting_date_source: &'a Option<String>,
+    speakers: &'a [SpeakerName],
     #[serde(skip_serializing_if = "Option::is_none")]
     segments: Option<&'a [Segment]>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,6 +192,9 @@ pub(crate) fn render_json(doc: &MeetingDoc, part: Part) -> Result<String, Export
         source: &doc.source,
         duration_s: doc.duration_s,
         language: &doc.language,
+        meeting_date: &doc.meeting_date,
+        meeting_date_source: &doc.meeting_date_source,
+        speakers: &doc.speakers,
         segments: part.has_transcript().then_some(doc.segments.as_slice()),
         scenes: part.has_scenes().then_some(doc.scenes.as_slice()),
         summary: part.has_summary().then_some(&doc.summary),

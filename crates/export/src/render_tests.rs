@@ -85,10 +85,13 @@ fn json_all_is_the_design_shape() {
             "duration_s",
             "jobs",
             "language",
+            "meeting_date",
+            "meeting_date_source",
             "meeting_id",
             "scenes",
             "segments",
             "source",
+            "speakers",
             "summary",
             "title"
         ]
@@ -123,7 +126,16 @@ fn json_all_is_the_design_shape() {
 
 #[test]
 fn json_parts_keep_identity_and_only_their_key() {
-    let base = ["duration_s", "language", "meeting_id", "source", "title"];
+    let base = [
+        "duration_s",
+        "language",
+        "meeting_date",
+        "meeting_date_source",
+        "meeting_id",
+        "source",
+        "speakers",
+        "title",
+    ];
     for (part, extra) in [
         (Part::Transcript, "segments"),
         (Part::Summary, "summary"),
