@@ -339,13 +339,18 @@ pub fn spoken_meeting_date(
 ) -> Option<Date> {
     for sentence in transcript.split(['.', '!', '?', '\n']) {
         let lower = sentence.to_lowercase();
-        if !(lower.contains("today") || lower.contains("this is") || lower.contains("date")) {
-            continue;
-        }
         let s = read_spoken(sentence);
         let (Some(m), Some(d)) = (s.month, s.day) else {
             continue;
         };
+        // "Today is …", "This is the sync for Monday, March tenth", "It is Tuesday, July
+        // first": a sentence that says what today is, or a full weekday-and-date.
+        let says_today = ["today", "this is", "it is", "it's", "date"]
+            .iter()
+            .any(|w| lower.contains(w));
+        if !says_today && s.weekday.is_none() {
+            continue;
+        }
         if let Some(y) = s.year.or(year_hint) {
             return Date::new(y, m, d);
         }

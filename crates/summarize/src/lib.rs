@@ -10,6 +10,7 @@
 //! are chat messages and outputs are constrained by the JSON schemas below.
 
 pub mod dates;
+pub mod explicit;
 pub mod names;
 mod plan;
 mod prompts;

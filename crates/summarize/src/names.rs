@@ -209,13 +209,17 @@ pub(crate) fn address(sentence: &str) -> Option<Address> {
             }
         }
     }
-    // "Diana, please write …", "Henry, could you …"
-    let (head, rest) = sentence.split_once(',')?;
-    let name = as_name(head.trim()).filter(|_| !head.trim().contains(' '))?;
-    let next = rest.split_whitespace().next()?.to_lowercase();
-    REQUEST
-        .contains(&next.as_str())
-        .then_some(Address::Next(name))
+    // "Diana, please write …", "Great, Carlos, please add …": a comma-separated single name
+    // followed by a request.
+    let parts: Vec<&str> = sentence.split(',').collect();
+    parts.windows(2).find_map(|w| {
+        let head = w[0].trim();
+        let name = as_name(head).filter(|_| !head.contains(' '))?;
+        let next = w[1].split_whitespace().next()?.to_lowercase();
+        REQUEST
+            .contains(&next.as_str())
+            .then_some(Address::Next(name))
+    })
 }
 
 /// Proposed names per speaker label, from how the speakers address each other.

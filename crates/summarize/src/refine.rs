@@ -138,6 +138,11 @@ fn evidence(lines: &[Line<'_>], words: &[String], near_s: Option<f64>) -> Option
 /// lines so a small model checks each instead of stopping after the first few it notices.
 pub fn is_cue_line(text: &str) -> bool {
     const CUES: &[&str] = &[
+        "we will ",
+        "we'll ",
+        "is frozen",
+        "from now on",
+        "no longer",
         "decide",
         "decision",
         "agreed",
@@ -302,7 +307,8 @@ fn due(model_due: &str, line: &Line<'_>, ctx: &Context<'_>) -> (Option<String>, 
     (None, (!said.is_empty()).then_some(said))
 }
 
-/// Refine the model's summary against the transcript.
+/// Refine the model's summary against the transcript, and add what was said explicitly that
+/// the model left out (see [`crate::explicit`]).
 pub fn refine(out: SummaryOut, lines: &[Line<'_>], ctx: &Context<'_>) -> Refined {
     let mut refined = Refined {
         summary: Summary {
@@ -311,29 +317,104 @@ pub fn refine(out: SummaryOut, lines: &[Line<'_>], ctx: &Context<'_>) -> Refined
         },
         ..Refined::default()
     };
+    let texts: Vec<&str> = lines.iter().map(|l| l.text).collect();
+    let assigned = crate::explicit::assignments(&texts);
+    let stated = crate::explicit::decisions(&texts);
+    let mut decisions = model_decisions(out.decisions, lines, &assigned, &stated, &mut refined);
+    for d in stated {
+        let words = content_words(&d.text);
+        let known = decisions.iter().any(|(i, kept)| {
+            *i == d.line || jaccard(&content_words(&kept.text), &words) >= DUPLICATE_MIN
+        });
+        if !known {
+            decisions.push((d.line, decision_at(lines, d.line, d.text)));
+        }
+    }
+    let mut actions: Vec<(usize, ActionItem)> = Vec::new();
     let mut seen: Vec<Vec<String>> = Vec::new();
-    for TimedItem { text, time } in out.decisions {
+    for a in out.action_items {
+        if let Some(item) = action(a, lines, ctx, &mut seen, &mut refined.unsupported) {
+            actions.push(item);
+        }
+    }
+    for a in assigned {
+        let owner = match &a.addressee {
+            Some(name) => Some(known_name(name, ctx).unwrap_or_else(|| name.clone())),
+            None => lines[a.line]
+                .speaker
+                .map(|s| known_name(s, ctx).unwrap_or_else(|| s.to_string())),
+        };
+        let due = ctx
+            .meeting_date
+            .filter(|_| !a.deadline_text.is_empty())
+            .and_then(|m| dates::resolve(&a.deadline_text, m))
+            .map(|d| d.to_string());
+        match actions.iter_mut().find(|(i, _)| *i == a.line) {
+            // The model found it too: its wording, the explicit owner and deadline.
+            Some((_, item)) => {
+                item.owner = owner.or(item.owner.take());
+                if due.is_some() {
+                    item.due = due;
+                    item.due_spoken = None;
+                }
+            }
+            None => actions.push((
+                a.line,
+                ActionItem {
+                    task: a.task,
+                    owner,
+                    due_spoken: (due.is_none() && !a.deadline_text.is_empty())
+                        .then(|| a.deadline_text.clone()),
+                    due,
+                    time: Some(lines[a.line].start),
+                },
+            )),
+        }
+    }
+    decisions.sort_by_key(|(i, _)| *i);
+    actions.sort_by_key(|(i, _)| *i);
+    refined.summary.decisions = decisions.into_iter().map(|(_, d)| d).collect();
+    refined.summary.action_items = actions.into_iter().map(|(_, a)| a).collect();
+    refined.summary.open_questions = questions(&out.open_questions);
+    refined
+}
+
+fn decision_at(lines: &[Line<'_>], i: usize, text: String) -> Decision {
+    Decision {
+        text,
+        time: Some(lines[i].start),
+        speaker: lines[i].speaker.map(str::to_string),
+    }
+}
+
+/// The model's decisions with evidence, without duplicates, and without the assignments a
+/// small model also lists as decisions (a line that assigns a task and says no decision).
+fn model_decisions(
+    items: Vec<TimedItem>,
+    lines: &[Line<'_>],
+    assigned: &[crate::explicit::Assignment],
+    stated: &[crate::explicit::Stated],
+    refined: &mut Refined,
+) -> Vec<(usize, Decision)> {
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    let mut kept = Vec::new();
+    for TimedItem { text, time } in items {
         let text = clean(&text);
         let words = content_words(&text);
         match supported(lines, &words, &time) {
-            Some(i) if !duplicate(&mut seen, &words) => refined.summary.decisions.push(Decision {
-                text,
-                time: Some(lines[i].start),
-                speaker: lines[i].speaker.map(str::to_string),
-            }),
+            Some(i)
+                if assigned.iter().any(|a| a.line == i) && !stated.iter().any(|d| d.line == i) => {}
+            Some(i) if !duplicate(&mut seen, &words) => kept.push((i, decision_at(lines, i, text))),
             Some(_) => {}
             None if !text.is_empty() => refined.unsupported.push(text),
             None => {}
         }
     }
-    seen.clear();
-    for a in out.action_items {
-        if let Some(item) = action(a, lines, ctx, &mut seen, &mut refined.unsupported) {
-            refined.summary.action_items.push(item);
-        }
-    }
-    refined.summary.open_questions = out
-        .open_questions
+    kept
+}
+
+fn questions(items: &[String]) -> Vec<String> {
+    items
         .iter()
         .map(|q| clean(q))
         .filter(|q| content_words(q).len() >= 2)
@@ -345,16 +426,7 @@ pub fn refine(out: SummaryOut, lines: &[Line<'_>], ctx: &Context<'_>) -> Refined
                 acc.push(q);
             }
             acc
-        });
-    refined
-        .summary
-        .decisions
-        .sort_by(|a, b| a.time.unwrap_or(0.0).total_cmp(&b.time.unwrap_or(0.0)));
-    refined
-        .summary
-        .action_items
-        .sort_by(|a, b| a.time.unwrap_or(0.0).total_cmp(&b.time.unwrap_or(0.0)));
-    refined
+        })
 }
 
 fn action(
@@ -363,8 +435,9 @@ fn action(
     ctx: &Context<'_>,
     seen: &mut Vec<Vec<String>>,
     unsupported: &mut Vec<String>,
-) -> Option<ActionItem> {
-    let task = clean(&a.task);
+) -> Option<(usize, ActionItem)> {
+    // The deadline is kept apart from the task ("Email the team by Monday" → "Email the team").
+    let task = crate::explicit::without_deadline(&clean(&a.task));
     let words = content_words(&task);
     let Some(i) = supported(lines, &words, &a.time) else {
         if !task.is_empty() {
@@ -377,13 +450,16 @@ fn action(
     }
     let line = &lines[i];
     let (due, due_spoken) = due(&a.due, line, ctx);
-    Some(ActionItem {
-        task,
-        owner: owner(&a.owner, line, ctx),
-        due,
-        due_spoken,
-        time: Some(line.start),
-    })
+    Some((
+        i,
+        ActionItem {
+            task,
+            owner: owner(&a.owner, line, ctx),
+            due,
+            due_spoken,
+            time: Some(line.start),
+        },
+    ))
 }
 
 /// The evidence line of an item with at least two content words, if the transcript holds it.

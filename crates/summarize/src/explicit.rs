@@ -1,0 +1,286 @@
+//! Decisions and assignments stated explicitly, read off the transcript without a model.
+//!
+//! A small model reads a meeting once and stops after the items it noticed first (on the corpus
+//! meetings Qwen2.5-Coder 1.5B listed about half of them). Explicit statements have a shape:
+//! an assignment names who ("Diana, please …", "… this week, Tom", "I will …") and when ("by
+//! Wednesday, April ninth"); a decision says so ("Decision: …", "So the decision is: …", "We
+//! agreed …"). Those lines become items here; the refinement merges them with the model's,
+//! keeping the model's wording where both found the same line.
+
+use crate::names::{Address, address};
+
+/// An assignment found in one line: the task as said, who (a name as addressed, or `None`
+/// for the speaker when they volunteer) and the sentence holding the deadline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    pub line: usize,
+    pub task: String,
+    pub addressee: Option<String>,
+    pub volunteered: bool,
+    pub deadline_text: String,
+}
+
+/// A decision found in one line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stated {
+    pub line: usize,
+    pub text: String,
+}
+
+fn sentences(text: &str) -> Vec<&str> {
+    text.split_inclusive(['.', '!', '?'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Words that start the deadline part of a task ("… by Friday", "… this week").
+const DEADLINE_STARTS: &[&str] = &[
+    " by ",
+    " before ",
+    " until ",
+    " this week",
+    " next week",
+    " tomorrow",
+    " today",
+    " end of ",
+    " on monday",
+    " on tuesday",
+    " on wednesday",
+    " on thursday",
+    " on friday",
+];
+
+fn has_deadline(sentence: &str) -> bool {
+    let lower = format!(" {}", sentence.to_lowercase());
+    DEADLINE_STARTS.iter().any(|d| lower.contains(d))
+}
+
+/// A task without its deadline part ("Email the team by Monday" → "Email the team").
+pub fn without_deadline(task: &str) -> String {
+    let mut s = task.trim().trim_end_matches(['.', '!', '?']).to_string();
+    let lower = format!(" {}", s.to_lowercase());
+    let cut = DEADLINE_STARTS
+        .iter()
+        .filter_map(|d| lower.find(d).map(|i| i.saturating_sub(1)))
+        .filter(|&i| i > 0)
+        .min();
+    if let Some(i) = cut {
+        s.truncate(i);
+    }
+    s.trim().trim_end_matches(',').trim().to_string()
+}
+
+/// The task of an assignment sentence: after the request words, before the deadline and the
+/// trailing vocative.
+fn task_of(sentence: &str) -> String {
+    let s = without_deadline(sentence);
+    // Cut the request words in front ("Diana, could you also …", "Please …", "I will …").
+    let lower = s.to_lowercase();
+    let mut start = 0;
+    for lead in [
+        "please ",
+        "could you also ",
+        "could you ",
+        "can you also ",
+        "can you ",
+        "would you ",
+        "will you ",
+        "i will also ",
+        "i will ",
+        "i'll ",
+        "and i will ",
+        "i can ",
+    ] {
+        if let Some(i) = lower.find(lead) {
+            start = start.max(i + lead.len());
+            break;
+        }
+    }
+    let task = s[start..].trim().trim_end_matches(',').trim();
+    // A trailing vocative (", Tom") is the addressee, not the task.
+    let task = match task.rsplit_once(", ") {
+        Some((head, tail)) if tail.split_whitespace().count() == 1 => head,
+        _ => task,
+    };
+    let mut chars = task.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The addressee of a request with the name at the end ("Please order it this week, Tom.").
+fn trailing_name(sentence: &str) -> Option<String> {
+    let s = sentence.trim().trim_end_matches(['.', '!', '?']);
+    let (_, tail) = s.rsplit_once(", ")?;
+    let word = tail.trim();
+    let is_name = word.split_whitespace().count() == 1
+        && word.chars().next().is_some_and(char::is_uppercase)
+        && word.chars().all(char::is_alphabetic);
+    (is_name && s.to_lowercase().contains("please")).then(|| word.to_string())
+}
+
+/// Explicit assignments with a deadline, in line order.
+pub fn assignments(lines: &[&str]) -> Vec<Assignment> {
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let sents = sentences(line);
+        for (k, sentence) in sents.iter().enumerate() {
+            let lower = sentence.to_lowercase();
+            if lower.ends_with('?') && !lower.contains("could you") && !lower.contains("can you") {
+                continue;
+            }
+            let addressee = match address(sentence) {
+                Some(Address::Next(n)) => Some(n),
+                _ => trailing_name(sentence),
+            };
+            let volunteered = addressee.is_none()
+                && ["i will ", "i'll ", "and i will "]
+                    .iter()
+                    .any(|v| lower.starts_with(v));
+            if addressee.is_none() && !volunteered {
+                continue;
+            }
+            // The deadline is in the sentence, or in the one right after ("Yes, by Friday.").
+            let deadline_text = if has_deadline(sentence) {
+                sentence.to_string()
+            } else {
+                match sents.get(k + 1).filter(|n| has_deadline(n)) {
+                    Some(n) => n.to_string(),
+                    // A request to someone by name counts without one ("Carlos, please add …").
+                    None if addressee.is_some() && lower.contains("please") => String::new(),
+                    None => continue,
+                }
+            };
+            let task = task_of(sentence);
+            let least = if deadline_text.is_empty() { 3 } else { 2 };
+            if task.split_whitespace().count() < least {
+                continue;
+            }
+            out.push(Assignment {
+                line: i,
+                task,
+                addressee,
+                volunteered,
+                deadline_text,
+            });
+        }
+    }
+    out
+}
+
+/// Decisions said as such ("Decision: …", "So the decision is: …", "We agreed that …").
+pub fn decisions(lines: &[&str]) -> Vec<Stated> {
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        for sentence in sentences(line) {
+            let lower = sentence.to_lowercase();
+            if lower.ends_with('?') {
+                continue;
+            }
+            let marked = [
+                "decision",
+                "decided:",
+                "we decided",
+                "we agreed",
+                "let's decide",
+                "agreed that",
+            ]
+            .iter()
+            .any(|m| lower.contains(m));
+            if !marked {
+                continue;
+            }
+            // The decision is what follows the marker's colon, when there is one.
+            let text = match sentence.split_once(':') {
+                Some((_, rest)) if rest.split_whitespace().count() >= 3 => rest,
+                _ => sentence,
+            };
+            let text = text.trim().trim_end_matches(['.', '!']).trim();
+            if text.split_whitespace().count() < 4 {
+                continue;
+            }
+            let mut chars = text.chars();
+            let text: String = match chars.next() {
+                Some(c) => c.to_uppercase().chain(chars).collect(),
+                None => continue,
+            };
+            out.push(Stated { line: i, text });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignments_need_someone_and_a_deadline() {
+        let lines = [
+            "Diana, please write the copy for the three screens by Wednesday, April ninth.",
+            "Give me a moment to share my screen.",
+            "Okay, can everyone see it now?",
+            "I will email the support team by Monday, April seventh.",
+            "Please order it this week, Tom.",
+            "Henry, please finish the chart colors. Yes, by Friday the 18th.",
+            "Ben, can you look at it?",
+            "Great, Carlos, please add the missing index and rerun the reports.",
+        ];
+        let a = assignments(&lines);
+        let got: Vec<(usize, &str, Option<&str>, bool)> = a
+            .iter()
+            .map(|x| {
+                (
+                    x.line,
+                    x.task.as_str(),
+                    x.addressee.as_deref(),
+                    x.volunteered,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    0,
+                    "Write the copy for the three screens",
+                    Some("Diana"),
+                    false
+                ),
+                (3, "Email the support team", None, true),
+                (4, "Order it", Some("Tom"), false),
+                (5, "Finish the chart colors", Some("Henry"), false),
+                (
+                    7,
+                    "Add the missing index and rerun the reports",
+                    Some("Carlos"),
+                    false
+                ),
+            ]
+        );
+        assert!(a[3].deadline_text.contains("Friday"));
+    }
+
+    #[test]
+    fn decisions_said_as_such() {
+        let lines = [
+            "Then let's decide: the onboarding flow will have three steps.",
+            "Decision: dark mode ships in the May release, not in the summer release.",
+            "Do we decide now?",
+            "So the decision is: the production migration happens on Saturday the 22nd.",
+            "I like it.",
+        ];
+        let d = decisions(&lines);
+        let got: Vec<&str> = d.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                "The onboarding flow will have three steps",
+                "Dark mode ships in the May release, not in the summer release",
+                "The production migration happens on Saturday the 22nd",
+            ]
+        );
+    }
+}
