@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 
 use crate::CaptureError;
-use crate::source::{Block, SourceHandle, resampler, spawn_reader};
+use crate::pipe::{Block, resampler, spawn_reader};
 
 /// An input device and what it offers.
 #[derive(Debug, Clone)]
@@ -97,15 +97,22 @@ fn summarise(configs: impl Iterator<Item = (String, u32, u32, u16)>) -> Vec<Stri
 /// Keeps the cpal stream alive (it stops when dropped).
 pub struct LiveStream(#[allow(dead_code)] cpal::Stream);
 
+/// A live device's capture: the resampling ffmpeg child, the reader and feeder threads, and
+/// the device stream (capture stops when it is dropped).
+pub(crate) struct LiveCapture {
+    pub child: std::process::Child,
+    pub threads: Vec<std::thread::JoinHandle<()>>,
+    pub stream: LiveStream,
+}
+
 /// Start capturing from the input device `name` (the default one for `None`): the device's
 /// native samples go through ffmpeg, which resamples them to mono 16 kHz blocks on `tx`.
 pub(crate) fn start_device(
     name: Option<&str>,
     tx: SyncSender<Block>,
-    rx: Receiver<Block>,
     stop: Arc<AtomicBool>,
     overruns: Arc<AtomicU64>,
-) -> Result<SourceHandle, CaptureError> {
+) -> Result<LiveCapture, CaptureError> {
     let device = find_device(name)?;
     let config = device
         .default_input_config()
@@ -119,14 +126,11 @@ pub(crate) fn start_device(
     stream
         .play()
         .map_err(|e| CaptureError::Source(format!("{device}: cannot start: {e}")))?;
-    Ok(SourceHandle::live(
-        rx,
-        overruns,
-        stop,
+    Ok(LiveCapture {
         child,
-        vec![reader, feeder],
-        LiveStream(stream),
-    ))
+        threads: vec![reader, feeder],
+        stream: LiveStream(stream),
+    })
 }
 
 /// The input device called `name` (as `nightshift devices` lists it), or the default one.

@@ -23,6 +23,7 @@
 mod cut;
 mod mix;
 mod part;
+mod pipe;
 mod recorder;
 mod source;
 

@@ -6,18 +6,17 @@
 //! - a device (`default` or a name): cpal's callback converts and `try_send`s to a feeder thread
 //!   that writes to ffmpeg's stdin; a full channel is an overrun (counted, never blocking).
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use crate::{CaptureError, RATE};
+pub use crate::pipe::Block;
+use crate::pipe::{resampler, spawn_reader};
+use crate::CaptureError;
 
-/// Samples per block handed to the recorder (100 ms).
-pub const BLOCK: usize = RATE as usize / 10;
 /// Blocks the channel holds before a live source overruns (5 s).
 const CHANNEL_BLOCKS: usize = 50;
 
@@ -98,16 +97,6 @@ impl PcmFormat {
     pub fn spec(&self) -> String {
         format!("{}:{}:{}", self.sample, self.rate, self.channels)
     }
-}
-
-/// What the recorder receives.
-#[derive(Debug)]
-pub enum Block {
-    Samples(Vec<f32>),
-    /// The source ended normally (end of file or stdin).
-    End,
-    /// The source failed (device gone, ffmpeg error): the message says why.
-    Failed(String),
 }
 
 /// A running source. Dropping it stops it.
@@ -229,7 +218,20 @@ pub fn start_source(source: &Source, speed: f64) -> Result<SourceHandle, Capture
                     Source::Device(n) => Some(n.as_str()),
                     _ => None,
                 };
-                crate::devices::start_device(name, tx, rx, stop, overruns)
+                let live = crate::devices::start_device(
+                    name,
+                    tx,
+                    Arc::clone(&stop),
+                    Arc::clone(&overruns),
+                )?;
+                Ok(SourceHandle::live(
+                    rx,
+                    overruns,
+                    stop,
+                    live.child,
+                    live.threads,
+                    live.stream,
+                ))
             }
             #[cfg(not(feature = "mic"))]
             {
@@ -241,28 +243,6 @@ pub fn start_source(source: &Source, speed: f64) -> Result<SourceHandle, Capture
             }
         }
     }
-}
-
-/// `ffmpeg <input args> → f32le, mono, 16 kHz` on stdout.
-pub(crate) fn resampler(input_args: &[String], stdin: Stdio) -> Result<Child, CaptureError> {
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error"])
-        .args(input_args)
-        .args([
-            "-vn",
-            "-f",
-            "f32le",
-            "-ac",
-            "1",
-            "-ar",
-            &RATE.to_string(),
-            "pipe:1",
-        ])
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| CaptureError::io("starting ffmpeg", e))
 }
 
 /// A source that is one ffmpeg child: its output read into blocks by one thread.
@@ -291,65 +271,6 @@ fn piped(
         #[cfg(feature = "mic")]
         _stream: None,
     })
-}
-
-/// Read ffmpeg's output into blocks until EOF, then report how it ended.
-pub(crate) fn spawn_reader(
-    mut out: ChildStdout,
-    stderr: Option<std::process::ChildStderr>,
-    tx: SyncSender<Block>,
-    stop: Arc<AtomicBool>,
-) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        // Drain stderr concurrently so ffmpeg never blocks on a full pipe.
-        let err_thread = stderr.map(|mut e| {
-            std::thread::spawn(move || {
-                let mut s = String::new();
-                let _ = e.read_to_string(&mut s);
-                s
-            })
-        });
-        let mut bytes = vec![0u8; BLOCK * 4];
-        let mut filled = 0;
-        loop {
-            match out.read(&mut bytes[filled..]) {
-                Ok(0) => break,
-                Ok(n) => {
-                    filled += n;
-                    if filled == bytes.len() {
-                        if tx.send(Block::Samples(to_f32(&bytes))).is_err() {
-                            return;
-                        }
-                        filled = 0;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let _ = tx.send(Block::Failed(format!("reading the source: {e}")));
-                    return;
-                }
-            }
-        }
-        let whole = filled - filled % 4;
-        if whole > 0 {
-            let _ = tx.send(Block::Samples(to_f32(&bytes[..whole])));
-        }
-        let errors = err_thread.and_then(|t| t.join().ok()).unwrap_or_default();
-        let errors = errors.trim();
-        if errors.is_empty() || stop.load(Ordering::SeqCst) {
-            let _ = tx.send(Block::End);
-        } else {
-            let first = errors.lines().next().unwrap_or(errors).to_string();
-            let _ = tx.send(Block::Failed(first));
-        }
-    })
-}
-
-fn to_f32(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
 }
 
 #[cfg(test)]

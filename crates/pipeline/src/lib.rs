@@ -17,6 +17,7 @@ pub mod fsutil;
 pub mod home;
 pub mod job;
 pub mod meetings;
+pub mod models;
 pub mod recording;
 pub mod retention;
 pub mod session;

