@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
+use crate::CaptureError;
 pub use crate::pipe::Block;
 use crate::pipe::{resampler, spawn_reader};
-use crate::CaptureError;
 
 /// Blocks the channel holds before a live source overruns (5 s).
 const CHANNEL_BLOCKS: usize = 50;

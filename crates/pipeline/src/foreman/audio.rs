@@ -99,6 +99,10 @@ struct Chunks<'p> {
 impl Adapter for Chunks<'_> {
     type P = Whisper;
 
+    fn name(&self) -> &'static str {
+        "whisper worker"
+    }
+
     fn answer(&mut self, response: Response) -> Settle {
         match response {
             Response::Result {

@@ -36,6 +36,10 @@ pub enum Settle {
 /// One job kind's part of a worker batch.
 pub trait Adapter {
     type P: Protocol;
+    /// What the logs call the batch's model ("whisper worker", "vision model").
+    fn name(&self) -> &'static str {
+        <Self::P as Protocol>::WORKER
+    }
     /// What an item's answer settles (called for every answer but the worker's ready one).
     fn answer(&mut self, response: <Self::P as Protocol>::Response) -> Settle;
 
@@ -83,11 +87,11 @@ pub fn run<A: Adapter>(sink: Sink<'_>, batch: WorkerBatch<A::P>, adapter: &mut A
         memory: Some(Arc::clone(&gauge)),
         ..BatchOptions::default()
     };
-    let worker = <A::P as Protocol>::WORKER;
+    let worker = adapter.name();
     let mut store_error: Option<anyhow::Error> = None;
     let mut on_answer = |response: <A::P as Protocol>::Response| -> ControlFlow<()> {
         if let Said::Ready { load_s, device } = <A::P as Protocol>::said(&response) {
-            tracing::info!("{worker} ready on {device}, model loaded in {load_s:.2} s");
+            tracing::info!("{worker} ready on {device}, loaded in {load_s:.2} s");
             return ControlFlow::Continue(());
         }
         let stored = store(queue, owner, Some(&gauge), adapter.answer(response));

@@ -82,6 +82,10 @@ struct Diarized;
 impl Adapter for Diarized {
     type P = Diarize;
 
+    fn name(&self) -> &'static str {
+        "diarize worker"
+    }
+
     fn answer(&mut self, response: DiarizeResponse) -> Settle {
         match response {
             DiarizeResponse::Diarized {

@@ -351,6 +351,10 @@ struct Steps {
 impl Adapter for Steps {
     type P = Llama;
 
+    fn name(&self) -> &'static str {
+        "llama worker"
+    }
+
     fn answer(&mut self, response: LlamaResponse) -> Settle {
         match response {
             LlamaResponse::Completion {

@@ -406,6 +406,10 @@ struct Scenes {
 impl Adapter for Scenes {
     type P = Llama;
 
+    fn name(&self) -> &'static str {
+        "vision model"
+    }
+
     fn answer(&mut self, response: LlamaResponse) -> Settle {
         let (id, answer) = match response {
             LlamaResponse::Completion {
