@@ -104,7 +104,9 @@ impl FailPlan {
     }
 }
 
-/// Make libgomp sleep, not spin, while its threads wait for each other (two spinning workers
+/// Make libgomp sleep, not spin, while its threads wait for each other, unless the supervisor
+/// chose a policy (the Foreman's llama batches spin briefly: `foreman::batch::llama_spin_env`)
+/// (two spinning workers
 /// on two cores took 200 s each on a 5-minute meeting instead of ~10 s). libgomp reads `OMP_WAIT_POLICY` once, when it is loaded — before `main` — so when
 /// the variable is unset the worker re-executes itself with it set. `exec` keeps the pid,
 /// process group, priority, affinity and parent-death signal the supervisor set up.

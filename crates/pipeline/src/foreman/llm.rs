@@ -355,6 +355,10 @@ impl Adapter for Steps {
         "llama worker"
     }
 
+    fn env(&self) -> Vec<(String, String)> {
+        batch::llama_spin_env()
+    }
+
     fn answer(&mut self, response: LlamaResponse) -> Settle {
         match response {
             LlamaResponse::Completion {

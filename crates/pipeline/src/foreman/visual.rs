@@ -410,6 +410,10 @@ impl Adapter for Scenes {
         "vision model"
     }
 
+    fn env(&self) -> Vec<(String, String)> {
+        batch::llama_spin_env()
+    }
+
     fn answer(&mut self, response: LlamaResponse) -> Settle {
         let (id, answer) = match response {
             LlamaResponse::Completion {
