@@ -110,11 +110,13 @@ fn verify(path: &Path, model: &KnownModel, expected: &str) -> Result<()> {
     Ok(())
 }
 
-fn sha1_file(path: &Path) -> Result<String> {
+/// A file's digest (hex) and size, read in 1 MiB pieces.
+pub(crate) fn digest_file<D: Digest>(path: &Path) -> Result<(String, u64)> {
     let mut f =
         std::fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut h = Sha1::new();
+    let mut h = D::new();
     let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
     loop {
         let n = f
             .read(&mut buf)
@@ -123,6 +125,11 @@ fn sha1_file(path: &Path) -> Result<String> {
             break;
         }
         h.update(&buf[..n]);
+        size += n as u64;
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok((hex::encode(h.finalize()), size))
+}
+
+fn sha1_file(path: &Path) -> Result<String> {
+    Ok(digest_file::<Sha1>(path)?.0)
 }

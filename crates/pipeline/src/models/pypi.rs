@@ -155,21 +155,7 @@ fn append(child: &mut Child, dst: &mut File, hasher: &mut Sha256) -> std::io::Re
 
 /// The file's sha256 (hex) and size.
 fn sha256_file(path: &Path) -> Result<(String, u64)> {
-    let mut f = File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((hex::encode(h.finalize()), size))
+    super::digest_file::<Sha256>(path)
 }
 
 #[cfg(test)]
