@@ -322,16 +322,16 @@ pub fn names_for(
 }
 
 /// The meeting's speakers with the names shown for them: hand-given or enrolled (`given`),
-/// else proposed from how the others address them in `segments` (`speech`), else the label.
+/// else proposed from how the others address them in `labelled` — segments carrying their
+/// `SPEAKER_n` labels — (`speech`), else the label.
 pub fn meeting_names(
     queue: &Queue,
     meeting: &nightshift_queue::MeetingRow,
     result: &DiarizeResult,
     config: &SpeakersConfig,
-    segments: &[Segment],
+    labelled: &[Segment],
 ) -> Result<Vec<nightshift_export::SpeakerName>> {
     let given = names_for(queue, &meeting.meeting_id, result, config)?;
-    let labelled = label_segments(segments.to_vec(), &result.turns, &[]);
     let lines: Vec<(Option<&str>, &str)> = labelled
         .iter()
         .map(|s| (s.speaker.as_deref(), s.text.as_str()))

@@ -44,12 +44,16 @@ pub fn build_doc(
     let mut segments = nightshift_export::assemble(&chunks, &AssembleOptions::default());
     let mut speaker_names = Vec::new();
     if let Some(d) = crate::speakers::diarization(&jobs)? {
+        // Labelled once; names (proposed from the labelled lines) then replace the labels.
+        segments = crate::speakers::label_segments(segments, &d.turns, &[]);
         speaker_names = crate::speakers::meeting_names(queue, meeting, &d, speakers, &segments)?;
-        let names: Vec<(String, String)> = speaker_names
-            .iter()
-            .map(|s| (s.label.clone(), s.name.clone()))
-            .collect();
-        segments = crate::speakers::label_segments(segments, &d.turns, &names);
+        for seg in &mut segments {
+            if let Some(label) = &seg.speaker
+                && let Some(n) = speaker_names.iter().find(|n| &n.label == label)
+            {
+                seg.speaker = Some(n.name.clone());
+            }
+        }
     }
     let language = languages
         .into_iter()

@@ -228,18 +228,22 @@ pub fn propose(lines: &[(Option<&str>, &str)]) -> BTreeMap<String, Proposed> {
     let mut votes: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (i, t) in turns.iter().enumerate() {
         for sentence in sentences(&t.text) {
+            // Nobody addresses themselves by name ("Thanks, Grace" said by Grace is about
+            // someone else's turn order, not a name for her): only an introduction names the
+            // speaker.
             let (who, name) = match address(sentence) {
                 Some(Address::Previous(n)) if i > 0 => (turns[i - 1].speaker, n),
                 Some(Address::Next(n)) => match turns.get(i + 1) {
                     Some(next) => (next.speaker, n),
                     None => continue,
                 },
-                Some(Address::Itself(n)) => (t.speaker, n),
+                Some(Address::Itself(n)) => {
+                    *votes.entry((t.speaker.to_string(), n)).or_default() += 1;
+                    continue;
+                }
                 _ => continue,
             };
-            // Nobody addresses themselves by name ("Thanks, Grace" said by Grace is about
-            // someone else's turn order, not a name for her).
-            if who == t.speaker && !matches!(address(sentence), Some(Address::Itself(_))) {
+            if who == t.speaker {
                 continue;
             }
             *votes.entry((who.to_string(), name)).or_default() += 1;
