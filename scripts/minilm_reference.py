@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """numpy reference for the all-MiniLM-L6-v2 sentence embedder, and the golden file the Rust port
-(crates/eval/src/embed.rs) is tested against.
+(crates/embed) is tested against.
 
-    minilm_reference.py golden [--model DIR] [--out crates/eval/tests/golden/minilm.json]
+    minilm_reference.py golden [--model DIR] [--out crates/embed/tests/golden/minilm.json]
     minilm_reference.py embed SENTENCE...        # print cosine similarities of the sentences
 
 Needs python3, numpy and HF `tokenizers` (pip install numpy tokenizers; no torch). Model dir:
@@ -123,7 +123,7 @@ def main():
     sub = ap.add_subparsers(dest='cmd', required=True)
     g = sub.add_parser('golden')
     g.add_argument('--model', default=DEFAULT_MODEL)
-    g.add_argument('--out', default='crates/eval/tests/golden/minilm.json')
+    g.add_argument('--out', default='crates/embed/tests/golden/minilm.json')
     e = sub.add_parser('embed')
     e.add_argument('--model', default=DEFAULT_MODEL)
     e.add_argument('sentences', nargs='+')

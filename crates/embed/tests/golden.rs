@@ -3,7 +3,7 @@
 //! embeddings whose cosine with the reference is at least 0.9999. Needs the model that
 //! `scripts/fetch-embedding-model.sh` fetches; fails, never skips, without it.
 
-use nightshift_eval::{Embedder, cosine, embedding_model_dir};
+use nightshift_embed::{Embedder, cosine, embedding_model_dir};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -75,6 +75,6 @@ fn long_texts_are_cut_at_the_sequence_limit() {
     let model = embedder();
     let long = "word ".repeat(1000);
     let ids = model.tokenize(&long);
-    assert_eq!(ids.len(), nightshift_eval::embed::MAX_TOKENS);
+    assert_eq!(ids.len(), nightshift_embed::MAX_TOKENS);
     assert_eq!(model.embed(&[&long])[0].len(), 384);
 }
