@@ -18,6 +18,7 @@ mod jobs;
 mod liveness;
 mod meetings;
 mod schema;
+mod search;
 mod speakers;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ pub use jobs::{ClaimFilter, ClaimedJob, JobRow, NewJob, ReadyGroupRow, StatusCou
 pub use liveness::{RunnerIdentity, process_alive};
 pub use meetings::{Inserted, MeetingRow, NewMeeting};
 pub use schema::SCHEMA_VERSION;
+pub use search::{FtsFilter, FtsMatch, Passage, PassageRow, StoredVector};
 pub use speakers::VoiceProfile;
 
 /// A source of "now" in unix seconds. Real code uses the system clock; tests pass their own.

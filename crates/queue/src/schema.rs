@@ -10,6 +10,7 @@ use crate::QueueError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../queries/schema_v1.sql"),
     include_str!("../queries/schema_v2.sql"),
+    include_str!("../queries/schema_v3.sql"),
 ];
 
 /// The schema version this binary writes.
