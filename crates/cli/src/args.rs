@@ -63,6 +63,22 @@ pub enum Command {
     Record(RecordArgs),
     /// Input devices and monitor sources with their formats.
     Devices,
+    /// Open the web app (meetings, transcripts with the player, search) in a browser; starts
+    /// the daemon when none runs.
+    Open(OpenArgs),
+    /// Run `serve` and a nightly `run --when idle` as systemd user services.
+    Service(ServiceArgs),
+    /// Shell completions for bash, zsh, fish, elvish or PowerShell, on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff) on stdout, or one page per command into a directory.
+    Man {
+        /// Write nightshift.1 and nightshift-COMMAND.1 here instead.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
     /// The session daemon: a warm whisper model behind an OpenAI-compatible HTTP API.
     Serve(ServeArgs),
     /// Transcribe one file through the session daemon (started when needed).
@@ -71,6 +87,32 @@ pub enum Command {
     Dictate(DictateArgs),
     /// Voice profiles, and names for a meeting's speakers.
     Speakers(SpeakersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// Only print the sign-in link (it works once, for 10 minutes); do not start a browser.
+    #[arg(long)]
+    pub print: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    #[command(subcommand)]
+    pub action: ServiceAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceAction {
+    /// Write and enable the user units: nightshift-serve.service, and nightshift-run.timer
+    /// that starts `run --when idle --until-idle` every night.
+    Install {
+        /// When the nightly run starts (systemd OnCalendar time, e.g. 02:30).
+        #[arg(long, default_value = "02:00")]
+        at: String,
+    },
+    /// Stop, disable and delete the user units.
+    Remove,
 }
 
 #[derive(Debug, Args)]

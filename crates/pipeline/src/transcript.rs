@@ -206,6 +206,79 @@ pub fn visual_notes(jobs: &[JobRow]) -> Result<Option<nightshift_video::VideoNot
     }
 }
 
+/// Where a meeting stands, from its jobs: `recording`, `processing`, `pending`,
+/// `done_with_failures`, `cancelled` or `done` (what `status` and the web app show).
+pub fn meeting_state(meeting: &MeetingRow, jobs: &[JobRow]) -> &'static str {
+    let any = |s: JobStatus| jobs.iter().any(|j| j.status == s);
+    if crate::recording::is_recording(&meeting.info) {
+        "recording"
+    } else if any(JobStatus::Processing) {
+        "processing"
+    } else if any(JobStatus::Pending) {
+        "pending"
+    } else if any(JobStatus::Failed) {
+        "done_with_failures"
+    } else if any(JobStatus::Cancelled) {
+        "cancelled"
+    } else {
+        "done"
+    }
+}
+
+/// Check a name given to a speaker by hand: 1–100 printable characters.
+pub fn check_speaker_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() || name.chars().any(char::is_control) || name.chars().count() > 100 {
+        anyhow::bail!("{name:?}: a speaker name must be 1–100 printable characters");
+    }
+    Ok(())
+}
+
+/// Name one of a meeting's speakers after the fact (`speakers rename`, the web app). `label`
+/// is the label as shown (`SPEAKER_2`, any case) or the name it currently shows (given, or
+/// proposed from speech). Returns the label that was renamed.
+pub fn rename_speaker(
+    queue: &mut Queue,
+    meeting: &MeetingRow,
+    speakers: &crate::config::SpeakersConfig,
+    label: &str,
+    name: &str,
+) -> Result<String> {
+    check_speaker_name(name)?;
+    let jobs = queue.jobs_of(&meeting.meeting_id)?;
+    if crate::speakers::diarization(&jobs)?.is_none() {
+        anyhow::bail!(
+            "meeting {}: no speakers yet (its diarization has not finished; see `nightshift status`)",
+            meeting.meeting_id
+        );
+    }
+    let doc = build_doc(queue, meeting, speakers)?;
+    let Some(found) = doc
+        .speakers
+        .iter()
+        .find(|s| s.label.eq_ignore_ascii_case(label) || s.name == label)
+    else {
+        let known: Vec<String> = doc
+            .speakers
+            .iter()
+            .map(|s| {
+                if s.label == s.name {
+                    s.label.clone()
+                } else {
+                    format!("{} ({})", s.label, s.name)
+                }
+            })
+            .collect();
+        anyhow::bail!(
+            "meeting {}: no speaker {label:?} (speakers: {})",
+            meeting.meeting_id,
+            known.join(", ")
+        );
+    };
+    let found = found.label.clone();
+    queue.set_speaker_name(&meeting.meeting_id, &found, name.trim())?;
+    Ok(found)
+}
+
 /// Counts per task type and status, plus the errors of failed jobs.
 pub fn jobs_summary(jobs: &[JobRow]) -> Value {
     let mut counts: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();

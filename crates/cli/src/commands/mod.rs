@@ -5,9 +5,12 @@ mod bench;
 mod bench_stages;
 mod doctor;
 mod manage;
+mod meta;
 mod models;
+mod open;
 mod plan;
 pub(crate) mod record;
+mod service;
 mod show;
 mod speakers;
 mod status;
@@ -42,6 +45,10 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Record(r) => record::run(&home, &r),
         Command::Devices => record::devices(),
         Command::Speakers(s) => speakers::run(&home, &s.action),
+        Command::Open(o) => open::run(&home, &o),
+        Command::Service(s) => service::run(&home, &s.action),
+        Command::Completions { shell } => meta::completions(shell),
+        Command::Man { out_dir } => meta::man(out_dir.as_deref()),
         Command::Serve(s) => crate::daemon::serve(&home, &s),
         Command::Transcribe(t) => crate::daemon::client::transcribe(&home, &t),
         Command::Dictate(d) => crate::daemon::dictate::run(&home, &d),

@@ -37,15 +37,8 @@ pub fn run(home: &Home, action: &SpeakersAction) -> Result<ExitCode> {
     }
 }
 
-fn check_name(name: &str) -> Result<()> {
-    if name.trim().is_empty() || name.chars().any(char::is_control) || name.len() > 100 {
-        bail!("{name:?}: a speaker name must be 1–100 printable characters");
-    }
-    Ok(())
-}
-
 fn enroll(home: &Home, name: &str, clip: &Path) -> Result<ExitCode> {
-    check_name(name)?;
+    nightshift_pipeline::transcript::check_speaker_name(name)?;
     let shown = clip.display().to_string();
     std::fs::File::open(clip).map_err(|e| anyhow!("{shown}: cannot read: {e}"))?;
     home.ensure()?;
@@ -124,46 +117,17 @@ fn list(home: &Home) -> Result<ExitCode> {
 }
 
 fn rename(home: &Home, meeting: &str, label: &str, name: &str) -> Result<ExitCode> {
-    check_name(name)?;
+    nightshift_pipeline::transcript::check_speaker_name(name)?;
     let mut queue = super::open_existing(home)?;
     let meeting = queue.resolve_meeting(meeting)?;
-    let jobs = queue.jobs_of(&meeting.meeting_id)?;
-    if nightshift_pipeline::speakers::diarization(&jobs)?.is_none() {
-        bail!(
-            "meeting {}: no speakers yet (its diarization has not finished; see `nightshift status`)",
-            meeting.meeting_id
-        );
-    }
-    // Accept the label as shown (SPEAKER_2) or the name it currently shows (given, or
-    // proposed from speech).
     let config = Config::load(home)?;
-    let doc = nightshift_pipeline::transcript::build_doc(&queue, &meeting, &config.speakers)?;
-    let names: Vec<(String, String)> = doc
-        .speakers
-        .into_iter()
-        .map(|s| (s.label, s.name))
-        .collect();
-    let Some((found, _)) = names
-        .iter()
-        .find(|(l, n)| l.eq_ignore_ascii_case(label) || n == label)
-    else {
-        let known: Vec<String> = names
-            .iter()
-            .map(|(l, n)| {
-                if l == n {
-                    l.clone()
-                } else {
-                    format!("{l} ({n})")
-                }
-            })
-            .collect();
-        bail!(
-            "meeting {}: no speaker {label:?} (speakers: {})",
-            meeting.meeting_id,
-            known.join(", ")
-        );
-    };
-    queue.set_speaker_name(&meeting.meeting_id, found, name)?;
-    println!("{}: {found} is now {name}", meeting.meeting_id);
+    let found = nightshift_pipeline::transcript::rename_speaker(
+        &mut queue,
+        &meeting,
+        &config.speakers,
+        label,
+        name,
+    )?;
+    println!("{}: {found} is now {}", meeting.meeting_id, name.trim());
     Ok(ExitCode::SUCCESS)
 }

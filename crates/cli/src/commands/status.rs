@@ -33,20 +33,8 @@ pub fn run(home: &Home, args: &StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn meeting_entry(m: &MeetingRow, jobs: &[JobRow]) -> Result<Value> {
-    let state = if nightshift_pipeline::recording::is_recording(&m.info) {
-        "recording"
-    } else if jobs.iter().any(|j| j.status == JobStatus::Processing) {
-        "processing"
-    } else if jobs.iter().any(|j| j.status == JobStatus::Pending) {
-        "pending"
-    } else if jobs.iter().any(|j| j.status == JobStatus::Failed) {
-        "done_with_failures"
-    } else if jobs.iter().any(|j| j.status == JobStatus::Cancelled) {
-        "cancelled"
-    } else {
-        "done"
-    };
+pub(crate) fn meeting_entry(m: &MeetingRow, jobs: &[JobRow]) -> Result<Value> {
+    let state = nightshift_pipeline::transcript::meeting_state(m, jobs);
     let mut job_list: Vec<Value> = Vec::with_capacity(jobs.len());
     for j in jobs {
         let kind = JobKind::of_row(j)?;

@@ -57,6 +57,18 @@ pub struct Answer {
     pub body: Vec<u8>,
     /// Close the connection after answering (the request's body may be unread).
     pub close: bool,
+    /// More response headers (lowercase names): `set-cookie`, `location`, `content-range`, …
+    pub headers: Vec<(String, String)>,
+    /// Stream these bytes of a file as the body instead of `body` (media for the web app).
+    pub file: Option<FileSlice>,
+}
+
+/// Bytes `start..start + len` of a file, streamed by the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileSlice {
+    pub path: std::path::PathBuf,
+    pub start: u64,
+    pub len: u64,
 }
 
 impl Answer {
@@ -74,7 +86,16 @@ impl Answer {
             content_type: content_type.to_string(),
             body: body.into_bytes(),
             close: false,
+            headers: Vec::new(),
+            file: None,
         }
+    }
+
+    /// A `303 See Other` to `location` (after a form is handled).
+    pub fn redirect(location: &str) -> Answer {
+        let mut a = Answer::with_type(303, String::new(), "text/plain; charset=utf-8");
+        a.headers.push(("location".into(), location.to_string()));
+        a
     }
 }
 

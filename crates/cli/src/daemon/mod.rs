@@ -14,6 +14,7 @@ pub mod client;
 pub mod dictate;
 mod http;
 mod server;
+pub mod web;
 
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -77,6 +78,13 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
         state: Arc::clone(&state),
         status: Box::new(move |s| status_json(s, &asr_model, idle_timeout, started)),
         uploads: AtomicU64::new(0),
+        web: Arc::new(web::Web {
+            home: home.clone(),
+            sessions: web::auth::Sessions::new(&run, addr.port()),
+            loopback_only: !args.allow_remote,
+            token: args.token.clone(),
+            searcher: Mutex::new(None),
+        }),
     });
     // Two threads answer HTTP; transcription runs on the model thread, so they only move bytes.
     let runtime = tokio::runtime::Builder::new_multi_thread()

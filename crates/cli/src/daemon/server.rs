@@ -56,6 +56,8 @@ pub struct Shared {
     /// `/status`'s document, built from the model thread's state.
     pub status: Box<dyn Fn(&model::State) -> Value + Send + Sync>,
     pub uploads: AtomicU64,
+    /// The web app on every other path.
+    pub web: Arc<super::web::Web>,
 }
 
 /// Accept connections until the runtime is shut down.
@@ -97,7 +99,7 @@ async fn handle(
     shared: &Shared,
     req: Request<Incoming>,
     peer: SocketAddr,
-) -> Response<Full<Bytes>> {
+) -> Response<ResponseBody> {
     let (head, body) = req.into_parts();
     let answer = match route(shared, &head, body).await {
         Ok(answer) => answer,
@@ -125,6 +127,9 @@ async fn route(
     head: &hyper::http::request::Parts,
     body: Incoming,
 ) -> Result<Answer, Refused> {
+    if super::web::owns(head.uri.path()) {
+        return super::web::route(&shared.web, head, body).await;
+    }
     if let Err((status, why)) = shared.guard.check(&head.headers) {
         return Err((Answer::error(status, &why), body));
     }
@@ -452,20 +457,79 @@ impl Answer {
         self
     }
 
-    fn into_response(self) -> Response<Full<Bytes>> {
-        let mut response = Response::new(Full::new(Bytes::from(self.body)));
+    fn into_response(self) -> Response<ResponseBody> {
+        let body = match &self.file {
+            Some(slice) => file_body(slice.clone()),
+            None => Full::new(Bytes::from(self.body))
+                .map_err(|never| match never {})
+                .boxed(),
+        };
+        let mut response = Response::new(body);
         *response.status_mut() = hyper::StatusCode::from_u16(self.status)
             .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&self.content_type) {
-            response.headers_mut().insert(CONTENT_TYPE, v);
+            headers.insert(CONTENT_TYPE, v);
+        }
+        if let Some(slice) = &self.file {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(slice.len));
+        }
+        for (name, value) in &self.headers {
+            if let (Ok(n), Ok(v)) = (
+                hyper::header::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(n, v);
+            }
         }
         if self.close {
-            response
-                .headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }
+}
+
+/// A response body: bytes in memory, or a file range streamed in 64 KiB reads.
+type ResponseBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+/// Stream `slice` of its file; a read error ends the body (the client sees a short response).
+fn file_body(slice: super::http::FileSlice) -> ResponseBody {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    const READ: u64 = 64 * 1024;
+    let frames = stream::unfold(
+        (None::<tokio::fs::File>, slice, 0u64),
+        |(file, slice, sent)| async move {
+            if sent >= slice.len {
+                return None;
+            }
+            let mut file = match file {
+                Some(f) => f,
+                None => {
+                    let opened = async {
+                        let mut f = tokio::fs::File::open(&slice.path).await?;
+                        f.seek(std::io::SeekFrom::Start(slice.start)).await?;
+                        Ok::<_, std::io::Error>(f)
+                    };
+                    match opened.await {
+                        Ok(f) => f,
+                        Err(e) => return Some((Err(e), (None, slice, u64::MAX))),
+                    }
+                }
+            };
+            let want = READ.min(slice.len - sent) as usize;
+            let mut buf = vec![0u8; want];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    let frame = hyper::body::Frame::data(Bytes::from(buf));
+                    Some((Ok(frame), (Some(file), slice, sent + n as u64)))
+                }
+                Err(e) => Some((Err(e), (None, slice, u64::MAX))),
+            }
+        },
+    );
+    http_body_util::StreamBody::new(frames).boxed()
 }
 
 #[cfg(test)]
