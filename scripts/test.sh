@@ -3,7 +3,8 @@
 # engines are built once for both).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-install_system_packages
+# The tests also drive the web app in headless Chromium.
+install_system_packages chromium chromium-driver
 require_shared
 claim_target_dir
 cd "$REPO_ROOT"
