@@ -5,6 +5,7 @@
 //! - [`meetings`] and [`recording`]: a file or a live recording becomes a meeting with its jobs.
 //! - [`foreman`]: `run` — scheduling, the GPU lease, one batch runner for every worker kind.
 //! - [`transcript`], [`speakers`]: the `show` document from stored results, speaker names.
+//! - [`search`]: hybrid search (FTS5 full text + sentence embeddings) across meetings.
 //! - [`session`]: the daemon's warm model and spool directory (the HTTP surface is the binary's).
 //! - [`config`], [`home`]: `<home>/config.toml` profiles and the data directory layout.
 //!
@@ -20,6 +21,7 @@ pub mod meetings;
 pub mod models;
 pub mod recording;
 pub mod retention;
+pub mod search;
 pub mod session;
 pub mod speakers;
 pub mod transcript;

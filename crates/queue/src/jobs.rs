@@ -190,11 +190,11 @@ fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedJob> {
     })
 }
 
-const JOB_COLUMNS: &str = "job_id, meeting_id, task_type, status, chunk_path, seq, model_key, \
+pub(crate) const JOB_COLUMNS: &str = "job_id, meeting_id, task_type, status, chunk_path, seq, model_key, \
      payload, result, attempts, max_attempts, last_error, lease_owner, not_before, created_at, \
      started_at, finished_at, metrics, stage";
 
-fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
+pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
     Ok(JobRow {
         job_id: row.get(0)?,
         meeting_id: row.get(1)?,

@@ -4,7 +4,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use crate::jobs::{NewJob, insert_job};
+use crate::jobs::{JOB_COLUMNS, JobRow, NewJob, insert_job, job_from_row};
 use crate::{Queue, QueueError};
 
 /// One piece of searchable text of a job's result.
@@ -334,6 +334,22 @@ impl Queue {
                 [model],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
+            .map_err(|e| QueueError::sql(&self.path, e))
+    }
+
+    /// A meeting's completed diarization job(s) (model key `diarize`): what a search needs to
+    /// name speakers, without reading every chunk's result.
+    pub fn diarize_jobs_of(&self, meeting_id: &str) -> Result<Vec<JobRow>, QueueError> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs
+             WHERE meeting_id = ?1 AND model_key = 'diarize' AND status = 'COMPLETED'"
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| QueueError::sql(&self.path, e))?;
+        stmt.query_map([meeting_id], job_from_row)
+            .and_then(|rows| rows.collect())
             .map_err(|e| QueueError::sql(&self.path, e))
     }
 }

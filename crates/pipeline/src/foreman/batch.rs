@@ -149,7 +149,8 @@ pub fn store(
                 Some(g) => with_memory(metrics, g),
                 None => metrics,
             };
-            Ok(queue.complete(job_id, owner, &result, &metrics)?)
+            // With its search passages, in the same transaction.
+            crate::search::complete(queue, job_id, owner, &result, &metrics, &[])
         }
         Settle::Fail { job_id, message } => {
             queue.fail(job_id, owner, &message, true)?;

@@ -125,7 +125,9 @@ pub fn run_job(
             } else {
                 vec![JobKind::Describe.new_job(1, 0)]
             };
-            queue.complete_with_jobs(
+            // The scenes' on-screen text is indexed for search in the same transaction.
+            crate::search::complete(
+                queue,
                 job.job_id,
                 owner,
                 &serde_json::to_value(&notes)?,
