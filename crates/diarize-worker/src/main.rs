@@ -51,7 +51,7 @@ fn run(out: &mut impl Write) -> Result<(), String> {
     )?;
     let mut answered = 0usize;
     while let Some(req) = read_message::<_, DiarizeRequest>(&mut input).map_err(pipe_err)? {
-        fail.before_item(answered);
+        fail.before_item(answered, out);
         let resp = match req {
             DiarizeRequest::Load(_) => return Err("a second load in one batch".into()),
             DiarizeRequest::Diarize(item) => match engine.diarize(&item) {

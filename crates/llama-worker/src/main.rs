@@ -11,7 +11,8 @@
 //!
 //! Failure injection for crash tests: `NIGHTSHIFT_WORKER_FAIL=abort_after:N` makes the process
 //! call `std::process::abort()` (SIGABRT, like a segfault in C code) once N items have been
-//! answered, before it starts item N+1.
+//! answered, before it starts item N+1; `hang_after:N` and `garbage_after:N` hang or write a
+//! non-protocol line instead (`nightshift_worker_runtime::FailPlan`).
 //!
 //! Logging: `NIGHTSHIFT_WORKER_LOG` (an `EnvFilter`, default `info,llama-cpp-2=warn`).
 
@@ -85,7 +86,7 @@ fn run(out: &mut impl Write) -> Result<(), String> {
                 return Err("a second llama_load in one batch: one model per worker".into());
             }
         };
-        fail.before_item(answered);
+        fail.before_item(answered, out);
         let resp = match session.complete(&item) {
             Ok(c) => {
                 // Counts and speeds only: prompts and completions never go into logs.

@@ -4,7 +4,8 @@
 //!   the protocol and points fd 1 itself at stderr; anything printed the ordinary way lands in
 //!   the log.
 //! - [`passive_openmp`]: engine threads sleep instead of spinning while they wait.
-//! - [`FailPlan`]: `NIGHTSHIFT_WORKER_FAIL=abort_after:N`, deliberate crashes for tests.
+//! - [`FailPlan`]: `NIGHTSHIFT_WORKER_FAIL=abort_after:N` (or `hang_after:N`, `garbage_after:N`,
+//!   optionally `@WORKER`), deliberate crashes, hangs and garbage for tests.
 //! - [`worker_main`]: the process life of a worker, all of the above in order.
 
 use std::fs::File;
@@ -75,31 +76,118 @@ pub fn take_protocol_stdout() -> io::Result<File> {
     }
 }
 
-/// `NIGHTSHIFT_WORKER_FAIL`: deliberate crashes for the supervisor's tests.
+/// `NIGHTSHIFT_WORKER_FAIL`: deliberate misbehaviour for crash and fault-injection tests.
+///
+/// `KIND_after:N[@WORKER]`, once N items have been answered and before item N+1 starts:
+/// - `abort_after:N`: `std::process::abort()` (SIGABRT, like a segfault in C code);
+/// - `hang_after:N`: stop answering and never exit (the supervisor's batch limit must end it);
+/// - `garbage_after:N`: write a line of non-protocol bytes on the protocol stdout, then go on.
+///
+/// `@WORKER` limits the fault to workers whose executable name contains WORKER (`whisper`,
+/// `llama`, `diarize`). With `NIGHTSHIFT_WORKER_FAIL_ONCE=PATH` only the first worker that
+/// reaches the fault point takes it: it creates PATH (which must not exist), and every later
+/// worker that finds PATH there runs normally, as a retried batch would on a real machine.
 pub struct FailPlan {
-    abort_after: Option<usize>,
+    fault: Option<(Fault, usize)>,
+    once: Option<std::path::PathBuf>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Abort,
+    Hang,
+    Garbage,
+}
+
+/// What `garbage_after` writes: not JSON, not UTF-8, half a protocol message.
+pub const GARBAGE_LINE: &[u8] = b"{\"type\":\"res\xff\xfe garbage \x00\x01 not a protocol line\n";
 
 impl FailPlan {
     pub fn from_env() -> Result<FailPlan, String> {
         let Ok(spec) = std::env::var("NIGHTSHIFT_WORKER_FAIL") else {
-            return Ok(FailPlan { abort_after: None });
+            return Ok(FailPlan::none());
         };
-        let n = spec
-            .strip_prefix("abort_after:")
-            .and_then(|n| n.trim().parse().ok())
-            .ok_or_else(|| {
-                format!("NIGHTSHIFT_WORKER_FAIL={spec:?}: expected abort_after:N (N items)")
-            })?;
+        let plan = FailPlan::parse(&spec, &exe_name()).ok_or_else(|| {
+            format!(
+                "NIGHTSHIFT_WORKER_FAIL={spec:?}: expected abort_after:N, hang_after:N or \
+                 garbage_after:N (N items), optionally followed by @WORKER"
+            )
+        })?;
         Ok(FailPlan {
-            abort_after: Some(n),
+            once: std::env::var_os("NIGHTSHIFT_WORKER_FAIL_ONCE").map(Into::into),
+            ..plan
         })
     }
 
-    pub fn before_item(&self, answered: usize) {
-        if self.abort_after == Some(answered) {
-            tracing::warn!("NIGHTSHIFT_WORKER_FAIL: aborting after {answered} items");
-            std::process::abort();
+    fn none() -> FailPlan {
+        FailPlan {
+            fault: None,
+            once: None,
+        }
+    }
+
+    /// `spec` for the worker whose executable is called `exe`; `None` when it does not parse.
+    fn parse(spec: &str, exe: &str) -> Option<FailPlan> {
+        let (what, worker) = match spec.split_once('@') {
+            Some((w, name)) => (w, Some(name.trim())),
+            None => (spec, None),
+        };
+        let (kind, n) = what.split_once(':')?;
+        let fault = match kind.trim() {
+            "abort_after" => Fault::Abort,
+            "hang_after" => Fault::Hang,
+            "garbage_after" => Fault::Garbage,
+            _ => return None,
+        };
+        let n: usize = n.trim().parse().ok()?;
+        if worker.is_some_and(|w| w.is_empty()) {
+            return None;
+        }
+        let mine = worker.is_none_or(|w| exe.contains(w));
+        Some(FailPlan {
+            fault: mine.then_some((fault, n)),
+            once: None,
+        })
+    }
+
+    /// Called before each item with the number of items answered so far; `out` is the
+    /// protocol channel.
+    pub fn before_item(&self, answered: usize, out: &mut impl Write) {
+        let Some((fault, n)) = self.fault else {
+            return;
+        };
+        if n != answered || !self.take_once() {
+            return;
+        }
+        match fault {
+            Fault::Abort => {
+                tracing::warn!("NIGHTSHIFT_WORKER_FAIL: aborting after {answered} items");
+                std::process::abort();
+            }
+            Fault::Hang => {
+                tracing::warn!("NIGHTSHIFT_WORKER_FAIL: hanging after {answered} items");
+                let _ = out.flush();
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(3600));
+                }
+            }
+            Fault::Garbage => {
+                tracing::warn!("NIGHTSHIFT_WORKER_FAIL: garbage on stdout after {answered} items");
+                let _ = out.write_all(GARBAGE_LINE).and_then(|()| out.flush());
+            }
+        }
+    }
+
+    /// Whether this worker takes the fault: always without a once-file, else only if it is
+    /// the one that creates it.
+    fn take_once(&self) -> bool {
+        match &self.once {
+            None => true,
+            Some(path) => std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .is_ok(),
         }
     }
 }
@@ -138,4 +226,49 @@ fn exe_name() -> String {
                 .map(|f| f.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "worker".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_with_and_without_a_worker() {
+        let p = FailPlan::parse("hang_after:2", "nightshift-whisper-worker").unwrap();
+        assert_eq!(p.fault, Some((Fault::Hang, 2)));
+        let p = FailPlan::parse("garbage_after:0@llama", "nightshift-llama-worker").unwrap();
+        assert_eq!(p.fault, Some((Fault::Garbage, 0)));
+        let p = FailPlan::parse("abort_after:1@llama", "nightshift-whisper-worker").unwrap();
+        assert_eq!(p.fault, None, "another worker's fault");
+        for bad in [
+            "abort_after",
+            "hang_after:x",
+            "explode_after:1",
+            "hang_after:1@",
+        ] {
+            assert!(FailPlan::parse(bad, "w").is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_written_once_at_the_fault_point_and_only_by_the_first_worker() {
+        let dir = std::env::temp_dir().join(format!("ns-failplan-{}", std::process::id()));
+        let _ = std::fs::remove_file(&dir);
+        let plan = |once: bool| FailPlan {
+            fault: Some((Fault::Garbage, 1)),
+            once: once.then(|| dir.clone()),
+        };
+        let mut out = Vec::new();
+        plan(false).before_item(0, &mut out);
+        assert!(out.is_empty());
+        plan(false).before_item(1, &mut out);
+        assert_eq!(out, GARBAGE_LINE);
+        let mut first = Vec::new();
+        plan(true).before_item(1, &mut first);
+        let mut second = Vec::new();
+        plan(true).before_item(1, &mut second);
+        assert_eq!(first, GARBAGE_LINE);
+        assert!(second.is_empty(), "the once-file was taken");
+        std::fs::remove_file(&dir).unwrap();
+    }
 }
