@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::frontend::{PATCH_HOP_S, PATCH_S};
+use crate::frontend::PATCH_S;
 use crate::yamnet::PatchScores;
 
 /// A stretch of the meeting where a kind of sound was heard.
@@ -82,7 +82,13 @@ pub const GROUPS: &[Group] = &[
     },
     Group {
         label: "phone ringing",
-        classes: &["Telephone bell ringing", "Ringtone", "Telephone"],
+        classes: &[
+            "Telephone bell ringing",
+            "Ringtone",
+            "Telephone",
+            "Dial tone",
+            "Busy signal",
+        ],
         threshold: 0.3,
         min_patches: 1,
     },
@@ -94,6 +100,7 @@ pub const GROUPS: &[Group] = &[
             "Smoke detector, smoke alarm",
             "Siren",
             "Buzzer",
+            "Beep, bleep",
         ],
         threshold: 0.35,
         min_patches: 1,
@@ -133,16 +140,31 @@ pub fn group_indices(group: &Group, class_names: &[String]) -> Result<Vec<usize>
 /// a run of patches i..=j covers the middle halves of its patches, [t_i + ¼, t_j + ¾] of a
 /// patch, which is where a patch's evidence sits when it straddles an onset.
 pub fn spans(patches: &[PatchScores], groups: &[(Group, Vec<usize>)]) -> Vec<EventSpan> {
+    // One label per patch: of the groups over their thresholds, the one most above it (a
+    // ringing telephone also scores as an alarm; it is reported once).
+    let pooled = |p: &PatchScores, idx: &[usize]| {
+        idx.iter()
+            .filter_map(|&i| p.probs.get(i).copied())
+            .fold(0f32, f32::max)
+    };
+    let best: Vec<(&str, f32)> = patches
+        .iter()
+        .map(|p| {
+            groups
+                .iter()
+                .map(|(g, idx)| (g.label, pooled(p, idx) / g.threshold))
+                .fold(("", 1.0f32), |a, b| if b.1 >= a.1 { b } else { a })
+        })
+        .collect();
     let mut out = Vec::new();
     for (group, idx) in groups {
-        let score = |p: &PatchScores| {
-            idx.iter()
-                .filter_map(|&i| p.probs.get(i).copied())
-                .fold(0f32, f32::max)
-        };
+        let score = |p: &PatchScores| pooled(p, idx);
         let on: Vec<Option<f32>> = patches
             .iter()
-            .map(|p| Some(score(p)).filter(|&s| s >= group.threshold))
+            .zip(&best)
+            .map(|(p, &(winner, _))| {
+                Some(score(p)).filter(|&s| s >= group.threshold && winner == group.label)
+            })
             .collect();
         let mut i = 0;
         while i < on.len() {
@@ -172,7 +194,6 @@ pub fn spans(patches: &[PatchScores], groups: &[(Group, Vec<usize>)]) -> Vec<Eve
             i = j + 1;
         }
     }
-    debug_assert!(PATCH_HOP_S > 0.0);
     out.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.label.cmp(&b.label)));
     out
 }
@@ -180,6 +201,7 @@ pub fn spans(patches: &[PatchScores], groups: &[(Group, Vec<usize>)]) -> Vec<Eve
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frontend::PATCH_HOP_S;
 
     fn patches(scores: &[f32]) -> Vec<PatchScores> {
         scores

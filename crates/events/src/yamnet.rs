@@ -145,6 +145,11 @@ fn read_class_map(path: &Path) -> Result<Vec<String>, EventsError> {
     Ok(names)
 }
 
+/// A patch whose every log-mel value is below this is silence (a band magnitude of 0.05, about
+/// -60 dBFS for a tone): it is not run (no event is silent), which makes a meeting's breaks
+/// nearly free.
+const SILENT_LOG_MEL: f32 = -3.0;
+
 /// Audio in (any piece size), patch probabilities out: frames are kept until a patch is
 /// complete, patches until a full set of runs can go to the model.
 pub struct Tagger<'m> {
@@ -154,9 +159,10 @@ pub struct Tagger<'m> {
     frames: Vec<[f32; MEL_BANDS]>,
     /// Index of `frames[0]` in the stream.
     first_frame: usize,
-    /// Patches waiting for the model, and the index of the first.
+    /// Audible patches waiting for the model, back to back.
     queued: Vec<f32>,
-    queued_first: usize,
+    /// Every patch since the last run: its index and whether it is silent (never run).
+    slots: Vec<(usize, bool)>,
     next_patch: usize,
     pub out: Vec<PatchScores>,
 }
@@ -170,7 +176,7 @@ impl<'m> Tagger<'m> {
             frames: Vec::new(),
             first_frame: 0,
             queued: Vec::new(),
-            queued_first: 0,
+            slots: Vec::new(),
             next_patch: 0,
             out: Vec::new(),
         }
@@ -184,12 +190,14 @@ impl<'m> Tagger<'m> {
             if start + PATCH_FRAMES > self.frames.len() {
                 break;
             }
-            if self.queued.is_empty() {
-                self.queued_first = self.next_patch;
+            let patch = &self.frames[start..start + PATCH_FRAMES];
+            let silent = patch.iter().flatten().all(|&v| v < SILENT_LOG_MEL);
+            if !silent {
+                for f in patch {
+                    self.queued.extend_from_slice(f);
+                }
             }
-            for f in &self.frames[start..start + PATCH_FRAMES] {
-                self.queued.extend_from_slice(f);
-            }
+            self.slots.push((self.next_patch, silent));
             self.next_patch += 1;
         }
         // Frames no later patch needs.
@@ -197,21 +205,23 @@ impl<'m> Tagger<'m> {
         let drop = keep_from.min(self.frames.len());
         self.frames.drain(..drop);
         self.first_frame += drop;
-        if self.queued.len() >= BATCH * self.threads * 4 * PATCH_FRAMES * MEL_BANDS {
+        if self.slots.len() >= BATCH * self.threads * 16 {
             self.flush_queue()?;
         }
         Ok(())
     }
 
     fn flush_queue(&mut self) -> Result<(), EventsError> {
-        if self.queued.is_empty() {
-            return Ok(());
-        }
-        let probs = self.model.run_many(&self.queued, self.threads)?;
-        for (k, p) in probs.into_iter().enumerate() {
+        let mut probs = self.model.run_many(&self.queued, self.threads)?.into_iter();
+        for (index, silent) in self.slots.drain(..) {
             self.out.push(PatchScores {
-                start_s: (self.queued_first + k) as f64 * PATCH_HOP_S,
-                probs: p,
+                start_s: index as f64 * PATCH_HOP_S,
+                // A silent patch holds no event: no class scores at all.
+                probs: if silent {
+                    Vec::new()
+                } else {
+                    probs.next().unwrap_or_default()
+                },
             });
         }
         self.queued.clear();
@@ -224,10 +234,13 @@ impl<'m> Tagger<'m> {
         if self.next_patch == 0 && !self.frames.is_empty() {
             let silence = [0.001f32.ln(); MEL_BANDS];
             self.frames.resize(PATCH_FRAMES, silence);
-            self.queued_first = 0;
-            for f in &self.frames {
-                self.queued.extend_from_slice(f);
+            let silent = self.frames.iter().flatten().all(|&v| v < SILENT_LOG_MEL);
+            if !silent {
+                for f in &self.frames {
+                    self.queued.extend_from_slice(f);
+                }
             }
+            self.slots.push((0, silent));
         }
         self.flush_queue()?;
         Ok(self.out)
