@@ -7,6 +7,7 @@
 
 pub mod detect;
 pub mod frontend;
+pub mod image;
 pub mod spans;
 pub mod yamnet;
 
