@@ -58,7 +58,17 @@ pub fn read_chunk(path: &Path) -> Result<Vec<f32>, MediaError> {
         let s = s.map_err(|e| MediaError::Chunk(format!("{}: {e}", path.display())))?;
         out.push(s as f32 * scale);
     }
-    Ok(out)
+    // A file cut at a frame boundary decodes without an error: only the count its header
+    // declares (every non-empty chunk we write carries it; FLAC's 0 means unknown) shows that
+    // audio is missing.
+    match info.samples {
+        Some(n) if n != out.len() as u64 => Err(MediaError::Chunk(format!(
+            "{}: truncated: {} of the {n} samples its header declares",
+            path.display(),
+            out.len()
+        ))),
+        _ => Ok(out),
+    }
 }
 
 /// f32 → 16-bit FLAC bytes. Rounds to nearest; out-of-range input is clipped, not wrapped.
@@ -134,6 +144,31 @@ mod tests {
             let s: Vec<f32> = (0..n).map(|i| (i % 7) as f32 / 10.0).collect();
             write_chunk(&p, &s).unwrap();
             assert_eq!(read_chunk(&p).unwrap().len(), n, "n = {n}");
+        }
+    }
+
+    /// A chunk cut short behind the queue's back (at any byte, frame boundaries included) is
+    /// an error, never a shorter transcript passed off as the whole chunk.
+    #[test]
+    fn a_truncated_chunk_is_an_error_wherever_it_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.flac");
+        let samples: Vec<f32> = (0..40_000)
+            .map(|i| ((i as f32) * 0.013).sin() * 0.5)
+            .collect();
+        write_chunk(&p, &samples).unwrap();
+        let whole = fs::read(&p).unwrap();
+        let cut = dir.path().join("cut.flac");
+        for at in (0..whole.len()).step_by(7) {
+            fs::write(&cut, &whole[..at]).unwrap();
+            if let Ok(got) = read_chunk(&cut) {
+                panic!(
+                    "cut at {at} of {} bytes: read {} of {} samples without an error",
+                    whole.len(),
+                    got.len(),
+                    samples.len()
+                );
+            }
         }
     }
 
