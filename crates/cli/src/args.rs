@@ -45,6 +45,9 @@ pub enum Command {
     Status(StatusArgs),
     /// A meeting's transcript, summary and scenes.
     Show(ShowArgs),
+    /// Search every meeting's transcript, summary, on-screen text and speakers (full text and
+    /// meaning).
+    Search(SearchArgs),
     /// Queue failed (or cancelled) jobs again.
     Retry(RetryArgs),
     /// Cancel a meeting's unfinished jobs.
@@ -331,6 +334,32 @@ pub struct ShowArgs {
     pub format: String,
     #[arg(long, default_value = "all")]
     pub part: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What to look for: words (stemmed: "migrate" finds "migration"), "quoted phrases",
+    /// prefix* and -excluded words; also matched by meaning when the embedding model is there.
+    pub query: String,
+    /// Only this meeting (id or unique prefix).
+    #[arg(long)]
+    pub meeting: Option<String>,
+    /// Only what this speaker says, by current name (or SPEAKER_n label).
+    #[arg(long)]
+    pub speaker: Option<String>,
+    /// Only meetings on or after this day (YYYY-MM-DD): the date given with `add --date`, else
+    /// the recording's date, else the day it was added.
+    #[arg(long, value_parser = since_date)]
+    pub since: Option<nightshift_pipeline::search::Date>,
+    /// How many hits at most.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn since_date(s: &str) -> Result<nightshift_pipeline::search::Date, String> {
+    nightshift_pipeline::search::parse_since(s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]

@@ -132,7 +132,7 @@ pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
 pub const MODEL_FILES: [&str; 2] = ["model.safetensors", "tokenizer.json"];
 
 /// `~/.cache/nightshift-models/embeddings/all-MiniLM-L6-v2`: where
-/// `scripts/fetch-embedding-model.sh` and `nightshift models pull all-minilm-l6-v2` put it.
+/// `scripts/fetch-embedding-model.sh` puts it.
 pub fn default_model_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())

@@ -352,4 +352,23 @@ impl Queue {
             .and_then(|rows| rows.collect())
             .map_err(|e| QueueError::sql(&self.path, e))
     }
+
+    /// A meeting's passages of one source in time order.
+    pub fn passages_of_meeting(
+        &self,
+        meeting_id: &str,
+        source: &str,
+    ) -> Result<Vec<PassageRow>, QueueError> {
+        let sql = format!(
+            "SELECT {PASSAGE_COLUMNS} FROM search_passages p
+             WHERE p.meeting_id = ?1 AND p.source = ?2 ORDER BY p.start_s"
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| QueueError::sql(&self.path, e))?;
+        stmt.query_map(params![meeting_id, source], passage_from_row)
+            .and_then(|rows| rows.collect())
+            .map_err(|e| QueueError::sql(&self.path, e))
+    }
 }

@@ -10,6 +10,7 @@ mod models;
 mod open;
 mod plan;
 pub(crate) mod record;
+mod search;
 mod service;
 mod show;
 mod speakers;
@@ -36,6 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status(s) => status::run(&home, &s),
         Command::Show(s) => show::run(&home, &s),
+        Command::Search(s) => search::run(&home, &s),
         Command::Retry(r) => manage::retry(&home, &r),
         Command::Cancel(m) => manage::cancel(&home, &m.meeting),
         Command::Rm(m) => manage::rm(&home, &m.meeting),

@@ -39,6 +39,7 @@ impl MeetingSpeakers {
             end: end.max(start + 0.1),
             speaker: None,
             text: "x".into(),
+            words: Vec::new(),
         };
         crate::speakers::label_segments(vec![seg], &self.turns, &self.names)
             .into_iter()
@@ -69,26 +70,44 @@ impl<'a> SpeakerCache<'a> {
         }
     }
 
-    pub fn of(&mut self, queue: &Queue, meeting_id: &str) -> Result<&MeetingSpeakers> {
-        if !self.loaded.contains_key(meeting_id) {
-            let jobs = queue.diarize_jobs_of(meeting_id)?;
+    pub fn of(&mut self, queue: &Queue, meeting: &MeetingRow) -> Result<&MeetingSpeakers> {
+        let id = meeting.meeting_id.as_str();
+        if !self.loaded.contains_key(id) {
+            let jobs = queue.diarize_jobs_of(id)?;
             let speakers = match crate::speakers::diarization(&jobs)? {
-                Some(d) => load(queue, meeting_id, d, self.config)?,
+                Some(d) => load(queue, meeting, d, self.config)?,
                 None => MeetingSpeakers::default(),
             };
-            self.loaded.insert(meeting_id.to_string(), speakers);
+            self.loaded.insert(id.to_string(), speakers);
         }
-        Ok(&self.loaded[meeting_id])
+        Ok(&self.loaded[id])
     }
 }
 
+/// The names `show` gives (hand-given, enrolled, else proposed from how people address each
+/// other in the transcript, else the label), with the indexed transcript passages standing in
+/// for the assembled segments.
 fn load(
     queue: &Queue,
-    meeting_id: &str,
+    meeting: &MeetingRow,
     d: DiarizeResult,
     config: &SpeakersConfig,
 ) -> Result<MeetingSpeakers> {
-    let names = crate::speakers::names_for(queue, meeting_id, &d, config)?;
+    let segments: Vec<Segment> = queue
+        .passages_of_meeting(&meeting.meeting_id, "transcript")?
+        .into_iter()
+        .map(|p| Segment {
+            start: p.start_s,
+            end: p.end_s,
+            speaker: None,
+            text: p.text,
+        })
+        .collect();
+    let labelled = crate::speakers::label_segments(segments, &d.turns, &[]);
+    let names = crate::speakers::meeting_names(queue, meeting, &d, config, &labelled)?
+        .into_iter()
+        .map(|n| (n.label, n.name))
+        .collect();
     Ok(MeetingSpeakers {
         turns: d.turns,
         names,

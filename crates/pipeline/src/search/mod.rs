@@ -27,7 +27,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use nightshift_embed::Embedder;
 use nightshift_queue::{FtsFilter, MeetingRow, PassageRow, Queue};
-use nightshift_summarize::dates::Date;
+pub use nightshift_summarize::dates::Date;
 use serde::Serialize;
 
 use crate::config::SpeakersConfig;
@@ -44,7 +44,7 @@ const CANDIDATES: usize = 200;
 const CANDIDATES_FILTERED: usize = 5000;
 /// Cosine under which a passage is not considered related to the query at all. all-MiniLM-L6-v2
 /// puts unrelated sentences around 0–0.2 and paraphrases at 0.5 and above.
-pub const MIN_COSINE: f32 = 0.3;
+pub const MIN_COSINE: f32 = 0.25;
 
 /// Where a hit's text comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -409,7 +409,7 @@ fn speaker_hits(
         if !enrolled && !given.iter().any(|(_, n)| named(n)) {
             continue;
         }
-        let ms = speakers.of(queue, &m.meeting_id)?;
+        let ms = speakers.of(queue, m)?;
         for (label, name) in ms.names.iter().filter(|(l, n)| l != n && named(n)) {
             if !speaker_matches(q.speaker.as_deref(), Some(name)) {
                 continue;

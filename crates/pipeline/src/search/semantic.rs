@@ -19,7 +19,7 @@ const BATCH: usize = 32;
 /// Where the embedding model is: `$NIGHTSHIFT_EMBEDDING_MODEL`, else
 /// `embeddings/all-MiniLM-L6-v2` under each models directory (`NIGHTSHIFT_MODELS`,
 /// `<home>/models`), else `~/.cache/nightshift-models/embeddings/all-MiniLM-L6-v2` (where
-/// `models pull all-minilm-l6-v2` puts it). The error says where it looked and how to get it.
+/// `scripts/fetch-embedding-model.sh` puts it). The error says where it looked and how to get it.
 pub fn model_dir(home: &Home) -> Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os(EMBEDDING_MODEL_ENV).filter(|v| !v.is_empty()) {
         let dir = PathBuf::from(dir);
@@ -44,7 +44,7 @@ pub fn model_dir(home: &Home) -> Result<PathBuf, String> {
     }
     let looked: Vec<String> = tried.iter().map(|d| d.display().to_string()).collect();
     Err(format!(
-        "{MODEL_NAME} not found (looked in {}); run `nightshift models pull all-minilm-l6-v2` to enable it",
+        "{MODEL_NAME} not found (looked in {}); run scripts/fetch-embedding-model.sh (or set NIGHTSHIFT_EMBEDDING_MODEL) to enable it",
         looked.join(", ")
     ))
 }
