@@ -33,6 +33,18 @@ pub struct MeetingDoc {
     pub meeting_date: Option<String>,
     #[serde(default)]
     pub meeting_date_source: Option<String>,
+    /// Stretches with no transcript because their audio could not be transcribed (a chunk
+    /// that failed for good: deleted, damaged), each with its cause.
+    #[serde(default)]
+    pub gaps: Vec<Gap>,
+}
+
+/// A stretch of the meeting (seconds) that has no transcript, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gap {
+    pub start: f64,
+    pub end: f64,
+    pub cause: String,
 }
 
 /// A speaker of the meeting: its diarization label, the name shown, and where the name comes
@@ -182,6 +194,9 @@ struct JsonView<'a> {
     summary: Option<&'a Option<Summary>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     jobs: Option<&'a Value>,
+    /// With the transcript: where it has holes, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gaps: Option<&'a [Gap]>,
 }
 
 /// Pretty JSON with a final newline, the shape of DESIGN §2.
@@ -199,6 +214,7 @@ pub(crate) fn render_json(doc: &MeetingDoc, part: Part) -> Result<String, Export
         scenes: part.has_scenes().then_some(doc.scenes.as_slice()),
         summary: part.has_summary().then_some(&doc.summary),
         jobs: (part == Part::All).then_some(&doc.jobs),
+        gaps: part.has_transcript().then_some(doc.gaps.as_slice()),
     };
     let mut s = serde_json::to_string_pretty(&view)?;
     s.push('\n');

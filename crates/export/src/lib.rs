@@ -13,7 +13,7 @@ mod text;
 mod timefmt;
 
 pub use assemble::{AssembleOptions, ChunkTranscript, assemble};
-pub use doc::{ExportError, Format, MeetingDoc, Part, SpeakerName};
+pub use doc::{ExportError, Format, Gap, MeetingDoc, Part, SpeakerName};
 pub use subtitles::{render_srt, render_vtt};
 
 /// Write `part` of `doc` in `format`.

@@ -3,7 +3,7 @@
 use nightshift_core::{ActionItem, Decision, Scene, Segment, Summary};
 use serde_json::{Value, json};
 
-use crate::{ExportError, Format, MeetingDoc, Part, render};
+use crate::{ExportError, Format, Gap, MeetingDoc, Part, render};
 
 fn doc() -> MeetingDoc {
     MeetingDoc {
@@ -63,6 +63,11 @@ fn doc() -> MeetingDoc {
         speakers: Vec::new(),
         meeting_date: None,
         meeting_date_source: None,
+        gaps: vec![Gap {
+            start: 40.0,
+            end: 52.5,
+            cause: "chunk file missing".into(),
+        }],
     }
 }
 
@@ -83,6 +88,7 @@ fn json_all_is_the_design_shape() {
         k,
         [
             "duration_s",
+            "gaps",
             "jobs",
             "language",
             "meeting_date",
@@ -119,6 +125,10 @@ fn json_all_is_the_design_shape() {
     );
     assert_eq!(v["summary"]["open_questions"], json!([]));
     assert_eq!(v["jobs"]["AUDIO"]["COMPLETED"], 3);
+    assert_eq!(
+        v["gaps"],
+        json!([{"start": 40.0, "end": 52.5, "cause": "chunk file missing"}])
+    );
     // The full object round-trips into the document.
     let back: MeetingDoc = serde_json::from_value(v).unwrap();
     assert_eq!(back, doc());
@@ -137,14 +147,14 @@ fn json_parts_keep_identity_and_only_their_key() {
         "title",
     ];
     for (part, extra) in [
-        (Part::Transcript, "segments"),
-        (Part::Summary, "summary"),
-        (Part::Scenes, "scenes"),
+        (Part::Transcript, &["segments", "gaps"][..]),
+        (Part::Summary, &["summary"]),
+        (Part::Scenes, &["scenes"]),
     ] {
         let v = json_of(part);
         let mut k = keys(&v);
         k.sort();
-        let mut want: Vec<&str> = base.iter().copied().chain([extra]).collect();
+        let mut want: Vec<&str> = base.iter().chain(extra).copied().collect();
         want.sort();
         assert_eq!(k, want, "{part}");
     }

@@ -75,7 +75,28 @@ pub fn build_doc(
         speakers: speaker_names,
         meeting_date: date.map(|(d, _)| d.to_string()),
         meeting_date_source: date.map(|(_, s)| s.to_string()),
+        gaps: chunk_gaps(&jobs)?,
     })
+}
+
+/// Chunks that failed for good: their stretch has no transcript, and the document says why
+/// (the job's last error: a deleted or damaged chunk file, a worker that kept failing).
+fn chunk_gaps(jobs: &[JobRow]) -> Result<Vec<nightshift_export::Gap>> {
+    let mut gaps = Vec::new();
+    for j in jobs.iter().filter(|j| j.status == JobStatus::Failed) {
+        if let JobKind::Chunk(c) = JobKind::of_row(j)? {
+            gaps.push(nightshift_export::Gap {
+                start: c.offset_s,
+                end: c.offset_s + c.duration_s,
+                cause: j
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| "failed without an error message".into()),
+            });
+        }
+    }
+    gaps.sort_by(|a, b| a.start.total_cmp(&b.start));
+    Ok(gaps)
 }
 
 /// When the meeting took place, and how that is known: given with `add --date`, the
