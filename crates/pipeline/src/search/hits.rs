@@ -7,6 +7,7 @@ use anyhow::Result;
 use nightshift_core::Segment;
 use nightshift_queue::{MeetingRow, Queue};
 use nightshift_summarize::dates::Date;
+use serde::Deserialize;
 
 use crate::config::SpeakersConfig;
 use crate::speakers::{DiarizeResult, StoredTurn};
@@ -37,9 +38,8 @@ impl MeetingSpeakers {
         let seg = Segment {
             start,
             end: end.max(start + 0.1),
-            speaker: None,
             text: "x".into(),
-            words: Vec::new(),
+            ..blank_segment()
         };
         crate::speakers::label_segments(vec![seg], &self.turns, &self.names)
             .into_iter()
@@ -93,14 +93,15 @@ fn load(
     d: DiarizeResult,
     config: &SpeakersConfig,
 ) -> Result<MeetingSpeakers> {
+    let blank = blank_segment();
     let segments: Vec<Segment> = queue
         .passages_of_meeting(&meeting.meeting_id, "transcript")?
         .into_iter()
         .map(|p| Segment {
             start: p.start_s,
             end: p.end_s,
-            speaker: None,
             text: p.text,
+            ..blank.clone()
         })
         .collect();
     let labelled = crate::speakers::label_segments(segments, &d.turns, &[]);
@@ -112,6 +113,13 @@ fn load(
         turns: d.turns,
         names,
     })
+}
+
+/// A segment with no speaker and no word times (whatever else a segment carries: passages
+/// have only times and text).
+fn blank_segment() -> Segment {
+    Segment::deserialize(serde_json::json!({"start": 0.0, "end": 0.0, "text": ""}))
+        .unwrap_or_else(|_| unreachable!("start, end and text make a segment"))
 }
 
 /// A passage's text with FTS5's marks (`\u{2}` … `\u{3}`) turned into a snippet of at most

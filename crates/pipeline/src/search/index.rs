@@ -56,7 +56,9 @@ pub fn passages_of(kind: &JobKind, result: &Value) -> Result<Vec<Passage>> {
                 _ => Vec::new(),
             }
         }
-        JobKind::Diarize { .. } | JobKind::Describe | JobKind::Map { .. } => Vec::new(),
+        // Diarization (speakers are applied at read time), descriptions, map notes and any
+        // kind added later hold nothing searchable here.
+        _ => Vec::new(),
     })
 }
 

@@ -286,9 +286,7 @@ impl Searcher {
             };
             let source = Source::parse(&p.source);
             let speaker = match source {
-                Source::Transcript => speakers
-                    .of(queue, &p.meeting_id)?
-                    .speaker_at(p.start_s, p.end_s),
+                Source::Transcript => speakers.of(queue, m)?.speaker_at(p.start_s, p.end_s),
                 _ => None,
             };
             if !speaker_matches(q.speaker.as_deref(), speaker.as_deref()) {
