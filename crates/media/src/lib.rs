@@ -22,5 +22,5 @@ pub use clip::{Clip, prepare_clip, resample};
 pub use error::MediaError;
 pub use hash::{sha256_file, sha256_samples};
 pub use ingest::{Chunk, IngestOptions, IngestOutput, ingest, prefilter};
-pub use probe::{AudioStream, ProbeInfo, VideoStream, file_kind, probe};
+pub use probe::{AudioStream, ProbeInfo, VideoStream, check_structure, file_kind, probe};
 pub use vad::VadParams;

@@ -4,7 +4,7 @@
 //! ffmpeg tolerates silently), then ffprobe for everything it knows.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -86,22 +86,31 @@ pub fn probe(input: &Path) -> Result<ProbeInfo, MediaError> {
     if bytes == 0 {
         return Err(MediaError::Empty);
     }
-    let mut head = vec![0u8; 4096.min(bytes as usize)];
-    f.read_exact(&mut head)
-        .map_err(|e| MediaError::io("reading input", e))?;
-    if looks_like_text(&head) {
-        return Err(MediaError::NotMedia("the file contains plain text".into()));
-    }
-    if riff::is_riff_wave(&head) {
-        riff::validate_wav(&mut f, bytes)?;
-    } else if isobmff::is_isobmff(&head) {
-        isobmff::validate_isobmff(&mut f, bytes)?;
-    }
+    check_structure(&mut f, bytes)?;
     drop(f);
     let json = run_ffprobe(input)?;
     let mut info = parse_ffprobe(&json)?;
     info.bytes = bytes;
     Ok(info)
+}
+
+/// The checks of our own that run before ffprobe, on the first bytes of `r` (`len` bytes
+/// long): plain text is refused, and a RIFF/WAVE or ISO base media file must have a structure
+/// that fits its length. Pure apart from reading `r`; the fuzz targets call it on memory.
+pub fn check_structure<R: Read + Seek>(r: &mut R, len: u64) -> Result<(), MediaError> {
+    let mut head = vec![0u8; 4096.min(usize::try_from(len).unwrap_or(usize::MAX))];
+    r.seek(SeekFrom::Start(0))
+        .and_then(|_| r.read_exact(&mut head))
+        .map_err(|e| MediaError::io("reading input", e))?;
+    if looks_like_text(&head) {
+        return Err(MediaError::NotMedia("the file contains plain text".into()));
+    }
+    if riff::is_riff_wave(&head) {
+        riff::validate_wav(r, len)?;
+    } else if isobmff::is_isobmff(&head) {
+        isobmff::validate_isobmff(r, len)?;
+    }
+    Ok(())
 }
 
 /// Printable UTF-8 with no NUL or control bytes: no audio or video container looks like this.

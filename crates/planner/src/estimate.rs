@@ -194,8 +194,8 @@ pub fn llm(
     let mut weights_bytes = device_weights(weights, device, &offload);
     let cells = |il: usize| kv_cells(shape, opts, n_ctx, il);
     let kv_cache_bytes = (offload.first_gpu_layer..n_layer)
-        .map(|il| cells(il) * kv_row_bytes(shape, il, type_k, type_v))
-        .sum();
+        .map(|il| cells(il).saturating_mul(kv_row_bytes(shape, il, type_k, type_v)))
+        .fold(0u64, u64::saturating_add);
     let mut compute_bytes = if offload.on_gpu == 0 {
         0
     } else {

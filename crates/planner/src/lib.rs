@@ -24,7 +24,7 @@ pub use estimate::{
     CUDA_OVERHEAD_BYTES, Device, Estimate, FlashAttn, KvType, LlmWeights, Options,
     ProjectorEstimate,
 };
-pub use model::{Llm, Model, Projector, open, pair_projectors};
+pub use model::{Llm, Model, Projector, open, pair_projectors, read};
 pub use verdict::{Verdict, max_ctx, verdict};
 
 #[cfg(test)]

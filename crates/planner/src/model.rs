@@ -36,7 +36,12 @@ pub struct Projector {
 pub fn open(path: &Path) -> Result<Model> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
-    let mut r = BufReader::new(file);
+    read(BufReader::new(file), len)
+}
+
+/// Read the header of a model whose bytes `r` holds (`len` of them): GGUF or whisper ggml by
+/// its magic. `open` on a file; the fuzz targets on memory.
+pub fn read<R: Read + Seek>(mut r: R, len: u64) -> Result<Model> {
     let mut magic = [0u8; 4];
     if len < 4 {
         return Err(PlanError::Truncated {

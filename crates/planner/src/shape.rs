@@ -86,6 +86,30 @@ impl LlmShape {
             })
             .ok_or_else(|| PlanError::MissingKey(key("vocab_size")))?;
         let n_ctx_train = req("context_length")?;
+        // Sizes no real model comes near: a header that claims them is garbage, and the
+        // estimate's products of them must not overflow.
+        for (name, v, max) in [
+            ("embedding_length", n_embd, 1 << 18),
+            ("attention.head_count", n_head, 1 << 12),
+            ("attention.key_length", head_dim_k, 1 << 16),
+            ("attention.value_length", head_dim_v, 1 << 16),
+            ("feed_forward_length", n_ff, 1 << 22),
+            ("vocab_size", n_vocab, 1 << 24),
+            ("context_length", n_ctx_train, 1 << 24),
+        ] {
+            if v > max {
+                return Err(PlanError::Invalid(format!(
+                    "{}: {v} is implausible (more than {max})",
+                    key(name)
+                )));
+            }
+        }
+        if let Some(&kv) = n_head_kv.iter().find(|&&kv| kv > n_head) {
+            return Err(PlanError::Invalid(format!(
+                "{}: {kv} KV heads for {n_head} heads",
+                key("attention.head_count_kv")
+            )));
+        }
         let swa = sliding_window(g, &arch, n_layer)?;
         Ok(LlmShape {
             arch,
