@@ -84,6 +84,45 @@ fn meeting_speakers_follow_the_reference_turns_and_take_names() {
     );
     assert!(agree * 10 >= pairs.len() * 8, "{agree}/{}", pairs.len());
 
+    // Every segment carries its words with times; speakers are given word by word, so the
+    // words' starts match the reference sentences' and the words carry their speakers.
+    let mut words: Vec<nightshift_eval::HypWord> = Vec::new();
+    for s in &segs {
+        let ws = s["words"].as_array().expect("segments carry words");
+        assert_eq!(
+            ws.len(),
+            s["text"].as_str().unwrap().split_whitespace().count(),
+            "{s}"
+        );
+        for w in ws {
+            words.push(nightshift_eval::HypWord {
+                start: w["start"].as_f64().unwrap(),
+                speaker: s["speaker"].as_str().map(str::to_string),
+                text: w["text"].as_str().unwrap().to_string(),
+            });
+        }
+    }
+    let manifest = nightshift_eval::load_corpus().expect("corpus manifest");
+    let case = manifest
+        .case("meeting_02")
+        .expect("meeting_02 in the manifest");
+    let score = nightshift_eval::score_words(&case.turns(), &words);
+    let median = score.median_start_error().expect("aligned sentence starts");
+    println!(
+        "meeting_02 words: median sentence-start error {median:.3} s over {} starts; {}/{} aligned words carry their reference speaker ({:.1} %)",
+        score.start_errors.len(),
+        score.attributed,
+        score.aligned,
+        score.attribution() * 100.0
+    );
+    assert!(median <= 0.25, "median word start error {median:.3} s");
+    assert!(
+        score.attribution() >= 0.95,
+        "{}/{} words carry their speaker",
+        score.attributed,
+        score.aligned
+    );
+
     // Speakers take the names the others call them by ("Thanks, Grace." names the one who
     // spoke before; "Go ahead, Henry." the one who speaks next), marked as proposed from speech;
     // exports carry them.

@@ -260,7 +260,7 @@ struct App {
 impl App {
     fn start() -> App {
         let env = Env::new();
-        let audio = env.add(&joined_clips(&env.home(), &THREE_CLIPS));
+        let audio = env.add(&joined_clips(env.dir.path(), &THREE_CLIPS));
         let video = env.add(&corpus("video/video_01_slides.mp4"));
         env.run_until_idle();
         let daemon = Proc(

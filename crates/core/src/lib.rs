@@ -121,6 +121,21 @@ pub struct Segment {
     #[serde(default)]
     pub speaker: Option<String>,
     pub text: String,
+    /// The segment's words with their own times (empty when the engine gave none): one per
+    /// whitespace-separated word of `text`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<Word>,
+}
+
+/// One recognised word: its times (chunk seconds in a worker's answer, meeting seconds in a
+/// transcript), its text as written in the segment (punctuation attached), and the engine's
+/// probability for it (mean over its tokens).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Word {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    pub p: f32,
 }
 
 /// The kind of input a meeting came from.

@@ -1,7 +1,8 @@
 //! Scoring for tests and `bench` (never on the product path): the WER normalisation of
 //! DESIGN §4, word error counts pooled over a set, frame-level F1 for speech spans,
 //! diarization error rate, typed access to the corpus manifest, a sentence embedder and the
-//! summary scorer built on it (decisions and action items matched by meaning), and a tiny
+//! summary scorer built on it (decisions and action items matched by meaning), word start times
+//! and word speakers against the reference turns (`words`), and a tiny
 //! synthetic vision projector for the local VLM tests.
 
 pub mod der;
@@ -13,6 +14,7 @@ pub mod scenes;
 pub mod summary_score;
 pub mod tiny_vlm;
 pub mod wer;
+pub mod words;
 
 /// The sentence embedder lives in `nightshift-embed` (the product's search uses it too).
 pub use nightshift_embed as embed;
@@ -30,3 +32,4 @@ pub use summary_score::{
     ScoreOptions, match_items, score_summary, score_table,
 };
 pub use wer::{WerCounts, pooled_wer, wer_counts};
+pub use words::{HypWord, WordScore, score_words};

@@ -3,40 +3,138 @@
 //! Validity rules kept here: cues sorted by start and numbered from 1 (SRT), `end > start`
 //! strictly, no empty text line (it would end the cue early), no `-->` inside cue text.
 
-use nightshift_core::Segment;
+use nightshift_core::{AudioEvent, Segment};
 
 use crate::timefmt::{cue_span, cue_time, one_line};
 
-/// Segments with text, as `(start_ms, end_ms, speaker, text)`, sorted by start.
-fn cues(segments: &[Segment]) -> Vec<(u64, u64, Option<&str>, String)> {
-    let mut cues: Vec<_> = segments
-        .iter()
-        .filter_map(|s| {
-            let text = one_line(&s.text);
-            if text.is_empty() {
-                return None;
-            }
-            let (start, end) = cue_span(s.start, s.end);
-            let speaker = s
-                .speaker
-                .as_deref()
-                .map(str::trim)
-                .filter(|n| !n.is_empty());
-            Some((start, end, speaker, text))
-        })
-        .collect();
+/// The transcript with each non-speech event as a cue of its own (`[music]`), for `show
+/// --events`: subtitles carry speech only unless asked, since most players show every cue.
+pub fn with_event_cues(segments: &[Segment], events: &[AudioEvent]) -> Vec<Segment> {
+    let mut all = segments.to_vec();
+    all.extend(events.iter().map(|e| Segment {
+        start: e.start,
+        end: e.end,
+        speaker: None,
+        text: format!("[{}]", one_line(&e.label)),
+        words: Vec::new(),
+    }));
+    all.sort_by(|a, b| a.start.total_cmp(&b.start));
+    all
+}
+
+/// Longest cue line, in characters (speaker name included), and lines per cue.
+const MAX_LINE_CHARS: usize = 42;
+const MAX_LINES: usize = 2;
+/// Longest cue, seconds.
+const MAX_CUE_S: f64 = 7.0;
+
+/// Cues as `(start_ms, end_ms, speaker, lines)`, sorted by start: a segment too long to read
+/// as one cue (more than two lines of 42 characters, or longer than 7 s) becomes several,
+/// cut between words — at the words' own times when the segment has them, else at times in
+/// proportion to the characters before the cut.
+fn cues(segments: &[Segment]) -> Vec<(u64, u64, Option<&str>, Vec<String>)> {
+    let mut cues: Vec<_> = Vec::new();
+    for s in segments {
+        let speaker = s
+            .speaker
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
+        let prefix = speaker.map_or(0, |n| one_line(n).chars().count() + 2);
+        for (a, b, lines) in split_segment(s, prefix) {
+            let (start, end) = cue_span(a, b);
+            cues.push((start, end, speaker, lines));
+        }
+    }
     cues.sort_by_key(|c| c.0);
     cues
 }
 
+/// One segment's cues as `(start, end, lines)`; `prefix` characters of the first line go to
+/// the speaker's name.
+fn split_segment(s: &Segment, prefix: usize) -> Vec<(f64, f64, Vec<String>)> {
+    let words: Vec<String> = one_line(&s.text)
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    if words.is_empty() {
+        return Vec::new();
+    }
+    let timed = s.words.len() == words.len();
+    let total_chars: usize = words.iter().map(|w| w.chars().count() + 1).sum();
+    // Where word i starts and ends: its own times, or in proportion to the characters.
+    let at = |i: usize, end: bool| -> f64 {
+        if timed {
+            let w = &s.words[i];
+            return if end { w.end } else { w.start };
+        }
+        let before: usize = words[..i + usize::from(end)]
+            .iter()
+            .map(|w| w.chars().count() + 1)
+            .sum();
+        s.start + (s.end - s.start) * before as f64 / total_chars.max(1) as f64
+    };
+    let mut out = Vec::new();
+    let mut first = 0;
+    while first < words.len() {
+        let mut last = first;
+        while last + 1 < words.len() {
+            let fits = wrap(&words[first..=last + 1], prefix).len() <= MAX_LINES;
+            let short = at(last + 1, true) - at(first, false) <= MAX_CUE_S;
+            if !(fits && short) {
+                break;
+            }
+            last += 1;
+        }
+        let start = if first == 0 {
+            s.start
+        } else {
+            at(first, false)
+        };
+        let end = if last + 1 == words.len() {
+            s.end
+        } else {
+            at(last, true)
+        };
+        out.push((start, end.max(start), wrap(&words[first..=last], prefix)));
+        first = last + 1;
+    }
+    out
+}
+
+/// Words into lines of at most `MAX_LINE_CHARS` (a longer word stands alone), the first line
+/// `prefix` characters shorter.
+fn wrap(words: &[String], prefix: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let mut room = MAX_LINE_CHARS.saturating_sub(prefix);
+    for w in words {
+        let n = w.chars().count();
+        let used = line.chars().count();
+        if !line.is_empty() && used + 1 + n > room {
+            lines.push(std::mem::take(&mut line));
+            room = MAX_LINE_CHARS;
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(w);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 pub fn render_srt(segments: &[Segment]) -> String {
     let mut out = String::new();
-    for (i, (start, end, speaker, text)) in cues(segments).into_iter().enumerate() {
+    for (i, (start, end, speaker, lines)) in cues(segments).into_iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
         // An arrow in the text would read as a timing line to some parsers.
-        let text = text.replace("-->", "->");
+        let text = lines.join("\n").replace("-->", "->");
         let line = match speaker {
             Some(name) => format!("{}: {text}", one_line(name)),
             None => text,
@@ -60,11 +158,11 @@ fn vtt_escape(s: &str) -> String {
 
 pub fn render_vtt(segments: &[Segment]) -> String {
     let mut out = String::from("WEBVTT\n\n");
-    for (i, (start, end, speaker, text)) in cues(segments).into_iter().enumerate() {
+    for (i, (start, end, speaker, lines)) in cues(segments).into_iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        let text = vtt_escape(&text);
+        let text = vtt_escape(&lines.join("\n"));
         let line = match speaker {
             Some(name) => format!("<v {}>{text}", vtt_escape(&one_line(name))),
             None => text,
@@ -88,6 +186,7 @@ mod tests {
             end,
             speaker: speaker.map(str::to_string),
             text: text.to_string(),
+            words: Vec::new(),
         }
     }
 
@@ -153,6 +252,55 @@ mod tests {
             "cues out of order"
         );
         cues
+    }
+
+    #[test]
+    fn long_segments_become_readable_cues_cut_at_word_times() {
+        let text = "We agreed that the production migration happens on Saturday the twenty second and Ben writes the rollback plan by Friday so that everyone can review it";
+        let n = text.split_whitespace().count();
+        let mut s = seg(10.0, 10.0 + n as f64 * 0.5, Some("Anna"), text);
+        s.words = text
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, w)| nightshift_core::Word {
+                start: 10.0 + i as f64 * 0.5,
+                end: 10.4 + i as f64 * 0.5,
+                text: w.to_string(),
+                p: 0.9,
+            })
+            .collect();
+        let srt = render_srt(std::slice::from_ref(&s));
+        let cues = parse_blocks(&srt, ',', true);
+        assert!(cues.len() >= 3, "{srt}");
+        let mut said = Vec::new();
+        for (a, b, t) in &cues {
+            assert!(b - a <= 7_000, "{srt}");
+            let lines: Vec<&str> = t.lines().collect();
+            assert!(
+                lines.len() <= 2 && lines.iter().all(|l| l.chars().count() <= 42),
+                "{srt}"
+            );
+            assert!(t.starts_with("Anna: "));
+            said.extend(
+                t.trim_start_matches("Anna: ")
+                    .split_whitespace()
+                    .map(str::to_string),
+            );
+            // Cuts fall on word times (multiples of 0.5 s from 10 s, or a word's end).
+            assert_eq!((a - 10_000) % 500, 0, "{srt}");
+        }
+        assert_eq!(said.join(" "), text);
+        // Without word times the same cut rules hold, at proportional times.
+        s.words.clear();
+        let cues = parse_blocks(
+            &render_vtt(&[s])
+                .trim_start_matches("WEBVTT\n\n")
+                .to_string(),
+            '.',
+            false,
+        );
+        assert!(cues.len() >= 3);
+        assert!(cues.iter().all(|(a, b, _)| b - a <= 7_000));
     }
 
     #[test]

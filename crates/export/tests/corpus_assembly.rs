@@ -19,6 +19,7 @@ fn local(start: f64, end: f64, text: String) -> LocalSegment {
         end,
         text,
         no_speech_prob: 0.0,
+        words: Vec::new(),
     }
 }
 

@@ -39,7 +39,7 @@ fn diarize_job(hints: &SpeakerHints) -> NewJob {
 /// An AUDIO job that transcribes a chunk (every AUDIO job but the diarization). By task type
 /// and model key alone, so it never fails; [`JobKind::of_row`] reads the payload.
 pub fn is_chunk_job(job: &JobRow) -> bool {
-    job.task_type == TaskType::Audio && job.model_key.as_deref() != Some(model_key::DIARIZE)
+    job.task_type == TaskType::Audio && job.model_key.as_deref() == Some(model_key::WHISPER)
 }
 
 fn is_diarize_job(job: &JobRow) -> bool {
@@ -183,9 +183,11 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 /// Speaker of each segment, and segments split where the speaker changes inside them.
 ///
-/// A segment takes the speaker with the most overlap. When a second speaker holds at least
-/// 1 s and a third of it, the segment is split at the turn change; the words are divided in
-/// proportion to the time on each side (segments carry no word times), at a word boundary.
+/// With word times (every segment the whisper worker gives now), each word takes the speaker
+/// whose turn covers most of it, and the segment is split where that changes (`by_words`).
+/// Without them (results stored before word times), a segment takes the speaker with the most
+/// overlap; when a second speaker holds at least 1 s and a third of it, the segment is split
+/// at the turn change and its words divided in proportion to the time on each side.
 pub fn label_segments(
     segments: Vec<Segment>,
     turns: &[StoredTurn],
@@ -199,6 +201,10 @@ pub fn label_segments(
     };
     let mut out = Vec::with_capacity(segments.len());
     for seg in segments {
+        if !seg.words.is_empty() {
+            out.extend(by_words(seg, turns, &name_of));
+            continue;
+        }
         let pieces = speaker_pieces(seg.start, seg.end, turns);
         if pieces.is_empty() {
             out.push(seg);
@@ -235,10 +241,99 @@ pub fn label_segments(
                 } else {
                     text
                 },
+                words: Vec::new(),
             });
         }
     }
     out
+}
+
+/// A word shorter than this, alone between two runs of one other speaker, is taken to be
+/// theirs: word times are ±0.1–0.2 s, so a lone short word across a turn edge is noise.
+const LONE_WORD_S: f64 = 0.5;
+
+/// One segment labelled word by word: runs of words with one speaker become segments.
+fn by_words(seg: Segment, turns: &[StoredTurn], name_of: &dyn Fn(&str) -> String) -> Vec<Segment> {
+    let near: Vec<&StoredTurn> = turns
+        .iter()
+        .filter(|t| t.start < seg.end + 2.0 && t.end > seg.start - 2.0)
+        .collect();
+    let mut labels: Vec<Option<&str>> = seg
+        .words
+        .iter()
+        .map(|w| word_speaker(w.start, w.end, &near))
+        .collect();
+    // Words in no turn (a pause inside a segment) join the speaker before them, or after.
+    for i in 1..labels.len() {
+        if labels[i].is_none() {
+            labels[i] = labels[i - 1];
+        }
+    }
+    for i in (0..labels.len().saturating_sub(1)).rev() {
+        if labels[i].is_none() {
+            labels[i] = labels[i + 1];
+        }
+    }
+    if labels.iter().all(Option::is_none) {
+        return vec![seg];
+    }
+    for i in 1..labels.len().saturating_sub(1) {
+        let w = &seg.words[i];
+        if labels[i - 1] == labels[i + 1]
+            && labels[i] != labels[i - 1]
+            && w.end - w.start < LONE_WORD_S
+        {
+            labels[i] = labels[i - 1];
+        }
+    }
+    let mut out: Vec<Segment> = Vec::new();
+    let mut prev: Option<&str> = None;
+    for (w, label) in seg.words.iter().zip(&labels) {
+        match out.last_mut() {
+            Some(cur) if prev == *label => {
+                cur.text.push(' ');
+                cur.text.push_str(&w.text);
+                cur.end = w.end;
+                cur.words.push(w.clone());
+            }
+            _ => out.push(Segment {
+                start: if out.is_empty() { seg.start } else { w.start },
+                end: w.end,
+                speaker: label.map(name_of),
+                text: w.text.clone(),
+                words: vec![w.clone()],
+            }),
+        }
+        prev = *label;
+    }
+    if let Some(last) = out.last_mut() {
+        last.end = seg.end.max(last.end);
+    }
+    out
+}
+
+/// The speaker whose turn covers most of `start..end`; for a word in no turn, the turn that
+/// ends or starts within 0.5 s of it, else none.
+fn word_speaker<'a>(start: f64, end: f64, turns: &[&'a StoredTurn]) -> Option<&'a str> {
+    let mid = (start + end) / 2.0;
+    let covered = turns
+        .iter()
+        .map(|t| {
+            let overlap = t.end.min(end) - t.start.max(start);
+            let contains_mid = t.start <= mid && mid < t.end;
+            (overlap.max(0.0) + if contains_mid { 1e-6 } else { 0.0 }, t)
+        })
+        .filter(|(o, _)| *o > 0.0)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some((_, t)) = covered {
+        return Some(t.speaker.as_str());
+    }
+    turns
+        .iter()
+        .map(|t| ((t.start - mid).abs().min((t.end - mid).abs()), t))
+        .filter(|(d, _)| *d <= 0.5)
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, t)| t.speaker.as_str())
 }
 
 /// The speakers of `start..end` in time order as `(from, to, label)`: one piece per speaker
@@ -375,6 +470,7 @@ mod tests {
             end: b,
             speaker: None,
             text: text.into(),
+            words: Vec::new(),
         }
     }
 

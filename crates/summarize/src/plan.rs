@@ -140,6 +140,7 @@ mod tests {
             end: start + 2.0,
             speaker: Some("Ana".into()),
             text: text.into(),
+            words: Vec::new(),
         }
     }
 

@@ -34,6 +34,8 @@ pub struct RawToken {
     pub bytes: Vec<u8>,
     pub t0: f64,
     pub t1: f64,
+    /// The token's probability.
+    pub p: f32,
 }
 
 /// A segment as whisper produced it, in buffer time (seconds).
@@ -128,6 +130,7 @@ fn raw_segment(seg: &WhisperSegment<'_>, eot_token: i32) -> RawSegment {
             bytes: tok.to_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
             t0: data.t0 as f64 / 100.0,
             t1: data.t1 as f64 / 100.0,
+            p: data.p,
         });
     }
     let text = seg

@@ -75,6 +75,7 @@ mod tests {
             end: 1.0,
             text: text.into(),
             no_speech_prob: 0.0,
+            words: Vec::new(),
         }
     }
 

@@ -3,8 +3,11 @@
 //! Times inside one piece shift by that piece's offset. A segment whose words come from two
 //! pieces (whisper happily runs on across the joint) is split at the joint using the token
 //! timestamps, so each part gets the times of the audio it was heard in, not a span covering
-//! the silence that was cut out between them.
+//! the silence that was cut out between them. Each part carries its words: tokens joined into
+//! words (a token that does not start with a space continues the word before it), with the
+//! times of their first and last tokens and the mean token probability.
 
+use nightshift_core::Word;
 use nightshift_worker_protocol::LocalSegment;
 
 use crate::decode::RawSegment;
@@ -40,15 +43,73 @@ pub fn remap(window: &Window, segs: &[RawSegment]) -> Vec<LocalSegment> {
             if text.is_empty() {
                 continue;
             }
+            let words = words_of(window, piece, seg, &run, start, end);
             out.push(LocalSegment {
                 start,
                 end,
                 text,
                 no_speech_prob: seg.no_speech_prob,
+                words,
             });
         }
     }
     out
+}
+
+/// The words of one run of a segment's tokens (all of them when `run` is empty) in chunk time,
+/// kept inside `start..end`. Empty when the tokens carry no usable times or do not spell the
+/// segment's words.
+fn words_of(
+    window: &Window,
+    piece: usize,
+    seg: &RawSegment,
+    run: &[usize],
+    start: f64,
+    end: f64,
+) -> Vec<Word> {
+    let all: Vec<usize>;
+    let run = if run.is_empty() {
+        all = (0..seg.tokens.len()).collect();
+        &all
+    } else {
+        run
+    };
+    let timed = run
+        .iter()
+        .all(|&i| seg.tokens[i].t0 >= 0.0 && seg.tokens[i].t1 >= seg.tokens[i].t0);
+    if run.is_empty() || !timed {
+        return Vec::new();
+    }
+    // (bytes, t0, t1, sum of p, tokens)
+    let mut groups: Vec<(Vec<u8>, f64, f64, f32, usize)> = Vec::new();
+    for &i in run {
+        let tok = &seg.tokens[i];
+        match groups.last_mut() {
+            Some(g) if tok.bytes.first() != Some(&b' ') => {
+                g.0.extend_from_slice(&tok.bytes);
+                g.2 = tok.t1;
+                g.3 += tok.p;
+                g.4 += 1;
+            }
+            _ => groups.push((tok.bytes.clone(), tok.t0, tok.t1, tok.p, 1)),
+        }
+    }
+    let mut words: Vec<Word> = Vec::with_capacity(groups.len());
+    for (bytes, t0, t1, p_sum, n) in groups {
+        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+        if text.is_empty() {
+            continue;
+        }
+        let w_start = window.to_source_in(piece, t0).clamp(start, end);
+        let w_end = window.to_source_in(piece, t1).clamp(w_start, end);
+        words.push(Word {
+            start: w_start,
+            end: w_end,
+            text,
+            p: p_sum / n as f32,
+        });
+    }
+    words
 }
 
 /// Group a segment's tokens into consecutive runs that lie in the same piece. A token that does
@@ -88,6 +149,7 @@ mod tests {
             bytes: text.as_bytes().to_vec(),
             t0,
             t1,
+            p: 0.9,
         }
     }
 
@@ -121,6 +183,16 @@ mod tests {
         assert!((out[0].start - 50.3).abs() < 1e-6);
         assert!((out[0].end - 51.8).abs() < 1e-6);
         assert_eq!(out[0].text, "Hello there.");
+        let words: Vec<(&str, f64, f64)> = out[0]
+            .words
+            .iter()
+            .map(|w| (w.text.as_str(), w.start, w.end))
+            .collect();
+        assert_eq!(words.len(), 2);
+        assert_eq!(words[0].0, "Hello");
+        assert!((words[0].1 - 50.3).abs() < 1e-6 && (words[0].2 - 50.8).abs() < 1e-6);
+        assert_eq!(words[1].0, "there.");
+        assert!((words[1].1 - 50.8).abs() < 1e-6 && (words[1].2 - 51.8).abs() < 1e-6);
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub struct LocalSegment {
     pub text: String,
     #[serde(default)]
     pub no_speech_prob: f32,
+    /// The words with their times (chunk-local seconds), when the engine gives them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<nightshift_core::Word>,
 }
 
 /// What one item cost, for `bench` and `status`.

@@ -9,6 +9,7 @@
 mod guards;
 #[cfg(test)]
 mod tests;
+mod words;
 
 use nightshift_core::Segment;
 use nightshift_worker_protocol::LocalSegment;
@@ -98,6 +99,8 @@ pub fn assemble(chunks: &[ChunkTranscript], opts: &AssembleOptions) -> Vec<Segme
     for i in 1..out.len() {
         if out[i].start < out[i - 1].end {
             out[i - 1].end = out[i].start.max(out[i - 1].start);
+            let prev = &mut out[i - 1];
+            prev.words = words::reconcile(&prev.text, &prev.words, prev.start, prev.end);
         }
     }
     out
@@ -156,11 +159,13 @@ fn clean_chunk(chunk: &ChunkTranscript, opts: &AssembleOptions) -> Vec<Segment> 
                 continue;
             }
         }
+        let words = words::reconcile(&text, &seg.words, start, end);
         kept.push(Segment {
             start,
             end,
             speaker: None,
             text,
+            words,
         });
     }
     if low_speech && kept.iter().all(|s| is_silence_phrase(&s.text)) {
@@ -171,6 +176,10 @@ fn clean_chunk(chunk: &ChunkTranscript, opts: &AssembleOptions) -> Vec<Segment> 
     for s in &mut kept {
         s.start = round_ms(chunk.offset_s + s.start);
         s.end = round_ms(chunk.offset_s + s.end);
+        for w in &mut s.words {
+            w.start = round_ms(chunk.offset_s + w.start);
+            w.end = round_ms(chunk.offset_s + w.end);
+        }
     }
     kept
 }
@@ -283,5 +292,8 @@ fn drop_join_repeat(
         .collect();
     segments[cut_seg].text = rest.join(" ");
     segments.retain(|s| has_words(&s.text));
+    for s in &mut segments {
+        s.words = words::reconcile(&s.text, &s.words, s.start, s.end);
+    }
     segments
 }

@@ -6,6 +6,7 @@ fn seg(start: f64, end: f64, text: &str) -> LocalSegment {
         end,
         text: text.to_string(),
         no_speech_prob: 0.0,
+        words: Vec::new(),
     }
 }
 

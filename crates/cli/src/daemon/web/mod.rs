@@ -72,7 +72,7 @@ pub async fn route(web: &Arc<Web>, head: &Parts, body: Incoming) -> Result<Answe
     let parts: Vec<String> = path
         .trim_matches('/')
         .split('/')
-        .map(|p| percent_decode(p))
+        .map(percent_decode)
         .collect();
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     let range = head
