@@ -67,8 +67,14 @@ impl Weights {
                 )));
             }
             let [from, to] = entry.data_offsets;
-            let count: usize = entry.shape.iter().product();
-            if from > to || to > data.len() || to - from != count * 4 {
+            // A shape whose size overflows cannot match any data (and must not wrap into one
+            // that does).
+            let bytes = entry
+                .shape
+                .iter()
+                .try_fold(4usize, |n, &d| n.checked_mul(d))
+                .ok_or_else(|| bad(format!("tensor {name}: shape {:?} overflows", entry.shape)))?;
+            if from > to || to > data.len() || to - from != bytes {
                 return Err(bad(format!(
                     "tensor {name}: offsets {from}..{to} do not fit"
                 )));
@@ -153,6 +159,15 @@ mod tests {
         assert_eq!(w.get("a", &[2, 2]).unwrap().data, vec![1.0, 2.0, 3.0, 4.0]);
         assert!(w.get("a", &[4]).is_err());
         assert!(w.get("b", &[4]).is_err());
+    }
+
+    #[test]
+    fn a_shape_that_overflows_is_refused() {
+        // 2^62 × 4 values × 4 bytes wraps to 0 bytes: it must not pass as an empty tensor.
+        let header =
+            r#"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}}"#;
+        let err = Weights::parse(&file(header, &[]), "t").unwrap_err();
+        assert!(err.to_string().contains("overflows"), "{err}");
     }
 
     #[test]

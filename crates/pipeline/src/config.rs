@@ -290,14 +290,15 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(e).with_context(|| format!("{}: cannot read", path.display())),
         };
-        let config =
-            Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        // Every profile must resolve (`[summary]` applies to the built-in ones too), so a typo
-        // fails now, not mid-run.
+        Config::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// A `config.toml`'s text as a checked config: every profile must resolve (`[summary]`
+    /// applies to the built-in ones too), so a typo fails now, not mid-run.
+    pub fn from_toml(text: &str) -> Result<Config> {
+        let config = Config::parse(text)?;
         for name in builtin().keys().chain(config.profiles.keys()) {
-            config
-                .profile(name)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            config.profile(name)?;
         }
         Ok(config)
     }

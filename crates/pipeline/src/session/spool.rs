@@ -5,6 +5,7 @@
 //! into `processing/`; claims left by a daemon that died are answered again at start. Requests
 //! older than an hour and responses older than a day are removed.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,6 +16,10 @@ use super::model::{Job, Reply};
 
 const STALE_REQUEST: Duration = Duration::from_secs(3600);
 const OLD_RESPONSE: Duration = Duration::from_secs(24 * 3600);
+/// A request names a few files; anything larger is not one.
+const MAX_REQUEST_BYTES: u64 = 1 << 20;
+/// Ids longer than this are cut (the response's file name is made from the id).
+const MAX_ID_CHARS: usize = 128;
 
 pub struct Spool {
     root: PathBuf,
@@ -57,44 +62,34 @@ impl Spool {
             if std::fs::rename(&f, &claimed).is_err() {
                 continue; // another reader, or it vanished
             }
-            let text = std::fs::read_to_string(&claimed).unwrap_or_default();
+            let stale = age(&claimed).is_some_and(|a| a > STALE_REQUEST);
+            let text = read_request(&claimed);
             let _ = std::fs::remove_file(&claimed);
-            let parsed: Option<Value> = serde_json::from_str(&text).ok();
-            let id = parsed
-                .as_ref()
-                .and_then(|v| v["id"].as_str().map(str::to_string))
-                .unwrap_or(stem);
+            let (id, parsed) = match text {
+                Ok(text) => parse_request(&text, &stem),
+                Err(why) => (stem, Err(why)),
+            };
             let out = self
                 .root
                 .join("responses")
                 .join(format!("{}.json", safe(&id)));
-            if age(&claimed).is_some_and(|a| a > STALE_REQUEST) {
+            if stale {
                 self.answer_error(&out, &id, "stale request (waited more than an hour)");
                 continue;
             }
-            let Some(v) = parsed else {
-                self.answer_error(&out, &id, "request is not JSON");
-                continue;
+            let request = match parsed {
+                Ok(request) => request,
+                Err(why) => {
+                    self.answer_error(&out, &id, &why);
+                    continue;
+                }
             };
-            let files: Vec<PathBuf> = match (&v["file"], &v["files"]) {
-                (Value::String(f), _) => vec![PathBuf::from(f)],
-                (_, Value::Array(fs)) => fs
-                    .iter()
-                    .filter_map(|f| f.as_str())
-                    .map(PathBuf::from)
-                    .collect(),
-                _ => Vec::new(),
-            };
-            if files.is_empty() {
-                self.answer_error(&out, &id, "request names no `file` or `files`");
-                continue;
-            }
             jobs.push(Job {
                 reply: Reply::Spool { id, out },
-                files,
+                files: request.files,
                 owned: false,
                 response_format: "verbose_json".into(),
-                prompt: v["prompt"].as_str().map(str::to_string),
+                prompt: request.prompt,
                 received: Instant::now(),
             });
         }
@@ -117,6 +112,63 @@ impl Spool {
         let doc = json!({"id": id, "results": [], "error": message, "timestamp": now()});
         let _ = crate::fsutil::write_atomic(out, doc.to_string().as_bytes());
     }
+}
+
+/// What a spooled request asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpoolRequest {
+    pub files: Vec<PathBuf>,
+    pub prompt: Option<String>,
+}
+
+/// A request file's text: a regular file of at most `MAX_REQUEST_BYTES`. Anything else that
+/// lands in `requests/` (a named pipe, a link to a device, a huge file) is refused without
+/// blocking or reading it whole.
+fn read_request(path: &Path) -> Result<String, String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read request: {e}"))?;
+    if !meta.file_type().is_file() {
+        return Err(format!(
+            "request is {}, not a regular file",
+            nightshift_media::file_kind(meta.file_type())
+        ));
+    }
+    if meta.len() > MAX_REQUEST_BYTES {
+        return Err(format!(
+            "request is {} bytes (limit {MAX_REQUEST_BYTES})",
+            meta.len()
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_REQUEST_BYTES).read_to_string(&mut text))
+        .map_err(|e| format!("cannot read request: {e}"))?;
+    Ok(text)
+}
+
+/// A request's id (its own `id`, else the file's stem) and what it asks for, or why it is
+/// refused. Pure; the fuzz target calls it on arbitrary bytes.
+pub fn parse_request(text: &str, stem: &str) -> (String, Result<SpoolRequest, String>) {
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        return (stem.to_string(), Err("request is not JSON".into()));
+    };
+    let id = v["id"].as_str().map_or_else(
+        || stem.to_string(),
+        |s| s.chars().take(MAX_ID_CHARS).collect(),
+    );
+    let files: Vec<PathBuf> = match (&v["file"], &v["files"]) {
+        (Value::String(f), _) => vec![PathBuf::from(f)],
+        (_, Value::Array(fs)) => fs
+            .iter()
+            .filter_map(|f| f.as_str())
+            .map(PathBuf::from)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if files.is_empty() {
+        return (id, Err("request names no `file` or `files`".into()));
+    }
+    let prompt = v["prompt"].as_str().map(str::to_string);
+    (id, Ok(SpoolRequest { files, prompt }))
 }
 
 fn list(dir: &Path, ext: &str) -> Vec<PathBuf> {
