@@ -258,6 +258,25 @@ impl Searcher {
             }
             _ => Vec::new(),
         };
+        // `-word` excludes passages found by meaning too.
+        let excluded: std::collections::HashSet<i64> = match parsed.excluded_expr() {
+            Some(neg) if !near.is_empty() => queue
+                .fts_search(
+                    &neg,
+                    &FtsFilter {
+                        meetings: scoped.then_some(ids.as_slice()),
+                        limit: usize::MAX >> 1,
+                    },
+                )?
+                .into_iter()
+                .map(|m| m.passage.passage_id)
+                .collect(),
+            _ => Default::default(),
+        };
+        let near: Vec<(i64, f32)> = near
+            .into_iter()
+            .filter(|(id, _)| !excluded.contains(id))
+            .collect();
         let mut speakers = SpeakerCache::new(&self.speakers);
         let fused = fuse(&fts, &near);
         let mut rows: HashMap<i64, PassageRow> = fts

@@ -67,6 +67,15 @@ impl Parsed {
         Some(expr)
     }
 
+    /// An FTS5 expression matching any excluded word (`None` without exclusions).
+    pub fn excluded_expr(&self) -> Option<String> {
+        if self.excluded.is_empty() {
+            return None;
+        }
+        let neg: Vec<String> = self.excluded.iter().map(|w| quoted(w)).collect();
+        Some(neg.join(" OR "))
+    }
+
     /// Every lower-case word the query looks for (for matching speaker names).
     pub fn all_words(&self) -> impl Iterator<Item = &str> {
         self.words
