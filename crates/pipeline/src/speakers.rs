@@ -248,9 +248,11 @@ pub fn label_segments(
     out
 }
 
-/// A word shorter than this, alone between two runs of one other speaker, is taken to be
-/// theirs: word times are ±0.1–0.2 s, so a lone short word across a turn edge is noise.
-const LONE_WORD_S: f64 = 0.5;
+/// A run of words shorter than both of these is not a speaker change of its own: word times
+/// are ±0.1–0.2 s and turn edges ±0.3 s, so the word or two at a segment's edge ("Go ahead,
+/// | Henry.") or alone inside it is noise far more often than a real interjection.
+const MIN_RUN_WORDS: usize = 3;
+const MIN_RUN_S: f64 = 1.0;
 
 /// One segment labelled word by word: runs of words with one speaker become segments.
 fn by_words(seg: Segment, turns: &[StoredTurn], name_of: &dyn Fn(&str) -> String) -> Vec<Segment> {
@@ -277,39 +279,75 @@ fn by_words(seg: Segment, turns: &[StoredTurn], name_of: &dyn Fn(&str) -> String
     if labels.iter().all(Option::is_none) {
         return vec![seg];
     }
-    for i in 1..labels.len().saturating_sub(1) {
-        let w = &seg.words[i];
-        if labels[i - 1] == labels[i + 1]
-            && labels[i] != labels[i - 1]
-            && w.end - w.start < LONE_WORD_S
-        {
-            labels[i] = labels[i - 1];
-        }
-    }
-    let mut out: Vec<Segment> = Vec::new();
-    let mut prev: Option<&str> = None;
-    for (w, label) in seg.words.iter().zip(&labels) {
-        match out.last_mut() {
-            Some(cur) if prev == *label => {
-                cur.text.push(' ');
-                cur.text.push_str(&w.text);
-                cur.end = w.end;
-                cur.words.push(w.clone());
-            }
-            _ => out.push(Segment {
-                start: if out.is_empty() { seg.start } else { w.start },
-                end: w.end,
+    let runs = merge_short_runs(&seg.words, &labels);
+    runs.into_iter()
+        .enumerate()
+        .map(|(k, (from, to, label))| {
+            let words = seg.words[from..to].to_vec();
+            Segment {
+                start: if k == 0 { seg.start } else { words[0].start },
+                end: if to == seg.words.len() {
+                    seg.end.max(words[words.len() - 1].end)
+                } else {
+                    words[words.len() - 1].end
+                },
                 speaker: label.map(name_of),
-                text: w.text.clone(),
-                words: vec![w.clone()],
-            }),
+                text: words
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                words,
+            }
+        })
+        .collect()
+}
+
+/// Runs of one label as `(first word, past the last word, label)`, short runs merged into a
+/// neighbour until none is left (the shortest first; inside a segment into the neighbour with
+/// more words).
+fn merge_short_runs<'a>(
+    words: &[nightshift_core::Word],
+    labels: &[Option<&'a str>],
+) -> Vec<(usize, usize, Option<&'a str>)> {
+    let mut runs: Vec<(usize, usize, Option<&str>)> = Vec::new();
+    for (i, l) in labels.iter().enumerate() {
+        match runs.last_mut() {
+            Some(r) if r.2 == *l => r.1 = i + 1,
+            _ => runs.push((i, i + 1, *l)),
         }
-        prev = *label;
     }
-    if let Some(last) = out.last_mut() {
-        last.end = seg.end.max(last.end);
+    let short = |r: &(usize, usize, Option<&str>)| {
+        r.1 - r.0 < MIN_RUN_WORDS && words[r.1 - 1].end - words[r.0].start < MIN_RUN_S
+    };
+    while runs.len() > 1 {
+        let Some(k) = (0..runs.len())
+            .filter(|&k| short(&runs[k]))
+            .min_by_key(|&k| runs[k].1 - runs[k].0)
+        else {
+            break;
+        };
+        let into = match (k.checked_sub(1), runs.get(k + 1)) {
+            (Some(p), Some(next)) if next.1 - next.0 > runs[p].1 - runs[p].0 => k + 1,
+            (Some(p), _) => p,
+            (None, _) => k + 1,
+        };
+        let (a, b) = (k.min(into), k.max(into));
+        let label = runs[into].2;
+        runs[a] = (runs[a].0, runs[b].1, label);
+        runs.remove(b);
+        // Neighbours that now share a label become one run.
+        let mut i = 1;
+        while i < runs.len() {
+            if runs[i].2 == runs[i - 1].2 {
+                runs[i - 1].1 = runs[i].1;
+                runs.remove(i);
+            } else {
+                i += 1;
+            }
+        }
     }
-    out
+    runs
 }
 
 /// The speaker whose turn covers most of `start..end`; for a word in no turn, the turn that
