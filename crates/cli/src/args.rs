@@ -334,6 +334,10 @@ pub struct ShowArgs {
     pub format: String,
     #[arg(long, default_value = "all")]
     pub part: String,
+    /// srt/vtt: also a cue for each non-speech sound (`[music]`, `[applause]`); md, txt and
+    /// json always show them.
+    #[arg(long)]
+    pub events: bool,
 }
 
 #[derive(Debug, Args)]

@@ -175,6 +175,35 @@ pub struct Scene {
     pub transcript: String,
     pub ocr_text: String,
     pub description: Option<String>,
+    /// What the keyframes show, e.g. "3 people, a laptop" (empty: nothing, or not detected).
+    #[serde(default)]
+    pub objects: String,
+    /// Per keyframe (in `keyframes` order) the labelled boxes found on it.
+    #[serde(default)]
+    pub keyframe_objects: Vec<Vec<ObjectBox>>,
+    /// The audio events heard during the scene (clipped to it).
+    #[serde(default)]
+    pub events: Vec<AudioEvent>,
+}
+
+/// A stretch of a meeting where a kind of non-speech sound was heard (music, applause, …).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AudioEvent {
+    pub label: String,
+    pub start: f64,
+    pub end: f64,
+    pub score: f32,
+}
+
+/// An object found on a picture, its box corners as fractions of the picture's size.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObjectBox {
+    pub label: String,
+    pub score: f32,
+    pub x1: f32,
+    pub y1: f32,
+    pub x2: f32,
+    pub y2: f32,
 }
 
 /// An action item taken from a meeting.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use nightshift_core::{Scene, Segment, Summary};
+use nightshift_core::{AudioEvent, Scene, Segment, Summary};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -28,6 +28,10 @@ pub struct MeetingDoc {
     /// Who spoke, by diarization label, and where each name comes from.
     #[serde(default)]
     pub speakers: Vec<SpeakerName>,
+    /// Non-speech sounds heard (music, applause, …), by start: bracketed lines in md/txt,
+    /// `events` in JSON with the transcript, cues in srt/vtt only when asked (`--events`).
+    #[serde(default)]
+    pub events: Vec<AudioEvent>,
     /// When the meeting took place (`YYYY-MM-DD`), and how that is known.
     #[serde(default)]
     pub meeting_date: Option<String>,
@@ -187,6 +191,9 @@ struct JsonView<'a> {
     speakers: &'a [SpeakerName],
     #[serde(skip_serializing_if = "Option::is_none")]
     segments: Option<&'a [Segment]>,
+    /// With the transcript, when any were heard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<&'a [AudioEvent]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scenes: Option<&'a [Scene]>,
     /// `Some(&None)` writes `"summary": null`: the key is there, the summary is not yet.
@@ -211,6 +218,7 @@ pub(crate) fn render_json(doc: &MeetingDoc, part: Part) -> Result<String, Export
         meeting_date_source: &doc.meeting_date_source,
         speakers: &doc.speakers,
         segments: part.has_transcript().then_some(doc.segments.as_slice()),
+        events: (part.has_transcript() && !doc.events.is_empty()).then_some(doc.events.as_slice()),
         scenes: part.has_scenes().then_some(doc.scenes.as_slice()),
         summary: part.has_summary().then_some(&doc.summary),
         jobs: (part == Part::All).then_some(&doc.jobs),

@@ -14,7 +14,7 @@ mod timefmt;
 
 pub use assemble::{AssembleOptions, ChunkTranscript, assemble};
 pub use doc::{ExportError, Format, Gap, MeetingDoc, Part, SpeakerName};
-pub use subtitles::{render_srt, render_vtt};
+pub use subtitles::{render_srt, render_vtt, with_event_cues};
 
 /// Write `part` of `doc` in `format`.
 ///

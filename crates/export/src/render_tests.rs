@@ -33,6 +33,7 @@ fn doc() -> MeetingDoc {
             transcript: "Welcome.".into(),
             ocr_text: "Q2 Platform Review\nPlatform team".into(),
             description: Some("Title slide".into()),
+            ..Scene::default()
         }],
         summary: Some(Summary {
             overview: "Migration planning.".into(),
@@ -63,6 +64,7 @@ fn doc() -> MeetingDoc {
         speakers: Vec::new(),
         meeting_date: None,
         meeting_date_source: None,
+        events: Vec::new(),
         gaps: vec![Gap {
             start: 40.0,
             end: 52.5,
@@ -113,7 +115,10 @@ fn json_all_is_the_design_shape() {
         [
             "description",
             "end",
+            "events",
+            "keyframe_objects",
             "keyframes",
+            "objects",
             "ocr_text",
             "start",
             "transcript"
@@ -278,4 +283,43 @@ fn names_parse() {
         "{err}"
     );
     assert!("everything".parse::<Part>().is_err());
+}
+
+#[test]
+fn events_are_bracketed_lines_json_and_cues_only_when_asked() {
+    let mut d = doc();
+    d.events = vec![nightshift_core::AudioEvent {
+        label: "music".into(),
+        start: 30.0,
+        end: 45.5,
+        score: 0.9,
+    }];
+    d.scenes[0].objects = "3 people, a laptop".into();
+    d.scenes[0].events = d.events.clone();
+    for format in [Format::Md, Format::Txt] {
+        let text = render(&d, format, Part::Transcript).unwrap();
+        let music = text.find("[00:00:30] [music]").expect("a bracketed line");
+        // Between the lines said before and after it.
+        assert!(text.find("Good morning").unwrap() < music, "{text}");
+        assert!(music < text.find("March 22nd").unwrap(), "{text}");
+        let scenes = render(&d, format, Part::Scenes).unwrap();
+        assert!(scenes.contains("Objects: 3 people, a laptop"), "{scenes}");
+        assert!(
+            scenes.contains("Heard: music 00:00:30–00:00:45"),
+            "{scenes}"
+        );
+    }
+    let v: Value = serde_json::from_str(&render(&d, Format::Json, Part::Transcript).unwrap()).unwrap();
+    assert_eq!(v["events"][0]["label"], "music");
+    assert_eq!(v["events"][0]["end"], 45.5);
+    let v: Value = serde_json::from_str(&render(&d, Format::Json, Part::Scenes).unwrap()).unwrap();
+    assert_eq!(v["scenes"][0]["objects"], "3 people, a laptop");
+    assert_eq!(v["scenes"][0]["events"][0]["label"], "music");
+    // Subtitles: speech only, unless the events are made cues.
+    let srt = render(&d, Format::Srt, Part::Transcript).unwrap();
+    assert!(!srt.contains("[music]"), "{srt}");
+    let mut cued = d.clone();
+    cued.segments = crate::with_event_cues(&d.segments, &d.events);
+    let vtt = render(&cued, Format::Vtt, Part::Transcript).unwrap();
+    assert!(vtt.contains("00:00:30.000 --> ") && vtt.contains("[music]"), "{vtt}");
 }

@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use nightshift_core::{ActionItem, Decision, Scene, Segment, Summary};
+use nightshift_core::{ActionItem, AudioEvent, Decision, Scene, Segment, Summary};
 
 use crate::doc::{MeetingDoc, Part};
 use crate::timefmt::{clock, one_line};
@@ -95,6 +95,31 @@ fn transcript_line(seg: &Segment, bold_speaker: bool) -> Option<String> {
     )
 }
 
+/// The transcript's lines with the non-speech events between them, by time: `[01:02] [music]`.
+fn timeline(segments: &[Segment], events: &[AudioEvent], bold_speaker: bool) -> Vec<String> {
+    let mut lines: Vec<(f64, String)> = segments
+        .iter()
+        .filter_map(|s| Some((s.start, transcript_line(s, bold_speaker)?)))
+        .collect();
+    lines.extend(
+        events
+            .iter()
+            .map(|e| (e.start, format!("[{}] [{}]", clock(e.start), one_line(&e.label)))),
+    );
+    // Stable: an event and a line that start together keep the line first.
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    lines.into_iter().map(|(_, l)| l).collect()
+}
+
+/// `music 00:10–00:42, applause 01:05–01:09`.
+fn events_line(events: &[AudioEvent]) -> String {
+    events
+        .iter()
+        .map(|e| format!("{} {}–{}", one_line(&e.label), clock(e.start), clock(e.end)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn scene_heading(i: usize, scene: &Scene) -> String {
     format!(
         "Scene {} · {}–{}",
@@ -169,6 +194,12 @@ fn md_scenes(out: &mut String, scenes: &[Scene]) {
             }
             out.push('\n');
         }
+        if !scene.objects.is_empty() {
+            let _ = write!(out, "Objects: {}\n\n", one_line(&scene.objects));
+        }
+        if !scene.events.is_empty() {
+            let _ = write!(out, "Heard: {}\n\n", events_line(&scene.events));
+        }
         if !scene.transcript.trim().is_empty() {
             let _ = write!(out, "Said: {}\n\n", one_line(&scene.transcript));
         }
@@ -179,12 +210,9 @@ fn md_scenes(out: &mut String, scenes: &[Scene]) {
     }
 }
 
-fn md_transcript(out: &mut String, segments: &[Segment]) {
+fn md_transcript(out: &mut String, segments: &[Segment], events: &[AudioEvent]) {
     out.push_str("## Transcript\n\n");
-    let lines: Vec<String> = segments
-        .iter()
-        .filter_map(|s| transcript_line(s, true))
-        .collect();
+    let lines = timeline(segments, events, true);
     if lines.is_empty() {
         out.push_str("_No speech._\n\n");
     }
@@ -214,7 +242,7 @@ pub fn render_md(doc: &MeetingDoc, part: Part) -> String {
         md_scenes(&mut out, &doc.scenes);
     }
     if part.has_transcript() {
-        md_transcript(&mut out, &doc.segments);
+        md_transcript(&mut out, &doc.segments, &doc.events);
     }
     while out.ends_with("\n\n") {
         out.pop();
@@ -275,14 +303,20 @@ fn txt_scenes(out: &mut String, scenes: &[Scene]) {
         if !ocr.is_empty() {
             let _ = writeln!(out, "  On screen: {ocr}");
         }
+        if !scene.objects.is_empty() {
+            let _ = writeln!(out, "  Objects: {}", one_line(&scene.objects));
+        }
+        if !scene.events.is_empty() {
+            let _ = writeln!(out, "  Heard: {}", events_line(&scene.events));
+        }
         if !scene.transcript.trim().is_empty() {
             let _ = writeln!(out, "  Said: {}", one_line(&scene.transcript));
         }
     }
 }
 
-fn txt_transcript(out: &mut String, segments: &[Segment]) {
-    for line in segments.iter().filter_map(|s| transcript_line(s, false)) {
+fn txt_transcript(out: &mut String, segments: &[Segment], events: &[AudioEvent]) {
+    for line in timeline(segments, events, false) {
         let _ = writeln!(out, "{line}");
     }
 }
@@ -290,7 +324,7 @@ fn txt_transcript(out: &mut String, segments: &[Segment]) {
 pub fn render_txt(doc: &MeetingDoc, part: Part) -> String {
     let mut out = String::new();
     match part {
-        Part::Transcript => txt_transcript(&mut out, &doc.segments),
+        Part::Transcript => txt_transcript(&mut out, &doc.segments, &doc.events),
         Part::Summary => txt_summary(&mut out, doc.summary.as_ref()),
         Part::Scenes => txt_scenes(&mut out, &doc.scenes),
         Part::All => {
@@ -306,7 +340,7 @@ pub fn render_txt(doc: &MeetingDoc, part: Part) -> String {
                 txt_scenes(&mut out, &doc.scenes);
             }
             out.push_str("\nTRANSCRIPT\n\n");
-            txt_transcript(&mut out, &doc.segments);
+            txt_transcript(&mut out, &doc.segments, &doc.events);
         }
     }
     out

@@ -105,6 +105,65 @@ pub struct Profile {
     /// Scene descriptions by a vision model; off unless configured.
     #[serde(default)]
     pub vision: VisionConfig,
+    /// Non-speech sounds (YAMNet) over every meeting added while this is the default profile.
+    #[serde(default)]
+    pub events: EventsConfig,
+    /// Objects on every video's keyframes (a COCO detector ONNX).
+    #[serde(default)]
+    pub objects: ObjectsConfig,
+}
+
+/// `[profiles.NAME.events]`: audio events (music, applause, laughter, …) from YAMNet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Queue an events job for each meeting `add`ed while this profile is the default one.
+    pub enabled: bool,
+    /// The directory with `model.onnx`, `model.data` and `yamnet_class_map.csv` (default:
+    /// `NIGHTSHIFT_EVENTS_MODELS/yamnet`, `<home>/models/yamnet`,
+    /// `~/.cache/nightshift-models/yamnet`, where `scripts/fetch-events-models.sh` puts them).
+    pub models_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            enabled: true,
+            models_dir: None,
+        }
+    }
+}
+
+/// `[profiles.NAME.objects]`: a COCO detector on each keyframe. Any ONNX with one RGB picture
+/// in (`[1, H, W, 3]` or `[1, 3, H, W]`) and boxes out as `[1, N, 6]` (x1, y1, x2, y2 in input
+/// pixels, score, class) or YOLOv8's `[1, 4 + classes, anchors]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectsConfig {
+    pub enabled: bool,
+    /// A file name in the models directories, or a path.
+    pub model: String,
+    /// Class names, one per line (default: `coco80-labels.txt` beside the model).
+    pub labels: Option<String>,
+    /// Lowest score kept.
+    pub threshold: f32,
+    /// Overlap (IoU) above which the weaker of two boxes of a class is dropped.
+    pub iou: f32,
+    /// `bytes` (0–255) or `unit` (0–1); default: bytes for `[1, N, 6]` models, unit for YOLOv8.
+    pub pixel_range: Option<nightshift_events::detect::PixelRange>,
+}
+
+impl Default for ObjectsConfig {
+    fn default() -> Self {
+        ObjectsConfig {
+            enabled: true,
+            model: "centernet-mobilenetv3-coco.onnx".into(),
+            labels: None,
+            threshold: 0.2,
+            iou: 0.5,
+            pixel_range: None,
+        }
+    }
 }
 
 /// A vision-language model that describes each video scene from its keyframes, its on-screen

@@ -23,6 +23,10 @@ pub mod model_key {
     pub const LLM: &str = "llm";
     /// The vision model that describes scenes (llama worker with a projector, or a server).
     pub const VLM: &str = "vlm";
+    /// Audio events (YAMNet, in process, CPU).
+    pub const EVENTS: &str = "yamnet";
+    /// Objects on keyframes (a COCO detector, in process, CPU).
+    pub const OBJECTS: &str = "detector";
 }
 
 /// `seq` of the diarization job: after every chunk of its meeting.
@@ -43,6 +47,10 @@ pub enum BatchKind {
     Scenes,
     /// Describe jobs: the vision model.
     Describe,
+    /// Audio-event jobs: YAMNet in process.
+    Events,
+    /// Object jobs: the detector in process.
+    Objects,
 }
 
 impl BatchKind {
@@ -56,6 +64,8 @@ impl BatchKind {
             (TaskType::Summary, Some(model_key::LLM)) => BatchKind::LlmSteps,
             (TaskType::Visual, None) => BatchKind::Scenes,
             (TaskType::Visual, Some(model_key::VLM)) => BatchKind::Describe,
+            (TaskType::Audio, Some(model_key::EVENTS)) => BatchKind::Events,
+            (TaskType::Visual, Some(model_key::OBJECTS)) => BatchKind::Objects,
             _ => return None,
         })
     }
@@ -70,8 +80,13 @@ pub enum JobKind {
     Diarize { hints: SpeakerHints },
     /// Scene cuts, keyframes and on-screen text of a video (VISUAL, stage 0, CPU).
     Scenes(ScenesPayload),
-    /// Describe each scene with a vision model (VISUAL, stage 1).
+    /// Describe each scene with a vision model (VISUAL, stage 1; stage 2 behind objects).
     Describe,
+    /// Non-speech sounds over the whole input (AUDIO, stage 0, YAMNet in process).
+    Events,
+    /// Objects on the scenes' keyframes (VISUAL, stage 1, queued by scenes; the detector in
+    /// process).
+    Objects,
     /// Cut the transcript into map windows and queue the summary's steps (SUMMARY, stage 1, CPU).
     Plan,
     /// Notes of one transcript window (SUMMARY, stage 2, LLM).
@@ -125,6 +140,8 @@ enum Stepped {
     },
     Scenes(ScenesPayload),
     Describe {},
+    Events {},
+    Objects {},
     Plan {},
     Map {
         window: MapWindow,
@@ -175,8 +192,8 @@ pub struct CorruptJob {
 impl JobKind {
     pub fn task_type(&self) -> TaskType {
         match self {
-            JobKind::Chunk(_) | JobKind::Diarize { .. } => TaskType::Audio,
-            JobKind::Scenes(_) | JobKind::Describe => TaskType::Visual,
+            JobKind::Chunk(_) | JobKind::Diarize { .. } | JobKind::Events => TaskType::Audio,
+            JobKind::Scenes(_) | JobKind::Describe | JobKind::Objects => TaskType::Visual,
             JobKind::Plan
             | JobKind::Map { .. }
             | JobKind::Summarize { .. }
@@ -191,6 +208,8 @@ impl JobKind {
             JobKind::Diarize { .. } => Some(model_key::DIARIZE),
             JobKind::Scenes(_) | JobKind::Plan => None,
             JobKind::Describe => Some(model_key::VLM),
+            JobKind::Events => Some(model_key::EVENTS),
+            JobKind::Objects => Some(model_key::OBJECTS),
             JobKind::Map { .. }
             | JobKind::Summarize { .. }
             | JobKind::Reduce { .. }
@@ -214,6 +233,8 @@ impl JobKind {
             JobKind::Diarize { .. } => "diarize",
             JobKind::Scenes(_) => "scenes",
             JobKind::Describe => "describe",
+            JobKind::Events => "events",
+            JobKind::Objects => "objects",
             JobKind::Plan => "plan",
             JobKind::Map { .. } => "map",
             JobKind::Summarize { .. } => "summarize",
@@ -246,6 +267,8 @@ impl JobKind {
             },
             JobKind::Scenes(s) => Stepped::Scenes(s.clone()),
             JobKind::Describe => Stepped::Describe {},
+            JobKind::Events => Stepped::Events {},
+            JobKind::Objects => Stepped::Objects {},
             JobKind::Plan => Stepped::Plan {},
             JobKind::Map { window } => Stepped::Map {
                 window: window.clone(),
@@ -300,6 +323,8 @@ impl JobKind {
                 Stepped::Diarize { hints } => JobKind::Diarize { hints },
                 Stepped::Scenes(s) => JobKind::Scenes(s),
                 Stepped::Describe {} => JobKind::Describe,
+                Stepped::Events {} => JobKind::Events,
+                Stepped::Objects {} => JobKind::Objects,
                 Stepped::Plan {} => JobKind::Plan,
                 Stepped::Map { window } => JobKind::Map { window },
                 Stepped::Summarize { window } => JobKind::Summarize { window },
@@ -380,6 +405,28 @@ impl DescribeResult {
     }
 }
 
+/// What an events job stores: the non-speech sounds heard, by start, and the audio seconds
+/// tagged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventsResult {
+    pub events: Vec<nightshift_core::AudioEvent>,
+    #[serde(default)]
+    pub audio_s: f64,
+}
+
+/// What an objects job stores: per scene, per keyframe (in the scene's keyframe order) the
+/// labelled boxes, and the scene's summary ("3 people, a laptop").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObjectsResult {
+    pub scenes: Vec<SceneObjects>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SceneObjects {
+    pub keyframes: Vec<Vec<nightshift_core::ObjectBox>>,
+    pub summary: String,
+}
+
 /// What a SUMMARY job stores. `plan`: how many map windows (with `final` and `summary` when
 /// there was nothing to summarise); `map`/`reduce`/`group`: the step's parsed `output` (L1 notes,
 /// or a summary) with `final` on the last reduce; a reduce that expanded into groups says so.
@@ -456,6 +503,8 @@ mod tests {
                 height: 720,
             }),
             JobKind::Describe,
+            JobKind::Events,
+            JobKind::Objects,
             JobKind::Plan,
             JobKind::Map { window: window() },
             JobKind::Summarize { window: window() },
@@ -583,6 +632,8 @@ mod tests {
                 JobKind::Diarize { .. } => BatchKind::Diarize,
                 JobKind::Scenes(_) => BatchKind::Scenes,
                 JobKind::Describe => BatchKind::Describe,
+                JobKind::Events => BatchKind::Events,
+                JobKind::Objects => BatchKind::Objects,
                 JobKind::Plan => BatchKind::Plan,
                 JobKind::Map { .. }
                 | JobKind::Summarize { .. }

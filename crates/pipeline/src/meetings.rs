@@ -60,6 +60,9 @@ pub fn check_readable(file: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `seq` of the events job: after every chunk, before the diarization job.
+const EVENTS_SEQ: i64 = crate::job::DIARIZE_SEQ - 1;
+
 /// Validate, chunk and queue one file: the meeting and all its jobs in one transaction, or
 /// nothing. The input is only read.
 pub fn add_file(
@@ -106,6 +109,10 @@ pub fn add_file(
             height: video.height,
         });
         jobs.push(scenes.new_job(0, 0));
+    }
+    // Non-speech sounds over the whole input (CPU), when the default profile wants them.
+    if ingested.has_audio && config.selected_profile(None)?.events.enabled {
+        jobs.push(crate::job::JobKind::Events.new_job(0, EVENTS_SEQ));
     }
     jobs.extend(crate::speakers::diarize_jobs(
         &config.speakers,

@@ -75,6 +75,7 @@ pub fn build_doc(
         speakers: speaker_names,
         meeting_date: date.map(|(d, _)| d.to_string()),
         meeting_date_source: date.map(|(_, s)| s.to_string()),
+        events: audio_events(&jobs)?,
         gaps: chunk_gaps(&jobs)?,
     })
 }
@@ -175,6 +176,13 @@ pub fn scenes(
     let Some(notes) = visual_notes(jobs)? else {
         return Ok(Vec::new());
     };
+    let events = audio_events(jobs)?;
+    let mut objects: Vec<crate::job::SceneObjects> = Vec::new();
+    for j in completed_of(jobs, |k| matches!(k, JobKind::Objects))? {
+        if let Some(o) = stored_result::<crate::job::ObjectsResult>(j)? {
+            objects = o.scenes;
+        }
+    }
     let mut descriptions: Vec<String> = Vec::new();
     for j in completed_of(jobs, |k| matches!(k, JobKind::Describe))? {
         if let Some(d) = stored_result::<crate::job::DescribeResult>(j)? {
@@ -204,8 +212,47 @@ pub fn scenes(
                 .join(" "),
             ocr_text: s.ocr_text.join("\n"),
             description: descriptions.get(i).cloned().filter(|d| !d.is_empty()),
+            objects: objects
+                .get(i)
+                .map(|o| o.summary.clone())
+                .unwrap_or_default(),
+            keyframe_objects: objects
+                .get(i)
+                .map(|o| o.keyframes.clone())
+                .unwrap_or_default(),
+            events: events
+                .iter()
+                .filter(|e| e.start < s.end_s && s.start_s < e.end)
+                .map(|e| nightshift_core::AudioEvent {
+                    start: e.start.max(s.start_s),
+                    end: e.end.min(s.end_s),
+                    ..e.clone()
+                })
+                .collect(),
         })
         .collect())
+}
+
+/// The meeting's audio events, by start (empty until its events job has finished).
+pub fn audio_events(jobs: &[JobRow]) -> Result<Vec<nightshift_core::AudioEvent>> {
+    for j in completed_of(jobs, |k| matches!(k, JobKind::Events))? {
+        if let Some(r) = stored_result::<crate::job::EventsResult>(j)? {
+            return Ok(r.events);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Events for a prompt: "music 0–95 s, applause 301–306 s", or "(none)".
+pub fn events_text(events: &[nightshift_core::AudioEvent]) -> String {
+    if events.is_empty() {
+        return "(none)".into();
+    }
+    events
+        .iter()
+        .map(|e| format!("{} {:.0}–{:.0} s", e.label, e.start, e.end))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The completed jobs of the kinds `which` picks.

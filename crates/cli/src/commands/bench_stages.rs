@@ -53,7 +53,8 @@ pub fn run(home: &Home, as_json: bool) -> Result<ExitCode> {
                 s.gen_tps.push(f("gen_tokens_per_s"));
             }
             s.frames += m["frames"].as_u64().unwrap_or(0);
-            s.decode_s += f("decode_s");
+            // Frames decoded (scenes) or run through the detector (objects): their seconds.
+            s.decode_s += f("decode_s") + f("frames_s");
             s.ocr_s += f("ocr_s");
             s.peak_rss = s.peak_rss.max(m["peak_rss_bytes"].as_u64().unwrap_or(0));
             s.peak_vram = s.peak_vram.max(m["vram_bytes"].as_u64().unwrap_or(0));

@@ -15,7 +15,10 @@ pub fn run(home: &Home, args: &ShowArgs) -> Result<ExitCode> {
     let queue = super::open_existing(home)?;
     let meeting = queue.resolve_meeting(&args.meeting)?;
     let config = nightshift_pipeline::config::Config::load(home)?;
-    let doc = nightshift_pipeline::transcript::build_doc(&queue, &meeting, &config.speakers)?;
+    let mut doc = nightshift_pipeline::transcript::build_doc(&queue, &meeting, &config.speakers)?;
+    if args.events && matches!(format, Format::Srt | Format::Vtt) {
+        doc.segments = nightshift_export::with_event_cues(&doc.segments, &doc.events);
+    }
     let text = nightshift_export::render(&doc, format, part)?;
     print!("{text}");
     if !text.ends_with('\n') {

@@ -113,7 +113,7 @@ pub fn job_statuses(status: &serde_json::Value) -> Vec<String> {
 
 /// An AUDIO job that transcribes a chunk (not the meeting's diarization job).
 pub fn is_chunk_job(job: &serde_json::Value) -> bool {
-    job["task_type"] == "AUDIO" && job["model_key"] != "diarize"
+    job["task_type"] == "AUDIO" && job["model_key"] == "whisper"
 }
 
 /// Run `cmd` to completion with its output captured; a command still running after `limit`

@@ -294,10 +294,19 @@ const VISUAL_NOTES_MAX_CHARS: usize = 1200;
 fn visual_notes(queue: &Queue, meeting_id: &str) -> Result<Option<String>> {
     let jobs = queue.jobs_of(meeting_id)?;
     let scenes = crate::transcript::scenes(&jobs, &[])?;
-    if scenes.is_empty() {
+    // Sounds other than speech: a meeting that opens with two minutes of music is not two
+    // minutes of silence.
+    let events = crate::transcript::audio_events(&jobs)?;
+    if scenes.is_empty() && events.is_empty() {
         return Ok(None);
     }
     let mut out = String::new();
+    if !events.is_empty() {
+        out.push_str(&format!(
+            "- Sounds other than speech: {}\n",
+            crate::transcript::events_text(&events[..events.len().min(20)])
+        ));
+    }
     let mut left_out = 0;
     for (i, s) in scenes.iter().enumerate() {
         let mut what = Vec::new();
@@ -306,6 +315,9 @@ fn visual_notes(queue: &Queue, meeting_id: &str) -> Result<Option<String>> {
         }
         if !s.ocr_text.is_empty() {
             what.push(format!("on screen: {}", s.ocr_text.replace('\n', " / ")));
+        }
+        if !s.objects.is_empty() {
+            what.push(format!("seen: {}", s.objects));
         }
         if what.is_empty() {
             what.push("(no text on screen)".into());

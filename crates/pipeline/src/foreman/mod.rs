@@ -8,6 +8,7 @@
 mod audio;
 mod batch;
 mod diarize;
+mod events;
 mod llm;
 mod politeness;
 mod progress;
@@ -363,6 +364,21 @@ fn run_decided(
             }
         }
         BatchKind::LlmSteps => llm::run_batch(ctx, queue, jobs)?,
+        // Audio events and objects: in process on the CPU, one job at a time.
+        BatchKind::Events | BatchKind::Objects => {
+            for j in &jobs {
+                if stop.load(Ordering::SeqCst) {
+                    queue.release(j.job_id, &me.runner_id)?;
+                    continue;
+                }
+                let threads = worker_threads(opts) as usize;
+                if kind == BatchKind::Events {
+                    events::run_events(home, queue, &me.runner_id, j, &profile.events, threads)?;
+                } else {
+                    events::run_objects(home, queue, &me.runner_id, j, &profile.objects, threads)?;
+                }
+            }
+        }
         BatchKind::Describe if profile.vision.backend == crate::config::VisionBackend::Local => {
             visual::describe_local(ctx, queue, jobs)?
         }
@@ -379,7 +395,7 @@ fn run_decided(
                     &me.runner_id,
                     j,
                     worker_threads(opts) as usize,
-                    &profile.vision,
+                    profile,
                     ctx.speakers,
                 )?;
             }

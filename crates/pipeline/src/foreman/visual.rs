@@ -76,9 +76,10 @@ pub fn run_job(
     owner: &str,
     job: &ClaimedJob,
     threads: usize,
-    vision: &VisionConfig,
+    profile: &crate::config::Profile,
     speakers: &crate::config::SpeakersConfig,
 ) -> Result<()> {
+    let (vision, objects) = (&profile.vision, &profile.objects);
     let fps = match JobKind::of_claimed(job)? {
         JobKind::Describe => return describe(queue, owner, job, vision, speakers),
         JobKind::Scenes(scenes) => scenes.fps.unwrap_or(0.0),
@@ -120,11 +121,14 @@ pub fn run_job(
                         .max(notes.decode_peak_rss_bytes),
                 })
             };
-            let follow: Vec<NewJob> = if vision.backend == VisionBackend::None {
-                Vec::new()
-            } else {
-                vec![JobKind::Describe.new_job(1, 0)]
-            };
+            // Objects on the keyframes (stage 1), then descriptions (stage 2) that read them.
+            let mut follow: Vec<NewJob> = Vec::new();
+            if objects.enabled {
+                follow.push(JobKind::Objects.new_job(1, 0));
+            }
+            if vision.backend != VisionBackend::None {
+                follow.push(JobKind::Describe.new_job(2, 0));
+            }
             // The scenes' on-screen text is indexed for search in the same transaction.
             crate::search::complete(
                 queue,
@@ -242,7 +246,7 @@ fn scene_messages(scene: &Scene, i: usize, n: usize) -> [ChatMessage; 2] {
         ChatMessage::new(
             "user",
             format!(
-                "Scene {} of {} ({:.0}–{:.0} s).\nOn-screen text (OCR):\n{}\nSpoken during this scene:\n{}",
+                "Scene {} of {} ({:.0}–{:.0} s).\nOn-screen text (OCR):\n{}\nObjects detected on its frames: {}\nSounds heard (other than speech): {}\nSpoken during this scene:\n{}",
                 i + 1,
                 n,
                 scene.start,
@@ -252,6 +256,12 @@ fn scene_messages(scene: &Scene, i: usize, n: usize) -> [ChatMessage; 2] {
                 } else {
                     &scene.ocr_text
                 },
+                if scene.objects.is_empty() {
+                    "(none)"
+                } else {
+                    &scene.objects
+                },
+                crate::transcript::events_text(&scene.events),
                 if scene.transcript.is_empty() {
                     "(nothing)"
                 } else {
