@@ -368,6 +368,11 @@ where
                 Ok(Some(resp)) => Msg::Answer(resp),
                 Ok(None) => Msg::Closed,
                 Err(ProtocolError::Malformed { line, .. }) => Msg::Malformed(line),
+                Err(e @ ProtocolError::TooLong(_)) => {
+                    // The rest of that line is unreadable as protocol: report it, stop reading.
+                    let _ = tx.send(Msg::Malformed(e.to_string()));
+                    Msg::Closed
+                }
                 Err(ProtocolError::Io(e)) => {
                     tracing::debug!("worker stdout: {e}");
                     Msg::Closed

@@ -128,7 +128,13 @@ pub enum ProtocolError {
         line: String,
         source: serde_json::Error,
     },
+    #[error("protocol line longer than {0} bytes (a worker printing garbage?)")]
+    TooLong(u64),
 }
+
+/// Longest protocol line read: an hour-long chunk's result with its word times is a few MB; a
+/// worker that prints without end must not grow the reader's memory without end.
+pub const MAX_LINE_BYTES: u64 = 64 << 20;
 
 /// Write one message as a single line and flush, so the peer sees it at once.
 pub fn write_message<W: Write, M: Serialize>(out: &mut W, msg: &M) -> Result<(), ProtocolError> {
@@ -146,8 +152,13 @@ pub fn read_message<R: BufRead, M: for<'de> Deserialize<'de>>(
     let mut line = String::new();
     loop {
         line.clear();
-        if input.read_line(&mut line)? == 0 {
+        let n =
+            <&mut R as std::io::Read>::take(&mut *input, MAX_LINE_BYTES).read_line(&mut line)?;
+        if n == 0 {
             return Ok(None);
+        }
+        if n as u64 == MAX_LINE_BYTES && !line.ends_with('\n') {
+            return Err(ProtocolError::TooLong(MAX_LINE_BYTES));
         }
         let trimmed = line.trim();
         if trimmed.is_empty() {
@@ -165,6 +176,14 @@ pub fn read_message<R: BufRead, M: for<'de> Deserialize<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endless_line_is_an_error_not_memory() {
+        let endless = std::io::repeat(b'x');
+        let mut input = std::io::BufReader::new(endless);
+        let r: Result<Option<Response>, _> = read_message(&mut input);
+        assert!(matches!(r, Err(ProtocolError::TooLong(_))));
+    }
 
     #[test]
     fn messages_round_trip_as_lines() {
