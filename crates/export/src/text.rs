@@ -101,11 +101,12 @@ fn timeline(segments: &[Segment], events: &[AudioEvent], bold_speaker: bool) -> 
         .iter()
         .filter_map(|s| Some((s.start, transcript_line(s, bold_speaker)?)))
         .collect();
-    lines.extend(
-        events
-            .iter()
-            .map(|e| (e.start, format!("[{}] [{}]", clock(e.start), one_line(&e.label)))),
-    );
+    lines.extend(events.iter().map(|e| {
+        (
+            e.start,
+            format!("[{}] [{}]", clock(e.start), one_line(&e.label)),
+        )
+    }));
     // Stable: an event and a line that start together keep the line first.
     lines.sort_by(|a, b| a.0.total_cmp(&b.0));
     lines.into_iter().map(|(_, l)| l).collect()
