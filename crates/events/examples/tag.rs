@@ -20,6 +20,10 @@ fn main() {
     let patches = tagger.finish().unwrap();
     let secs = t.elapsed().as_secs_f64();
     for p in &patches {
+        if p.probs.is_empty() {
+            println!("{:7.2} (silent, not run)", p.start_s);
+            continue;
+        }
         let mut idx: Vec<usize> = (0..p.probs.len()).collect();
         idx.sort_by(|&a, &b| p.probs[b].total_cmp(&p.probs[a]));
         let top: Vec<String> = idx[..4]
