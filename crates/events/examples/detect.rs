@@ -10,12 +10,15 @@ fn main() {
         eprintln!("usage: detect MODEL LABELS THREADS PICTURE...");
         std::process::exit(2);
     }
-    let d = Detector::load(
-        args[1].as_ref(),
-        args[2].as_ref(),
-        DetectorOptions::default(),
-    )
-    .unwrap_or_else(|e| {
+    // DETECT_THRESHOLD: try another score threshold than the default.
+    let opts = DetectorOptions {
+        threshold: std::env::var("DETECT_THRESHOLD")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(DetectorOptions::default().threshold),
+        ..DetectorOptions::default()
+    };
+    let d = Detector::load(args[1].as_ref(), args[2].as_ref(), opts).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(1)
     });

@@ -159,7 +159,7 @@ impl Default for ObjectsConfig {
             enabled: true,
             model: "centernet-mobilenetv3-coco.onnx".into(),
             labels: None,
-            threshold: 0.2,
+            threshold: 0.3,
             iou: 0.5,
             pixel_range: None,
         }
