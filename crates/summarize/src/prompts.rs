@@ -112,7 +112,10 @@ pub fn one_step_messages(
         checklist(window)
     );
     if let Some(v) = visual_notes.filter(|v| !v.trim().is_empty()) {
-        body.push_str(&format!("\nWhat was shown on screen:\n{}\n", v.trim()));
+        body.push_str(&format!(
+            "\nWhat was seen and heard besides the speech (scenes on screen, other sounds):\n{}\n",
+            v.trim()
+        ));
     }
     vec![
         msg("system", ONE_STEP_SYSTEM.to_string()),
@@ -121,7 +124,7 @@ pub fn one_step_messages(
 }
 
 /// `inputs` are L1 notes or intermediate reduce outputs as JSON text, in meeting order;
-/// `visual_notes` are per-scene notes of a video meeting, if any.
+/// `visual_notes` are per-scene notes of a video meeting and the sounds heard, if any.
 pub fn l2_messages(
     meta: &MeetingMeta,
     inputs: &[String],
@@ -132,7 +135,10 @@ pub fn l2_messages(
         body.push_str(&format!("Part {}:\n{}\n\n", i + 1, input.trim()));
     }
     if let Some(v) = visual_notes.filter(|v| !v.trim().is_empty()) {
-        body.push_str(&format!("What was shown on screen:\n{}\n", v.trim()));
+        body.push_str(&format!(
+            "What was seen and heard besides the speech (scenes on screen, other sounds):\n{}\n",
+            v.trim()
+        ));
     }
     vec![msg("system", L2_SYSTEM.to_string()), msg("user", body)]
 }
