@@ -132,6 +132,28 @@ fn missing_files_directories_and_unknown_meetings_are_clear_errors() {
     add.arg("add").arg(&fifo);
     let out = common::output_within(add, std::time::Duration::from_secs(20));
     assert_clean_failure(&out, "meeting.wav: is a named pipe");
+    // A picture under an audio name is refused as not a recording (not a silent 0 s video).
+    let still = env.dir.path().join("standup.wav");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=64x64",
+        ])
+        .args(["-frames:v", "1", "-f", "image2", "-c:v", "png"])
+        .arg(&still)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    assert_clean_failure(
+        &env.run(&["add", still.to_str().unwrap()]),
+        "standup.wav: not an audio or video file (a still png picture",
+    );
     env.add(&corpus("tts/tts_04_en_m7_s140.wav"));
     assert_clean_failure(&env.run(&["show", "feedface"]), "unknown meeting");
     assert_clean_failure(&env.run(&["cancel", "feedface"]), "unknown meeting");

@@ -113,6 +113,15 @@ pub fn check_structure<R: Read + Seek>(r: &mut R, len: u64) -> Result<(), MediaE
     Ok(())
 }
 
+/// ffmpeg reads a single picture through its image demuxers: `image2`, or one named after the
+/// picture's codec with `_pipe` (`png_pipe`, `jpeg_pipe`, `webp_pipe`, …), and gives it no
+/// duration. Such a file is no recording, whatever its name says.
+fn is_still_image(container: &str, duration: &Value) -> bool {
+    let image_demuxer = container == "image2" || container.ends_with("_pipe");
+    let timeless = num(duration).is_none_or(|d| d <= 0.0);
+    image_demuxer && timeless
+}
+
 /// Printable UTF-8 with no NUL or control bytes: no audio or video container looks like this.
 fn looks_like_text(head: &[u8]) -> bool {
     // A multi-byte character may be cut at the end of the sample.
@@ -233,6 +242,12 @@ pub(crate) fn parse_ffprobe(json: &Value) -> Result<ProbeInfo, MediaError> {
             "no audio or video stream found".into(),
         ));
     }
+    if audio.is_none() && is_still_image(&container, &format["duration"]) {
+        let what = video.as_ref().map_or("an image", |v| v.codec.as_str());
+        return Err(MediaError::NotMedia(format!(
+            "a still {what} picture, not a recording"
+        )));
+    }
     Ok(ProbeInfo {
         bytes: 0,
         container,
@@ -255,6 +270,24 @@ pub(crate) fn parse_ffprobe(json: &Value) -> Result<ProbeInfo, MediaError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_still_picture_is_not_a_recording() {
+        for (container, codec) in [
+            ("png_pipe", "png"),
+            ("jpeg_pipe", "mjpeg"),
+            ("image2", "webp"),
+        ] {
+            let json = serde_json::json!({"format": {"format_name": container},
+                "streams": [{"index": 0, "codec_type": "video", "codec_name": codec, "width": 64, "height": 64}]});
+            let err = parse_ffprobe(&json).unwrap_err();
+            assert!(err.to_string().contains("picture, not a recording"), "{err}");
+        }
+        // A GIF animation has a duration: a (silent) video, not refused here.
+        let gif = serde_json::json!({"format": {"format_name": "gif", "duration": "2.0"},
+            "streams": [{"index": 0, "codec_type": "video", "codec_name": "gif", "width": 64, "height": 64}]});
+        assert!(parse_ffprobe(&gif).is_ok());
+    }
 
     #[test]
     fn text_sniffing() {
