@@ -81,7 +81,14 @@ fn build(home: &Home, hours: f64, sentences: &[String]) -> Result<()> {
                 })
                 .collect();
             let result = json!({"language": "en", "segments": segments});
-            nightshift_pipeline::search::complete(&mut q, job.job_id, "bench", &result, &json!({}), &[])?;
+            nightshift_pipeline::search::complete(
+                &mut q,
+                job.job_id,
+                "bench",
+                &result,
+                &json!({}),
+                &[],
+            )?;
         }
     }
     Ok(())
@@ -143,9 +150,16 @@ fn time_queries(label: &str, searcher: &mut Searcher, q: &mut Queue) -> Result<(
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let hours: f64 = args.first().map(|h| h.parse()).transpose()?.unwrap_or(100.0);
+    let hours: f64 = args
+        .first()
+        .map(|h| h.parse())
+        .transpose()?
+        .unwrap_or(100.0);
     let tmp = tempfile::TempDir::new()?;
-    let root = args.get(1).map(PathBuf::from).unwrap_or_else(|| tmp.path().join("home"));
+    let root = args
+        .get(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tmp.path().join("home"));
     let home = Home { root };
     if !home.db_path().is_file() {
         let s = sentences()?;
@@ -171,5 +185,55 @@ fn main() -> Result<()> {
     println!("prepare {:.0} ms", t.elapsed().as_secs_f64() * 1000.0);
     time_queries("full-text", &mut cache_probe, &mut q)?;
     time_queries("hybrid", &mut searcher, &mut q)?;
+    phases(&home, &mut q)?;
     Ok(())
+}
+
+/// Where a hybrid query's time goes: the steps of `Searcher::search` timed one by one.
+fn phases(home: &Home, q: &mut Queue) -> Result<()> {
+    let dir = semantic::model_dir(home).map_err(anyhow::Error::msg)?;
+    let model = nightshift_embed::Embedder::load(&dir)?;
+    let text = "when is the database switched over";
+    let mut cache = semantic::VectorCache::default();
+    let t = Instant::now();
+    cache.refresh(q)?;
+    println!(
+        "phase  load {} vectors        {:7.1} ms",
+        cache.len(),
+        ms(t)
+    );
+    let step = |label: &str, f: &mut dyn FnMut() -> Result<()>| -> Result<()> {
+        let mut all = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            f()?;
+            all.push(ms(t));
+        }
+        all.sort_by(f64::total_cmp);
+        println!("phase  {label:24} {:7.1} ms (median of 5)", all[2]);
+        Ok(())
+    };
+    step("prepare (nothing new)", &mut || {
+        semantic::pending(q)?;
+        Ok(())
+    })?;
+    step("cache refresh (same)", &mut || cache.refresh(q))?;
+    step("embed query", &mut || {
+        model.embed(&[text]);
+        Ok(())
+    })?;
+    let qv = model.embed(&[text]).remove(0);
+    step("nearest (brute force)", &mut || {
+        cache.nearest(&qv, 200, 0.25, |_| true);
+        Ok(())
+    })?;
+    step("meetings list", &mut || {
+        q.meetings()?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
 }

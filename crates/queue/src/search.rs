@@ -325,8 +325,8 @@ impl Queue {
         .map_err(|e| QueueError::sql(&self.path, e))
     }
 
-    /// (count, largest passage id) of `model`'s embeddings: changes whenever they change, so a
-    /// long-lived reader knows when to reload them.
+    /// (count, largest passage id) of `model`'s embeddings (a scan of the table: for reports;
+    /// a reader that polls uses [`Queue::vectors_mark`]).
     pub fn vectors_stamp(&self, model: &str) -> Result<(i64, i64), QueueError> {
         self.conn
             .query_row(
@@ -335,6 +335,79 @@ impl Queue {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(|e| QueueError::sql(&self.path, e))
+    }
+
+    /// The largest passage id with an embedding from `model` (0: none), read from the end of
+    /// the primary key (no scan while one model fills the table).
+    pub fn last_vector_id(&self, model: &str) -> Result<i64, QueueError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce((SELECT passage_id FROM search_vectors WHERE model = ?1
+                                  ORDER BY passage_id DESC LIMIT 1), 0)",
+                [model],
+                |r| r.get(0),
+            )
+            .map_err(|e| QueueError::sql(&self.path, e))
+    }
+
+    /// (largest passage id, largest embedded passage id of `model`): two reads at the ends of
+    /// the primary keys. Passages and their embeddings are only ever added with larger ids
+    /// (a stored result's passages are replaced, never edited) and embedded in id order, so
+    /// this changes whenever something was added; what a removal leaves in a reader's cache
+    /// belongs to a meeting or passage that is gone, which the reader filters out.
+    pub fn vectors_mark(&self, model: &str) -> Result<(i64, i64), QueueError> {
+        let last_passage: i64 = self
+            .conn
+            .query_row(
+                "SELECT coalesce(max(passage_id), 0) FROM search_passages",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| QueueError::sql(&self.path, e))?;
+        Ok((last_passage, self.last_vector_id(model)?))
+    }
+
+    /// Whether a passage of the given sources after the last embedded one (in id order) waits
+    /// for an embedding from `model`: the cheap test for "anything to embed?" that holds
+    /// because embedding goes in passage id order ([`Queue::passages_without_vectors`]).
+    pub fn has_passages_after_vectors(
+        &self,
+        model: &str,
+        sources: &[&str],
+    ) -> Result<bool, QueueError> {
+        let last = self.last_vector_id(model)?;
+        let sources = serde_json::Value::from(sources.to_vec()).to_string();
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM search_passages
+                                WHERE passage_id > ?1
+                                  AND source IN (SELECT value FROM json_each(?2)))",
+                params![last, sources],
+                |r| r.get(0),
+            )
+            .map_err(|e| QueueError::sql(&self.path, e))
+    }
+
+    /// Embeddings from `model` of passages with id above `after`, in id order (what a reader's
+    /// cache lacks after new passages were embedded).
+    pub fn vectors_after(&self, model: &str, after: i64) -> Result<Vec<StoredVector>, QueueError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT v.passage_id, p.meeting_id, v.vector FROM search_vectors v
+                 JOIN search_passages p ON p.passage_id = v.passage_id
+                 WHERE v.model = ?1 AND v.passage_id > ?2 ORDER BY v.passage_id",
+            )
+            .map_err(|e| QueueError::sql(&self.path, e))?;
+        stmt.query_map(params![model, after], |r| {
+            Ok(StoredVector {
+                passage_id: r.get(0)?,
+                meeting_id: r.get(1)?,
+                vector: r.get(2)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| QueueError::sql(&self.path, e))
     }
 
     /// A meeting's completed diarization job(s) (model key `diarize`): what a search needs to

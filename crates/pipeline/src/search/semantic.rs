@@ -2,6 +2,7 @@
 //! summary items, computed once per passage (stored in `search_vectors`, int8 with a scale) and
 //! compared with the query's embedding by cosine, brute force over a cache held in memory.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -63,55 +64,73 @@ pub fn quantize(v: &[f32]) -> Vec<u8> {
     out
 }
 
-/// Embeddings held in memory for searching: one row of i8 components per passage.
+/// Embeddings held in memory for searching: one contiguous row of i8 components per passage,
+/// with the inverse of each row's norm, compared with the query by an i8×i8→i32 dot product.
 #[derive(Debug, Default)]
 pub struct VectorCache {
-    stamp: (i64, i64),
+    /// [`Queue::vectors_mark`] when last loaded.
+    mark: (i64, i64),
     dim: usize,
     ids: Vec<i64>,
     meetings: Vec<u32>,
     meeting_ids: Vec<String>,
-    scales: Vec<f32>,
+    meeting_index: HashMap<String, u32>,
+    inv_norms: Vec<f32>,
     rows: Vec<i8>,
 }
 
 impl VectorCache {
-    /// Load (or keep, when nothing changed since) every stored embedding.
+    /// Keep the cache when nothing was added since it was loaded (two primary-key reads);
+    /// load only the embeddings added since (larger ids) when the passages are the same; reload
+    /// everything when passages were stored (a result stored again replaces its passages).
+    /// Vectors of a meeting removed meanwhile stay until then: [`VectorCache::nearest`]'s
+    /// meeting filter drops them.
     pub fn refresh(&mut self, queue: &Queue) -> Result<()> {
-        let stamp = queue.vectors_stamp(MODEL_NAME)?;
-        if stamp == self.stamp && !self.ids.is_empty() {
+        let mark = queue.vectors_mark(MODEL_NAME)?;
+        if mark == self.mark {
             return Ok(());
         }
-        let mut fresh = VectorCache {
-            stamp,
-            ..VectorCache::default()
-        };
-        for v in queue.vectors(MODEL_NAME)? {
-            if v.vector.len() < 5 {
-                continue;
-            }
-            let dim = v.vector.len() - 4;
-            if fresh.dim == 0 {
-                fresh.dim = dim;
-            }
-            if dim != fresh.dim {
-                continue;
-            }
-            let scale = f32::from_le_bytes([v.vector[0], v.vector[1], v.vector[2], v.vector[3]]);
-            let meeting = match fresh.meeting_ids.iter().rposition(|m| *m == v.meeting_id) {
-                Some(i) => i,
-                None => {
-                    fresh.meeting_ids.push(v.meeting_id);
-                    fresh.meeting_ids.len() - 1
-                }
-            };
-            fresh.ids.push(v.passage_id);
-            fresh.meetings.push(meeting as u32);
-            fresh.scales.push(scale);
-            fresh.rows.extend(v.vector[4..].iter().map(|b| *b as i8));
+        let appended = mark.0 == self.mark.0 && mark.1 > self.mark.1;
+        if !appended {
+            *self = VectorCache::default();
         }
-        *self = fresh;
+        for v in queue.vectors_after(MODEL_NAME, self.ids.last().copied().unwrap_or(0))? {
+            self.push(v.passage_id, v.meeting_id, &v.vector);
+        }
+        self.mark = mark;
         Ok(())
+    }
+
+    /// Add one stored vector (scale then i8 components; the scale is not needed: cosine is
+    /// taken between the quantized vectors, whose norms are computed here once).
+    fn push(&mut self, passage_id: i64, meeting_id: String, stored: &[u8]) {
+        if stored.len() < 5 {
+            return;
+        }
+        let dim = stored.len() - 4;
+        if self.dim == 0 {
+            self.dim = dim;
+        }
+        if dim != self.dim {
+            return;
+        }
+        let row = stored[4..].iter().map(|b| *b as i8);
+        let norm2: i32 = row.clone().map(|x| i32::from(x) * i32::from(x)).sum();
+        if norm2 == 0 {
+            return;
+        }
+        let next = self.meeting_ids.len() as u32;
+        let meeting = *self
+            .meeting_index
+            .entry(meeting_id)
+            .or_insert_with_key(|m| {
+                self.meeting_ids.push(m.clone());
+                next
+            });
+        self.ids.push(passage_id);
+        self.meetings.push(meeting);
+        self.inv_norms.push(1.0 / (norm2 as f32).sqrt());
+        self.rows.extend(row);
     }
 
     pub fn len(&self) -> usize {
@@ -131,29 +150,60 @@ impl VectorCache {
         min: f32,
         allowed: impl Fn(&str) -> bool,
     ) -> Vec<(i64, f32)> {
-        if self.dim == 0 || query.len() != self.dim {
+        if self.dim == 0 || query.len() != self.dim || k == 0 {
             return Vec::new();
         }
+        let q = quantize_row(query);
+        let q_norm2: i32 = q.iter().map(|x| i32::from(*x) * i32::from(*x)).sum();
+        if q_norm2 == 0 {
+            return Vec::new();
+        }
+        let q_inv = 1.0 / (q_norm2 as f32).sqrt();
         let ok: Vec<bool> = self.meeting_ids.iter().map(|m| allowed(m)).collect();
         let mut scored: Vec<(i64, f32)> = Vec::new();
         for (i, row) in self.rows.chunks_exact(self.dim).enumerate() {
             if !ok[self.meetings[i] as usize] {
                 continue;
             }
-            let dot: f32 = row.iter().zip(query).map(|(a, b)| f32::from(*a) * b).sum();
-            let cos = dot * self.scales[i];
+            let cos = dot_i8(row, &q) as f32 * self.inv_norms[i] * q_inv;
             if cos >= min {
                 scored.push((self.ids[i], cos));
             }
         }
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-        scored.truncate(k);
+        let by_cos = |a: &(i64, f32), b: &(i64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if scored.len() > k {
+            scored.select_nth_unstable_by(k - 1, by_cos);
+            scored.truncate(k);
+        }
+        scored.sort_unstable_by(by_cos);
         scored
     }
 }
 
+/// `v` scaled so that its largest component is ±127, as i8.
+fn quantize_row(v: &[f32]) -> Vec<i8> {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-12);
+    v.iter()
+        .map(|x| (x * 127.0 / max).round().clamp(-127.0, 127.0) as i8)
+        .collect()
+}
+
+/// The dot product of two i8 vectors. Integer sums may be reordered, so the compiler
+/// vectorises this (widening multiply-adds); a float sum would stay one add at a time.
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| i32::from(*x) * i32::from(*y))
+        .sum()
+}
+
 /// How many passages still need an embedding.
+/// Embedding goes in passage id order and new passages get larger ids, so "none after the
+/// last embedded one" (two primary-key reads) answers the usual case without counting.
 pub fn pending(queue: &Queue) -> Result<i64> {
+    if !queue.has_passages_after_vectors(MODEL_NAME, &EMBEDDED_SOURCES)? {
+        return Ok(0);
+    }
     Ok(queue.count_without_vectors(MODEL_NAME, &EMBEDDED_SOURCES)?)
 }
 
@@ -165,6 +215,9 @@ pub fn embed_pending(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<usize> {
     let total = pending(queue)? as usize;
+    if total == 0 {
+        return Ok(0);
+    }
     let mut done = 0;
     loop {
         let batch = queue.passages_without_vectors(MODEL_NAME, &EMBEDDED_SOURCES, BATCH)?;
