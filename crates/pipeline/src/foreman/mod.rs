@@ -8,6 +8,7 @@
 mod audio;
 mod batch;
 mod diarize;
+mod embeddings;
 mod events;
 mod llm;
 mod politeness;
@@ -163,6 +164,7 @@ fn drain(
         me,
         stop,
     };
+    let mut embeddings = embeddings::Embeddings::default();
     while !stop.load(Ordering::SeqCst) {
         housekeeping(queue, me, summaries)?;
         let groups = ready_groups(queue, task)?;
@@ -195,6 +197,11 @@ fn drain(
                 );
             }
             Decision::WaitForMemory { .. } | Decision::Idle => {
+                // Nothing to run: embed the passages stored meanwhile for search, a slice at a
+                // time (off the GPU lease), before sleeping or calling the queue drained.
+                if embeddings.step(home, queue)? > 0 {
+                    continue;
+                }
                 if opts.until_idle {
                     let (left, _) = queue.outstanding(&filter)?;
                     if left == 0 {

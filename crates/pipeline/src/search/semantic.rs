@@ -237,6 +237,28 @@ pub fn embed_pending(
     }
 }
 
+/// Embed up to about `limit` pending passages (whole batches of `BATCH`, at least one);
+/// how many. For a caller that must stay responsive between slices (the Foreman).
+pub fn embed_some(queue: &mut Queue, embedder: &Embedder, limit: usize) -> Result<usize> {
+    let mut done = 0;
+    while done < limit.max(1) {
+        let batch = queue.passages_without_vectors(MODEL_NAME, &EMBEDDED_SOURCES, BATCH)?;
+        if batch.is_empty() {
+            break;
+        }
+        let texts: Vec<&str> = batch.iter().map(|p| p.text.as_str()).collect();
+        let vectors: Vec<(i64, Vec<u8>)> = embedder
+            .embed(&texts)
+            .iter()
+            .zip(&batch)
+            .map(|(v, p)| (p.passage_id, quantize(v)))
+            .collect();
+        queue.put_vectors(MODEL_NAME, &vectors)?;
+        done += batch.len();
+    }
+    Ok(done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
