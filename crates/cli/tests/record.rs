@@ -231,6 +231,69 @@ fn kill_9_keeps_closed_chunks_and_run_recovers_the_open_one() {
     assert!(m["state"] == "done", "{m}");
 }
 
+/// A recorder killed while `run` is already working: the running Foreman finishes the
+/// recording itself (found by the fault harness: it used to wait for the next `run`, leaving
+/// the meeting recording — no diarization, no summary — and its open chunk in a part file).
+#[test]
+fn a_running_foreman_recovers_a_recording_whose_recorder_was_killed() {
+    let env = Env::new();
+    let input = corpus("meetings/meeting_01.wav");
+    let (mut child, id) = spawn_record(
+        &env,
+        &[
+            "--source",
+            input.to_str().unwrap(),
+            "--chunk",
+            "10s",
+            "--speed",
+            "4",
+        ],
+        Stdio::null(),
+    );
+    wait_for("a first chunk", Duration::from_secs(60), || {
+        !audio_jobs(&meeting(&env, &id)).is_empty()
+    });
+    let run = env
+        .cmd()
+        .args(["run", "--only", "audio", "--threads", "1"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    wait_for(
+        "the running run to finish the recording",
+        Duration::from_secs(180),
+        || {
+            let m = meeting(&env, &id);
+            m["state"] != "recording"
+                && m["jobs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|j| j["status"] == "COMPLETED")
+        },
+    );
+    unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let parts = env.home().join("media/recording").join(&id);
+    assert!(
+        !parts.exists(),
+        "the open chunk's part file was turned into a chunk"
+    );
+    let m = meeting(&env, &id);
+    let diarize = m["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["model_key"] == "diarize")
+        .count();
+    assert_eq!(diarize, 1, "{m}");
+    concatenated(&audio_jobs(&m)); // contiguous, readable
+}
+
 /// A tmpfs mounted over the home's media directory, unmounted when dropped.
 struct SmallDisk(std::path::PathBuf);
 

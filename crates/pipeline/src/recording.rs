@@ -3,7 +3,8 @@
 //!
 //! Recordings whose recorder died (SIGKILL, power cut, disk full): their open chunk's part file
 //! holds the audio up to the last flush. `run` turns it into a chunk and a job and marks the
-//! recording finished, so the meeting completes.
+//! recording finished, so the meeting completes — when it starts, every few seconds while it
+//! runs, and before `--until-idle` calls the queue drained.
 
 use std::time::Instant;
 
@@ -223,7 +224,9 @@ pub fn recover(home: &Home, queue: &mut Queue) -> Result<usize> {
             &config.speakers,
             &Default::default(),
         ));
-        queue.add_jobs_and_update(&m.meeting_id, &new_jobs, duration.max(m.duration_s), &info)?;
+        if !queue.finish_recording(&m.meeting_id, &new_jobs, duration.max(m.duration_s), &info)? {
+            continue; // another runner recovered it meanwhile, and removes the parts
+        }
         for (_, path) in &parts {
             let _ = std::fs::remove_file(path);
         }

@@ -126,6 +126,43 @@ impl Queue {
         })
     }
 
+    /// End a recording whose recorder died: add the jobs of what it left (its open chunk, the
+    /// diarization) and store `info` — only if the meeting is still marked as recording, checked
+    /// in the same transaction, so two runners recovering it at once queue its jobs once.
+    /// `Ok(false)`: someone else ended it first; nothing was written.
+    pub fn finish_recording(
+        &mut self,
+        meeting_id: &str,
+        jobs: &[NewJob],
+        duration_s: f64,
+        info: &serde_json::Value,
+    ) -> Result<bool, QueueError> {
+        self.require_meeting(meeting_id)?;
+        let now = self.now();
+        self.write(|tx, p| {
+            let recording: bool = tx
+                .query_row(
+                    "SELECT coalesce(json_extract(info, '$.recording'), 0) = 1
+                     FROM meetings WHERE meeting_id = ?1",
+                    [meeting_id],
+                    |r| r.get(0),
+                )
+                .map_err(|e| QueueError::sql(p, e))?;
+            if !recording {
+                return Ok(false);
+            }
+            for j in jobs {
+                insert_job(tx, meeting_id, j, now).map_err(|e| QueueError::sql(p, e))?;
+            }
+            tx.execute(
+                "UPDATE meetings SET duration_s = ?2, info = ?3 WHERE meeting_id = ?1",
+                rusqlite::params![meeting_id, duration_s, info.to_string()],
+            )
+            .map_err(|e| QueueError::sql(p, e))?;
+            Ok(true)
+        })
+    }
+
     /// Add jobs to an existing meeting in one transaction (e.g. the Foreman queueing a summary).
     pub fn add_jobs(&mut self, meeting_id: &str, jobs: &[NewJob]) -> Result<Vec<i64>, QueueError> {
         self.require_meeting(meeting_id)?;

@@ -79,6 +79,10 @@ impl Default for RunOptions {
 
 /// How often an idle runner looks for new or unblocked work.
 const POLL: Duration = Duration::from_millis(500);
+/// How often a running Foreman looks for recordings whose recorder died (also at start, and
+/// before `--until-idle` calls the queue drained): a recorder killed while `run` works must
+/// not leave its meeting recording, and its open chunk in a part file, until the next `run`.
+const RECOVER_EVERY: Duration = Duration::from_secs(5);
 
 pub fn run(home: &Home, opts: &RunOptions) -> Result<()> {
     home.ensure()?;
@@ -94,10 +98,7 @@ pub fn run(home: &Home, opts: &RunOptions) -> Result<()> {
             .context("installing signal handlers")?;
     }
     politeness::wait_until_allowed(opts.when, &stop);
-    let recovered = crate::recording::recover(home, &mut queue)?;
-    if recovered > 0 {
-        tracing::info!("finished {recovered} interrupted recording(s)");
-    }
+    recover_recordings(home, &mut queue)?;
     queue.register_runner(&me)?;
     let heartbeat = spawn_heartbeat(
         &db,
@@ -165,7 +166,12 @@ fn drain(
         stop,
     };
     let mut embeddings = embeddings::Embeddings::default();
+    let mut recovered_at = std::time::Instant::now();
     while !stop.load(Ordering::SeqCst) {
+        if recovered_at.elapsed() >= RECOVER_EVERY {
+            recover_recordings(home, queue)?;
+            recovered_at = std::time::Instant::now();
+        }
         housekeeping(queue, me, summaries)?;
         let groups = ready_groups(queue, task)?;
         let resources = Resources {
@@ -204,7 +210,7 @@ fn drain(
                 }
                 if opts.until_idle {
                     let (left, _) = queue.outstanding(&filter)?;
-                    if left == 0 {
+                    if left == 0 && recover_recordings(home, queue)? == 0 {
                         progress.finish();
                         tracing::info!("queue drained");
                         return Ok(());
@@ -233,6 +239,15 @@ fn budget_and_costs(
     );
     let costs = resources::model_costs(home, asr_model, &profile.summary, &profile.vision);
     Ok((budget, costs))
+}
+
+/// Finish the recordings whose recorder died; how many.
+fn recover_recordings(home: &Home, queue: &mut Queue) -> Result<usize> {
+    let n = crate::recording::recover(home, queue)?;
+    if n > 0 {
+        tracing::info!("finished {n} interrupted recording(s)");
+    }
+    Ok(n)
 }
 
 /// Before each decision: requeue the work of runners that stopped, and queue the summary plan
