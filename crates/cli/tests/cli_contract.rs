@@ -57,12 +57,15 @@ fn status_json_has_the_meeting_and_its_jobs() {
     let jobs: Vec<&serde_json::Value> = all.iter().filter(|j| common::is_chunk_job(j)).collect();
     assert!(!jobs.is_empty());
     assert_eq!(jobs.len() as i64, m["chunks"].as_i64().unwrap());
-    // One diarization job besides the chunks.
-    assert_eq!(all.len(), jobs.len() + 1);
-    assert!(
-        all.iter()
-            .any(|j| j["step"] == "diarize" && j["status"] == "PENDING")
-    );
+    // One diarization job and one audio-events job besides the chunks.
+    assert_eq!(all.len(), jobs.len() + 2);
+    for step in ["diarize", "events"] {
+        assert!(
+            all.iter()
+                .any(|j| j["step"] == step && j["status"] == "PENDING"),
+            "{step}"
+        );
+    }
     for j in jobs {
         assert_eq!(j["task_type"], "AUDIO");
         assert_eq!(j["status"], "PENDING");
