@@ -216,6 +216,11 @@ struct Faulting<'a> {
     held: Option<(Instant, Held)>,
     daemon: Option<std::thread::JoinHandle<Vec<String>>>,
     damage: Damage,
+    /// Bytes fed to the recording so far, and how many seconds when the disk filled or the
+    /// database locked: a recorder stopped by either keeps what came before, less its last
+    /// second.
+    rec_fed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    fed_at_fault: Option<f64>,
 }
 
 enum Held {
@@ -258,6 +263,8 @@ fn drive(plan: Option<(&Plan, &str)>) -> (TrialHome, Damage, Report, Vec<String>
         held: None,
         daemon: None,
         damage: Damage::default(),
+        rec_fed: std::sync::Arc::clone(&rec.fed),
+        fed_at_fault: None,
     };
     let mut run = spawn_run(&home, &logs, 0, plan.map(|(p, _)| p), busy.clone());
     let run_started = Instant::now();
@@ -459,9 +466,8 @@ fn watch_recording(
         if !((disk || locked) && clear) {
             violations.push(format!("record failed ({status}): {}", tail(&err)));
         } else {
-            // The user's recording stopped with a clear error; what it had is kept.
-            f.damage.recording_fed_s =
-                Some(rec.fed.load(Ordering::SeqCst) as f64 / home::REC_RATE as f64);
+            // The recording stopped with a clear error; what it had before the fault is kept.
+            f.damage.recording_fed_s = f.fed_at_fault;
         }
     }
     true
@@ -526,6 +532,8 @@ impl Faulting<'_> {
 
     fn fire(&mut self, plan: &Plan, run: &Proc) {
         let home = self.home.env.home();
+        self.fed_at_fault =
+            Some(self.rec_fed.load(Ordering::SeqCst) as f64 / home::REC_RATE as f64);
         let what = match plan.fault {
             Fault::KillRun => {
                 run.signal(libc::SIGKILL);
