@@ -109,3 +109,40 @@ fn a_v2_database_is_migrated_with_its_meetings_marked_for_rebuilding() {
     assert!(q.search_stale_meetings().unwrap().is_empty());
     assert_eq!(q.mark_search_stale(None).unwrap(), 1);
 }
+
+#[test]
+fn the_cheap_marks_see_new_passages_and_new_embeddings() {
+    let dir = TempDir::new().unwrap();
+    let clock = ManualClock::at(1_000.0);
+    let mut q = open_manual(&dir.path().join("nightshift.db"), &clock);
+    q.insert_meeting(&meeting("m1"), &audio_jobs(2)).unwrap();
+    let sources = ["transcript"];
+    assert!(!q.has_passages_after_vectors("m", &sources).unwrap());
+    assert_eq!(q.vectors_mark("m").unwrap(), (0, 0));
+    let a = q.claim("r", &ClaimFilter::default()).unwrap().unwrap();
+    let texts = [passage(1.0, "one two three"), passage(4.0, "four five six")];
+    q.complete_indexed(a.job_id, "r", &json!({}), &json!({}), &[], &texts)
+        .unwrap();
+    assert!(q.has_passages_after_vectors("m", &sources).unwrap());
+    // Only other sources waiting: nothing to embed.
+    assert!(!q.has_passages_after_vectors("m", &["decision"]).unwrap());
+    let ids: Vec<i64> = q
+        .passages_without_vectors("m", &sources, 10)
+        .unwrap()
+        .iter()
+        .map(|p| p.passage_id)
+        .collect();
+    assert_eq!(q.vectors_mark("m").unwrap(), (ids[1], 0));
+    q.put_vectors("m", &[(ids[0], vec![1, 2, 3, 4, 5])])
+        .unwrap();
+    assert!(q.has_passages_after_vectors("m", &sources).unwrap());
+    assert_eq!(q.vectors_mark("m").unwrap(), (ids[1], ids[0]));
+    assert_eq!(q.vectors_after("m", 0).unwrap().len(), 1);
+    q.put_vectors("m", &[(ids[1], vec![1, 2, 3, 4, 5])])
+        .unwrap();
+    assert!(!q.has_passages_after_vectors("m", &sources).unwrap());
+    assert_eq!(q.count_without_vectors("m", &sources).unwrap(), 0);
+    assert_eq!(q.vectors_after("m", ids[0]).unwrap()[0].passage_id, ids[1]);
+    // Another model's embeddings are not this one's.
+    assert!(q.has_passages_after_vectors("other", &sources).unwrap());
+}

@@ -263,6 +263,41 @@ pub fn embed_some(queue: &mut Queue, embedder: &Embedder, limit: usize) -> Resul
 mod tests {
     use super::*;
 
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    #[test]
+    fn nearest_ranks_by_cosine_within_the_allowed_meetings() {
+        let mut cache = VectorCache::default();
+        let rows = [
+            (1, "a", [1.0, 0.0, 0.0, 0.0]),
+            (2, "a", [0.6, 0.8, 0.0, 0.0]),
+            (3, "b", [0.9, 0.1, 0.0, 0.0]),
+            (4, "b", [0.0, 0.0, 1.0, 0.0]),
+        ];
+        for (id, m, v) in rows {
+            cache.push(id, m.to_string(), &quantize(&unit(&v)));
+        }
+        assert_eq!(cache.len(), 4);
+        let q = unit(&[1.0, 0.05, 0.0, 0.0]);
+        let got = cache.nearest(&q, 10, 0.25, |_| true);
+        let ids: Vec<i64> = got.iter().map(|(id, _)| *id).collect();
+        // 4 is orthogonal: under the threshold.
+        assert_eq!(ids, [1, 3, 2]);
+        assert!((got[0].1 - 0.9988).abs() < 0.01, "{got:?}");
+        assert_eq!(cache.nearest(&q, 1, 0.25, |_| true)[0].0, 1);
+        let only_b: Vec<i64> = cache
+            .nearest(&q, 10, 0.25, |m| m == "b")
+            .iter()
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(only_b, [3]);
+        // A query of another dimension finds nothing instead of misreading rows.
+        assert!(cache.nearest(&[1.0; 3], 10, 0.0, |_| true).is_empty());
+    }
+
     #[test]
     fn quantized_vectors_keep_their_cosine() {
         let a: Vec<f32> = (0..384)
