@@ -46,6 +46,22 @@ fn a_slide_video_gets_scenes_fused_with_its_transcript() {
     assert!(spoken >= 5, "{s:#?}");
     let md = env.run(&["show", &id, "--part", "scenes", "--format", "md"]);
     assert!(String::from_utf8_lossy(&md.stdout).contains("Platform Review"));
+    // Objects on the keyframes are stage 1 (after the audio): they run now, and every scene
+    // says what its keyframes show (a slide deck: nobody).
+    let out = env.run(&["run", "--until-idle", "--only", "visual"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for scene in &scenes(&env, &id) {
+        let per_keyframe = scene["keyframe_objects"].as_array().unwrap();
+        assert_eq!(
+            per_keyframe.len(),
+            scene["keyframes"].as_array().unwrap().len()
+        );
+        let objects = scene["objects"].as_str().unwrap();
+        assert!(
+            !objects.contains("people") && !objects.contains("person"),
+            "{scene}"
+        );
+    }
     // A second run has nothing to do: no job is claimed again.
     let before = env.json(&["status", &id, "--json"]);
     let out = env.run(&["run", "--until-idle", "--only", "visual"]);
