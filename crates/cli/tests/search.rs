@@ -38,6 +38,18 @@ fn search_finds_by_words_and_meaning_with_filters_and_hostile_queries() {
     let other = env.add(&joined_clips(env.dir.path(), &THREE_CLIPS));
     env.run_audio_until_idle();
 
+    // `run` embedded the passages it stored once it ran out of work: no search has to.
+    let home = nightshift_pipeline::Home { root: env.home() };
+    let queue = nightshift_queue::Queue::open_existing(&home.db_path()).unwrap();
+    let sources = nightshift_pipeline::search::semantic::EMBEDDED_SOURCES;
+    let model = nightshift_embed::MODEL_NAME;
+    assert_eq!(queue.count_without_vectors(model, &sources).unwrap(), 0);
+    assert!(
+        queue.vectors_stamp(model).unwrap().0 > 0,
+        "nothing embedded"
+    );
+    drop(queue);
+
     // Full text: stemmed ("migrating" finds "migration"), the match marked, meeting + time.
     let v = search(&env, &["migrating production"]);
     assert_eq!(v["semantic"], true, "the embedding model is installed");
