@@ -147,7 +147,7 @@ fn html(status: u16, body: String) -> Answer {
     a.headers
         .push(("x-content-type-options".into(), "nosniff".into()));
     a.headers
-        .push(("referrer-policy".into(), "no-referrer".into()));
+        .push(("referrer-policy".into(), "same-origin".into()));
     a
 }
 
@@ -183,7 +183,7 @@ fn open(web: &Web, query: &str) -> Answer {
             a.headers
                 .push(("set-cookie".into(), web.sessions.set_cookie(&id)));
             a.headers
-                .push(("referrer-policy".into(), "no-referrer".into()));
+                .push(("referrer-policy".into(), "same-origin".into()));
             a
         }
         None => html(
