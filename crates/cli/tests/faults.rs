@@ -468,6 +468,8 @@ fn watch_recording(
         } else {
             // The recording stopped with a clear error; what it had before the fault is kept.
             f.damage.recording_fed_s = f.fed_at_fault;
+            f.damage.recording_fed_max_s =
+                Some(rec.fed.load(Ordering::SeqCst) as f64 / home::REC_RATE as f64);
         }
     }
     true

@@ -114,8 +114,10 @@ impl JobRow {
 pub struct Damage {
     /// Chunk files deleted or truncated (the job's id and path).
     pub chunks: Vec<(i64, String)>,
-    /// The recording was killed: seconds of audio fed into its pipe by then.
+    /// The recording was killed (or stopped by the fault): seconds of audio fed into its pipe
+    /// by the fault, and by the time it ended (the most it can have kept).
     pub recording_fed_s: Option<f64>,
+    pub recording_fed_max_s: Option<f64>,
 }
 
 /// Every invariant; each violation is one line.
@@ -290,7 +292,7 @@ fn compare(
         if title == "rec"
             && let Some(fed) = damage.recording_fed_s
         {
-            recording_kept(got, fed, bad);
+            recording_kept(got, fed, damage.recording_fed_max_s.unwrap_or(fed), bad);
             continue;
         }
         let damaged: Vec<&JobRow> = jobs
@@ -378,7 +380,7 @@ fn segments_kept(
 }
 
 /// A killed recording keeps everything fed to it but its last flushed second.
-fn recording_kept(got: &Value, fed_s: f64, bad: &mut Vec<String>) {
+fn recording_kept(got: &Value, fed_s: f64, fed_max_s: f64, bad: &mut Vec<String>) {
     let kept = got["duration_s"].as_f64().unwrap_or(0.0);
     // One second unflushed, plus the quarter second the feeder may have had in the pipe.
     if kept + 1.25 < fed_s {
@@ -386,8 +388,10 @@ fn recording_kept(got: &Value, fed_s: f64, bad: &mut Vec<String>) {
             "rec: {kept:.3} s kept of {fed_s:.3} s fed before the kill (more than the last second lost)"
         ));
     }
-    if kept > fed_s + 1e-3 {
-        bad.push(format!("rec: {kept:.3} s kept but only {fed_s:.3} s fed"));
+    if kept > fed_max_s + 1e-3 {
+        bad.push(format!(
+            "rec: {kept:.3} s kept but only {fed_max_s:.3} s fed"
+        ));
     }
     let segs = got["segments"].as_array().cloned().unwrap_or_default();
     for w in segs.windows(2) {
