@@ -292,13 +292,8 @@ mod tests {
         assert_eq!(said.join(" "), text);
         // Without word times the same cut rules hold, at proportional times.
         s.words.clear();
-        let cues = parse_blocks(
-            &render_vtt(&[s])
-                .trim_start_matches("WEBVTT\n\n")
-                .to_string(),
-            '.',
-            false,
-        );
+        let vtt = render_vtt(&[s]);
+        let cues = parse_blocks(vtt.trim_start_matches("WEBVTT\n\n"), '.', false);
         assert!(cues.len() >= 3);
         assert!(cues.iter().all(|(a, b, _)| b - a <= 7_000));
     }
