@@ -18,12 +18,14 @@ fn doc() -> MeetingDoc {
                 end: 2.3,
                 speaker: Some("ANNA".into()),
                 text: "Good morning everyone.".into(),
+                words: Vec::new(),
             },
             Segment {
                 start: 62.5,
                 end: 65.0,
                 speaker: Some("BEN".into()),
                 text: "March 22nd works.".into(),
+                words: Vec::new(),
             },
         ],
         scenes: vec![Scene {
@@ -309,7 +311,8 @@ fn events_are_bracketed_lines_json_and_cues_only_when_asked() {
             "{scenes}"
         );
     }
-    let v: Value = serde_json::from_str(&render(&d, Format::Json, Part::Transcript).unwrap()).unwrap();
+    let v: Value =
+        serde_json::from_str(&render(&d, Format::Json, Part::Transcript).unwrap()).unwrap();
     assert_eq!(v["events"][0]["label"], "music");
     assert_eq!(v["events"][0]["end"], 45.5);
     let v: Value = serde_json::from_str(&render(&d, Format::Json, Part::Scenes).unwrap()).unwrap();
@@ -321,5 +324,8 @@ fn events_are_bracketed_lines_json_and_cues_only_when_asked() {
     let mut cued = d.clone();
     cued.segments = crate::with_event_cues(&d.segments, &d.events);
     let vtt = render(&cued, Format::Vtt, Part::Transcript).unwrap();
-    assert!(vtt.contains("00:00:30.000 --> ") && vtt.contains("[music]"), "{vtt}");
+    assert!(
+        vtt.contains("00:00:30.000 --> ") && vtt.contains("[music]"),
+        "{vtt}"
+    );
 }
