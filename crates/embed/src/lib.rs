@@ -134,9 +134,11 @@ pub const MODEL_FILES: [&str; 2] = ["model.safetensors", "tokenizer.json"];
 /// `~/.cache/nightshift-models/embeddings/all-MiniLM-L6-v2`: where
 /// `scripts/fetch-embedding-model.sh` puts it.
 pub fn default_model_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| Path::new(&h).join(".cache/nightshift-models/embeddings").join(MODEL_NAME))
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| {
+        Path::new(&h)
+            .join(".cache/nightshift-models/embeddings")
+            .join(MODEL_NAME)
+    })
 }
 
 /// The first of [`MODEL_FILES`] missing from `dir`, if any.

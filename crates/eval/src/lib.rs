@@ -16,15 +16,15 @@ pub mod tiny_vlm;
 pub mod wer;
 pub mod words;
 
-/// The sentence embedder lives in `nightshift-embed` (the product's search uses it too).
-pub use nightshift_embed as embed;
 pub use der::{Der, SpeakerTurn, der, parse_rttm};
-pub use nightshift_embed::{EmbedError, Embedder, cosine, embedding_model_dir};
 pub use frames::{DEFAULT_FRAME_S, frame_f1};
 pub use manifest::{
     Case, Manifest, ManifestError, MeetingSpeaker, MeetingTruth, Sentence, TrueActionItem,
     TrueDecision, Turn, corpus_dir, load_corpus,
 };
+/// The sentence embedder lives in `nightshift-embed` (the product's search uses it too).
+pub use nightshift_embed as embed;
+pub use nightshift_embed::{EmbedError, Embedder, cosine, embedding_model_dir};
 pub use normalize::normalize;
 pub use scenes::scene_f1;
 pub use summary_score::{

@@ -58,8 +58,8 @@ use std::fmt::Write as _;
 
 use serde::Deserialize;
 
-use nightshift_embed::{Embedder, cosine};
 use crate::manifest::MeetingTruth;
+use nightshift_embed::{Embedder, cosine};
 
 /// Similarity from which a produced item counts as a rendering of a true item.
 pub const MATCH_THRESHOLD: f32 = 0.55;

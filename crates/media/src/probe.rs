@@ -281,7 +281,10 @@ mod tests {
             let json = serde_json::json!({"format": {"format_name": container},
                 "streams": [{"index": 0, "codec_type": "video", "codec_name": codec, "width": 64, "height": 64}]});
             let err = parse_ffprobe(&json).unwrap_err();
-            assert!(err.to_string().contains("picture, not a recording"), "{err}");
+            assert!(
+                err.to_string().contains("picture, not a recording"),
+                "{err}"
+            );
         }
         // A GIF animation has a duration: a (silent) video, not refused here.
         let gif = serde_json::json!({"format": {"format_name": "gif", "duration": "2.0"},
