@@ -220,21 +220,31 @@ pub fn embed_pending(
     }
     let mut done = 0;
     loop {
-        let batch = queue.passages_without_vectors(MODEL_NAME, &EMBEDDED_SOURCES, BATCH)?;
-        if batch.is_empty() {
+        let n = embed_batch(queue, embedder)?;
+        if n == 0 {
             return Ok(done);
         }
-        let texts: Vec<&str> = batch.iter().map(|p| p.text.as_str()).collect();
-        let vectors: Vec<(i64, Vec<u8>)> = embedder
-            .embed(&texts)
-            .iter()
-            .zip(&batch)
-            .map(|(v, p)| (p.passage_id, quantize(v)))
-            .collect();
-        queue.put_vectors(MODEL_NAME, &vectors)?;
-        done += batch.len();
+        done += n;
         progress(done, total.max(done));
     }
+}
+
+/// Embed the next `BATCH` passages without an embedding and store them in one transaction;
+/// how many (0: none left).
+fn embed_batch(queue: &mut Queue, embedder: &Embedder) -> Result<usize> {
+    let batch = queue.passages_without_vectors(MODEL_NAME, &EMBEDDED_SOURCES, BATCH)?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let texts: Vec<&str> = batch.iter().map(|p| p.text.as_str()).collect();
+    let vectors: Vec<(i64, Vec<u8>)> = embedder
+        .embed(&texts)
+        .iter()
+        .zip(&batch)
+        .map(|(v, p)| (p.passage_id, quantize(v)))
+        .collect();
+    queue.put_vectors(MODEL_NAME, &vectors)?;
+    Ok(batch.len())
 }
 
 /// Embed up to about `limit` pending passages (whole batches of `BATCH`, at least one);
@@ -242,19 +252,11 @@ pub fn embed_pending(
 pub fn embed_some(queue: &mut Queue, embedder: &Embedder, limit: usize) -> Result<usize> {
     let mut done = 0;
     while done < limit.max(1) {
-        let batch = queue.passages_without_vectors(MODEL_NAME, &EMBEDDED_SOURCES, BATCH)?;
-        if batch.is_empty() {
+        let n = embed_batch(queue, embedder)?;
+        if n == 0 {
             break;
         }
-        let texts: Vec<&str> = batch.iter().map(|p| p.text.as_str()).collect();
-        let vectors: Vec<(i64, Vec<u8>)> = embedder
-            .embed(&texts)
-            .iter()
-            .zip(&batch)
-            .map(|(v, p)| (p.passage_id, quantize(v)))
-            .collect();
-        queue.put_vectors(MODEL_NAME, &vectors)?;
-        done += batch.len();
+        done += n;
     }
     Ok(done)
 }
