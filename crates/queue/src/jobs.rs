@@ -330,7 +330,8 @@ impl Queue {
     }
 
     /// Complete a held job and create follow-up jobs for its meeting in the same transaction,
-    /// so a crash can never leave the follow-ups without the completion or the reverse.
+    /// so a crash can never leave the follow-ups without the completion or the reverse. A job
+    /// with nothing to search: `complete_indexed` with no passages.
     pub fn complete_with_jobs(
         &mut self,
         job_id: i64,
@@ -339,38 +340,7 @@ impl Queue {
         metrics: &serde_json::Value,
         follow_ups: &[NewJob],
     ) -> Result<(), QueueError> {
-        let now = self.now();
-        let changed = self.write(|tx, p| {
-            let (meeting_id, changed): (String, usize) = {
-                let meeting: Option<String> = tx
-                    .query_row(
-                        "SELECT meeting_id FROM jobs WHERE job_id = ?1 AND lease_owner = ?2 AND status = 'PROCESSING'",
-                        params![job_id, owner],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(|e| QueueError::sql(p, e))?;
-                let Some(m) = meeting else { return Ok(0) };
-                let n = tx
-                    .execute(
-                        "UPDATE jobs SET status = 'COMPLETED', result = ?3, metrics = ?4, finished_at = ?5,
-                                last_error = NULL, lease_owner = NULL, lease_expires_at = NULL
-                         WHERE job_id = ?1 AND lease_owner = ?2 AND status = 'PROCESSING'",
-                        params![job_id, owner, result.to_string(), metrics.to_string(), now],
-                    )
-                    .map_err(|e| QueueError::sql(p, e))?;
-                (m, n)
-            };
-            for job in follow_ups {
-                insert_job(tx, &meeting_id, job, now).map_err(|e| QueueError::sql(p, e))?;
-            }
-            Ok(changed)
-        })?;
-        if changed == 1 {
-            Ok(())
-        } else {
-            Err(QueueError::LeaseLost { job_id })
-        }
+        self.complete_indexed(job_id, owner, result, metrics, follow_ups, &[])
     }
 
     /// Record a failure of a held job. A retryable failure with attempts left goes back to
