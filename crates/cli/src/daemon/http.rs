@@ -26,11 +26,7 @@ impl Guard {
             && let Some(host) = headers.get(hyper::header::HOST)
         {
             let host = String::from_utf8_lossy(host.as_bytes()).into_owned();
-            let name = host
-                .rsplit_once(':')
-                .map_or(host.as_str(), |(n, _)| n)
-                .trim_matches(['[', ']']);
-            if !matches!(name, "127.0.0.1" | "localhost" | "::1") {
+            if !is_loopback_host(&host) {
                 return Err((403, format!("Host {host:?} is not a loopback address")));
             }
         }
@@ -47,6 +43,17 @@ impl Guard {
             Err((401, "missing or wrong bearer token".into()))
         }
     }
+}
+
+/// Whether a `Host` header names this machine's loopback (`127.0.0.1`, `localhost`, `::1`,
+/// with or without a port; IPv6 in brackets).
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = host
+        .rsplit_once(':')
+        .filter(|(n, _)| !n.ends_with(':'))
+        .map_or(host, |(n, _)| n)
+        .trim_matches(['[', ']']);
+    matches!(name, "127.0.0.1" | "localhost" | "::1")
 }
 
 /// One HTTP answer, built by handlers and the model thread, turned into a response by the server.
@@ -100,7 +107,7 @@ impl Answer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -134,7 +141,7 @@ mod tests {
         assert_eq!(parts[2].2, b"RIFF\r\n--not a boundary\r\n\x00\xff");
     }
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    pub(crate) fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
             h.append(

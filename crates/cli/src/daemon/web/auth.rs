@@ -16,6 +16,8 @@ use std::time::{Duration, SystemTime};
 use hyper::HeaderMap;
 use hyper::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 
+use super::super::http::is_loopback_host;
+
 /// How long a link from `nightshift open` can be opened.
 pub const CODE_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// Sessions open at once; the oldest are forgotten beyond this (each `open` makes one).
@@ -174,29 +176,10 @@ pub fn check(
     }
 }
 
-pub fn is_loopback_host(host: &str) -> bool {
-    let name = host
-        .rsplit_once(':')
-        .filter(|(n, _)| !n.ends_with(':'))
-        .map_or(host, |(n, _)| n)
-        .trim_matches(['[', ']']);
-    matches!(name, "127.0.0.1" | "localhost" | "::1")
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::super::http::tests::headers;
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                hyper::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        h
-    }
 
     #[test]
     fn a_code_opens_one_session_once() {
