@@ -130,6 +130,7 @@ fn sha256_of(path: &Path) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_names as names;
     use super::*;
     use sha2::Digest;
 
@@ -162,15 +163,6 @@ mod tests {
             ])),
         };
         (format!("file://{}", dir.display()), pins)
-    }
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
     }
 
     #[test]

@@ -144,3 +144,14 @@ pub(crate) fn digest_file<D: Digest>(path: &Path) -> Result<(String, u64)> {
 fn sha1_file(path: &Path) -> Result<String> {
     Ok(digest_file::<Sha1>(path)?.0)
 }
+
+/// The file names in `dir`, sorted (what a pull left behind), for the pull tests.
+#[cfg(test)]
+fn test_names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}

@@ -160,6 +160,7 @@ fn sha256_file(path: &Path) -> Result<(String, u64)> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_names as names;
     use super::*;
 
     fn sha256(bytes: &[u8]) -> String {
@@ -200,15 +201,6 @@ mod tests {
             wheels: Box::leak(wheels.into_boxed_slice()),
         };
         (format!("file://{}", dir.display()), parts)
-    }
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
     }
 
     #[test]
