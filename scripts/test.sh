@@ -3,8 +3,8 @@
 # engines are built once for both).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-# The tests also drive the web app in headless Chromium.
-install_system_packages chromium chromium-driver
+# The tests also drive the web app in headless Chromium, and run the queue against PostgreSQL.
+install_system_packages chromium chromium-driver postgresql
 require_shared
 claim_target_dir
 cd "$REPO_ROOT"
@@ -20,4 +20,10 @@ cargo fmt --all -- --check
 ./scripts/fetch-summary-model.sh >/dev/null
 cargo build --release --workspace --all-targets
 cargo clippy --release --workspace --all-targets -- -D warnings
+# The PostgreSQL backend's tests need a server: a throwaway cluster unless NIGHTSHIFT_TEST_PG
+# already names one. It is stopped and deleted however the tests end.
+if [ -z "${NIGHTSHIFT_TEST_PG:-}" ]; then
+    eval "$(./scripts/test-postgres.sh start)"
+    trap './scripts/test-postgres.sh stop "$NIGHTSHIFT_TEST_PG_DIR"' EXIT
+fi
 cargo test --release --workspace

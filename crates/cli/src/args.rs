@@ -22,6 +22,11 @@ pub struct Global {
     /// Data directory (database, media, cache, outputs, logs, config.toml).
     #[arg(long, global = true, env = "NIGHTSHIFT_HOME")]
     pub home: Option<PathBuf>,
+    /// Queue database: `sqlite:PATH` or `postgres://user:pass@host/db` (default: config.toml
+    /// `[queue] url`, else <home>/nightshift.db). Hosts sharing one PostgreSQL queue each keep
+    /// their own home.
+    #[arg(long, global = true, env = "NIGHTSHIFT_DB", value_name = "URL")]
+    pub db: Option<String>,
     /// More log detail on stderr.
     #[arg(long, short, global = true)]
     pub verbose: bool,
@@ -405,12 +410,14 @@ pub struct BenchArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchWhat {
-    /// Queue operations on a file-backed database: µs per operation and jobs/s end to end.
+    /// Queue operations: µs per operation and jobs/s end to end, on a scratch SQLite file in
+    /// the home, or with `--db postgres://…` in scratch databases on that server (created and
+    /// dropped; the queue the URL names is not touched).
     Queue {
         #[arg(long, default_value_t = 20_000)]
         jobs: usize,
         /// Consumer process counts to measure.
-        #[arg(long, value_delimiter = ',', default_value = "1,4")]
+        #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
         consumers: Vec<usize>,
         #[arg(long)]
         json: bool,
@@ -423,7 +430,7 @@ pub enum BenchWhat {
     },
     /// (internal) One consumer process of the queue benchmark.
     #[command(hide = true)]
-    QueueConsumer { db: PathBuf },
+    QueueConsumer { db: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

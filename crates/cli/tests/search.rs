@@ -39,8 +39,8 @@ fn search_finds_by_words_and_meaning_with_filters_and_hostile_queries() {
     env.run_audio_until_idle();
 
     // `run` embedded the passages it stored once it ran out of work: no search has to.
-    let home = nightshift_pipeline::Home { root: env.home() };
-    let queue = nightshift_queue::Queue::open_existing(&home.db_path()).unwrap();
+    let home = nightshift_pipeline::Home::at(env.home());
+    let queue = nightshift_queue::Queue::open_existing(home.db_path()).unwrap();
     let sources = nightshift_pipeline::search::semantic::EMBEDDED_SOURCES;
     let model = nightshift_embed::MODEL_NAME;
     assert_eq!(queue.count_without_vectors(model, &sources).unwrap(), 0);

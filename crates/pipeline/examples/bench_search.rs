@@ -38,7 +38,7 @@ fn sentences() -> Result<Vec<String>> {
 
 fn build(home: &Home, hours: f64, sentences: &[String]) -> Result<()> {
     std::fs::create_dir_all(&home.root)?;
-    let mut q = Queue::open(&home.db_path())?;
+    let mut q = Queue::open(home.db_path())?;
     let meetings = hours.ceil() as usize;
     let per_chunk = (CHUNK_S / SENTENCE_S) as usize;
     let mut k = 0usize;
@@ -95,7 +95,7 @@ fn build(home: &Home, hours: f64, sentences: &[String]) -> Result<()> {
 }
 
 fn embed_copies(home: &Home, searcher: &Searcher) -> Result<()> {
-    let mut q = Queue::open(&home.db_path())?;
+    let mut q = Queue::open(home.db_path())?;
     let _ = searcher;
     let dir = semantic::model_dir(home).map_err(anyhow::Error::msg)?;
     let model = nightshift_embed::Embedder::load(&dir)?;
@@ -160,7 +160,7 @@ fn main() -> Result<()> {
         .get(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| tmp.path().join("home"));
-    let home = Home { root };
+    let home = Home::at(root);
     if !home.db_path().is_file() {
         let s = sentences()?;
         let t = Instant::now();
@@ -173,7 +173,7 @@ fn main() -> Result<()> {
     let t = Instant::now();
     embed_copies(&home, &searcher)?;
     println!("embeddings stored in {:.1} s", t.elapsed().as_secs_f64());
-    let mut q = Queue::open(&home.db_path())?;
+    let mut q = Queue::open(home.db_path())?;
     println!(
         "{} passages, {} embedded",
         q.count_without_vectors("none", &semantic::EMBEDDED_SOURCES)?,

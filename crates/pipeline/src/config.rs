@@ -78,6 +78,7 @@ fn builtin() -> &'static Table {
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub storage: Storage,
+    pub queue: QueueConfig,
     pub speakers: SpeakersConfig,
     pub default_profile: Option<String>,
     /// `[summary]` and `[profiles.*]` as written; resolved by [`Config::profile`].
@@ -322,6 +323,14 @@ impl Default for SpeakersConfig {
     }
 }
 
+/// `[queue]`: where the job queue lives.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// `sqlite:PATH` or `postgres://user:pass@host/db` (default: `<home>/nightshift.db`).
+    pub url: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Storage {
@@ -375,6 +384,12 @@ impl Config {
                 .map_err(|e| anyhow::anyhow!("[storage]: {}", first_line(&e)))?,
             None => Storage::default(),
         };
+        let queue = match table.remove("queue") {
+            Some(v) => v
+                .try_into()
+                .map_err(|e| anyhow::anyhow!("[queue]: {}", first_line(&e)))?,
+            None => QueueConfig::default(),
+        };
         let speakers = match table.remove("speakers") {
             Some(v) => v
                 .try_into()
@@ -395,11 +410,12 @@ impl Config {
         let profiles = take_table("profiles")?;
         if let Some(key) = table.keys().next() {
             bail!(
-                "unknown key {key:?} (expected default_profile, storage, speakers, summary, profiles)"
+                "unknown key {key:?} (expected default_profile, storage, queue, speakers, summary, profiles)"
             );
         }
         Ok(Config {
             storage,
+            queue,
             speakers,
             default_profile,
             summary,

@@ -256,8 +256,20 @@ pub fn free_bytes(path: &std::path::Path) -> Option<u64> {
 }
 
 fn database(home: &Home) -> Check {
-    let path = home.db_path();
-    if !path.exists() {
+    let db = match home.db_url() {
+        Ok(db) => db,
+        Err(e) => {
+            return Check {
+                name: "database",
+                ok: false,
+                detail: format!("{e:#}"),
+                essential: true,
+            };
+        }
+    };
+    if let Some(path) = db.sqlite_path()
+        && !path.exists()
+    {
         return Check {
             name: "database",
             ok: true,
@@ -268,17 +280,40 @@ fn database(home: &Home) -> Check {
             essential: false,
         };
     }
-    match Queue::open_existing(&path).and_then(|q| q.integrity_check()) {
-        Ok(()) => Check {
+    let t0 = std::time::Instant::now();
+    let opened = Queue::open_existing(&db);
+    let connect_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let checked = opened.and_then(|q| {
+        let t1 = std::time::Instant::now();
+        q.integrity_check()?;
+        q.status_counts(None)?;
+        Ok(t1.elapsed().as_secs_f64() * 1e3)
+    });
+    match (checked, db.is_postgres()) {
+        (Ok(_), false) => Check {
             name: "database",
             ok: true,
-            detail: format!("{}: integrity ok", path.display()),
+            detail: format!("{db}: integrity ok"),
             essential: true,
         },
-        Err(e) => Check {
+        (Ok(query_ms), true) => Check {
+            name: "database",
+            ok: true,
+            detail: format!(
+                "{db}: reachable, schema v{} (connect {connect_ms:.0} ms, queries {query_ms:.1} ms)",
+                nightshift_queue::PG_SCHEMA_VERSION
+            ),
+            essential: true,
+        },
+        (Err(e), pg) => Check {
             name: "database",
             ok: false,
-            detail: e.to_string(),
+            detail: match (&e, pg) {
+                (nightshift_queue::QueueError::Unreachable { .. }, true) => format!(
+                    "{e} (is the server running and the URL in --db / NIGHTSHIFT_DB / [queue] url right?)"
+                ),
+                _ => e.to_string(),
+            },
             essential: true,
         },
     }

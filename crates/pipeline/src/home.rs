@@ -3,14 +3,25 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use nightshift_queue::DbUrl;
 
 /// Layout of a nightshift home (DESIGN.md §2).
 #[derive(Debug, Clone)]
 pub struct Home {
     pub root: PathBuf,
+    /// The queue database when it is not the home's own SQLite file (`--db`, `NIGHTSHIFT_DB`).
+    pub db: Option<DbUrl>,
 }
 
 impl Home {
+    /// A home at `root` whose queue is chosen by its config (or its own SQLite file).
+    pub fn at(root: impl Into<PathBuf>) -> Home {
+        Home {
+            root: root.into(),
+            db: None,
+        }
+    }
+
     /// The given directory (`--home`, `NIGHTSHIFT_HOME`), or the platform data dir.
     pub fn resolve(home: Option<&Path>) -> Result<Home> {
         let root = match home {
@@ -21,7 +32,32 @@ impl Home {
         if root.exists() && !root.is_dir() {
             bail!("{}: home is not a directory", root.display());
         }
-        Ok(Home { root })
+        Ok(Home::at(root))
+    }
+
+    /// Use this queue database instead of the config's or the home's own (`--db URL`).
+    pub fn with_db(mut self, db: Option<&str>) -> Result<Home> {
+        if let Some(text) = db {
+            self.db = Some(DbUrl::parse(text).map_err(|e| anyhow::anyhow!("--db: {e}"))?);
+        }
+        Ok(self)
+    }
+
+    /// Where the queue is: `--db` / `NIGHTSHIFT_DB`, else `config.toml [queue] url`, else
+    /// `<home>/nightshift.db`.
+    pub fn db_url(&self) -> Result<DbUrl> {
+        if let Some(db) = &self.db {
+            return Ok(db.clone());
+        }
+        match crate::config::Config::load(self)?.queue.url {
+            Some(text) => DbUrl::parse(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: [queue] url: {e}",
+                    self.root.join("config.toml").display()
+                )
+            }),
+            None => Ok(DbUrl::Sqlite(self.db_path())),
+        }
     }
 
     /// Create the directories a writing command needs.
@@ -38,6 +74,7 @@ impl Home {
         Ok(())
     }
 
+    /// The home's own SQLite queue file (used unless another database is configured).
     pub fn db_path(&self) -> PathBuf {
         self.root.join("nightshift.db")
     }

@@ -1,40 +1,45 @@
-//! The durable job queue: every unit of work is a row in SQLite (WAL).
+//! The durable job queue: every unit of work is a row in a database — an embedded SQLite file
+//! (the default) or a PostgreSQL server many machines share.
 //!
-//! Invariants:
-//! - A job is taken by one atomic `UPDATE … RETURNING` that sets a lease; nothing else moves a
-//!   job to PROCESSING.
+//! Invariants, whatever the backend:
+//! - A job is taken by one atomic statement that sets a lease; nothing else moves a job to
+//!   PROCESSING, and two runners never hold the same job.
 //! - A PROCESSING job always has a lease owner and expiry; an expired lease (or a dead owner
 //!   process on this host) sends it back to PENDING with backoff, or to FAILED after
 //!   `max_attempts`, keeping its last error.
 //! - A job's result is written by the same statement that marks it COMPLETED, and only by the
 //!   lease holder: a runner that lost its lease cannot overwrite anything.
-//! - Every write transaction is `BEGIN IMMEDIATE` (a deferred one that upgrades gets SQLITE_BUSY
-//!   without waiting for `busy_timeout`).
+//! - A database written by a newer nightshift is refused, never downgraded.
 
-mod connection;
+mod backend;
 mod error;
-mod gpu_leases;
-mod jobs;
 mod liveness;
-mod meetings;
-mod schema;
-mod search;
-mod speakers;
+mod postgres;
+mod sqlite;
+mod types;
+mod url;
 
-use std::path::{Path, PathBuf};
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use backend::{
+    Backend, GpuLeases, IDLE_RECHECK, Jobs, Meetings, Runners, SearchIndex, Speakers, Store,
+};
 pub use error::QueueError;
-pub use gpu_leases::{GpuLease, LeaseDenied, STALE_AFTER_S};
-pub use jobs::{ClaimFilter, ClaimedJob, JobRow, NewJob, ReadyGroupRow, StatusCounts};
 pub use liveness::{RunnerIdentity, process_alive};
-pub use meetings::{Inserted, MeetingRow, NewMeeting};
-pub use schema::SCHEMA_VERSION;
-pub use search::{FtsFilter, FtsMatch, Passage, PassageRow, StoredVector};
-pub use speakers::VoiceProfile;
+pub use postgres::{PG_SCHEMA_VERSION, PgQueue};
+pub use sqlite::{SCHEMA_VERSION, SqliteQueue};
+pub use types::{
+    ClaimFilter, ClaimedJob, FtsFilter, FtsMatch, GpuLease, Inserted, JobRow, LeaseDenied,
+    MeetingRow, NewJob, NewMeeting, Passage, PassageRow, ReadyGroupRow, STALE_AFTER_S,
+    StatusCounts, StoredVector, VoiceProfile,
+};
+pub use url::DbUrl;
 
-/// A source of "now" in unix seconds. Real code uses the system clock; tests pass their own.
+/// A source of "now" in unix seconds. Real code uses the system clock (SQLite) or the server's
+/// (PostgreSQL); tests pass their own.
 pub type Clock = Arc<dyn Fn() -> f64 + Send + Sync>;
 
 pub fn system_clock() -> Clock {
@@ -69,81 +74,74 @@ impl Default for QueueOptions {
     }
 }
 
-/// One connection to the queue database. Cheap to open; open one per thread or process.
+/// One connection to the queue, whichever backend holds it. Cheap to open; open one per thread
+/// or process. Every operation is a method of [`Backend`] (reached through `Deref`), so callers
+/// never name the backend.
 pub struct Queue {
-    conn: rusqlite::Connection,
-    path: PathBuf,
-    opts: QueueOptions,
-    clock: Clock,
+    inner: Box<dyn Backend>,
 }
 
 impl Queue {
-    /// Open (creating if needed) the queue database at `path` and bring its schema up to date.
-    /// A database written by a newer nightshift is refused.
-    pub fn open(path: &Path) -> Result<Queue, QueueError> {
-        Queue::open_with(path, QueueOptions::default(), system_clock())
+    /// Open (creating if needed) the queue at `db` and bring its schema up to date. A database
+    /// written by a newer nightshift is refused.
+    pub fn open(db: impl Into<DbUrl>) -> Result<Queue, QueueError> {
+        Queue::open_inner(db.into(), QueueOptions::default(), None)
     }
 
-    pub fn open_with(path: &Path, opts: QueueOptions, clock: Clock) -> Result<Queue, QueueError> {
-        let mut conn = connection::open(path, &opts)?;
-        schema::migrate(&mut conn, path)?;
-        Ok(Queue {
-            conn,
-            path: path.to_path_buf(),
-            opts,
-            clock,
-        })
+    /// Open with explicit options and clock (tests drive time by hand). With PostgreSQL, a
+    /// given clock replaces the server's.
+    pub fn open_with(
+        db: impl Into<DbUrl>,
+        opts: QueueOptions,
+        clock: Clock,
+    ) -> Result<Queue, QueueError> {
+        Queue::open_inner(db.into(), opts, Some(clock))
     }
 
-    /// Open an existing database without creating or migrating it (for read-only commands on a
-    /// home that must already exist).
-    pub fn open_existing(path: &Path) -> Result<Queue, QueueError> {
-        if !path.is_file() {
-            return Err(QueueError::Missing(path.to_path_buf()));
+    /// Open an existing queue without creating a SQLite file (for read-only commands on a home
+    /// that must already exist).
+    pub fn open_existing(db: impl Into<DbUrl>) -> Result<Queue, QueueError> {
+        let db = db.into();
+        if let DbUrl::Sqlite(path) = &db
+            && !path.is_file()
+        {
+            return Err(QueueError::Missing(db));
         }
-        Queue::open(path)
+        Queue::open(db)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    fn open_inner(
+        db: DbUrl,
+        opts: QueueOptions,
+        clock: Option<Clock>,
+    ) -> Result<Queue, QueueError> {
+        let inner: Box<dyn Backend> = match db {
+            DbUrl::Sqlite(path) => Box::new(SqliteQueue::open(
+                &path,
+                opts,
+                clock.unwrap_or_else(system_clock),
+            )?),
+            DbUrl::Postgres(url) => Box::new(PgQueue::open(&url, opts, clock)?),
+        };
+        Ok(Queue { inner })
     }
 
-    pub fn now(&self) -> f64 {
-        (self.clock)()
+    /// The SQLite file behind this queue (`None` on PostgreSQL).
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.url().sqlite_path()
     }
+}
 
-    pub fn lease_duration(&self) -> Duration {
-        self.opts.lease
+impl Deref for Queue {
+    type Target = dyn Backend;
+
+    fn deref(&self) -> &(dyn Backend + 'static) {
+        &*self.inner
     }
+}
 
-    /// `PRAGMA integrity_check`: `Ok(())` when the database is sound.
-    pub fn integrity_check(&self) -> Result<(), QueueError> {
-        let verdict: String = self
-            .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .map_err(|e| QueueError::sql(&self.path, e))?;
-        if verdict == "ok" {
-            Ok(())
-        } else {
-            Err(QueueError::Corrupt {
-                path: self.path.clone(),
-                detail: verdict,
-            })
-        }
-    }
-
-    /// Run `f` inside `BEGIN IMMEDIATE … COMMIT`.
-    fn write<T>(
-        &mut self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>, &Path) -> Result<T, QueueError>,
-    ) -> Result<T, QueueError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| QueueError::sql(&path, e))?;
-        let out = f(&tx, &path)?;
-        tx.commit().map_err(|e| QueueError::sql(&path, e))?;
-        Ok(out)
+impl DerefMut for Queue {
+    fn deref_mut(&mut self) -> &mut (dyn Backend + 'static) {
+        &mut *self.inner
     }
 }

@@ -1,4 +1,4 @@
-//! Several OS processes on one database file: exactly-once claiming, and SIGKILL mid-job.
+//! Several OS processes on one database (a SQLite file, or a PostgreSQL server): exactly-once claiming, and SIGKILL mid-job.
 //!
 //! The child processes are this test binary re-executed on a single `child_*` test, steered by
 //! environment variables; run on their own (no env var) those tests return at once.
@@ -7,21 +7,21 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{audio_jobs, meeting};
+use common::{Kind, TestDb, audio_jobs, meeting};
 use nightshift_core::JobStatus;
-use nightshift_queue::{ClaimFilter, Queue, RunnerIdentity};
-use tempfile::TempDir;
+use nightshift_queue::{ClaimFilter, DbUrl, Queue, RunnerIdentity};
 
 const DB_ENV: &str = "NS_QUEUE_TEST_DB";
 const LOG_ENV: &str = "NS_QUEUE_TEST_LOG";
 
-fn spawn_child(test: &str, db: &Path, log: &Path) -> Child {
+fn spawn_child(test: &str, db: &TestDb, log: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(DB_ENV, db)
+        .env(DB_ENV, db.url.to_secret_string())
         .env(LOG_ENV, log)
         // The child's own test-harness chatter would read like extra test results.
         .stdout(std::process::Stdio::null())
@@ -35,7 +35,8 @@ fn child_consumer() {
     let (Some(db), Some(log)) = (std::env::var_os(DB_ENV), std::env::var_os(LOG_ENV)) else {
         return;
     };
-    let mut q = Queue::open(Path::new(&db)).unwrap();
+    let db = DbUrl::parse(&db.to_string_lossy()).unwrap();
+    let mut q = Queue::open(db).unwrap();
     let me = RunnerIdentity::current();
     q.register_runner(&me).unwrap();
     let mut out = std::fs::File::create(log).unwrap();
@@ -54,7 +55,8 @@ fn child_hangs_mid_job() {
     let (Some(db), Some(log)) = (std::env::var_os(DB_ENV), std::env::var_os(LOG_ENV)) else {
         return;
     };
-    let mut q = Queue::open(Path::new(&db)).unwrap();
+    let db = DbUrl::parse(&db.to_string_lossy()).unwrap();
+    let mut q = Queue::open(db).unwrap();
     let me = RunnerIdentity::current();
     q.register_runner(&me).unwrap();
     let job = q
@@ -73,11 +75,10 @@ fn read_ids(path: &Path) -> Vec<i64> {
         .collect()
 }
 
-#[test]
-fn four_processes_do_every_one_of_2400_jobs_exactly_once() {
-    let dir = TempDir::new().unwrap();
-    let db = dir.path().join("nightshift.db");
-    let mut q = Queue::open(&db).unwrap();
+fn four_processes_do_every_one_of_2400_jobs_exactly_once(kind: Kind) {
+    let db = TestDb::new(kind);
+    let dir = &db.dir;
+    let mut q = Queue::open(&db.url).unwrap();
     for m in 0..8 {
         q.insert_meeting(&meeting(&format!("m{m}")), &audio_jobs(300))
             .unwrap();
@@ -109,11 +110,10 @@ fn four_processes_do_every_one_of_2400_jobs_exactly_once() {
     q.integrity_check().unwrap();
 }
 
-#[test]
-fn sigkill_mid_job_requeues_that_job_and_keeps_completed_results() {
-    let dir = TempDir::new().unwrap();
-    let db = dir.path().join("nightshift.db");
-    let mut q = Queue::open(&db).unwrap();
+fn sigkill_mid_job_requeues_that_job_and_keeps_completed_results(kind: Kind) {
+    let db = TestDb::new(kind);
+    let dir = &db.dir;
+    let mut q = Queue::open(&db.url).unwrap();
     q.insert_meeting(&meeting("m1"), &audio_jobs(5)).unwrap();
     // Two jobs are finished before the crash.
     let me = RunnerIdentity::current();
@@ -145,7 +145,7 @@ fn sigkill_mid_job_requeues_that_job_and_keeps_completed_results() {
     child.wait().unwrap();
 
     // The next run: a fresh connection, as a new `nightshift run` would open.
-    let mut q = Queue::open(&db).unwrap();
+    let mut q = Queue::open(&db.url).unwrap();
     q.integrity_check().unwrap();
     assert_eq!(
         q.job(victim).unwrap().unwrap().status,
@@ -179,3 +179,8 @@ fn sigkill_mid_job_requeues_that_job_and_keeps_completed_results() {
     }
     q.integrity_check().unwrap();
 }
+
+on_both_backends!(
+    four_processes_do_every_one_of_2400_jobs_exactly_once,
+    sigkill_mid_job_requeues_that_job_and_keeps_completed_results,
+);

@@ -2,21 +2,20 @@
 
 mod common;
 
-use common::{ManualClock, audio_jobs, meeting, open_manual};
+use common::{Kind, ManualClock, TestDb, audio_jobs, meeting};
 use nightshift_core::{JobStatus, TaskType};
 use nightshift_queue::{ClaimFilter, Inserted, NewJob, Queue, QueueError, RunnerIdentity};
 use tempfile::TempDir;
 
-fn setup() -> (TempDir, ManualClock, Queue) {
-    let dir = TempDir::new().unwrap();
+fn setup(kind: Kind) -> (TestDb, ManualClock, Queue) {
+    let db = TestDb::new(kind);
     let clock = ManualClock::at(1_000.0);
-    let q = open_manual(&dir.path().join("nightshift.db"), &clock);
-    (dir, clock, q)
+    let q = db.open(&clock);
+    (db, clock, q)
 }
 
-#[test]
-fn claims_follow_priority_then_age_and_never_repeat() {
-    let (_d, _c, mut q) = setup();
+fn claims_follow_priority_then_age_and_never_repeat(kind: Kind) {
+    let (_d, _c, mut q) = setup(kind);
     let mut jobs = audio_jobs(3);
     jobs[2].priority = 5;
     q.insert_meeting(&meeting("m1"), &jobs).unwrap();
@@ -28,9 +27,8 @@ fn claims_follow_priority_then_age_and_never_repeat() {
     assert!(q.claim("r2", &any).unwrap().is_none());
 }
 
-#[test]
-fn summary_waits_for_every_audio_job_of_its_meeting() {
-    let (_d, _c, mut q) = setup();
+fn summary_waits_for_every_audio_job_of_its_meeting(kind: Kind) {
+    let (_d, _c, mut q) = setup(kind);
     let mut jobs = audio_jobs(2);
     let mut summary = NewJob::new(TaskType::Summary);
     summary.priority = 100; // priority must not beat the dependency
@@ -64,9 +62,8 @@ fn summary_waits_for_every_audio_job_of_its_meeting() {
     assert_eq!(s.task_type, TaskType::Summary);
 }
 
-#[test]
-fn filters_restrict_task_type_and_model() {
-    let (_d, _c, mut q) = setup();
+fn filters_restrict_task_type_and_model(kind: Kind) {
+    let (_d, _c, mut q) = setup(kind);
     let mut jobs = audio_jobs(1);
     jobs.push(NewJob {
         model_key: Some("vlm".into()),
@@ -101,9 +98,8 @@ fn filters_restrict_task_type_and_model() {
     assert_eq!(q.outstanding(&ClaimFilter::default()).unwrap().0, 3);
 }
 
-#[test]
-fn result_is_stored_with_completed_status_only_by_the_lease_holder() {
-    let (_d, clock, mut q) = setup();
+fn result_is_stored_with_completed_status_only_by_the_lease_holder(kind: Kind) {
+    let (_d, clock, mut q) = setup(kind);
     q.insert_meeting(&meeting("m1"), &audio_jobs(1)).unwrap();
     let j = q.claim("r1", &ClaimFilter::default()).unwrap().unwrap();
     // r1 stalls past its lease; the job is requeued and r2 takes it.
@@ -133,9 +129,8 @@ fn result_is_stored_with_completed_status_only_by_the_lease_holder() {
     assert!(row.lease_owner.is_none());
 }
 
-#[test]
-fn heartbeat_keeps_a_lease_alive() {
-    let (_d, clock, mut q) = setup();
+fn heartbeat_keeps_a_lease_alive(kind: Kind) {
+    let (_d, clock, mut q) = setup(kind);
     q.insert_meeting(&meeting("m1"), &audio_jobs(1)).unwrap();
     q.claim("r1", &ClaimFilter::default()).unwrap().unwrap();
     for _ in 0..5 {
@@ -145,9 +140,8 @@ fn heartbeat_keeps_a_lease_alive() {
     }
 }
 
-#[test]
-fn expired_leases_back_off_and_fail_after_max_attempts_keeping_the_error() {
-    let (_d, clock, mut q) = setup();
+fn expired_leases_back_off_and_fail_after_max_attempts_keeping_the_error(kind: Kind) {
+    let (_d, clock, mut q) = setup(kind);
     q.insert_meeting(&meeting("m1"), &audio_jobs(1)).unwrap();
     let lease = q.lease_duration().as_secs_f64();
     let mut backoffs = Vec::new();
@@ -172,9 +166,8 @@ fn expired_leases_back_off_and_fail_after_max_attempts_keeping_the_error() {
     assert_eq!(q.outstanding(&ClaimFilter::default()).unwrap().0, 0);
 }
 
-#[test]
-fn retryable_failures_retry_then_fail_and_retry_command_revives() {
-    let (_d, clock, mut q) = setup();
+fn retryable_failures_retry_then_fail_and_retry_command_revives(kind: Kind) {
+    let (_d, clock, mut q) = setup(kind);
     q.insert_meeting(&meeting("m1"), &audio_jobs(1)).unwrap();
     for _ in 0..3 {
         clock.advance(1_000.0);
@@ -193,9 +186,8 @@ fn retryable_failures_retry_then_fail_and_retry_command_revives() {
     assert_eq!(j.attempts, 1);
 }
 
-#[test]
-fn cancel_takes_the_lease_away_and_retry_failed_ignores_cancelled() {
-    let (_d, _c, mut q) = setup();
+fn cancel_takes_the_lease_away_and_retry_failed_ignores_cancelled(kind: Kind) {
+    let (_d, _c, mut q) = setup(kind);
     q.insert_meeting(&meeting("m1"), &audio_jobs(2)).unwrap();
     let j = q.claim("r", &ClaimFilter::default()).unwrap().unwrap();
     assert_eq!(q.cancel_meeting("m1").unwrap(), 2);
@@ -213,9 +205,8 @@ fn cancel_takes_the_lease_away_and_retry_failed_ignores_cancelled() {
     assert_eq!(counts[&TaskType::Audio][&JobStatus::Cancelled], 2);
 }
 
-#[test]
-fn same_content_is_not_added_twice_and_rm_reports_orphan_chunks() {
-    let (_d, _c, mut q) = setup();
+fn same_content_is_not_added_twice_and_rm_reports_orphan_chunks(kind: Kind) {
+    let (_d, _c, mut q) = setup(kind);
     assert_eq!(
         q.insert_meeting(&meeting("m1"), &audio_jobs(2)).unwrap(),
         Inserted::Created("m1".into())
@@ -241,9 +232,8 @@ fn same_content_is_not_added_twice_and_rm_reports_orphan_chunks() {
     ));
 }
 
-#[test]
-fn a_dead_runner_on_this_host_is_reclaimed_at_once() {
-    let (_d, _c, mut q) = setup();
+fn a_dead_runner_on_this_host_is_reclaimed_at_once(kind: Kind) {
+    let (_d, _c, mut q) = setup(kind);
     q.insert_meeting(&meeting("m1"), &audio_jobs(1)).unwrap();
     let mut child = std::process::Command::new("sleep")
         .arg("30")
@@ -286,6 +276,35 @@ fn a_database_from_a_newer_binary_is_refused() {
 }
 
 #[test]
+fn a_postgres_database_from_a_newer_binary_is_refused() {
+    let db = TestDb::new(Kind::Postgres);
+    drop(Queue::open(&db.url).unwrap());
+    db.exec_raw("UPDATE nightshift_schema SET version = 99");
+    let err = Queue::open(&db.url).err().expect("refused");
+    assert!(matches!(err, QueueError::TooNew { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("newer nightshift"));
+    assert!(
+        !err.to_string().contains(&common::pg_admin_url()),
+        "the password is shown: {err}"
+    );
+}
+
+#[test]
+fn an_unreachable_postgres_server_is_one_clear_error() {
+    let err = Queue::open(nightshift_queue::DbUrl::Postgres(
+        "postgres://nightshift:secret@127.0.0.1:1/nightshift".into(),
+    ))
+    .err()
+    .expect("refused");
+    let text = err.to_string();
+    assert!(matches!(err, QueueError::Unreachable { .. }), "{text}");
+    assert!(
+        text.contains("127.0.0.1:1") && !text.contains("secret"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_file_that_is_not_a_database_is_a_clear_error_and_is_left_alone() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("nightshift.db");
@@ -296,9 +315,8 @@ fn a_file_that_is_not_a_database_is_a_clear_error_and_is_left_alone() {
     assert_eq!(std::fs::read(&path).unwrap(), junk, "the file was modified");
 }
 
-#[test]
-fn later_stages_wait_for_earlier_ones_of_the_same_meeting_only() {
-    let (_d, _c, mut q) = setup();
+fn later_stages_wait_for_earlier_ones_of_the_same_meeting_only(kind: Kind) {
+    let (_d, _c, mut q) = setup(kind);
     let plan = NewJob::new(TaskType::Summary);
     let map = NewJob {
         stage: 2,
@@ -334,9 +352,8 @@ fn later_stages_wait_for_earlier_ones_of_the_same_meeting_only() {
     assert_eq!(order.len(), 4);
 }
 
-#[test]
-fn completing_with_follow_ups_is_one_transaction_held_by_the_lease() {
-    let (_d, _c, mut q) = setup();
+fn completing_with_follow_ups_is_one_transaction_held_by_the_lease(kind: Kind) {
+    let (_d, _c, mut q) = setup(kind);
     q.insert_meeting(&meeting("m1"), &[NewJob::new(TaskType::Summary)])
         .unwrap();
     let plan = q.claim("r", &ClaimFilter::default()).unwrap().unwrap();
@@ -378,10 +395,9 @@ fn completing_with_follow_ups_is_one_transaction_held_by_the_lease() {
     );
 }
 
-#[test]
-fn gpu_leases_never_exceed_the_budget_together_and_dead_holders_free_theirs() {
-    let (dir, clock, mut q) = setup();
-    let mut other = open_manual(&dir.path().join("nightshift.db"), &clock);
+fn gpu_leases_never_exceed_the_budget_together_and_dead_holders_free_theirs(kind: Kind) {
+    let (dir, clock, mut q) = setup(kind);
+    let mut other = dir.open(&clock);
     const GIB: u64 = 1 << 30;
     // The daemon holds whisper (1 GiB); the Foreman wants a 4.9 GiB LLM on a 6 GiB card.
     assert!(
@@ -441,24 +457,36 @@ fn gpu_leases_never_exceed_the_budget_together_and_dead_holders_free_theirs() {
     assert!(q.gpu_leases_of_others("foreman").unwrap().is_empty());
 }
 
-#[test]
-fn stored_json_that_does_not_parse_is_an_error_naming_the_row() {
-    let (d, _c, mut q) = setup();
+fn stored_json_that_does_not_parse_is_an_error_naming_the_row(kind: Kind) {
+    let (d, _c, mut q) = setup(kind);
     q.insert_meeting(&meeting("m1"), &audio_jobs(2)).unwrap();
     let job_id = q.jobs_of("m1").unwrap()[1].job_id;
-    let raw = rusqlite::Connection::open(d.path().join("nightshift.db")).unwrap();
-    raw.execute(
-        "UPDATE jobs SET payload = '{not json' WHERE job_id = ?1",
-        [job_id],
-    )
-    .unwrap();
+    d.exec_raw(&format!(
+        "UPDATE jobs SET payload = '{{not json' WHERE job_id = {job_id}"
+    ));
     let e = q.jobs_of("m1").unwrap_err().to_string();
     assert!(
         e.contains("meeting m1") && e.contains(&format!("job {job_id}")) && e.contains("payload"),
         "{e}"
     );
-    raw.execute("UPDATE meetings SET info = 'x' WHERE meeting_id = 'm1'", [])
-        .unwrap();
+    d.exec_raw("UPDATE meetings SET info = 'x' WHERE meeting_id = 'm1'");
     let e = q.meetings().unwrap_err().to_string();
     assert!(e.contains("meeting m1: info"), "{e}");
 }
+
+on_both_backends!(
+    claims_follow_priority_then_age_and_never_repeat,
+    summary_waits_for_every_audio_job_of_its_meeting,
+    filters_restrict_task_type_and_model,
+    result_is_stored_with_completed_status_only_by_the_lease_holder,
+    heartbeat_keeps_a_lease_alive,
+    expired_leases_back_off_and_fail_after_max_attempts_keeping_the_error,
+    retryable_failures_retry_then_fail_and_retry_command_revives,
+    cancel_takes_the_lease_away_and_retry_failed_ignores_cancelled,
+    same_content_is_not_added_twice_and_rm_reports_orphan_chunks,
+    a_dead_runner_on_this_host_is_reclaimed_at_once,
+    later_stages_wait_for_earlier_ones_of_the_same_meeting_only,
+    completing_with_follow_ups_is_one_transaction_held_by_the_lease,
+    gpu_leases_never_exceed_the_budget_together_and_dead_holders_free_theirs,
+    stored_json_that_does_not_parse_is_an_error_naming_the_row,
+);

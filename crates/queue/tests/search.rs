@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ManualClock, audio_jobs, meeting, open_manual};
+use common::{Kind, ManualClock, TestDb, audio_jobs, meeting, open_manual};
 use nightshift_queue::{ClaimFilter, FtsFilter, Passage, Queue, QueueError};
 use serde_json::json;
 use tempfile::TempDir;
@@ -30,11 +30,10 @@ fn all(q: &Queue, expr: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn passages_are_stored_with_the_result_and_found_by_stem_phrase_and_prefix() {
-    let dir = TempDir::new().unwrap();
+fn passages_are_stored_with_the_result_and_found_by_stem_phrase_and_prefix(kind: Kind) {
+    let db = TestDb::new(kind);
     let clock = ManualClock::at(1_000.0);
-    let mut q = open_manual(&dir.path().join("nightshift.db"), &clock);
+    let mut q = db.open(&clock);
     q.insert_meeting(&meeting("m1"), &audio_jobs(2)).unwrap();
     let any = ClaimFilter::default();
     let a = q.claim("r", &any).unwrap().unwrap();
@@ -90,9 +89,9 @@ fn a_v2_database_is_migrated_with_its_meetings_marked_for_rebuilding() {
     {
         // A v2 home: the first two migrations only.
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(include_str!("../queries/schema_v1.sql"))
+        conn.execute_batch(include_str!("../queries/sqlite/schema_v1.sql"))
             .unwrap();
-        conn.execute_batch(include_str!("../queries/schema_v2.sql"))
+        conn.execute_batch(include_str!("../queries/sqlite/schema_v2.sql"))
             .unwrap();
         conn.execute(
             "INSERT INTO meetings (meeting_id, title, source_path, source_sha256, kind, duration_s, created_at)
@@ -110,11 +109,10 @@ fn a_v2_database_is_migrated_with_its_meetings_marked_for_rebuilding() {
     assert_eq!(q.mark_search_stale(None).unwrap(), 1);
 }
 
-#[test]
-fn the_cheap_marks_see_new_passages_and_new_embeddings() {
-    let dir = TempDir::new().unwrap();
+fn the_cheap_marks_see_new_passages_and_new_embeddings(kind: Kind) {
+    let db = TestDb::new(kind);
     let clock = ManualClock::at(1_000.0);
-    let mut q = open_manual(&dir.path().join("nightshift.db"), &clock);
+    let mut q = db.open(&clock);
     q.insert_meeting(&meeting("m1"), &audio_jobs(2)).unwrap();
     let sources = ["transcript"];
     assert!(!q.has_passages_after_vectors("m", &sources).unwrap());
@@ -146,3 +144,8 @@ fn the_cheap_marks_see_new_passages_and_new_embeddings() {
     // Another model's embeddings are not this one's.
     assert!(q.has_passages_after_vectors("other", &sources).unwrap());
 }
+
+on_both_backends!(
+    passages_are_stored_with_the_result_and_found_by_stem_phrase_and_prefix,
+    the_cheap_marks_see_new_passages_and_new_embeddings,
+);

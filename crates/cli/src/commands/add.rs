@@ -23,7 +23,7 @@ pub fn run(home: &Home, args: &AddArgs) -> Result<ExitCode> {
     }
     home.ensure()?;
     let config = Config::load(home)?;
-    let mut queue = Queue::open(&home.db_path())?;
+    let mut queue = Queue::open(home.db_url()?)?;
     let date = match args.date.as_deref() {
         Some(d) => Some(
             nightshift_summarize::dates::Date::parse_iso(d)

@@ -1,26 +1,69 @@
-//! `nightshift bench queue`: the queue's cost per operation and jobs/s end to end.
+//! `nightshift bench queue`: the queue's cost per operation and jobs/s end to end, on the
+//! home's SQLite file backend or, with `--db postgres://…`, on that PostgreSQL server.
 //!
 //! Every operation is its own transaction (no batched claims): that is what a real runner does
-//! per job, so the figures are honest per-job costs on a file-backed WAL database.
+//! per job, so the figures are honest per-job costs. On PostgreSQL the benchmark works in
+//! scratch databases it creates and drops on the server (`nightshift_bench_*`); the queue the
+//! URL names is never touched.
 
-use std::path::Path;
 use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use nightshift_core::TaskType;
-use nightshift_queue::{ClaimFilter, NewJob, NewMeeting, Queue, RunnerIdentity};
+use nightshift_queue::{ClaimFilter, DbUrl, NewJob, NewMeeting, PgQueue, Queue, RunnerIdentity};
 use serde_json::json;
 
 use nightshift_pipeline::home::Home;
 
-fn fresh_db(home: &Home, name: &str) -> Result<(std::path::PathBuf, Queue)> {
-    let dir = home.root.join("cache").join("bench");
-    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let db = dir.join(name);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+/// Where the scratch queues go.
+enum Target {
+    /// Files under `<home>/cache/bench`.
+    Sqlite(std::path::PathBuf),
+    /// Scratch databases on the server of this URL.
+    Postgres(DbUrl),
+}
+
+impl Target {
+    fn of(home: &Home) -> Result<Target> {
+        Ok(match home.db_url()? {
+            db @ DbUrl::Postgres(_) => Target::Postgres(db),
+            DbUrl::Sqlite(_) => Target::Sqlite(home.root.join("cache").join("bench")),
+        })
     }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Target::Sqlite(_) => "SQLite file, WAL, synchronous=NORMAL",
+            Target::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
+/// A fresh, empty scratch queue named `name` (`ops.db` → database `nightshift_bench_ops`).
+fn fresh_db(target: &Target, name: &str) -> Result<(DbUrl, Queue)> {
+    let db = match target {
+        Target::Sqlite(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{}: cannot create", dir.display()))?;
+            let db = dir.join(name);
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+            }
+            DbUrl::Sqlite(db)
+        }
+        Target::Postgres(server) => {
+            let scratch = format!("nightshift_bench_{}", name.trim_end_matches(".db"));
+            pg_admin(
+                server,
+                &format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"),
+            )?;
+            pg_admin(server, &format!("CREATE DATABASE {scratch}"))?;
+            server
+                .with_database(&scratch)
+                .context("a PostgreSQL URL names a server")?
+        }
+    };
     let mut q = Queue::open(&db)?;
     let meeting = NewMeeting {
         meeting_id: "bench".into(),
@@ -33,6 +76,29 @@ fn fresh_db(home: &Home, name: &str) -> Result<(std::path::PathBuf, Queue)> {
     };
     q.insert_meeting(&meeting, &[])?;
     Ok((db, q))
+}
+
+/// Run one statement on the server of `server` (its own database).
+fn pg_admin(server: &DbUrl, sql: &str) -> Result<()> {
+    let url = server.to_secret_string();
+    let mut c = postgres::Client::connect(&url, postgres::NoTls)
+        .with_context(|| format!("{server}: cannot connect"))?;
+    c.batch_execute(sql)
+        .with_context(|| format!("{server}: {sql}"))
+}
+
+/// Drop the scratch databases a PostgreSQL run made.
+fn drop_scratch(target: &Target, names: &[&str]) -> Result<()> {
+    if let Target::Postgres(server) = target {
+        for name in names {
+            let scratch = format!("nightshift_bench_{}", name.trim_end_matches(".db"));
+            pg_admin(
+                server,
+                &format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn job(i: usize) -> NewJob {
@@ -56,15 +122,25 @@ pub fn queue(home: &Home, jobs: usize, consumers: &[usize], json_out: bool) -> R
     if jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    let mut report = per_operation(home, jobs)?;
+    let target = Target::of(home)?;
+    let mut report = per_operation(&target, jobs)?;
+    report["backend"] = json!(target.describe());
     report["jobs"] = json!(jobs);
     report["heartbeat_held_jobs"] = json!(HELD_BATCH);
-    report["end_to_end_1_consumer_jobs_per_s"] = json!(end_to_end(home, jobs)?);
+    report["end_to_end_1_consumer_jobs_per_s"] = json!(end_to_end(&target, jobs)?);
     let mut drains = Vec::new();
-    for &k in consumers {
-        drains.push(drain(home, jobs, k)?);
+    let mut scratch = vec!["ops.db", "e2e.db"];
+    let names: Vec<String> = consumers.iter().map(|k| format!("drain{k}.db")).collect();
+    for (&k, name) in consumers.iter().zip(&names) {
+        drains.push(drain(&target, jobs, k, name)?);
+        scratch.push(name);
     }
     report["drain"] = json!(drains);
+    if let Target::Postgres(_) = target {
+        report["notify_wakeup_ms"] = notify_wakeup(&target)?;
+        scratch.push("notify.db");
+    }
+    drop_scratch(&target, &scratch)?;
     if json_out {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -76,12 +152,12 @@ pub fn queue(home: &Home, jobs: usize, consumers: &[usize], json_out: bool) -> R
 const RESULT: &str = "a short transcript result";
 
 /// µs per enqueue, claim, complete and heartbeat, each phase over all jobs.
-fn per_operation(home: &Home, jobs: usize) -> Result<serde_json::Value> {
+fn per_operation(target: &Target, jobs: usize) -> Result<serde_json::Value> {
     let me = RunnerIdentity::current();
     let any = ClaimFilter::default();
     let result = json!({"text": RESULT, "segments": 3});
     let metrics = json!({"wall_s": 0.5});
-    let (_, mut q) = fresh_db(home, "ops.db")?;
+    let (_, mut q) = fresh_db(target, "ops.db")?;
     let t = Instant::now();
     for i in 0..jobs {
         q.enqueue("bench", &job(i))?;
@@ -121,12 +197,12 @@ fn per_operation(home: &Home, jobs: usize) -> Result<serde_json::Value> {
 }
 
 /// Jobs/s with one consumer: enqueue, claim, complete per job, in sequence.
-fn end_to_end(home: &Home, jobs: usize) -> Result<f64> {
+fn end_to_end(target: &Target, jobs: usize) -> Result<f64> {
     let me = RunnerIdentity::current();
     let any = ClaimFilter::default();
     let result = json!({"text": RESULT, "segments": 3});
     let metrics = json!({"wall_s": 0.5});
-    let (_, mut q) = fresh_db(home, "e2e.db")?;
+    let (_, mut q) = fresh_db(target, "e2e.db")?;
     let t = Instant::now();
     for i in 0..jobs {
         q.enqueue("bench", &job(i))?;
@@ -137,9 +213,9 @@ fn end_to_end(home: &Home, jobs: usize) -> Result<f64> {
 }
 
 /// `k` consumer processes draining one pre-filled queue.
-fn drain(home: &Home, jobs: usize, k: usize) -> Result<serde_json::Value> {
+fn drain(target: &Target, jobs: usize, k: usize, name: &str) -> Result<serde_json::Value> {
     let exe = std::env::current_exe().context("locating the nightshift binary")?;
-    let (db, mut q) = fresh_db(home, &format!("drain{k}.db"))?;
+    let (db, mut q) = fresh_db(target, name)?;
     for i in 0..jobs {
         q.enqueue("bench", &job(i))?;
     }
@@ -148,7 +224,7 @@ fn drain(home: &Home, jobs: usize, k: usize) -> Result<serde_json::Value> {
         .map(|_| {
             Command::new(&exe)
                 .args(["bench", "queue-consumer"])
-                .arg(&db)
+                .arg(db.to_secret_string())
                 .spawn()
         })
         .collect::<Result<_, _>>()
@@ -172,8 +248,9 @@ fn drain(home: &Home, jobs: usize, k: usize) -> Result<serde_json::Value> {
 fn print_report(r: &serde_json::Value) {
     let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
     println!(
-        "queue benchmark, {} jobs, file-backed WAL, synchronous=NORMAL, one transaction per operation",
-        r["jobs"]
+        "queue benchmark, {} jobs, {}, one transaction per operation",
+        r["jobs"],
+        r["backend"].as_str().unwrap_or("")
     );
     println!("  enqueue    {:8.1} µs/op", f("enqueue_us"));
     println!("  claim      {:8.1} µs/op", f("claim_us"));
@@ -193,10 +270,66 @@ fn print_report(r: &serde_json::Value) {
             d["jobs_per_s"].as_f64().unwrap_or(0.0)
         );
     }
+    let w = &r["notify_wakeup_ms"];
+    if w.is_object() {
+        println!(
+            "  NOTIFY wake-up of an idle runner: median {:.2} ms, p99 {:.2} ms ({} samples)",
+            w["median"].as_f64().unwrap_or(0.0),
+            w["p99"].as_f64().unwrap_or(0.0),
+            w["samples"]
+        );
+    }
+}
+
+/// How long an idle PostgreSQL runner takes to wake after a job is queued on another
+/// connection: enqueue on one, `wait_for_notification` on the other, median and p99.
+fn notify_wakeup(target: &Target) -> Result<serde_json::Value> {
+    const SAMPLES: usize = 200;
+    let (db, mut producer) = fresh_db(target, "notify.db")?;
+    let DbUrl::Postgres(url) = &db else {
+        bail!("NOTIFY is PostgreSQL's");
+    };
+    let listener = PgQueue::open(url, Default::default(), None)?;
+    let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<Duration>();
+    let waiter = std::thread::spawn(move || -> Result<()> {
+        for sent in rx {
+            if !listener.wait_for_notification(Duration::from_secs(5))? {
+                bail!("no notification within 5 s");
+            }
+            done_tx.send(sent.elapsed()).ok();
+        }
+        Ok(())
+    });
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for i in 0..SAMPLES {
+        std::thread::sleep(Duration::from_millis(2));
+        let t = Instant::now();
+        tx.send(t).ok();
+        producer.enqueue("bench", &job(i))?;
+        samples.push(
+            done_rx
+                .recv_timeout(Duration::from_secs(10))
+                .context("the listener stopped")?
+                .as_secs_f64()
+                * 1e3,
+        );
+    }
+    drop(tx);
+    waiter
+        .join()
+        .map_err(|_| anyhow::anyhow!("listener panicked"))??;
+    samples.sort_by(f64::total_cmp);
+    Ok(json!({
+        "median": samples[SAMPLES / 2],
+        "p99": samples[SAMPLES * 99 / 100],
+        "samples": SAMPLES,
+    }))
 }
 
 /// One consumer process: claim and complete until the queue is empty.
-pub fn queue_consumer(db: &Path) -> Result<ExitCode> {
+pub fn queue_consumer(db: &str) -> Result<ExitCode> {
+    let db = DbUrl::parse(db).map_err(|e| anyhow::anyhow!(e))?;
     let mut q = Queue::open_existing(db)?;
     let me = RunnerIdentity::current();
     q.register_runner(&me)?;

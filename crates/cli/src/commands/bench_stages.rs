@@ -30,7 +30,7 @@ struct Stage {
 }
 
 pub fn run(home: &Home, as_json: bool) -> Result<ExitCode> {
-    let queue = Queue::open_existing(&home.db_path())?;
+    let queue = Queue::open_existing(home.db_url()?)?;
     let mut stages: BTreeMap<String, Stage> = BTreeMap::new();
     for m in queue.meetings()? {
         for j in queue.jobs_of(&m.meeting_id)? {

@@ -28,7 +28,7 @@ use nightshift_pipeline::foreman::{RunOptions, When};
 use crate::args::{BenchWhat, Cli, Command, OnlyArg, RunArgs, WhenArg};
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
-    let home = Home::resolve(cli.global.home.as_deref())?;
+    let home = Home::resolve(cli.global.home.as_deref())?.with_db(cli.global.db.as_deref())?;
     match cli.command {
         Command::Add(a) => add::run(&home, &a),
         Command::Run(r) => {
@@ -94,5 +94,5 @@ fn run_options(r: RunArgs) -> RunOptions {
 
 /// Open the queue of a home that must already exist (read and manage commands).
 pub(crate) fn open_existing(home: &Home) -> Result<Queue> {
-    Ok(Queue::open_existing(&home.db_path())?)
+    Ok(Queue::open_existing(home.db_url()?)?)
 }

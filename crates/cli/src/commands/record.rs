@@ -26,7 +26,7 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
         None
     };
     home.ensure()?;
-    let mut queue = Queue::open(&home.db_path())?;
+    let mut queue = Queue::open(home.db_url()?)?;
     // The source first: a missing device or unreadable file leaves no empty meeting behind.
     let mut handle = match &system {
         None => nightshift_capture::start_source(&source, args.speed),

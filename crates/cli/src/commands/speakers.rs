@@ -43,7 +43,7 @@ fn enroll(home: &Home, name: &str, clip: &Path) -> Result<ExitCode> {
     std::fs::File::open(clip).map_err(|e| anyhow!("{shown}: cannot read: {e}"))?;
     home.ensure()?;
     let config = Config::load(home)?;
-    let mut queue = Queue::open(&home.db_path())?;
+    let mut queue = Queue::open(home.db_url()?)?;
     let tmp = tempfile::tempdir_in(&home.root).context("creating a temporary directory")?;
     let prepared =
         nightshift_media::prepare_clip(clip, tmp.path()).map_err(|e| anyhow!("{shown}: {e}"))?;

@@ -89,7 +89,7 @@ pub fn run(home: &Home, opts: &RunOptions) -> Result<()> {
     let config = crate::config::Config::load(home)?;
     let profile = config.selected_profile(opts.profile.as_deref())?;
     tracing::debug!(profile = %profile.name, "profile");
-    let db = home.db_path();
+    let db = home.db_url()?;
     let mut queue = Queue::open(&db)?;
     let me = RunnerIdentity::current();
     let stop = Arc::new(AtomicBool::new(false));
@@ -216,7 +216,8 @@ fn drain(
                         return Ok(());
                     }
                 }
-                thread::sleep(POLL);
+                // PostgreSQL wakes us when work is queued anywhere; SQLite polls.
+                queue.wait_for_jobs(POLL)?;
             }
         }
     }
@@ -464,7 +465,7 @@ struct Heartbeat {
 /// Extend this runner's job leases and its GPU lease from its own connection, so a long chunk
 /// never loses either.
 fn spawn_heartbeat(
-    db: &std::path::Path,
+    db: &nightshift_queue::DbUrl,
     owner: &str,
     lease: Duration,
     _stop_all: Arc<AtomicBool>,

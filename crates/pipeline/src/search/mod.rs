@@ -9,7 +9,7 @@
 //! ```no_run
 //! # fn demo(home: &nightshift_pipeline::Home) -> anyhow::Result<()> {
 //! use nightshift_pipeline::search::{Query, Searcher};
-//! let mut queue = nightshift_queue::Queue::open_existing(&home.db_path())?;
+//! let mut queue = nightshift_queue::Queue::open_existing(home.db_url()?)?;
 //! let mut searcher = Searcher::open(home)?; // loads the embedder once (keep it for later queries)
 //! searcher.prepare(&mut queue, |_, _| {})?; // rebuild stale meetings, embed new passages
 //! let hits = searcher.search(&mut queue, &Query::new("production migration"))?;

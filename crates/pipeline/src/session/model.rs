@@ -74,7 +74,7 @@ pub fn run(cfg: ModelConfig, jobs: Receiver<Job>, state: Arc<Mutex<State>>) {
     let mut worker: Option<WarmWorker> = None;
     let mut last_activity = Instant::now();
     let mut last_beat = Instant::now();
-    let mut queue = Queue::open(&cfg.home.db_path()).ok();
+    let mut queue = cfg.home.db_url().ok().and_then(|db| Queue::open(db).ok());
     loop {
         match jobs.recv_timeout(Duration::from_millis(500)) {
             Ok(job) => {

@@ -197,7 +197,7 @@ fn open(web: &Web, query: &str) -> Answer {
 }
 
 fn queue(web: &Web) -> Result<Queue> {
-    Ok(Queue::open_existing(&web.home.db_path())?)
+    Ok(Queue::open_existing(web.home.db_url()?)?)
 }
 
 fn meeting_row(queue: &Queue, id: &str) -> Result<MeetingRow> {

@@ -1,29 +1,27 @@
 //! Versioned migrations keyed on `PRAGMA user_version`.
 
-use std::path::Path;
-
 use rusqlite::Connection;
 
-use crate::QueueError;
+use crate::{DbUrl, QueueError};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../queries/schema_v1.sql"),
-    include_str!("../queries/schema_v2.sql"),
-    include_str!("../queries/schema_v3.sql"),
+    include_str!("../../queries/sqlite/schema_v1.sql"),
+    include_str!("../../queries/sqlite/schema_v2.sql"),
+    include_str!("../../queries/sqlite/schema_v3.sql"),
 ];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), QueueError> {
-    let sql_err = |e| QueueError::sql(path, e);
+pub(crate) fn migrate(conn: &mut Connection, db: &DbUrl) -> Result<(), QueueError> {
+    let sql_err = |e| QueueError::sql(db, e);
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(sql_err)?;
     if found > SCHEMA_VERSION {
         return Err(QueueError::TooNew {
-            path: path.to_path_buf(),
+            db: db.clone(),
             found,
             known: SCHEMA_VERSION,
         });

@@ -1,133 +1,21 @@
 //! Claiming, heartbeating, completing and failing jobs.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use nightshift_core::{JobStatus, TaskType};
 use rusqlite::{OptionalExtension, Row, params};
-use serde::Serialize;
 
-use crate::{Queue, QueueError};
+use super::SqliteQueue;
+use super::search::insert_passages;
+use crate::backend::{Jobs, Meetings, Store};
+use crate::types::BadJson;
+use crate::{
+    ClaimFilter, ClaimedJob, JobRow, NewJob, Passage, QueueError, ReadyGroupRow, StatusCounts,
+};
 
-const CLAIM_SQL: &str = include_str!("../queries/claim.sql");
-const REQUEUE_SQL: &str = include_str!("../queries/requeue_expired.sql");
-const READY_GROUPS_SQL: &str = include_str!("../queries/ready_groups.sql");
-
-/// Claimable-now jobs sharing a model and task type (input of the scheduling policy).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReadyGroupRow {
-    pub model_key: Option<String>,
-    pub task_type: TaskType,
-    pub ready_jobs: usize,
-    pub max_priority: i64,
-    pub oldest_job_id: i64,
-}
-
-/// A job to create.
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    pub task_type: TaskType,
-    pub chunk_path: Option<String>,
-    pub seq: i64,
-    pub priority: i64,
-    pub model_key: Option<String>,
-    pub payload: serde_json::Value,
-    pub max_attempts: i64,
-    /// Runs only when every job of its meeting with a lower stage is finished. Defaults to the
-    /// task type's stage (AUDIO and VISUAL 0, SUMMARY 1); multi-step work (summary map, then
-    /// reduce) uses higher stages.
-    pub stage: i64,
-}
-
-impl NewJob {
-    pub fn new(task_type: TaskType) -> NewJob {
-        NewJob {
-            task_type,
-            chunk_path: None,
-            seq: 0,
-            priority: 0,
-            model_key: None,
-            payload: serde_json::json!({}),
-            max_attempts: 3,
-            stage: Self::default_stage(task_type),
-        }
-    }
-
-    /// SUMMARY waits for every AUDIO and VISUAL job of its meeting.
-    pub fn default_stage(task_type: TaskType) -> i64 {
-        match task_type {
-            TaskType::Audio | TaskType::Visual => 0,
-            TaskType::Summary => 1,
-        }
-    }
-}
-
-/// Which jobs a runner is willing to take.
-#[derive(Debug, Clone, Default)]
-pub struct ClaimFilter {
-    pub task_type: Option<TaskType>,
-    /// `Some(None)` would mean "jobs without a model"; we only ever filter on a named model.
-    pub model_key: Option<String>,
-}
-
-/// A job this runner now holds a lease on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClaimedJob {
-    pub job_id: i64,
-    pub meeting_id: String,
-    pub task_type: TaskType,
-    pub chunk_path: Option<String>,
-    pub seq: i64,
-    pub stage: i64,
-    pub priority: i64,
-    pub model_key: Option<String>,
-    pub payload: serde_json::Value,
-    pub attempts: i64,
-    pub max_attempts: i64,
-    pub lease_expires_at: f64,
-}
-
-/// A job as stored, for `status` and `show`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct JobRow {
-    pub job_id: i64,
-    pub meeting_id: String,
-    pub task_type: TaskType,
-    pub status: JobStatus,
-    pub chunk_path: Option<String>,
-    pub seq: i64,
-    pub model_key: Option<String>,
-    pub payload: serde_json::Value,
-    pub result: Option<serde_json::Value>,
-    pub attempts: i64,
-    pub max_attempts: i64,
-    pub last_error: Option<String>,
-    pub lease_owner: Option<String>,
-    pub not_before: f64,
-    pub created_at: f64,
-    pub started_at: Option<f64>,
-    pub finished_at: Option<f64>,
-    pub metrics: Option<serde_json::Value>,
-    pub stage: i64,
-}
-
-/// Job counts per task type and status.
-pub type StatusCounts = BTreeMap<TaskType, BTreeMap<JobStatus, i64>>;
-
-/// A stored JSON column that does not parse: named, never read as empty.
-#[derive(Debug)]
-pub(crate) struct BadJson {
-    pub what: String,
-    pub why: String,
-}
-
-impl std::fmt::Display for BadJson {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: stored JSON is unreadable ({})", self.what, self.why)
-    }
-}
-
-impl std::error::Error for BadJson {}
+const CLAIM_SQL: &str = include_str!("../../queries/sqlite/claim.sql");
+const REQUEUE_SQL: &str = include_str!("../../queries/sqlite/requeue_expired.sql");
+const READY_GROUPS_SQL: &str = include_str!("../../queries/sqlite/ready_groups.sql");
 
 /// Parse a JSON text column; `what` names it in the error ("meeting m, job 5: payload").
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
@@ -218,15 +106,15 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
     })
 }
 
-impl Queue {
+impl Jobs for SqliteQueue {
     /// Add one job to an existing meeting in its own transaction.
-    pub fn enqueue(&mut self, meeting_id: &str, job: &NewJob) -> Result<i64, QueueError> {
+    fn enqueue(&mut self, meeting_id: &str, job: &NewJob) -> Result<i64, QueueError> {
         let now = self.now();
         self.write(|tx, p| insert_job(tx, meeting_id, job, now).map_err(|e| QueueError::sql(p, e)))
     }
 
     /// Atomically take the best ready job that matches `filter`, with a lease for `owner`.
-    pub fn claim(
+    fn claim(
         &mut self,
         owner: &str,
         filter: &ClaimFilter,
@@ -249,7 +137,7 @@ impl Queue {
 
     /// Claim up to `max` jobs for one worker batch. Each claim is the same atomic statement as
     /// [`Queue::claim`]; they share one transaction so a batch is taken whole or not at all.
-    pub fn claim_batch(
+    fn claim_batch(
         &mut self,
         owner: &str,
         filter: &ClaimFilter,
@@ -282,7 +170,7 @@ impl Queue {
 
     /// Extend the lease of every job `owner` holds, and its runner heartbeat. Returns how many
     /// jobs it still holds.
-    pub fn heartbeat(&mut self, owner: &str) -> Result<usize, QueueError> {
+    fn heartbeat(&mut self, owner: &str) -> Result<usize, QueueError> {
         let now = self.now();
         let expires = now + self.opts.lease.as_secs_f64();
         self.write(|tx, p| {
@@ -301,51 +189,51 @@ impl Queue {
         })
     }
 
-    /// Mark a held job COMPLETED and store its result in the same statement.
-    pub fn complete(
-        &mut self,
-        job_id: i64,
-        owner: &str,
-        result: &serde_json::Value,
-        metrics: &serde_json::Value,
-    ) -> Result<(), QueueError> {
-        let now = self.now();
-        let changed =
-            self.write(|tx, p| {
-                tx.prepare_cached(
-                "UPDATE jobs SET status = 'COMPLETED', result = ?3, metrics = ?4, finished_at = ?5,
-                        last_error = NULL, lease_owner = NULL, lease_expires_at = NULL
-                 WHERE job_id = ?1 AND lease_owner = ?2 AND status = 'PROCESSING'",
-            )
-            .and_then(|mut s| {
-                s.execute(params![job_id, owner, result.to_string(), metrics.to_string(), now])
-            })
-            .map_err(|e| QueueError::sql(p, e))
-            })?;
-        if changed == 1 {
-            Ok(())
-        } else {
-            Err(QueueError::LeaseLost { job_id })
-        }
-    }
-
-    /// Complete a held job and create follow-up jobs for its meeting in the same transaction,
-    /// so a crash can never leave the follow-ups without the completion or the reverse. A job
-    /// with nothing to search: `complete_indexed` with no passages.
-    pub fn complete_with_jobs(
+    /// Complete a held job, create its follow-up jobs and replace its search passages, all in
+    /// one transaction: the index never lags the stored results and never holds a result that
+    /// was not stored.
+    fn complete_indexed(
         &mut self,
         job_id: i64,
         owner: &str,
         result: &serde_json::Value,
         metrics: &serde_json::Value,
         follow_ups: &[NewJob],
+        passages: &[Passage],
     ) -> Result<(), QueueError> {
-        self.complete_indexed(job_id, owner, result, metrics, follow_ups, &[])
+        let now = self.now();
+        let done = self.write(|tx, p| {
+            let sql = |e| QueueError::sql(p, e);
+            let meeting: Option<String> = tx
+                .query_row(
+                    "UPDATE jobs SET status = 'COMPLETED', result = ?3, metrics = ?4, finished_at = ?5,
+                            last_error = NULL, lease_owner = NULL, lease_expires_at = NULL
+                     WHERE job_id = ?1 AND lease_owner = ?2 AND status = 'PROCESSING'
+                     RETURNING meeting_id",
+                    params![job_id, owner, result.to_string(), metrics.to_string(), now],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql)?;
+            let Some(meeting_id) = meeting else {
+                return Ok(false);
+            };
+            for job in follow_ups {
+                insert_job(tx, &meeting_id, job, now).map_err(sql)?;
+            }
+            insert_passages(tx, &meeting_id, job_id, passages).map_err(sql)?;
+            Ok(true)
+        })?;
+        if done {
+            Ok(())
+        } else {
+            Err(QueueError::LeaseLost { job_id })
+        }
     }
 
     /// Record a failure of a held job. A retryable failure with attempts left goes back to
     /// PENDING after a backoff; otherwise the job is FAILED. The error text is kept either way.
-    pub fn fail(
+    fn fail(
         &mut self,
         job_id: i64,
         owner: &str,
@@ -380,7 +268,7 @@ impl Queue {
 
     /// Give a held job back untouched (e.g. Ctrl-C before it started): PENDING again, and the
     /// attempt is not counted.
-    pub fn release(&mut self, job_id: i64, owner: &str) -> Result<(), QueueError> {
+    fn release(&mut self, job_id: i64, owner: &str) -> Result<(), QueueError> {
         self.write(|tx, p| {
             tx.execute(
                 "UPDATE jobs SET status = 'PENDING', attempts = max(0, attempts - 1),
@@ -394,7 +282,7 @@ impl Queue {
     }
 
     /// Requeue (with backoff) or fail every PROCESSING job whose lease has expired.
-    pub fn requeue_expired(&mut self) -> Result<usize, QueueError> {
+    fn requeue_expired(&mut self) -> Result<usize, QueueError> {
         let now = self.now();
         self.write(|tx, p| {
             tx.execute(REQUEUE_SQL, params![now, Option::<String>::None])
@@ -402,18 +290,9 @@ impl Queue {
         })
     }
 
-    /// Requeue at once every job held by `owner` (whose process is known to be dead).
-    pub(crate) fn requeue_owner(&mut self, owner: &str) -> Result<usize, QueueError> {
-        let now = self.now();
-        self.write(|tx, p| {
-            tx.execute(REQUEUE_SQL, params![now, owner])
-                .map_err(|e| QueueError::sql(p, e))
-        })
-    }
-
     /// How much work is left for a runner with this filter: (jobs PENDING or PROCESSING,
     /// earliest time a PENDING job becomes claimable).
-    pub fn outstanding(&self, filter: &ClaimFilter) -> Result<(i64, Option<f64>), QueueError> {
+    fn outstanding(&self, filter: &ClaimFilter) -> Result<(i64, Option<f64>), QueueError> {
         let task = filter.task_type.map(|t| t.as_str());
         self.conn
             .query_row(
@@ -434,19 +313,16 @@ impl Queue {
                 params![task, filter.model_key],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// Work that could be claimed right now, grouped by model and task type.
-    pub fn ready_groups(
-        &self,
-        task_type: Option<TaskType>,
-    ) -> Result<Vec<ReadyGroupRow>, QueueError> {
+    fn ready_groups(&self, task_type: Option<TaskType>) -> Result<Vec<ReadyGroupRow>, QueueError> {
         let now = self.now();
         let mut stmt = self
             .conn
             .prepare_cached(READY_GROUPS_SQL)
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         stmt.query_map(params![now, task_type.map(|t| t.as_str())], |r| {
             Ok(ReadyGroupRow {
                 model_key: r.get(0)?,
@@ -457,18 +333,18 @@ impl Queue {
             })
         })
         .and_then(|rows| rows.collect())
-        .map_err(|e| QueueError::sql(&self.path, e))
+        .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// Counts per task type and status, for one meeting or all.
-    pub fn status_counts(&self, meeting_id: Option<&str>) -> Result<StatusCounts, QueueError> {
+    fn status_counts(&self, meeting_id: Option<&str>) -> Result<StatusCounts, QueueError> {
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT task_type, status, count(*) FROM jobs
                  WHERE ?1 IS NULL OR meeting_id = ?1 GROUP BY task_type, status",
             )
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         let rows = stmt
             .query_map([meeting_id], |r| {
                 Ok((
@@ -478,7 +354,7 @@ impl Queue {
                 ))
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         let mut counts = StatusCounts::new();
         for (t, s, n) in rows {
             counts.entry(t).or_default().insert(s, n);
@@ -487,29 +363,29 @@ impl Queue {
     }
 
     /// Every job of a meeting in order.
-    pub fn jobs_of(&self, meeting_id: &str) -> Result<Vec<JobRow>, QueueError> {
+    fn jobs_of(&self, meeting_id: &str) -> Result<Vec<JobRow>, QueueError> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE meeting_id = ?1 ORDER BY stage, task_type, seq, job_id"
         );
         let mut stmt = self
             .conn
             .prepare(&sql)
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         stmt.query_map([meeting_id], job_from_row)
             .and_then(|rows| rows.collect())
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
-    pub fn job(&self, job_id: i64) -> Result<Option<JobRow>, QueueError> {
+    fn job(&self, job_id: i64) -> Result<Option<JobRow>, QueueError> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?1");
         self.conn
             .query_row(&sql, [job_id], job_from_row)
             .optional()
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// Cancel a meeting's unfinished jobs. A runner holding one of them loses its lease.
-    pub fn cancel_meeting(&mut self, meeting_id: &str) -> Result<usize, QueueError> {
+    fn cancel_meeting(&mut self, meeting_id: &str) -> Result<usize, QueueError> {
         self.require_meeting(meeting_id)?;
         let now = self.now();
         self.write(|tx, p| {
@@ -524,7 +400,7 @@ impl Queue {
     }
 
     /// Make FAILED (and CANCELLED) jobs of a meeting PENDING again with fresh attempts.
-    pub fn retry_meeting(&mut self, meeting_id: &str) -> Result<usize, QueueError> {
+    fn retry_meeting(&mut self, meeting_id: &str) -> Result<usize, QueueError> {
         self.require_meeting(meeting_id)?;
         self.write(|tx, p| {
             tx.execute(
@@ -538,7 +414,7 @@ impl Queue {
     }
 
     /// Make every FAILED job PENDING again with fresh attempts.
-    pub fn retry_failed(&mut self) -> Result<usize, QueueError> {
+    fn retry_failed(&mut self) -> Result<usize, QueueError> {
         self.write(|tx, p| {
             tx.execute(
                 "UPDATE jobs SET status = 'PENDING', attempts = 0, not_before = 0,
@@ -547,6 +423,17 @@ impl Queue {
                 [],
             )
             .map_err(|e| QueueError::sql(p, e))
+        })
+    }
+}
+
+impl SqliteQueue {
+    /// Requeue at once every job held by `owner` (whose process is known to be dead).
+    pub(crate) fn requeue_owner(&mut self, owner: &str) -> Result<usize, QueueError> {
+        let now = self.now();
+        self.write(|tx, p| {
+            tx.execute(REQUEUE_SQL, params![now, owner])
+                .map_err(|e| QueueError::sql(p, e))
         })
     }
 }

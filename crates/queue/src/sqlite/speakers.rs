@@ -2,23 +2,13 @@
 
 use rusqlite::params;
 
-use crate::{Queue, QueueError};
+use super::SqliteQueue;
+use crate::backend::{Meetings, Speakers, Store};
+use crate::{QueueError, VoiceProfile};
 
-/// An enrolled voice.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VoiceProfile {
-    pub name: String,
-    /// L2-normalised speaker embedding.
-    pub embedding: Vec<f32>,
-    /// The clip it was enrolled from.
-    pub source: String,
-    pub speech_s: f64,
-    pub created_at: f64,
-}
-
-impl Queue {
+impl Speakers for SqliteQueue {
     /// Store (or replace) the voice profile `name`.
-    pub fn put_voice_profile(
+    fn put_voice_profile(
         &mut self,
         name: &str,
         embedding: &[f32],
@@ -40,19 +30,19 @@ impl Queue {
         })
     }
 
-    pub fn voice_profiles(&self) -> Result<Vec<VoiceProfile>, QueueError> {
+    fn voice_profiles(&self) -> Result<Vec<VoiceProfile>, QueueError> {
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT name, embedding, source, speech_s, created_at FROM voice_profiles
                  ORDER BY name",
             )
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         let rows = stmt
             .query_map([], |r| {
                 let json: String = r.get(1)?;
                 let name: String = r.get(0)?;
-                let embedding = crate::jobs::parse_json(1, &json, || {
+                let embedding = super::jobs::parse_json(1, &json, || {
                     format!("voice profile {name}: embedding")
                 })?;
                 Ok(VoiceProfile {
@@ -64,12 +54,12 @@ impl Queue {
                 })
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         Ok(rows)
     }
 
     /// Remove a voice profile; false when there was none of that name.
-    pub fn remove_voice_profile(&mut self, name: &str) -> Result<bool, QueueError> {
+    fn remove_voice_profile(&mut self, name: &str) -> Result<bool, QueueError> {
         self.write(|tx, p| {
             tx.execute("DELETE FROM voice_profiles WHERE name = ?1", params![name])
                 .map(|n| n > 0)
@@ -78,7 +68,7 @@ impl Queue {
     }
 
     /// Name the speaker `label` (e.g. `SPEAKER_2`) of a meeting.
-    pub fn set_speaker_name(
+    fn set_speaker_name(
         &mut self,
         meeting_id: &str,
         label: &str,
@@ -97,21 +87,16 @@ impl Queue {
     }
 
     /// Names given by hand to a meeting's speakers: `(label, name)`.
-    pub fn speaker_names(&self, meeting_id: &str) -> Result<Vec<(String, String)>, QueueError> {
+    fn speaker_names(&self, meeting_id: &str) -> Result<Vec<(String, String)>, QueueError> {
         let mut stmt = self
             .conn
             .prepare("SELECT label, name FROM speaker_names WHERE meeting_id = ?1 ORDER BY label")
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         let rows = stmt
             .query_map(params![meeting_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         Ok(rows)
-    }
-
-    /// The voice profile `name`, if enrolled.
-    pub fn voice_profile(&self, name: &str) -> Result<Option<VoiceProfile>, QueueError> {
-        Ok(self.voice_profiles()?.into_iter().find(|p| p.name == name))
     }
 }
 
@@ -122,7 +107,7 @@ mod tests {
     #[test]
     fn profiles_and_names_round_trip_and_go_with_their_meeting() {
         let dir = tempfile::tempdir().unwrap();
-        let mut q = Queue::open(&dir.path().join("q.db")).unwrap();
+        let mut q = Queue::open(dir.path().join("q.db")).unwrap();
         q.put_voice_profile("Ana", &[0.6, 0.8], "/clips/ana.wav", 12.5)
             .unwrap();
         q.put_voice_profile("Ana", &[0.8, 0.6], "/clips/ana2.wav", 9.0)

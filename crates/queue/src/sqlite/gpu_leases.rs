@@ -9,30 +9,13 @@
 
 use rusqlite::params;
 
-use crate::{Queue, QueueError, process_alive};
+use super::SqliteQueue;
+use crate::backend::{GpuLeases, Store};
+use crate::{GpuLease, LeaseDenied, QueueError, STALE_AFTER_S, process_alive};
 
-/// A lease not refreshed for this long belongs to a process that hung or lives elsewhere.
-pub const STALE_AFTER_S: f64 = 120.0;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct GpuLease {
-    pub holder: String,
-    pub model_key: String,
-    pub bytes: u64,
-    pub pid: u32,
-    pub heartbeat_at: f64,
-}
-
-/// Why a lease was not granted.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LeaseDenied {
-    pub held_by_others_bytes: u64,
-    pub holders: Vec<GpuLease>,
-}
-
-impl Queue {
+impl GpuLeases for SqliteQueue {
     /// Live leases of holders other than `holder` (dead ones are dropped on the way).
-    pub fn gpu_leases_of_others(&mut self, holder: &str) -> Result<Vec<GpuLease>, QueueError> {
+    fn gpu_leases_of_others(&mut self, holder: &str) -> Result<Vec<GpuLease>, QueueError> {
         let now = self.now();
         self.write(|tx, p| {
             let live = live_leases(tx, now).map_err(|e| QueueError::sql(p, e))?;
@@ -42,7 +25,7 @@ impl Queue {
 
     /// Take (or resize) `holder`'s lease for `bytes` if it fits `budget_bytes` next to every
     /// other live lease. `Ok(Err(..))` says who is in the way.
-    pub fn acquire_gpu(
+    fn acquire_gpu(
         &mut self,
         holder: &str,
         model_key: &str,
@@ -76,7 +59,7 @@ impl Queue {
     }
 
     /// Keep `holder`'s lease alive (the runner's heartbeat thread calls this).
-    pub fn heartbeat_gpu(&mut self, holder: &str) -> Result<(), QueueError> {
+    fn heartbeat_gpu(&mut self, holder: &str) -> Result<(), QueueError> {
         let now = self.now();
         self.write(|tx, p| {
             tx.execute(
@@ -88,7 +71,7 @@ impl Queue {
         })
     }
 
-    pub fn release_gpu(&mut self, holder: &str) -> Result<(), QueueError> {
+    fn release_gpu(&mut self, holder: &str) -> Result<(), QueueError> {
         self.write(|tx, p| {
             tx.execute("DELETE FROM gpu_leases WHERE holder = ?1", params![holder])
                 .map(|_| ())

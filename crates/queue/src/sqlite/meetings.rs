@@ -1,33 +1,11 @@
 //! Meetings: one per input file, owning its jobs.
 
 use rusqlite::{OptionalExtension, Row, params};
-use serde::Serialize;
 
-use crate::jobs::{NewJob, insert_job};
-use crate::{Queue, QueueError};
-
-#[derive(Debug, Clone)]
-pub struct NewMeeting {
-    pub meeting_id: String,
-    pub title: String,
-    pub source_path: String,
-    pub source_sha256: String,
-    pub kind: String,
-    pub duration_s: f64,
-    pub info: serde_json::Value,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MeetingRow {
-    pub meeting_id: String,
-    pub title: String,
-    pub source_path: String,
-    pub source_sha256: String,
-    pub kind: String,
-    pub duration_s: f64,
-    pub info: serde_json::Value,
-    pub created_at: f64,
-}
+use super::SqliteQueue;
+use super::jobs::insert_job;
+use crate::backend::{Meetings, Store};
+use crate::{Inserted, MeetingRow, NewJob, NewMeeting, QueueError};
 
 const MEETING_COLUMNS: &str =
     "meeting_id, title, source_path, source_sha256, kind, duration_s, info, created_at";
@@ -35,7 +13,7 @@ const MEETING_COLUMNS: &str =
 fn meeting_from_row(r: &Row<'_>) -> rusqlite::Result<MeetingRow> {
     let info: String = r.get(6)?;
     let meeting_id: String = r.get(0)?;
-    let info = crate::jobs::parse_json(6, &info, || format!("meeting {meeting_id}: info"))?;
+    let info = super::jobs::parse_json(6, &info, || format!("meeting {meeting_id}: info"))?;
     Ok(MeetingRow {
         meeting_id: r.get(0)?,
         title: r.get(1)?,
@@ -48,18 +26,10 @@ fn meeting_from_row(r: &Row<'_>) -> rusqlite::Result<MeetingRow> {
     })
 }
 
-/// What [`Queue::insert_meeting`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inserted {
-    Created(String),
-    /// The same content was already added; nothing was written.
-    Existing(String),
-}
-
-impl Queue {
+impl Meetings for SqliteQueue {
     /// Create a meeting and all its jobs in one transaction: either everything is stored or
     /// nothing is. Content already present (same hash) is not added twice.
-    pub fn insert_meeting(
+    fn insert_meeting(
         &mut self,
         meeting: &NewMeeting,
         jobs: &[NewJob],
@@ -102,7 +72,7 @@ impl Queue {
 
     /// Add jobs to a meeting and set its duration and info in one transaction: a live
     /// recording queues each chunk as it closes this way.
-    pub fn add_jobs_and_update(
+    fn add_jobs_and_update(
         &mut self,
         meeting_id: &str,
         jobs: &[NewJob],
@@ -130,7 +100,7 @@ impl Queue {
     /// diarization) and store `info` — only if the meeting is still marked as recording, checked
     /// in the same transaction, so two runners recovering it at once queue its jobs once.
     /// `Ok(false)`: someone else ended it first; nothing was written.
-    pub fn finish_recording(
+    fn finish_recording(
         &mut self,
         meeting_id: &str,
         jobs: &[NewJob],
@@ -164,7 +134,7 @@ impl Queue {
     }
 
     /// Add jobs to an existing meeting in one transaction (e.g. the Foreman queueing a summary).
-    pub fn add_jobs(&mut self, meeting_id: &str, jobs: &[NewJob]) -> Result<Vec<i64>, QueueError> {
+    fn add_jobs(&mut self, meeting_id: &str, jobs: &[NewJob]) -> Result<Vec<i64>, QueueError> {
         self.require_meeting(meeting_id)?;
         let now = self.now();
         self.write(|tx, p| {
@@ -175,50 +145,28 @@ impl Queue {
         })
     }
 
-    pub fn meeting(&self, meeting_id: &str) -> Result<Option<MeetingRow>, QueueError> {
+    fn meeting(&self, meeting_id: &str) -> Result<Option<MeetingRow>, QueueError> {
         let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE meeting_id = ?1");
         self.conn
             .query_row(&sql, [meeting_id], meeting_from_row)
             .optional()
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
-    pub fn meetings(&self) -> Result<Vec<MeetingRow>, QueueError> {
+    fn meetings(&self) -> Result<Vec<MeetingRow>, QueueError> {
         let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings ORDER BY created_at, meeting_id");
         let mut stmt = self
             .conn
             .prepare(&sql)
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         stmt.query_map([], meeting_from_row)
             .and_then(|rows| rows.collect())
-            .map_err(|e| QueueError::sql(&self.path, e))
-    }
-
-    /// Find a meeting by full id or by a unique prefix of it (as git does with commits).
-    pub fn resolve_meeting(&self, id_or_prefix: &str) -> Result<MeetingRow, QueueError> {
-        if let Some(m) = self.meeting(id_or_prefix)? {
-            return Ok(m);
-        }
-        let mut found = self
-            .meetings()?
-            .into_iter()
-            .filter(|m| !id_or_prefix.is_empty() && m.meeting_id.starts_with(id_or_prefix));
-        match (found.next(), found.next()) {
-            (Some(m), None) => Ok(m),
-            _ => Err(QueueError::UnknownMeeting(id_or_prefix.to_string())),
-        }
-    }
-
-    pub(crate) fn require_meeting(&self, meeting_id: &str) -> Result<(), QueueError> {
-        match self.meeting(meeting_id)? {
-            Some(_) => Ok(()),
-            None => Err(QueueError::UnknownMeeting(meeting_id.to_string())),
-        }
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// Delete a meeting and its jobs. Returns the chunk files it referenced that no other meeting
     /// references, so the caller can delete them (never the user's input).
-    pub fn remove_meeting(&mut self, meeting_id: &str) -> Result<Vec<String>, QueueError> {
+    fn remove_meeting(&mut self, meeting_id: &str) -> Result<Vec<String>, QueueError> {
         self.require_meeting(meeting_id)?;
         self.write(|tx, p| {
             let orphans: Vec<String> = tx
@@ -241,7 +189,7 @@ impl Queue {
 
     /// Chunk files whose every referencing job is finished (COMPLETED, FAILED, CANCELLED) and
     /// whose meetings finished before `cutoff`: safe to delete under a retention policy.
-    pub fn expired_chunk_paths(&self, cutoff: f64) -> Result<Vec<String>, QueueError> {
+    fn expired_chunk_paths(&self, cutoff: f64) -> Result<Vec<String>, QueueError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -250,9 +198,9 @@ impl Queue {
                  HAVING sum(status IN ('PENDING', 'PROCESSING')) = 0
                     AND max(coalesce(finished_at, 0)) < ?1",
             )
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         stmt.query_map([cutoff], |r| r.get(0))
             .and_then(|rows| rows.collect())
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{QueueError, QueueOptions};
+use crate::{DbUrl, QueueError, QueueOptions};
 
 /// Open `path` with WAL, `busy_timeout`, foreign keys and `synchronous = NORMAL`.
 ///
@@ -16,21 +16,21 @@ use crate::{QueueError, QueueOptions};
 /// (kill -9, OOM, panic) loses nothing that was committed. FULL would cost an fsync per job, which
 /// is most of the queue's time on a laptop SSD. A 16 MiB page cache and in-memory temp tables
 /// took a claim from ~128 µs to ~102 µs with 20,000 jobs queued (`nightshift bench queue`).
-pub(crate) fn open(path: &Path, opts: &QueueOptions) -> Result<Connection, QueueError> {
+pub(crate) fn open(path: &Path, db: &DbUrl, opts: &QueueOptions) -> Result<Connection, QueueError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| QueueError::sql(path, e))?;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| QueueError::sql(db, e))?;
     conn.busy_timeout(opts.busy_timeout)
-        .map_err(|e| QueueError::sql(path, e))?;
+        .map_err(|e| QueueError::sql(db, e))?;
     // journal_mode returns a row; a file that is not a database fails here first.
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| QueueError::sql(path, e))?;
+        .map_err(|e| QueueError::sql(db, e))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(QueueError::Corrupt {
-            path: path.to_path_buf(),
+            db: db.clone(),
             detail: format!("cannot switch to WAL journal (got {mode})"),
         });
     }
@@ -38,6 +38,6 @@ pub(crate) fn open(path: &Path, opts: &QueueOptions) -> Result<Connection, Queue
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
          PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
     )
-    .map_err(|e| QueueError::sql(path, e))?;
+    .map_err(|e| QueueError::sql(db, e))?;
     Ok(conn)
 }

@@ -4,55 +4,10 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use crate::jobs::{JOB_COLUMNS, JobRow, NewJob, insert_job, job_from_row};
-use crate::{Queue, QueueError};
-
-/// One piece of searchable text of a job's result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Passage {
-    /// `transcript`, `decision`, `action`, `question` or `screen` (the schema checks it).
-    pub source: String,
-    /// Meeting seconds.
-    pub start_s: f64,
-    pub end_s: f64,
-    pub text: String,
-}
-
-/// A stored passage.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PassageRow {
-    pub passage_id: i64,
-    pub meeting_id: String,
-    pub source: String,
-    pub start_s: f64,
-    pub end_s: f64,
-    pub text: String,
-}
-
-/// A full-text match: the passage, its text with each matched token between `\u{2}` and
-/// `\u{3}`, and its BM25 score (lower is better, as FTS5 reports it).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FtsMatch {
-    pub passage: PassageRow,
-    pub marked: String,
-    pub bm25: f64,
-}
-
-/// Which passages a full-text query may return.
-#[derive(Debug, Clone, Default)]
-pub struct FtsFilter<'a> {
-    /// Only these meetings (`None`: all).
-    pub meetings: Option<&'a [String]>,
-    pub limit: usize,
-}
-
-/// A stored embedding.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredVector {
-    pub passage_id: i64,
-    pub meeting_id: String,
-    pub vector: Vec<u8>,
-}
+use super::SqliteQueue;
+use super::jobs::{JOB_COLUMNS, job_from_row};
+use crate::backend::SearchIndex;
+use crate::{FtsFilter, FtsMatch, JobRow, Passage, PassageRow, QueueError, StoredVector};
 
 const PASSAGE_COLUMNS: &str = "p.passage_id, p.meeting_id, p.source, p.start_s, p.end_s, p.text";
 
@@ -67,7 +22,7 @@ fn passage_from_row(r: &Row<'_>) -> rusqlite::Result<PassageRow> {
     })
 }
 
-fn insert_passages(
+pub(super) fn insert_passages(
     tx: &rusqlite::Transaction<'_>,
     meeting_id: &str,
     job_id: i64,
@@ -92,62 +47,20 @@ fn meetings_param(meetings: Option<&[String]>) -> Option<String> {
     meetings.map(|m| serde_json::Value::from(m.to_vec()).to_string())
 }
 
-impl Queue {
-    /// Complete a held job, create its follow-up jobs and replace its search passages, all in
-    /// one transaction: the index never lags the stored results and never holds a result that
-    /// was not stored.
-    pub fn complete_indexed(
-        &mut self,
-        job_id: i64,
-        owner: &str,
-        result: &serde_json::Value,
-        metrics: &serde_json::Value,
-        follow_ups: &[NewJob],
-        passages: &[Passage],
-    ) -> Result<(), QueueError> {
-        let now = self.now();
-        let done = self.write(|tx, p| {
-            let sql = |e| QueueError::sql(p, e);
-            let meeting: Option<String> = tx
-                .query_row(
-                    "UPDATE jobs SET status = 'COMPLETED', result = ?3, metrics = ?4, finished_at = ?5,
-                            last_error = NULL, lease_owner = NULL, lease_expires_at = NULL
-                     WHERE job_id = ?1 AND lease_owner = ?2 AND status = 'PROCESSING'
-                     RETURNING meeting_id",
-                    params![job_id, owner, result.to_string(), metrics.to_string(), now],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(sql)?;
-            let Some(meeting_id) = meeting else {
-                return Ok(false);
-            };
-            for job in follow_ups {
-                insert_job(tx, &meeting_id, job, now).map_err(sql)?;
-            }
-            insert_passages(tx, &meeting_id, job_id, passages).map_err(sql)?;
-            Ok(true)
-        })?;
-        if done {
-            Ok(())
-        } else {
-            Err(QueueError::LeaseLost { job_id })
-        }
-    }
-
+impl SearchIndex for SqliteQueue {
     /// Meetings whose passages must be rebuilt (stored before the index existed, or marked).
-    pub fn search_stale_meetings(&self) -> Result<Vec<String>, QueueError> {
+    fn search_stale_meetings(&self) -> Result<Vec<String>, QueueError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT meeting_id FROM search_stale ORDER BY meeting_id")
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         stmt.query_map([], |r| r.get(0))
             .and_then(|rows| rows.collect())
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// Mark one meeting (or every meeting) for a rebuild of its passages.
-    pub fn mark_search_stale(&mut self, meeting_id: Option<&str>) -> Result<usize, QueueError> {
+    fn mark_search_stale(&mut self, meeting_id: Option<&str>) -> Result<usize, QueueError> {
         self.write(|tx, p| {
             tx.execute(
                 "INSERT OR IGNORE INTO search_stale (meeting_id)
@@ -161,7 +74,7 @@ impl Queue {
     /// Replace a stale meeting's passages with `by_job` (job id → passages of its result) and
     /// clear its mark, in one transaction. Jobs named here that no longer exist are skipped;
     /// a meeting removed meanwhile is left removed.
-    pub fn reindex_meeting(
+    fn reindex_meeting(
         &mut self,
         meeting_id: &str,
         by_job: &[(i64, Vec<Passage>)],
@@ -197,11 +110,7 @@ impl Queue {
 
     /// Passages matching an FTS5 query expression, best BM25 first. `expr` must be built by the
     /// caller from quoted terms (it is bound as a parameter, never spliced into SQL).
-    pub fn fts_search(
-        &self,
-        expr: &str,
-        filter: &FtsFilter<'_>,
-    ) -> Result<Vec<FtsMatch>, QueueError> {
+    fn fts_search(&self, expr: &str, filter: &FtsFilter<'_>) -> Result<Vec<FtsMatch>, QueueError> {
         let sql = format!(
             "SELECT {PASSAGE_COLUMNS}, highlight(search_fts, 0, char(2), char(3)), bm25(search_fts)
              FROM search_fts JOIN search_passages p ON p.passage_id = search_fts.rowid
@@ -212,7 +121,7 @@ impl Queue {
         let mut stmt = self
             .conn
             .prepare_cached(&sql)
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         stmt.query_map(
             params![expr, meetings_param(filter.meetings), filter.limit as i64],
             |r| {
@@ -224,11 +133,11 @@ impl Queue {
             },
         )
         .and_then(|rows| rows.collect())
-        .map_err(|e| QueueError::sql(&self.path, e))
+        .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// Stored passages by id (any order).
-    pub fn passages_by_id(&self, ids: &[i64]) -> Result<Vec<PassageRow>, QueueError> {
+    fn passages_by_id(&self, ids: &[i64]) -> Result<Vec<PassageRow>, QueueError> {
         let sql = format!(
             "SELECT {PASSAGE_COLUMNS} FROM search_passages p
              WHERE p.passage_id IN (SELECT value FROM json_each(?1))"
@@ -236,15 +145,15 @@ impl Queue {
         let mut stmt = self
             .conn
             .prepare_cached(&sql)
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         let ids = serde_json::Value::from(ids.to_vec()).to_string();
         stmt.query_map([ids], passage_from_row)
             .and_then(|rows| rows.collect())
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// Up to `limit` passages of the given sources with no embedding from `model` yet.
-    pub fn passages_without_vectors(
+    fn passages_without_vectors(
         &self,
         model: &str,
         sources: &[&str],
@@ -260,15 +169,15 @@ impl Queue {
         let mut stmt = self
             .conn
             .prepare_cached(&sql)
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         let sources = serde_json::Value::from(sources.to_vec()).to_string();
         stmt.query_map(params![model, sources, limit as i64], passage_from_row)
             .and_then(|rows| rows.collect())
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// How many passages of the given sources have no embedding from `model` yet.
-    pub fn count_without_vectors(&self, model: &str, sources: &[&str]) -> Result<i64, QueueError> {
+    fn count_without_vectors(&self, model: &str, sources: &[&str]) -> Result<i64, QueueError> {
         let sources = serde_json::Value::from(sources.to_vec()).to_string();
         self.conn
             .query_row(
@@ -279,15 +188,11 @@ impl Queue {
                 params![model, sources],
                 |r| r.get(0),
             )
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// Store embeddings (passages deleted meanwhile are skipped).
-    pub fn put_vectors(
-        &mut self,
-        model: &str,
-        vectors: &[(i64, Vec<u8>)],
-    ) -> Result<(), QueueError> {
+    fn put_vectors(&mut self, model: &str, vectors: &[(i64, Vec<u8>)]) -> Result<(), QueueError> {
         self.write(|tx, p| {
             let mut stmt = tx
                 .prepare_cached(
@@ -305,7 +210,7 @@ impl Queue {
     }
 
     /// Every stored embedding from `model`, with its meeting.
-    pub fn vectors(&self, model: &str) -> Result<Vec<StoredVector>, QueueError> {
+    fn vectors(&self, model: &str) -> Result<Vec<StoredVector>, QueueError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -313,7 +218,7 @@ impl Queue {
                  JOIN search_passages p ON p.passage_id = v.passage_id
                  WHERE v.model = ?1 ORDER BY v.passage_id",
             )
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         stmt.query_map([model], |r| {
             Ok(StoredVector {
                 passage_id: r.get(0)?,
@@ -322,24 +227,24 @@ impl Queue {
             })
         })
         .and_then(|rows| rows.collect())
-        .map_err(|e| QueueError::sql(&self.path, e))
+        .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// (count, largest passage id) of `model`'s embeddings (a scan of the table: for reports;
     /// a reader that polls uses [`Queue::vectors_mark`]).
-    pub fn vectors_stamp(&self, model: &str) -> Result<(i64, i64), QueueError> {
+    fn vectors_stamp(&self, model: &str) -> Result<(i64, i64), QueueError> {
         self.conn
             .query_row(
                 "SELECT count(*), coalesce(max(passage_id), 0) FROM search_vectors WHERE model = ?1",
                 [model],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// The largest passage id with an embedding from `model` (0: none), read from the end of
     /// the primary key (no scan while one model fills the table).
-    pub fn last_vector_id(&self, model: &str) -> Result<i64, QueueError> {
+    fn last_vector_id(&self, model: &str) -> Result<i64, QueueError> {
         self.conn
             .query_row(
                 "SELECT coalesce((SELECT passage_id FROM search_vectors WHERE model = ?1
@@ -347,7 +252,7 @@ impl Queue {
                 [model],
                 |r| r.get(0),
             )
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// (largest passage id, largest embedded passage id of `model`): two reads at the ends of
@@ -355,7 +260,7 @@ impl Queue {
     /// (a stored result's passages are replaced, never edited) and embedded in id order, so
     /// this changes whenever something was added; what a removal leaves in a reader's cache
     /// belongs to a meeting or passage that is gone, which the reader filters out.
-    pub fn vectors_mark(&self, model: &str) -> Result<(i64, i64), QueueError> {
+    fn vectors_mark(&self, model: &str) -> Result<(i64, i64), QueueError> {
         let last_passage: i64 = self
             .conn
             .query_row(
@@ -363,14 +268,14 @@ impl Queue {
                 [],
                 |r| r.get(0),
             )
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         Ok((last_passage, self.last_vector_id(model)?))
     }
 
     /// Whether a passage of the given sources after the last embedded one (in id order) waits
     /// for an embedding from `model`: the cheap test for "anything to embed?" that holds
     /// because embedding goes in passage id order ([`Queue::passages_without_vectors`]).
-    pub fn has_passages_after_vectors(
+    fn has_passages_after_vectors(
         &self,
         model: &str,
         sources: &[&str],
@@ -385,12 +290,12 @@ impl Queue {
                 params![last, sources],
                 |r| r.get(0),
             )
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// Embeddings from `model` of passages with id above `after`, in id order (what a reader's
     /// cache lacks after new passages were embedded).
-    pub fn vectors_after(&self, model: &str, after: i64) -> Result<Vec<StoredVector>, QueueError> {
+    fn vectors_after(&self, model: &str, after: i64) -> Result<Vec<StoredVector>, QueueError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -398,7 +303,7 @@ impl Queue {
                  JOIN search_passages p ON p.passage_id = v.passage_id
                  WHERE v.model = ?1 AND v.passage_id > ?2 ORDER BY v.passage_id",
             )
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         stmt.query_map(params![model, after], |r| {
             Ok(StoredVector {
                 passage_id: r.get(0)?,
@@ -407,12 +312,12 @@ impl Queue {
             })
         })
         .and_then(|rows| rows.collect())
-        .map_err(|e| QueueError::sql(&self.path, e))
+        .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// A meeting's completed diarization job(s) (model key `diarize`): what a search needs to
     /// name speakers, without reading every chunk's result.
-    pub fn diarize_jobs_of(&self, meeting_id: &str) -> Result<Vec<JobRow>, QueueError> {
+    fn diarize_jobs_of(&self, meeting_id: &str) -> Result<Vec<JobRow>, QueueError> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs
              WHERE meeting_id = ?1 AND model_key = 'diarize' AND status = 'COMPLETED'"
@@ -420,14 +325,14 @@ impl Queue {
         let mut stmt = self
             .conn
             .prepare_cached(&sql)
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         stmt.query_map([meeting_id], job_from_row)
             .and_then(|rows| rows.collect())
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 
     /// A meeting's passages of one source in time order.
-    pub fn passages_of_meeting(
+    fn passages_of_meeting(
         &self,
         meeting_id: &str,
         source: &str,
@@ -439,9 +344,9 @@ impl Queue {
         let mut stmt = self
             .conn
             .prepare_cached(&sql)
-            .map_err(|e| QueueError::sql(&self.path, e))?;
+            .map_err(|e| QueueError::sql(&self.url, e))?;
         stmt.query_map(params![meeting_id, source], passage_from_row)
             .and_then(|rows| rows.collect())
-            .map_err(|e| QueueError::sql(&self.path, e))
+            .map_err(|e| QueueError::sql(&self.url, e))
     }
 }
