@@ -329,6 +329,20 @@ impl Default for SpeakersConfig {
 pub struct QueueConfig {
     /// `sqlite:PATH` or `postgres://user:pass@host/db` (default: `<home>/nightshift.db`).
     pub url: Option<String>,
+    /// Where chunks, sources and keyframes live for other hosts: `local` (this home's
+    /// directories only) or `database` (also in the queue's media store). Default: `database`
+    /// with a PostgreSQL queue, `local` with SQLite.
+    pub media: Option<MediaMode>,
+    /// Bound of the cache of media fetched from the database, e.g. `4GiB` (the default).
+    pub media_cache: Option<String>,
+}
+
+/// `[queue] media`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaMode {
+    Local,
+    Database,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -17,6 +17,7 @@ pub mod foreman;
 pub mod fsutil;
 pub mod home;
 pub mod job;
+pub mod media_store;
 pub mod meetings;
 pub mod models;
 pub mod recording;

@@ -118,6 +118,14 @@ pub fn add_file(
         &config.speakers,
         &opts.speakers,
     ));
+    // Hosts that share only the queue read the chunks and the source (scenes, events and
+    // playback decode it) from the media store: stored before any job naming them exists.
+    for job in &jobs {
+        if let Some(chunk) = &job.chunk_path {
+            crate::media_store::publish(home, queue, Path::new(chunk))?;
+        }
+    }
+    crate::media_store::publish(home, queue, Path::new(&meeting.source_path))?;
     match queue.insert_meeting(&meeting, &jobs)? {
         Inserted::Created(id) => {
             tracing::info!(meeting = %id, chunks = jobs.len(), duration_s = ingested.duration_s, "added {name}");

@@ -44,11 +44,14 @@ pub struct Recording {
     pub meeting_id: String,
     info: Value,
     duration_s: f64,
+    /// Each closed chunk also goes to the queue's media store (hosts share no filesystem).
+    media_in_db: bool,
 }
 
 impl Recording {
     /// Create the recording's meeting (no jobs yet), marked as recording by this process.
     pub fn start(
+        home: &Home,
         queue: &mut Queue,
         source: &str,
         system_source: Option<&str>,
@@ -59,7 +62,8 @@ impl Recording {
         let meeting_id = new_meeting_id(&me, &started);
         let info = json!({
             "recording": true,
-            "recorder": {"pid": me.pid, "proc_start": me.proc_start, "boot_id": me.boot_id},
+            "recorder": {"pid": me.pid, "proc_start": me.proc_start, "boot_id": me.boot_id,
+                         "host": me.host},
             "started": started,
             "source": source,
             "system_audio": system_source,
@@ -83,12 +87,17 @@ impl Recording {
             meeting_id,
             info,
             duration_s: 0.0,
+            media_in_db: crate::media_store::in_database(home)?,
         })
     }
 
     /// Queue a chunk the moment it closes (`run` may work on it while recording goes on).
     pub fn queue_chunk(&mut self, queue: &mut Queue, c: &ClosedChunk) -> Result<()> {
         self.duration_s = c.offset_s() + c.duration_s();
+        if self.media_in_db {
+            // Stored before its job exists: a host that claims the job finds it.
+            queue.put_media(&c.path.to_string_lossy(), &c.path)?;
+        }
         queue.add_jobs_and_update(
             &self.meeting_id,
             &[audio_job(c)],
@@ -143,6 +152,16 @@ fn now_iso() -> String {
     )
 }
 
+/// Whether the recorder named in a meeting's info runs on another host (sharing the queue):
+/// only its own host has its part files, so only that host may recover it.
+fn recorder_elsewhere(info: &serde_json::Value) -> bool {
+    match info["recorder"]["host"].as_str() {
+        Some(host) => host != nightshift_queue::RunnerIdentity::current().host,
+        // Recorded before hosts were named: this host's.
+        None => false,
+    }
+}
+
 /// Whether the recorder named in a meeting's info is still running on this machine.
 fn recorder_alive(info: &serde_json::Value) -> bool {
     let r = &info["recorder"];
@@ -159,7 +178,7 @@ fn recorder_alive(info: &serde_json::Value) -> bool {
 pub fn recover(home: &Home, queue: &mut Queue) -> Result<usize> {
     let mut finished = 0;
     for m in queue.meetings()? {
-        if !is_recording(&m.info) || recorder_alive(&m.info) {
+        if !is_recording(&m.info) || recorder_elsewhere(&m.info) || recorder_alive(&m.info) {
             continue;
         }
         let jobs = queue.jobs_of(&m.meeting_id)?;
@@ -200,6 +219,7 @@ pub fn recover(home: &Home, queue: &mut Queue) -> Result<usize> {
             match nightshift_capture::recover_part(path, *index, end_samples, &home.chunks_dir()) {
                 Ok(Some(chunk)) => {
                     end_samples = chunk.offset_samples + chunk.len_samples;
+                    crate::media_store::publish(home, queue, &chunk.path)?;
                     tracing::info!(
                         meeting = %m.meeting_id,
                         "recovered {:.1} s of an interrupted recording",

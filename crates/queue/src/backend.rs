@@ -2,20 +2,27 @@
 //! (`crate::postgres`) implement every one with the same meaning; the tests in `tests/` run
 //! against both. [`crate::Queue`] hands callers a `dyn Backend`.
 
+use std::path::Path;
 use std::time::Duration;
 
 use nightshift_core::{JobStatus, TaskType};
 
 use crate::{
-    ClaimFilter, ClaimedJob, DbUrl, FtsFilter, FtsMatch, GpuLease, Inserted, JobRow, LeaseDenied,
+    ClaimFilter, ClaimedJob, DbUrl, MediaRef, FtsFilter, FtsMatch, GpuLease, Inserted, JobRow, LeaseDenied,
     MeetingRow, NewJob, NewMeeting, Passage, PassageRow, QueueError, ReadyGroupRow, RunnerIdentity,
     StatusCounts, StoredVector, VoiceProfile,
 };
 
 /// Every concern together: what [`crate::Queue`] dereferences to.
-pub trait Backend: Store + Jobs + Meetings + SearchIndex + Speakers + GpuLeases + Runners {}
+pub trait Backend:
+    Store + Jobs + Meetings + SearchIndex + Speakers + GpuLeases + Runners + MediaStore
+{
+}
 
-impl<T: Store + Jobs + Meetings + SearchIndex + Speakers + GpuLeases + Runners> Backend for T {}
+impl<T> Backend for T where
+    T: Store + Jobs + Meetings + SearchIndex + Speakers + GpuLeases + Runners + MediaStore
+{
+}
 
 /// The database itself.
 pub trait Store: Send {
@@ -360,4 +367,19 @@ pub trait Runners {
     /// whose process is gone or that belong to an earlier boot. Returns how many jobs moved. A
     /// dead runner on another host is known only by its expired lease.
     fn reclaim_dead_runners(&mut self, me: &RunnerIdentity) -> Result<usize, QueueError>;
+}
+
+/// The media store: files that jobs on other hosts need (chunks, a video's source, keyframes),
+/// kept in the database when hosts share no filesystem. Content-addressed: the same bytes under
+/// two names are stored once.
+pub trait MediaStore {
+    /// Store the file at `local` under `name` in one transaction (replacing what `name` was).
+    fn put_media(&mut self, name: &str, local: &Path) -> Result<MediaRef, QueueError>;
+
+    /// What is stored under `name`.
+    fn media(&self, name: &str) -> Result<Option<MediaRef>, QueueError>;
+
+    /// Write the stored file to `dest` (through a temp file, checked against its size and
+    /// hash before it is renamed into place).
+    fn fetch_media(&self, media: &MediaRef, dest: &Path) -> Result<(), QueueError>;
 }

@@ -19,6 +19,13 @@ pub enum QueueError {
     Unreachable { db: DbUrl, detail: String },
     #[error("{db}: {detail}")]
     Postgres { db: DbUrl, detail: String },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("media {name}: {detail}")]
+    BadMedia { name: String, detail: String },
     #[error("unknown meeting {0:?}")]
     UnknownMeeting(String),
     #[error("job {job_id}: lease lost (another runner took it over after the lease expired)")]

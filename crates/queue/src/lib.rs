@@ -14,6 +14,7 @@
 mod backend;
 mod error;
 mod liveness;
+mod media;
 mod postgres;
 mod sqlite;
 mod types;
@@ -25,10 +26,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use backend::{
-    Backend, GpuLeases, IDLE_RECHECK, Jobs, Meetings, Runners, SearchIndex, Speakers, Store,
+    Backend, GpuLeases, IDLE_RECHECK, Jobs, MediaStore, Meetings, Runners, SearchIndex, Speakers,
+    Store,
 };
 pub use error::QueueError;
 pub use liveness::{RunnerIdentity, process_alive};
+pub use media::{MediaRef, PART_BYTES};
 pub use postgres::{PG_SCHEMA_VERSION, PgQueue};
 pub use sqlite::{SCHEMA_VERSION, SqliteQueue};
 pub use types::{

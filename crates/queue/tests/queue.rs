@@ -474,7 +474,41 @@ fn stored_json_that_does_not_parse_is_an_error_naming_the_row(kind: Kind) {
     assert!(e.contains("meeting m1: info"), "{e}");
 }
 
+fn media_are_stored_once_by_content_and_fetched_whole_or_not_at_all(kind: Kind) {
+    let (db, _c, mut q) = setup(kind);
+    let dir = &db.dir;
+    // Three parts, the last one short.
+    let bytes: Vec<u8> = (0..(2 * nightshift_queue::PART_BYTES + 12_345))
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    let src = dir.path().join("chunk-0.flac");
+    std::fs::write(&src, &bytes).unwrap();
+    let a = q.put_media("/hostA/media/chunk-0.flac", &src).unwrap();
+    let b = q.put_media("/hostA/media/copy.flac", &src).unwrap();
+    assert_eq!((a.sha256.clone(), a.size), (b.sha256.clone(), bytes.len() as u64));
+    assert_eq!(q.media("/nowhere").unwrap(), None);
+    let found = q.media("/hostA/media/chunk-0.flac").unwrap().unwrap();
+    let dest = dir.path().join("cache").join("fetched.flac");
+    q.fetch_media(&found, &dest).unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), bytes);
+    // The same bytes under two names are stored once.
+    assert_eq!(db.query_i64("SELECT count(*) FROM media_parts"), 3);
+    // A damaged part is refused, and nothing is left where the file would go.
+    db.exec_raw(&format!(
+        "UPDATE media_parts SET bytes = {} WHERE part = 1",
+        match kind {
+            Kind::Sqlite => "x'00'",
+            Kind::Postgres => "'\\x00'::bytea",
+        }
+    ));
+    let bad = dir.path().join("cache").join("bad.flac");
+    let e = q.fetch_media(&found, &bad).unwrap_err().to_string();
+    assert!(e.contains("/hostA/media/chunk-0.flac") && e.contains("sha256"), "{e}");
+    assert!(!bad.exists() && !bad.with_extension("part").exists());
+}
+
 on_both_backends!(
+    media_are_stored_once_by_content_and_fetched_whole_or_not_at_all,
     claims_follow_priority_then_age_and_never_repeat,
     summary_waits_for_every_audio_job_of_its_meeting,
     filters_restrict_task_type_and_model,

@@ -80,8 +80,13 @@ fn fresh_db(target: &Target, name: &str) -> Result<(DbUrl, Queue)> {
 
 /// Run one statement on the server of `server` (its own database).
 fn pg_admin(server: &DbUrl, sql: &str) -> Result<()> {
-    let url = server.to_secret_string();
-    let mut c = postgres::Client::connect(&url, postgres::NoTls)
+    let mut config: postgres::Config = server
+        .to_secret_string()
+        .parse()
+        .with_context(|| format!("{server}: not a PostgreSQL URL"))?;
+    config.options("-c client_min_messages=warning");
+    let mut c = config
+        .connect(postgres::NoTls)
         .with_context(|| format!("{server}: cannot connect"))?;
     c.batch_execute(sql)
         .with_context(|| format!("{server}: {sql}"))

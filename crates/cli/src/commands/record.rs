@@ -36,6 +36,7 @@ pub fn run(home: &Home, args: &RecordArgs) -> Result<ExitCode> {
 
     let system_name = system.as_ref().map(Source::describe);
     let mut recording = Recording::start(
+        home,
         &mut queue,
         &source.describe(),
         system_name.as_deref(),

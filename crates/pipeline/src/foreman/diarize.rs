@@ -2,7 +2,6 @@
 //! the meeting's stored chunks; the answer (turns, speakers with their voice embeddings) is the
 //! job's result. Runs on the CPU, so it takes no GPU lease.
 
-use std::path::Path;
 
 use anyhow::Result;
 use nightshift_queue::{ClaimedJob, Queue};
@@ -45,7 +44,7 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
         }
         let item = DiarizeItem {
             job_id: j.job_id,
-            spans: chunk_spans(queue, &j.meeting_id)?,
+            spans: chunk_spans(ctx.home, queue, &j.meeting_id)?,
             hints,
         };
         items.push((j.job_id, DiarizeRequest::Diarize(item)));
@@ -57,20 +56,22 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
     )
 }
 
-/// The meeting's transcribable chunks still on disk, in meeting time.
-fn chunk_spans(queue: &Queue, meeting_id: &str) -> Result<Vec<AudioSpan>> {
+/// The meeting's transcribable chunks still on disk (here, or fetched from the media store), in
+/// meeting time.
+fn chunk_spans(home: &crate::Home, queue: &Queue, meeting_id: &str) -> Result<Vec<AudioSpan>> {
     let mut spans = Vec::new();
     for c in queue.jobs_of(meeting_id)? {
         let JobKind::Chunk(chunk) = JobKind::of_row(&c)? else {
             continue;
         };
-        if let (None, Some(path)) = (&chunk.skip_reason, c.chunk_path)
-            && Path::new(&path).is_file()
-        {
-            spans.push(AudioSpan {
-                path,
-                offset_s: chunk.offset_s,
-            });
+        if let (None, Some(name)) = (&chunk.skip_reason, c.chunk_path) {
+            let path = crate::media_store::readable(home, queue, &name);
+            if path.is_file() {
+                spans.push(AudioSpan {
+                    path: path.to_string_lossy().into_owned(),
+                    offset_s: chunk.offset_s,
+                });
+            }
         }
     }
     Ok(spans)

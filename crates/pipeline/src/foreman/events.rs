@@ -109,7 +109,9 @@ pub fn run_events(
         queue.complete(job.job_id, owner, &serde_json::to_value(&result)?, &metrics)?;
         return Ok(());
     }
-    match tag_input(&meeting, &dir, threads) {
+    // The source, fetched from the media store when another host added the meeting.
+    let input = crate::media_store::readable(home, queue, &meeting.source_path);
+    match tag_input(&meeting, &input, &dir, threads) {
         Ok(result) => {
             write_cache(&cache, &result);
             let wall_s = started.elapsed().as_secs_f64();
@@ -142,12 +144,16 @@ pub fn run_events(
 }
 
 /// Decode the meeting's input and stream it through YAMNet.
-fn tag_input(meeting: &MeetingRow, dir: &Path, threads: usize) -> Result<EventsResult> {
+fn tag_input(
+    meeting: &MeetingRow,
+    input: &Path,
+    dir: &Path,
+    threads: usize,
+) -> Result<EventsResult> {
     let model = Yamnet::load(&dir.join("model.onnx"), &dir.join("yamnet_class_map.csv"))?;
     let groups = nightshift_events::resolve_groups(&model)?;
     let channels = meeting.info["channels_in"].as_u64().unwrap_or(1).max(1) as u32;
-    let mut decoder =
-        nightshift_media::decode::Decoder::spawn(Path::new(&meeting.source_path), channels)?;
+    let mut decoder = nightshift_media::decode::Decoder::spawn(input, channels)?;
     let mut tagger = Tagger::new(&model, threads);
     let mut block = Vec::new();
     let mut samples = 0u64;
@@ -241,15 +247,22 @@ pub fn run_objects(
         pixel_range: cfg.pixel_range,
         ..DetectorOptions::default()
     };
+    // Keyframes another host made are fetched from the media store.
+    let local: Vec<Vec<PathBuf>> = notes
+        .scenes
+        .iter()
+        .map(|s| {
+            s.keyframes
+                .iter()
+                .map(|k| crate::media_store::readable(home, queue, &k.to_string_lossy()))
+                .collect()
+        })
+        .collect();
     let outcome = Detector::load(&model, &labels, opts)
         .map_err(anyhow::Error::from)
         .and_then(|d| {
             let t = Instant::now();
-            let scenes: Vec<&[PathBuf]> = notes
-                .scenes
-                .iter()
-                .map(|s| s.keyframes.as_slice())
-                .collect();
+            let scenes: Vec<&[PathBuf]> = local.iter().map(Vec::as_slice).collect();
             detect_scenes(&d, &scenes, threads).map(|r| (r, t.elapsed().as_secs_f64()))
         });
     match outcome {

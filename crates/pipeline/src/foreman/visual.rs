@@ -35,13 +35,13 @@ use crate::job::{DescribeResult, JobKind};
 fn analyze_cached(
     home: &Home,
     meeting: &nightshift_queue::MeetingRow,
+    input: &std::path::Path,
     fps: f64,
     threads: usize,
 ) -> (
     Result<nightshift_video::VideoNotes, nightshift_video::VideoError>,
     bool,
 ) {
-    let input = std::path::Path::new(&meeting.source_path);
     let cache = home
         .root
         .join("cache")
@@ -93,9 +93,16 @@ pub fn run_job(
         return Ok(());
     };
     let started = std::time::Instant::now();
-    let (outcome, was_cached) = analyze_cached(home, &meeting, fps, threads);
+    // The source, fetched from the media store when another host added the meeting.
+    let input = crate::media_store::readable(home, queue, &meeting.source_path);
+    let (outcome, was_cached) = analyze_cached(home, &meeting, &input, fps, threads);
     match outcome {
         Ok(notes) => {
+            // Keyframes are read later by other jobs and `show` anywhere: stored before the
+            // result that names them.
+            for k in notes.scenes.iter().flat_map(|s| &s.keyframes) {
+                crate::media_store::publish(home, queue, k)?;
+            }
             tracing::info!(
                 meeting = %meeting.meeting_id,
                 scenes = notes.scenes.len(),

@@ -120,3 +120,19 @@ CREATE INDEX search_vectors_by_model ON search_vectors (model, passage_id);
 CREATE TABLE search_stale (
     meeting_id text PRIMARY KEY REFERENCES meetings(meeting_id) ON DELETE CASCADE
 );
+
+-- The media store, for hosts that share no filesystem: files (chunks, a video's source,
+-- keyframes) by the name their job uses, content-addressed in 4 MiB parts so the same bytes are
+-- stored once. A host that needs one fetches it into its own bounded cache.
+CREATE TABLE media_files (
+    name   text PRIMARY KEY,
+    sha256 text NOT NULL,
+    size   bigint NOT NULL
+);
+CREATE INDEX media_files_by_blob ON media_files (sha256);
+CREATE TABLE media_parts (
+    sha256 text NOT NULL,
+    part   bigint NOT NULL,
+    bytes  bytea NOT NULL,
+    PRIMARY KEY (sha256, part)
+);

@@ -12,6 +12,7 @@
 
 mod gpu_leases;
 mod jobs;
+mod media;
 mod meetings;
 mod rows;
 mod runners;
@@ -67,6 +68,8 @@ impl PgQueue {
         })?;
         config.connect_timeout(CONNECT_TIMEOUT);
         config.application_name("nightshift");
+        // "already exists, skipping" and the like are not for users' logs.
+        config.options("-c client_min_messages=warning");
         let mut client = connect(&config, &db)?;
         schema::migrate(&mut client, &db)?;
         let server_now: f64 = client
@@ -99,7 +102,7 @@ impl PgQueue {
     }
 
     /// The client, reconnected first if the server closed the connection.
-    fn client(&self) -> Result<std::cell::RefMut<'_, Client>, QueueError> {
+    pub(crate) fn client(&self) -> Result<std::cell::RefMut<'_, Client>, QueueError> {
         let mut client = self.client.borrow_mut();
         if client.is_closed() {
             *client = connect(&self.config, &self.url)?;

@@ -10,6 +10,7 @@
 mod connection;
 mod gpu_leases;
 mod jobs;
+mod media;
 mod meetings;
 mod runners;
 mod schema;

@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../queries/sqlite/schema_v1.sql"),
     include_str!("../../queries/sqlite/schema_v2.sql"),
     include_str!("../../queries/sqlite/schema_v3.sql"),
+    include_str!("../../queries/sqlite/schema_v4.sql"),
 ];
 
 /// The schema version this binary writes.

@@ -60,6 +60,21 @@ impl TestDb {
         Queue::open_with(&self.url, QueueOptions::default(), clock.clock()).expect("open queue")
     }
 
+    /// One integer from a query, read behind the queue's back.
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        match &self.url {
+            DbUrl::Sqlite(p) => rusqlite::Connection::open(p)
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+            DbUrl::Postgres(u) => postgres::Client::connect(u, postgres::NoTls)
+                .unwrap()
+                .query_one(sql, &[])
+                .unwrap()
+                .get(0),
+        }
+    }
+
     /// Run SQL behind the queue's back (to plant bad rows).
     pub fn exec_raw(&self, sql: &str) {
         match &self.url {
