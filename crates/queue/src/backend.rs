@@ -8,9 +8,9 @@ use std::time::Duration;
 use nightshift_core::{JobStatus, TaskType};
 
 use crate::{
-    ClaimFilter, ClaimedJob, DbUrl, MediaRef, FtsFilter, FtsMatch, GpuLease, Inserted, JobRow, LeaseDenied,
-    MeetingRow, NewJob, NewMeeting, Passage, PassageRow, QueueError, ReadyGroupRow, RunnerIdentity,
-    StatusCounts, StoredVector, VoiceProfile,
+    ClaimFilter, ClaimedJob, DbUrl, FtsFilter, FtsMatch, GpuLease, Inserted, JobRow, LeaseDenied,
+    MediaRef, MeetingRow, NewJob, NewMeeting, Passage, PassageRow, QueueError, ReadyGroupRow,
+    RunnerIdentity, StatusCounts, StoredVector, VoiceProfile,
 };
 
 /// Every concern together: what [`crate::Queue`] dereferences to.

@@ -65,8 +65,16 @@ pub struct QueueOptions {
 
 impl Default for QueueOptions {
     fn default() -> Self {
+        let env_secs = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s > 0.0)
+        };
         QueueOptions {
-            lease: Duration::from_secs(60),
+            // NIGHTSHIFT_LEASE_S shortens leases where a dead host must be noticed fast
+            // (tests, a cluster of spot machines); heartbeats follow at a quarter of it.
+            lease: Duration::from_secs_f64(env_secs("NIGHTSHIFT_LEASE_S").unwrap_or(60.0).max(1.0)),
             // NIGHTSHIFT_BUSY_TIMEOUT_MS lets scripts (and tests) fail fast on a locked database.
             busy_timeout: std::env::var("NIGHTSHIFT_BUSY_TIMEOUT_MS")
                 .ok()

@@ -485,7 +485,10 @@ fn media_are_stored_once_by_content_and_fetched_whole_or_not_at_all(kind: Kind) 
     std::fs::write(&src, &bytes).unwrap();
     let a = q.put_media("/hostA/media/chunk-0.flac", &src).unwrap();
     let b = q.put_media("/hostA/media/copy.flac", &src).unwrap();
-    assert_eq!((a.sha256.clone(), a.size), (b.sha256.clone(), bytes.len() as u64));
+    assert_eq!(
+        (a.sha256.clone(), a.size),
+        (b.sha256.clone(), bytes.len() as u64)
+    );
     assert_eq!(q.media("/nowhere").unwrap(), None);
     let found = q.media("/hostA/media/chunk-0.flac").unwrap().unwrap();
     let dest = dir.path().join("cache").join("fetched.flac");
@@ -503,7 +506,10 @@ fn media_are_stored_once_by_content_and_fetched_whole_or_not_at_all(kind: Kind) 
     ));
     let bad = dir.path().join("cache").join("bad.flac");
     let e = q.fetch_media(&found, &bad).unwrap_err().to_string();
-    assert!(e.contains("/hostA/media/chunk-0.flac") && e.contains("sha256"), "{e}");
+    assert!(
+        e.contains("/hostA/media/chunk-0.flac") && e.contains("sha256"),
+        "{e}"
+    );
     assert!(!bad.exists() && !bad.with_extension("part").exists());
 }
 

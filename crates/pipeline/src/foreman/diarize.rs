@@ -2,7 +2,6 @@
 //! the meeting's stored chunks; the answer (turns, speakers with their voice embeddings) is the
 //! job's result. Runs on the CPU, so it takes no GPU lease.
 
-
 use anyhow::Result;
 use nightshift_queue::{ClaimedJob, Queue};
 use nightshift_supervisor::{DIARIZE_WORKER, Diarize};
