@@ -76,6 +76,8 @@ pub enum Command {
     Open(OpenArgs),
     /// Run `serve` and a nightly `run --when idle` as systemd user services.
     Service(ServiceArgs),
+    /// The queue database itself: move a home's meetings between SQLite and PostgreSQL.
+    Db(DbArgs),
     /// Shell completions for bash, zsh, fish, elvish or PowerShell, on stdout.
     Completions {
         #[arg(value_enum)]
@@ -108,6 +110,30 @@ pub struct OpenArgs {
 pub struct ServiceArgs {
     #[command(subcommand)]
     pub action: ServiceAction,
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    #[command(subcommand)]
+    pub action: DbAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbAction {
+    /// Copy every meeting (jobs, results, speaker names), the enrolled voices and the media
+    /// from one queue database to another, e.g. `--from sqlite:~/.local/share/nightshift/
+    /// nightshift.db --to postgres://…`. Never overwrites: a meeting already in the target is
+    /// skipped when it is the same, refused when it differs; re-run it after a failure to
+    /// finish. Stop runners on the source first. Search is rebuilt on the target's first
+    /// search or run.
+    Migrate {
+        /// Source: `sqlite:PATH` or `postgres://…`.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// Target: `sqlite:PATH` or `postgres://…` (created if needed).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

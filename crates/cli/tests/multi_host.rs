@@ -2,7 +2,9 @@
 //! host names where the kernel lets the test give them one), sharing nothing but a PostgreSQL
 //! URL, drain the corpus meetings and a video that a fourth home added; one Foreman is
 //! SIGKILLed mid-batch. Every meeting's `show --format json` must equal a single-host SQLite
-//! run's, and every chunk job must be completed exactly once.
+//! run's, and every chunk job must be completed exactly once. `db migrate` then moves both
+//! queues between the backends (SQLite → PostgreSQL → SQLite, PostgreSQL → SQLite) without
+//! changing any meeting's `show`.
 //!
 //! The inputs are cuts of the corpus meetings (CI time); `NIGHTSHIFT_MULTIHOST_FULL=1` runs
 //! the whole meetings.
@@ -43,9 +45,9 @@ struct ScratchDb {
 }
 
 impl ScratchDb {
-    fn new() -> ScratchDb {
+    fn new(tag: &str) -> ScratchDb {
         let admin = pg_admin_url();
-        let name = format!("ns_multihost_{}", std::process::id());
+        let name = format!("ns_{tag}_{}", std::process::id());
         psql(
             &admin,
             &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
@@ -225,7 +227,7 @@ fn spawn_runner(env: &Env, db: &str, name: &str, named: bool) -> Child {
 
 #[test]
 fn three_hosts_drain_one_postgres_queue_through_a_kill_and_match_a_single_host_run() {
-    let db = ScratchDb::new();
+    let db = ScratchDb::new("multihost");
     let work = tempfile::TempDir::new().unwrap();
     let inputs_dir = work.path().join("inputs");
     std::fs::create_dir_all(&inputs_dir).unwrap();
@@ -360,4 +362,31 @@ fn three_hosts_drain_one_postgres_queue_through_a_kill_and_match_a_single_host_r
             "{title}: the three-host result differs from the single-host one"
         );
     }
+
+    // `db migrate`: the three-host queue back to a SQLite file, and the single host's SQLite
+    // home through PostgreSQL and back; a re-run copies nothing twice.
+    let back = work.path().join("from-postgres.db");
+    let back_url = format!("sqlite:{}", back.display());
+    migrate(&hosts[2], &db.url, &back_url);
+    assert_eq!(documents(&hosts[2], Some(&back_url)), expected);
+    let via = ScratchDb::new("migrate");
+    let single_url = format!("sqlite:{}", single.home().join("nightshift.db").display());
+    let first = migrate(&single, &single_url, &via.url);
+    assert!(first.contains("4 meetings copied"), "{first}");
+    let again = migrate(&single, &single_url, &via.url);
+    assert!(
+        again.contains("0 meetings copied") && again.contains("4 already there"),
+        "{again}"
+    );
+    let round = work.path().join("round-trip.db");
+    let round_url = format!("sqlite:{}", round.display());
+    migrate(&single, &via.url, &round_url);
+    assert_eq!(documents(&single, Some(&round_url)), expected);
+    assert_eq!(documents(&single, Some(&via.url)), expected);
+}
+
+fn migrate(env: &Env, from: &str, to: &str) -> String {
+    let out = run_ok(cmd(env, None).args(["db", "migrate", "--from", from, "--to", to]));
+    eprintln!("{}", out.trim());
+    out
 }

@@ -673,6 +673,7 @@ mod tests {
             finished_at: None,
             metrics: None,
             stage: 0,
+            priority: 0,
         };
         let e = stored_result::<AudioResult>(&row).unwrap_err().to_string();
         assert!(

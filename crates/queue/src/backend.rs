@@ -193,6 +193,19 @@ pub trait Meetings {
     /// meeting references, so the caller can delete them (never the user's input).
     fn remove_meeting(&mut self, meeting_id: &str) -> Result<Vec<String>, QueueError>;
 
+    /// Copy a meeting as another database stores it (`db migrate`): the meeting, its jobs with
+    /// their ids, statuses and results, and its speaker names, in one transaction, marked for a
+    /// search rebuild. A job that was PROCESSING comes back PENDING (its lease belonged to the
+    /// other database). `Ok(false)`: the same meeting (id and content) is already here, nothing
+    /// written (a re-run after a failure); a different meeting with its id, or a job id taken
+    /// by another meeting, is refused.
+    fn copy_meeting(
+        &mut self,
+        meeting: &MeetingRow,
+        jobs: &[JobRow],
+        speaker_names: &[(String, String)],
+    ) -> Result<bool, QueueError>;
+
     /// Chunk files whose every referencing job is finished (COMPLETED, FAILED, CANCELLED) and
     /// whose meetings finished before `cutoff`: safe to delete under a retention policy.
     fn expired_chunk_paths(&self, cutoff: f64) -> Result<Vec<String>, QueueError>;
@@ -378,6 +391,9 @@ pub trait MediaStore {
 
     /// What is stored under `name`.
     fn media(&self, name: &str) -> Result<Option<MediaRef>, QueueError>;
+
+    /// Every stored file, by name.
+    fn media_list(&self) -> Result<Vec<MediaRef>, QueueError>;
 
     /// Write the stored file to `dest` (through a temp file, checked against its size and
     /// hash before it is renamed into place).

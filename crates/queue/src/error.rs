@@ -26,6 +26,8 @@ pub enum QueueError {
     },
     #[error("media {name}: {detail}")]
     BadMedia { name: String, detail: String },
+    #[error("{db}: refused: {detail}")]
+    Refused { db: DbUrl, detail: String },
     #[error("unknown meeting {0:?}")]
     UnknownMeeting(String),
     #[error("job {job_id}: lease lost (another runner took it over after the lease expired)")]

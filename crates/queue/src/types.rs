@@ -102,6 +102,7 @@ pub struct JobRow {
     pub finished_at: Option<f64>,
     pub metrics: Option<serde_json::Value>,
     pub stage: i64,
+    pub priority: i64,
 }
 
 /// Job counts per task type and status.

@@ -3,6 +3,7 @@
 pub(crate) mod add;
 mod bench;
 mod bench_stages;
+mod db;
 mod doctor;
 mod manage;
 mod meta;
@@ -49,6 +50,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Speakers(s) => speakers::run(&home, &s.action),
         Command::Open(o) => open::run(&home, &o),
         Command::Service(s) => service::run(&home, &s.action),
+        Command::Db(d) => db::run(&home, &d.action),
         Command::Completions { shell } => meta::completions(shell),
         Command::Man { out_dir } => meta::man(out_dir.as_deref()),
         Command::Serve(s) => crate::daemon::serve(&home, &s),

@@ -76,6 +76,24 @@ impl MediaStore for PgQueue {
         .transpose()
     }
 
+    fn media_list(&self) -> Result<Vec<MediaRef>, QueueError> {
+        self.read(|c| {
+            c.query(
+                "SELECT name, sha256, size FROM media_files ORDER BY name",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(MediaRef {
+                    name: r.try_get(0)?,
+                    sha256: r.try_get(1)?,
+                    size: r.try_get::<_, i64>(2)?.max(0) as u64,
+                })
+            })
+            .collect()
+        })
+    }
+
     fn fetch_media(&self, media: &MediaRef, dest: &Path) -> Result<(), QueueError> {
         let mut out = BlobWriter::create(dest)?;
         let count: i64 = self.read(|c| {

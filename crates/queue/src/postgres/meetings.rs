@@ -4,7 +4,7 @@ use super::jobs::insert_job;
 use super::rows::{self, MEETING_COLUMNS};
 use super::{NOW, PgQueue};
 use crate::backend::Meetings;
-use crate::{Inserted, MeetingRow, NewJob, NewMeeting, QueueError};
+use crate::{Inserted, JobRow, MeetingRow, NewJob, NewMeeting, QueueError};
 
 impl Meetings for PgQueue {
     fn insert_meeting(
@@ -118,6 +118,15 @@ impl Meetings for PgQueue {
         })
     }
 
+    fn copy_meeting(
+        &mut self,
+        meeting: &MeetingRow,
+        jobs: &[JobRow],
+        speaker_names: &[(String, String)],
+    ) -> Result<bool, QueueError> {
+        self.copy_meeting_impl(meeting, jobs, speaker_names)
+    }
+
     fn meeting(&self, meeting_id: &str) -> Result<Option<MeetingRow>, QueueError> {
         let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE meeting_id = $1");
         let found = self.read(|c| c.query_opt(&sql, &[&meeting_id]))?;
@@ -162,5 +171,123 @@ impl Meetings for PgQueue {
             .map(|r| r.try_get(0))
             .collect()
         })
+    }
+}
+
+impl PgQueue {
+    /// [`Meetings::copy_meeting`].
+    fn copy_meeting_impl(
+        &mut self,
+        meeting: &MeetingRow,
+        jobs: &[JobRow],
+        speaker_names: &[(String, String)],
+    ) -> Result<bool, QueueError> {
+        use postgres::error::SqlState;
+        let db = self.url.clone();
+        let refused = |detail: String| QueueError::Refused {
+            db: db.clone(),
+            detail,
+        };
+        let here: Option<String> = self.read(|c| {
+            c.query_opt(
+                "SELECT source_sha256 FROM meetings WHERE meeting_id = $1",
+                &[&meeting.meeting_id],
+            )?
+            .map(|r| r.try_get(0))
+            .transpose()
+        })?;
+        match here {
+            Some(sha) if sha == meeting.source_sha256 => return Ok(false),
+            Some(_) => {
+                return Err(refused(format!(
+                    "meeting {} is already here with other content",
+                    meeting.meeting_id
+                )));
+            }
+            None => {}
+        }
+        let info = meeting.info.to_string();
+        let out = self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meetings (meeting_id, title, source_path, source_sha256, kind,
+                                       duration_s, info, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &meeting.meeting_id,
+                    &meeting.title,
+                    &meeting.source_path,
+                    &meeting.source_sha256,
+                    &meeting.kind,
+                    &meeting.duration_s,
+                    &info,
+                    &meeting.created_at,
+                ],
+            )?;
+            let stmt = tx.prepare(
+                "INSERT INTO jobs (job_id, meeting_id, task_type, status, chunk_path, seq, stage,
+                                   priority, model_key, payload, result, attempts, max_attempts,
+                                   last_error, lease_owner, not_before, created_at, started_at,
+                                   finished_at, metrics)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, $15,
+                         $16, $17, $18, $19)",
+            )?;
+            for j in jobs {
+                let payload = j.payload.to_string();
+                let result = j.result.as_ref().map(|v| v.to_string());
+                let metrics = j.metrics.as_ref().map(|v| v.to_string());
+                tx.execute(
+                    &stmt,
+                    &[
+                        &j.job_id,
+                        &meeting.meeting_id,
+                        &j.task_type.as_str(),
+                        &crate::sqlite::copied_status(j),
+                        &j.chunk_path,
+                        &j.seq,
+                        &j.stage,
+                        &j.priority,
+                        &j.model_key,
+                        &payload,
+                        &result,
+                        &j.attempts,
+                        &j.max_attempts,
+                        &j.last_error,
+                        &j.not_before,
+                        &j.created_at,
+                        &j.started_at,
+                        &j.finished_at,
+                        &metrics,
+                    ],
+                )?;
+            }
+            // Ids were given explicitly: new jobs must be numbered after them.
+            tx.execute(
+                "SELECT setval(pg_get_serial_sequence('jobs', 'job_id'),
+                               greatest((SELECT max(job_id) FROM jobs), 1))",
+                &[],
+            )?;
+            for (label, name) in speaker_names {
+                tx.execute(
+                    "INSERT INTO speaker_names (meeting_id, label, name) VALUES ($1, $2, $3)",
+                    &[&meeting.meeting_id, label, name],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO search_stale (meeting_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                &[&meeting.meeting_id],
+            )?;
+            Ok(true)
+        });
+        match out {
+            Err(QueueError::Postgres { detail, .. })
+                if detail.contains(SqlState::UNIQUE_VIOLATION.code()) =>
+            {
+                Err(refused(format!(
+                    "meeting {}: its content or one of its job ids is already here ({detail})",
+                    meeting.meeting_id
+                )))
+            }
+            other => other,
+        }
     }
 }

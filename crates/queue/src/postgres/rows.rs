@@ -15,7 +15,7 @@ use crate::{
 /// Columns of a job row, in the order [`job`] reads them.
 pub(crate) const JOB_COLUMNS: &str = "job_id, meeting_id, task_type, status, chunk_path, seq, \
      model_key, payload, result, attempts, max_attempts, last_error, lease_owner, not_before, \
-     created_at, started_at, finished_at, metrics, stage";
+     created_at, started_at, finished_at, metrics, stage, priority";
 
 /// Columns a claim returns, in the order [`claimed`] reads them.
 pub(crate) const CLAIMED_COLUMNS: &str = "job_id, meeting_id, task_type, chunk_path, seq, stage, \
@@ -95,6 +95,7 @@ pub(crate) fn job(row: &Row, db: &DbUrl) -> Result<JobRow, QueueError> {
         finished_at: r.get(16)?,
         metrics: r.json(17, || what("metrics"))?,
         stage: r.get(18)?,
+        priority: r.get(19)?,
     })
 }
 

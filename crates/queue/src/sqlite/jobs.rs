@@ -80,7 +80,7 @@ fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedJob> {
 
 pub(crate) const JOB_COLUMNS: &str = "job_id, meeting_id, task_type, status, chunk_path, seq, model_key, \
      payload, result, attempts, max_attempts, last_error, lease_owner, not_before, created_at, \
-     started_at, finished_at, metrics, stage";
+     started_at, finished_at, metrics, stage, priority";
 
 pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
     Ok(JobRow {
@@ -103,6 +103,7 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
         finished_at: row.get(16)?,
         metrics: json_col(row, 17, "metrics")?,
         stage: row.get(18)?,
+        priority: row.get(19)?,
     })
 }
 

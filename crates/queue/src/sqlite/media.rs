@@ -66,6 +66,22 @@ impl MediaStore for SqliteQueue {
             .map_err(|e| QueueError::sql(&self.url, e))
     }
 
+    fn media_list(&self) -> Result<Vec<MediaRef>, QueueError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, sha256, size FROM media_files ORDER BY name")
+            .map_err(|e| QueueError::sql(&self.url, e))?;
+        stmt.query_map([], |r| {
+            Ok(MediaRef {
+                name: r.get(0)?,
+                sha256: r.get(1)?,
+                size: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| QueueError::sql(&self.url, e))
+    }
+
     fn fetch_media(&self, media: &MediaRef, dest: &Path) -> Result<(), QueueError> {
         let mut out = BlobWriter::create(dest)?;
         let mut stmt = self

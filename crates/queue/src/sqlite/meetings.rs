@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::SqliteQueue;
 use super::jobs::insert_job;
 use crate::backend::{Meetings, Store};
-use crate::{Inserted, MeetingRow, NewJob, NewMeeting, QueueError};
+use crate::{Inserted, JobRow, MeetingRow, NewJob, NewMeeting, QueueError};
 
 const MEETING_COLUMNS: &str =
     "meeting_id, title, source_path, source_sha256, kind, duration_s, info, created_at";
@@ -145,6 +145,15 @@ impl Meetings for SqliteQueue {
         })
     }
 
+    fn copy_meeting(
+        &mut self,
+        meeting: &MeetingRow,
+        jobs: &[JobRow],
+        speaker_names: &[(String, String)],
+    ) -> Result<bool, QueueError> {
+        self.copy_meeting_impl(meeting, jobs, speaker_names)
+    }
+
     fn meeting(&self, meeting_id: &str) -> Result<Option<MeetingRow>, QueueError> {
         let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE meeting_id = ?1");
         self.conn
@@ -202,5 +211,130 @@ impl Meetings for SqliteQueue {
         stmt.query_map([cutoff], |r| r.get(0))
             .and_then(|rows| rows.collect())
             .map_err(|e| QueueError::sql(&self.url, e))
+    }
+}
+
+impl SqliteQueue {
+    /// [`Meetings::copy_meeting`].
+    pub(super) fn copy_meeting_impl(
+        &mut self,
+        meeting: &MeetingRow,
+        jobs: &[JobRow],
+        speaker_names: &[(String, String)],
+    ) -> Result<bool, QueueError> {
+        self.write(|tx, db| {
+            let sql = |e| QueueError::sql(db, e);
+            let refused = |detail: String| QueueError::Refused {
+                db: db.clone(),
+                detail,
+            };
+            let here: Option<String> = tx
+                .query_row(
+                    "SELECT source_sha256 FROM meetings WHERE meeting_id = ?1",
+                    [&meeting.meeting_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql)?;
+            match here {
+                Some(sha) if sha == meeting.source_sha256 => return Ok(false),
+                Some(_) => {
+                    return Err(refused(format!(
+                        "meeting {} is already here with other content",
+                        meeting.meeting_id
+                    )));
+                }
+                None => {}
+            }
+            tx.execute(
+                "INSERT INTO meetings (meeting_id, title, source_path, source_sha256, kind,
+                                       duration_s, info, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    meeting.meeting_id,
+                    meeting.title,
+                    meeting.source_path,
+                    meeting.source_sha256,
+                    meeting.kind,
+                    meeting.duration_s,
+                    meeting.info.to_string(),
+                    meeting.created_at
+                ],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    refused(format!(
+                        "meeting {}: its content is already here under another id",
+                        meeting.meeting_id
+                    ))
+                }
+                e => sql(e),
+            })?;
+            for j in jobs {
+                let status = copied_status(j);
+                tx.execute(
+                    "INSERT INTO jobs (job_id, meeting_id, task_type, status, chunk_path, seq,
+                                       stage, priority, model_key, payload, result, attempts,
+                                       max_attempts, last_error, lease_owner, not_before,
+                                       created_at, started_at, finished_at, metrics)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                             ?16, ?17, ?18, ?19, ?20)",
+                    params![
+                        j.job_id,
+                        meeting.meeting_id,
+                        j.task_type.as_str(),
+                        status,
+                        j.chunk_path,
+                        j.seq,
+                        j.stage,
+                        j.priority,
+                        j.model_key,
+                        j.payload.to_string(),
+                        j.result.as_ref().map(|v| v.to_string()),
+                        j.attempts,
+                        j.max_attempts,
+                        j.last_error,
+                        Option::<String>::None,
+                        j.not_before,
+                        j.created_at,
+                        j.started_at,
+                        j.finished_at,
+                        j.metrics.as_ref().map(|v| v.to_string()),
+                    ],
+                )
+                .map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(f, _)
+                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        refused(format!("job id {} is taken here", j.job_id))
+                    }
+                    e => sql(e),
+                })?;
+            }
+            for (label, name) in speaker_names {
+                tx.execute(
+                    "INSERT INTO speaker_names (meeting_id, label, name) VALUES (?1, ?2, ?3)",
+                    params![meeting.meeting_id, label, name],
+                )
+                .map_err(sql)?;
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO search_stale (meeting_id) VALUES (?1)",
+                [&meeting.meeting_id],
+            )
+            .map_err(sql)?;
+            Ok(true)
+        })
+    }
+}
+
+/// A copied job's status: a lease held in another database means nothing here, so a job that
+/// was PROCESSING there is PENDING here.
+pub(crate) fn copied_status(j: &JobRow) -> &'static str {
+    match j.status {
+        nightshift_core::JobStatus::Processing => "PENDING",
+        s => s.as_str(),
     }
 }

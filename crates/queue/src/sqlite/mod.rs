@@ -23,6 +23,7 @@ use std::time::Duration;
 use crate::backend::Store;
 use crate::{Clock, DbUrl, QueueError, QueueOptions};
 
+pub(crate) use meetings::copied_status;
 pub use schema::SCHEMA_VERSION;
 
 /// One connection to a SQLite queue. Cheap to open; open one per thread or process.
