@@ -4,7 +4,7 @@ use nightshift_core::{JobStatus, TaskType};
 use postgres::Transaction;
 use postgres::types::ToSql;
 
-use super::rows::{self, CLAIMED_COLUMNS, JOB_COLUMNS};
+use super::rows::{self, JOB_COLUMNS};
 use super::{NOW, PgQueue};
 use crate::backend::{Jobs, Meetings};
 use crate::{
@@ -15,10 +15,26 @@ const CLAIM_SQL: &str = include_str!("../../queries/postgres/claim.sql");
 const REQUEUE_SQL: &str = include_str!("../../queries/postgres/requeue_expired.sql");
 const READY_GROUPS_SQL: &str = include_str!("../../queries/postgres/ready_groups.sql");
 
+/// The runner's heartbeat and its jobs' leases in one statement. $1 test clock, $2 owner,
+/// $3 lease seconds.
+const HEARTBEAT_SQL: &str = "WITH t AS (SELECT coalesce($1::float8, extract(epoch from now())::float8) AS now),
+     r AS (UPDATE runners SET heartbeat_at = (SELECT now FROM t) WHERE runner_id = $2)
+UPDATE jobs SET lease_expires_at = (SELECT now FROM t) + $3::float8
+WHERE lease_owner = $2 AND status = 'PROCESSING'";
+
+/// Mark a held job COMPLETED with its result. $1 test clock, $2 job, $3 owner, $4 result,
+/// $5 metrics.
+const COMPLETE_SQL: &str = "UPDATE jobs SET status = 'COMPLETED', result = $4, metrics = $5,
+        finished_at = coalesce($1::float8, extract(epoch from now())::float8),
+        last_error = NULL, lease_owner = NULL, lease_expires_at = NULL
+ WHERE job_id = $2 AND lease_owner = $3 AND status = 'PROCESSING'
+ RETURNING meeting_id";
+
 impl Jobs for PgQueue {
     fn enqueue(&mut self, meeting_id: &str, job: &NewJob) -> Result<i64, QueueError> {
         let now = self.clock_param();
-        self.write(|tx| insert_job(tx, now, meeting_id, job))
+        let insert = self.prepared(INSERT_JOB_SQL)?;
+        self.write(|tx| insert_job_with(tx, &insert, now, meeting_id, job))
     }
 
     fn claim(
@@ -26,7 +42,12 @@ impl Jobs for PgQueue {
         owner: &str,
         filter: &ClaimFilter,
     ) -> Result<Option<ClaimedJob>, QueueError> {
-        Ok(self.claim_batch(owner, filter, 1)?.pop())
+        // One statement is atomic on its own: no transaction, one round trip.
+        let stmt = self.prepared(CLAIM_SQL)?;
+        let (now, lease) = (self.clock_param(), self.lease_s());
+        let task = filter.task_type.map(|t| t.as_str());
+        let row = self.read(|c| c.query_opt(&stmt, &[&now, &owner, &lease, &task, &filter.model_key]))?;
+        row.map(|r| rows::claimed(&r, &self.url)).transpose()
     }
 
     fn claim_batch(
@@ -38,8 +59,8 @@ impl Jobs for PgQueue {
         let now = self.clock_param();
         let lease = self.lease_s();
         let task = filter.task_type.map(|t| t.as_str());
+        let stmt = self.prepared(CLAIM_SQL)?;
         let rows = self.write(|tx| {
-            let stmt = tx.prepare(CLAIM_SQL)?;
             let mut out = Vec::new();
             while out.len() < max {
                 match tx.query_opt(&stmt, &[&now, &owner, &lease, &task, &filter.model_key])? {
@@ -49,26 +70,13 @@ impl Jobs for PgQueue {
             }
             Ok(out)
         })?;
-        debug_assert!(CLAIMED_COLUMNS.split(',').count() == 12);
         rows::all(&rows, &self.url, rows::claimed)
     }
 
     fn heartbeat(&mut self, owner: &str) -> Result<usize, QueueError> {
-        let now = self.clock_param();
-        let lease = self.lease_s();
-        let held = self.write(|tx| {
-            tx.execute(
-                &format!("UPDATE runners SET heartbeat_at = {NOW} WHERE runner_id = $2"),
-                &[&now, &owner],
-            )?;
-            tx.execute(
-                &format!(
-                    "UPDATE jobs SET lease_expires_at = {NOW} + $3::float8
-                     WHERE lease_owner = $2 AND status = 'PROCESSING'"
-                ),
-                &[&now, &owner, &lease],
-            )
-        })?;
+        let stmt = self.prepared(HEARTBEAT_SQL)?;
+        let (now, lease) = (self.clock_param(), self.lease_s());
+        let held = self.read(|c| c.execute(&stmt, &[&now, &owner, &lease]))?;
         Ok(held as usize)
     }
 
@@ -83,25 +91,21 @@ impl Jobs for PgQueue {
     ) -> Result<(), QueueError> {
         let now = self.clock_param();
         let (result, metrics) = (result.to_string(), metrics.to_string());
+        let stmt = self.prepared(COMPLETE_SQL)?;
+        let insert = self.prepared(INSERT_JOB_SQL)?;
         let done = self.write(|tx| {
-            let meeting = tx.query_opt(
-                &format!(
-                    "UPDATE jobs SET status = 'COMPLETED', result = $4, metrics = $5,
-                            finished_at = {NOW}, last_error = NULL, lease_owner = NULL,
-                            lease_expires_at = NULL
-                     WHERE job_id = $2 AND lease_owner = $3 AND status = 'PROCESSING'
-                     RETURNING meeting_id"
-                ),
-                &[&now, &job_id, &owner, &result, &metrics],
-            )?;
+            let meeting = tx.query_opt(&stmt, &[&now, &job_id, &owner, &result, &metrics])?;
             let Some(meeting) = meeting else {
                 return Ok(false);
             };
             let meeting_id: String = meeting.try_get(0)?;
             for job in follow_ups {
-                insert_job(tx, now, &meeting_id, job)?;
+                insert_job_with(tx, &insert, now, &meeting_id, job)?;
             }
-            super::search::insert_passages(tx, &meeting_id, job_id, passages)?;
+            // A job completes once, so a job with nothing to index has nothing to replace.
+            if !passages.is_empty() {
+                super::search::insert_passages(tx, &meeting_id, job_id, passages)?;
+            }
             Ok(true)
         })?;
         if done {
@@ -296,9 +300,26 @@ impl PgQueue {
     }
 }
 
+const INSERT_JOB_SQL: &str = "INSERT INTO jobs (meeting_id, task_type, chunk_path, seq, stage,
+        priority, model_key, payload, max_attempts, created_at)
+ VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($1::float8, extract(epoch from now())::float8))
+ RETURNING job_id";
+
 /// Insert one job; `now` is the test clock or `None` for the server's.
 pub(crate) fn insert_job(
     tx: &mut Transaction<'_>,
+    now: Option<f64>,
+    meeting_id: &str,
+    job: &NewJob,
+) -> Result<i64, postgres::Error> {
+    let stmt = tx.prepare(INSERT_JOB_SQL)?;
+    insert_job_with(tx, &stmt, now, meeting_id, job)
+}
+
+/// [`insert_job`] with the statement already prepared.
+fn insert_job_with(
+    tx: &mut Transaction<'_>,
+    stmt: &postgres::Statement,
     now: Option<f64>,
     meeting_id: &str,
     job: &NewJob,
@@ -316,14 +337,5 @@ pub(crate) fn insert_job(
         &payload,
         &job.max_attempts,
     ];
-    tx.query_one(
-        &format!(
-            "INSERT INTO jobs (meeting_id, task_type, chunk_path, seq, stage, priority, model_key,
-                               payload, max_attempts, created_at)
-             VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, {NOW})
-             RETURNING job_id"
-        ),
-        &params,
-    )?
-    .try_get(0)
+    tx.query_one(stmt, &params)?.try_get(0)
 }

@@ -21,10 +21,11 @@ mod search;
 mod speakers;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, NoTls, Statement, Transaction};
 
 use crate::backend::Store;
 use crate::{Clock, DbUrl, QueueError, QueueOptions, system_clock};
@@ -43,6 +44,8 @@ const WRITE_ATTEMPTS: usize = 5;
 /// One connection to a PostgreSQL queue.
 pub struct PgQueue {
     client: RefCell<Client>,
+    /// Hot statements prepared once per connection (a claim is then one round trip).
+    statements: RefCell<HashMap<&'static str, Statement>>,
     config: postgres::Config,
     url: DbUrl,
     opts: QueueOptions,
@@ -79,6 +82,7 @@ impl PgQueue {
         let skew_s = server_now - (system_clock())();
         Ok(PgQueue {
             client: RefCell::new(client),
+            statements: RefCell::new(HashMap::new()),
             config,
             url: db,
             opts,
@@ -106,8 +110,19 @@ impl PgQueue {
         let mut client = self.client.borrow_mut();
         if client.is_closed() {
             *client = connect(&self.config, &self.url)?;
+            self.statements.borrow_mut().clear();
         }
         Ok(client)
+    }
+
+    /// `sql` prepared on this connection, once.
+    pub(crate) fn prepared(&self, sql: &'static str) -> Result<Statement, QueueError> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let stmt = self.read(|c| c.prepare(sql))?;
+        self.statements.borrow_mut().insert(sql, stmt.clone());
+        Ok(stmt)
     }
 
     /// Run `f` in a transaction and commit; retried whole on deadlock or serialization failure.

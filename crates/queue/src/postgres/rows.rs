@@ -17,10 +17,6 @@ pub(crate) const JOB_COLUMNS: &str = "job_id, meeting_id, task_type, status, chu
      model_key, payload, result, attempts, max_attempts, last_error, lease_owner, not_before, \
      created_at, started_at, finished_at, metrics, stage, priority";
 
-/// Columns a claim returns, in the order [`claimed`] reads them.
-pub(crate) const CLAIMED_COLUMNS: &str = "job_id, meeting_id, task_type, chunk_path, seq, stage, \
-     priority, model_key, payload, attempts, max_attempts, lease_expires_at";
-
 pub(crate) const MEETING_COLUMNS: &str =
     "meeting_id, title, source_path, source_sha256, kind, duration_s, info, created_at";
 
@@ -99,6 +95,7 @@ pub(crate) fn job(row: &Row, db: &DbUrl) -> Result<JobRow, QueueError> {
     })
 }
 
+/// A row of `queries/postgres/claim.sql`'s RETURNING list.
 pub(crate) fn claimed(row: &Row, db: &DbUrl) -> Result<ClaimedJob, QueueError> {
     let r = Reader { row, db };
     let (job_id, meeting_id): (i64, String) = (r.get(0)?, r.get(1)?);
