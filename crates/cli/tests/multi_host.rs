@@ -363,6 +363,22 @@ fn three_hosts_drain_one_postgres_queue_through_a_kill_and_match_a_single_host_r
         );
     }
 
+    // `doctor` on a host says the shared database is reachable, and what to fix when not.
+    let doctor = cmd(&hosts[2], Some(&db.url)).arg("doctor").output().unwrap();
+    let report = stdout(&doctor);
+    assert!(report.contains("reachable, schema v"), "{report}");
+    assert!(!report.contains(&pg_admin_url()), "the password is shown: {report}");
+    let down = cmd(&hosts[2], Some("postgres://nightshift:pw@127.0.0.1:1/x"))
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let report = stdout(&down) + &stderr(&down);
+    assert!(!down.status.success(), "{report}");
+    assert!(
+        report.contains("cannot reach the database") && report.contains("NIGHTSHIFT_DB"),
+        "{report}"
+    );
+
     // `db migrate`: the three-host queue back to a SQLite file, and the single host's SQLite
     // home through PostgreSQL and back; a re-run copies nothing twice.
     let back = work.path().join("from-postgres.db");
