@@ -364,10 +364,16 @@ fn three_hosts_drain_one_postgres_queue_through_a_kill_and_match_a_single_host_r
     }
 
     // `doctor` on a host says the shared database is reachable, and what to fix when not.
-    let doctor = cmd(&hosts[2], Some(&db.url)).arg("doctor").output().unwrap();
+    let doctor = cmd(&hosts[2], Some(&db.url))
+        .arg("doctor")
+        .output()
+        .unwrap();
     let report = stdout(&doctor);
     assert!(report.contains("reachable, schema v"), "{report}");
-    assert!(!report.contains(&pg_admin_url()), "the password is shown: {report}");
+    assert!(
+        !report.contains(&pg_admin_url()),
+        "the password is shown: {report}"
+    );
     let down = cmd(&hosts[2], Some("postgres://nightshift:pw@127.0.0.1:1/x"))
         .arg("doctor")
         .output()

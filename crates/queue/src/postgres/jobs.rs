@@ -17,7 +17,8 @@ const READY_GROUPS_SQL: &str = include_str!("../../queries/postgres/ready_groups
 
 /// The runner's heartbeat and its jobs' leases in one statement. $1 test clock, $2 owner,
 /// $3 lease seconds.
-const HEARTBEAT_SQL: &str = "WITH t AS (SELECT coalesce($1::float8, extract(epoch from now())::float8) AS now),
+const HEARTBEAT_SQL: &str =
+    "WITH t AS (SELECT coalesce($1::float8, extract(epoch from now())::float8) AS now),
      r AS (UPDATE runners SET heartbeat_at = (SELECT now FROM t) WHERE runner_id = $2)
 UPDATE jobs SET lease_expires_at = (SELECT now FROM t) + $3::float8
 WHERE lease_owner = $2 AND status = 'PROCESSING'";
@@ -46,7 +47,8 @@ impl Jobs for PgQueue {
         let stmt = self.prepared(CLAIM_SQL)?;
         let (now, lease) = (self.clock_param(), self.lease_s());
         let task = filter.task_type.map(|t| t.as_str());
-        let row = self.read(|c| c.query_opt(&stmt, &[&now, &owner, &lease, &task, &filter.model_key]))?;
+        let row =
+            self.read(|c| c.query_opt(&stmt, &[&now, &owner, &lease, &task, &filter.model_key]))?;
         row.map(|r| rows::claimed(&r, &self.url)).transpose()
     }
 
