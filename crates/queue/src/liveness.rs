@@ -75,3 +75,18 @@ pub fn process_alive(pid: u32, proc_start: u64) -> bool {
         None => true,
     }
 }
+
+/// Which of this host's registered runners `(runner_id, boot_id, pid, proc_start)` are dead:
+/// from an earlier boot, or whose process is gone. `me` never is.
+pub(crate) fn dead_runners(
+    runners: Vec<(String, String, u32, u64)>,
+    me: &RunnerIdentity,
+) -> Vec<String> {
+    runners
+        .into_iter()
+        .filter(|(id, boot, pid, start)| {
+            id != &me.runner_id && (boot != &me.boot_id || !process_alive(*pid, *start))
+        })
+        .map(|(id, ..)| id)
+        .collect()
+}

@@ -231,3 +231,37 @@ pub struct LeaseDenied {
     pub held_by_others_bytes: u64,
     pub holders: Vec<GpuLease>,
 }
+
+impl LeaseDenied {
+    /// Whether `bytes` more fit `budget_bytes` next to `others` (the live leases of everyone
+    /// else): `Err` says who is in the way.
+    pub(crate) fn check(
+        others: Vec<GpuLease>,
+        bytes: u64,
+        budget_bytes: u64,
+    ) -> Result<(), LeaseDenied> {
+        let held: u64 = others.iter().map(|l| l.bytes).sum();
+        if held.saturating_add(bytes) > budget_bytes {
+            Err(LeaseDenied {
+                held_by_others_bytes: held,
+                holders: others,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The status a `fail` statement returned: `None` means the runner no longer held the job.
+pub(crate) fn failed_status(
+    job_id: i64,
+    status: Option<String>,
+) -> Result<JobStatus, crate::QueueError> {
+    let status = status.ok_or(crate::QueueError::LeaseLost { job_id })?;
+    status.parse().map_err(
+        |e: nightshift_core::UnknownName| crate::QueueError::BadRow {
+            job_id,
+            detail: e.to_string(),
+        },
+    )
+}

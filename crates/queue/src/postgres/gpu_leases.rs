@@ -29,12 +29,8 @@ impl GpuLeases for PgQueue {
                 .into_iter()
                 .filter(|l| l.holder != holder)
                 .collect();
-            let held: u64 = others.iter().map(|l| l.bytes).sum();
-            if held.saturating_add(bytes) > budget_bytes {
-                return Ok(Err(LeaseDenied {
-                    held_by_others_bytes: held,
-                    holders: others,
-                }));
+            if let Err(denied) = LeaseDenied::check(others, bytes, budget_bytes) {
+                return Ok(Err(denied));
             }
             tx.execute(
                 &format!(

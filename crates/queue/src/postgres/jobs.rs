@@ -144,13 +144,7 @@ impl Jobs for PgQueue {
             .map(|r| r.try_get(0))
             .transpose()
         })?;
-        let status = status.ok_or(QueueError::LeaseLost { job_id })?;
-        status
-            .parse()
-            .map_err(|e: nightshift_core::UnknownName| QueueError::BadRow {
-                job_id,
-                detail: e.to_string(),
-            })
+        crate::types::failed_status(job_id, status)
     }
 
     fn release(&mut self, job_id: i64, owner: &str) -> Result<(), QueueError> {

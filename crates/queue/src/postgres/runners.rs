@@ -3,7 +3,8 @@
 
 use super::{NOW, PgQueue};
 use crate::backend::Runners;
-use crate::{QueueError, RunnerIdentity, process_alive};
+use crate::liveness::dead_runners;
+use crate::{QueueError, RunnerIdentity};
 
 impl Runners for PgQueue {
     fn register_runner(&mut self, me: &RunnerIdentity) -> Result<(), QueueError> {
@@ -47,17 +48,12 @@ impl Runners for PgQueue {
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
             .collect()
         })?;
-        let dead: Vec<String> = runners
+        let runners = runners
             .into_iter()
-            .filter(|(id, boot, pid, start)| {
-                id != &me.runner_id
-                    && (boot != &me.boot_id
-                        || !process_alive(u32::try_from(*pid).unwrap_or(0), *start as u64))
-            })
-            .map(|(id, ..)| id)
+            .map(|(id, boot, pid, start)| (id, boot, u32::try_from(pid).unwrap_or(0), start as u64))
             .collect();
         let mut moved = 0;
-        for runner in dead {
+        for runner in dead_runners(runners, me) {
             moved += self.requeue_owner(&runner)?;
             self.unregister_runner(&runner)?;
         }

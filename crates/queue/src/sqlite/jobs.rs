@@ -258,13 +258,7 @@ impl Jobs for SqliteQueue {
             .optional()
             .map_err(|e| QueueError::sql(p, e))
         })?;
-        let status = status.ok_or(QueueError::LeaseLost { job_id })?;
-        status
-            .parse()
-            .map_err(|e: nightshift_core::UnknownName| QueueError::BadRow {
-                job_id,
-                detail: e.to_string(),
-            })
+        crate::types::failed_status(job_id, status)
     }
 
     /// Give a held job back untouched (e.g. Ctrl-C before it started): PENDING again, and the

@@ -4,7 +4,8 @@ use rusqlite::params;
 
 use super::SqliteQueue;
 use crate::backend::{Runners, Store};
-use crate::{QueueError, RunnerIdentity, process_alive};
+use crate::liveness::dead_runners;
+use crate::{QueueError, RunnerIdentity};
 
 impl Runners for SqliteQueue {
     /// Record this runner so others can tell whether it is alive.
@@ -51,15 +52,8 @@ impl Runners for SqliteQueue {
             .and_then(|rows| rows.collect())
             .map_err(|e| QueueError::sql(&self.url, e))?
         };
-        let dead: Vec<String> = runners
-            .into_iter()
-            .filter(|(id, boot, pid, start)| {
-                id != &me.runner_id && (boot != &me.boot_id || !process_alive(*pid, *start))
-            })
-            .map(|(id, ..)| id)
-            .collect();
         let mut moved = 0;
-        for runner in dead {
+        for runner in dead_runners(runners, me) {
             moved += self.requeue_owner(&runner)?;
             self.unregister_runner(&runner)?;
         }
