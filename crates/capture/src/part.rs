@@ -61,6 +61,11 @@ impl PartWriter {
         Ok(())
     }
 
+    /// Samples appended since the last flush.
+    pub fn unflushed(&self) -> u64 {
+        self.samples - self.flushed
+    }
+
     /// Make everything appended so far durable and visible to a reader.
     pub fn flush(&mut self) -> Result<(), CaptureError> {
         if self.flushed == self.samples {

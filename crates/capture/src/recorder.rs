@@ -96,6 +96,7 @@ pub fn record(
     };
     let mut stats = RecordStats::default();
     let mut last_flush = Instant::now();
+    let flush_samples = (opts.flush_every.as_secs_f64() * f64::from(crate::RATE)) as u64;
     let mut progress = Progress::default();
     let failure = loop {
         let samples = match next_block(source, stop, &mut stats) {
@@ -114,7 +115,9 @@ pub fn record(
                 stats.chunks += 1;
             }
         }
-        if last_flush.elapsed() >= opts.flush_every {
+        // Every `flush_every` of wall time, and of audio: a source faster than real time (a
+        // file at --speed 4) must not hold more than that much audio unflushed either.
+        if last_flush.elapsed() >= opts.flush_every || open.part.unflushed() >= flush_samples {
             open.part.flush()?;
             last_flush = Instant::now();
         }

@@ -405,6 +405,29 @@ fn three_hosts_drain_one_postgres_queue_through_a_kill_and_match_a_single_host_r
     migrate(&single, &via.url, &round_url);
     assert_eq!(documents(&single, Some(&round_url)), expected);
     assert_eq!(documents(&single, Some(&via.url)), expected);
+
+    // `rm` on any host drops the meeting's stored media too.
+    let media = |url: &str| query(url, "SELECT count(*) FROM media_files")[0].get::<_, i64>(0);
+    let before = media(&db.url);
+    let status: Value = serde_json::from_str(&run_ok(
+        cmd(&hosts[1], Some(&db.url)).args(["status", "--json"]),
+    ))
+    .unwrap();
+    let m2 = status["meetings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["title"] == "m2")
+        .expect("meeting m2")["meeting_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    run_ok(cmd(&hosts[1], Some(&db.url)).args(["rm", &m2]));
+    let after = media(&db.url);
+    assert!(
+        after < before,
+        "rm left the media store at {after} of {before} files"
+    );
 }
 
 fn migrate(env: &Env, from: &str, to: &str) -> String {

@@ -395,6 +395,10 @@ pub trait MediaStore {
     /// Every stored file, by name.
     fn media_list(&self) -> Result<Vec<MediaRef>, QueueError>;
 
+    /// Drop these names (a removed meeting's files), and the parts no remaining name uses, in
+    /// one transaction. Returns how many names were stored.
+    fn forget_media(&mut self, names: &[String]) -> Result<usize, QueueError>;
+
     /// Write the stored file to `dest` (through a temp file, checked against its size and
     /// hash before it is renamed into place).
     fn fetch_media(&self, media: &MediaRef, dest: &Path) -> Result<(), QueueError>;

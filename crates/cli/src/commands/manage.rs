@@ -30,8 +30,20 @@ pub fn cancel(home: &Home, meeting: &str) -> Result<ExitCode> {
 
 pub fn rm(home: &Home, meeting: &str) -> Result<ExitCode> {
     let mut queue = super::open_existing(home)?;
-    let id = queue.resolve_meeting(meeting)?.meeting_id;
+    let m = queue.resolve_meeting(meeting)?;
+    let id = m.meeting_id;
     let orphans = queue.remove_meeting(&id)?;
+    // The media store's copies (hosts sharing a database): the chunks no other meeting uses,
+    // and the source unless another meeting was made from the same path.
+    let mut stored = orphans.clone();
+    if !queue
+        .meetings()?
+        .iter()
+        .any(|o| o.source_path == m.source_path)
+    {
+        stored.push(m.source_path);
+    }
+    queue.forget_media(&stored)?;
     let chunks_dir = home.chunks_dir();
     let mut removed = 0;
     for path in orphans {

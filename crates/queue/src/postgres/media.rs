@@ -94,6 +94,26 @@ impl MediaStore for PgQueue {
         })
     }
 
+    fn forget_media(&mut self, names: &[String]) -> Result<usize, QueueError> {
+        // Data-modifying CTEs see the same snapshot: the parts check excludes the names being
+        // dropped explicitly rather than seeing them gone.
+        let forgotten: i64 = self.write(|tx| {
+            tx.query_one(
+                "WITH gone AS (DELETE FROM media_files WHERE name = ANY($1) RETURNING sha256),
+                      parts AS (DELETE FROM media_parts p
+                                USING (SELECT DISTINCT sha256 FROM gone) g
+                                WHERE p.sha256 = g.sha256
+                                  AND NOT EXISTS (SELECT 1 FROM media_files f
+                                                  WHERE f.sha256 = g.sha256
+                                                    AND f.name <> ALL($1)))
+                 SELECT count(*) FROM gone",
+                &[&names],
+            )?
+            .try_get(0)
+        })?;
+        Ok(forgotten as usize)
+    }
+
     fn fetch_media(&self, media: &MediaRef, dest: &Path) -> Result<(), QueueError> {
         let mut out = BlobWriter::create(dest)?;
         let count: i64 = self.read(|c| {

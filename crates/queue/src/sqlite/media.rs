@@ -82,6 +82,32 @@ impl MediaStore for SqliteQueue {
         .map_err(|e| QueueError::sql(&self.url, e))
     }
 
+    fn forget_media(&mut self, names: &[String]) -> Result<usize, QueueError> {
+        self.write(|tx, db| {
+            let sql = |e| QueueError::sql(db, e);
+            let mut forgotten = 0;
+            for name in names {
+                let sha: Option<String> = tx
+                    .query_row(
+                        "DELETE FROM media_files WHERE name = ?1 RETURNING sha256",
+                        [name],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                let Some(sha) = sha else { continue };
+                forgotten += 1;
+                tx.execute(
+                    "DELETE FROM media_parts WHERE sha256 = ?1
+                       AND NOT EXISTS (SELECT 1 FROM media_files WHERE sha256 = ?1)",
+                    [&sha],
+                )
+                .map_err(sql)?;
+            }
+            Ok(forgotten)
+        })
+    }
+
     fn fetch_media(&self, media: &MediaRef, dest: &Path) -> Result<(), QueueError> {
         let mut out = BlobWriter::create(dest)?;
         let mut stmt = self

@@ -273,7 +273,8 @@ fn meeting_page(web: &Web, id: &str, query: &str) -> Result<Answer> {
     let extras = pages::MeetingExtras {
         kind: m.kind.clone(),
         state: nightshift_pipeline::transcript::meeting_state(&m, &jobs).to_string(),
-        media_ok: std::path::Path::new(&m.source_path).is_file(),
+        media_ok: std::path::Path::new(&m.source_path).is_file()
+            || queue.media(&m.source_path)?.is_some(),
         failed,
         start_at: param(query, "t")
             .and_then(|t| t.parse::<f64>().ok())
@@ -283,11 +284,11 @@ fn meeting_page(web: &Web, id: &str, query: &str) -> Result<Answer> {
 }
 
 fn recording(web: &Web, id: &str, range: Option<&str>) -> Result<Answer> {
-    let m = meeting_row(&queue(web)?, id)?;
-    Ok(media::serve_file(
-        std::path::Path::new(&m.source_path),
-        range,
-    ))
+    let queue = queue(web)?;
+    let m = meeting_row(&queue, id)?;
+    // Added on another host sharing the database: played from the media store's copy.
+    let path = nightshift_pipeline::media_store::readable(&web.home, &queue, &m.source_path);
+    Ok(media::serve_file(&path, range))
 }
 
 fn export(web: &Web, id: &str, fmt: &str) -> Result<Answer> {
