@@ -49,8 +49,16 @@ impl Home {
         if let Some(db) = &self.db {
             return Ok(db.clone());
         }
-        match crate::config::Config::load(self)?.queue.url {
-            Some(text) => DbUrl::parse(&text).map_err(|e| {
+        self.db_url_in(&crate::config::Config::load(self)?)
+    }
+
+    /// [`Home::db_url`] with this home's config already read.
+    pub fn db_url_in(&self, config: &crate::config::Config) -> Result<DbUrl> {
+        if let Some(db) = &self.db {
+            return Ok(db.clone());
+        }
+        match &config.queue.url {
+            Some(text) => DbUrl::parse(text).map_err(|e| {
                 anyhow::anyhow!(
                     "{}: [queue] url: {e}",
                     self.root.join("config.toml").display()

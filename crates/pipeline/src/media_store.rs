@@ -23,19 +23,25 @@ pub fn in_database(home: &Home) -> Result<bool> {
     Ok(match config.queue.media {
         Some(MediaMode::Database) => true,
         Some(MediaMode::Local) => false,
-        None => home.db_url()?.is_postgres(),
+        None => home.db_url_in(&config)?.is_postgres(),
     })
 }
 
-/// Store `file` in the database under its own path, when media live there; a no-op otherwise.
-pub fn publish(home: &Home, queue: &mut Queue, file: &Path) -> Result<()> {
+/// Store each file in the database under its own path, when media live there; a no-op
+/// otherwise.
+pub fn publish<'a>(
+    home: &Home,
+    queue: &mut Queue,
+    files: impl IntoIterator<Item = &'a Path>,
+) -> Result<()> {
     if !in_database(home)? {
         return Ok(());
     }
-    let name = file.to_string_lossy();
-    queue
-        .put_media(&name, file)
-        .with_context(|| format!("{}: storing it in the media store", file.display()))?;
+    for file in files {
+        queue
+            .put_media(&file.to_string_lossy(), file)
+            .with_context(|| format!("{}: storing it in the media store", file.display()))?;
+    }
     Ok(())
 }
 

@@ -120,12 +120,9 @@ pub fn add_file(
     ));
     // Hosts that share only the queue read the chunks and the source (scenes, events and
     // playback decode it) from the media store: stored before any job naming them exists.
-    for job in &jobs {
-        if let Some(chunk) = &job.chunk_path {
-            crate::media_store::publish(home, queue, Path::new(chunk))?;
-        }
-    }
-    crate::media_store::publish(home, queue, Path::new(&meeting.source_path))?;
+    let chunks = jobs.iter().filter_map(|j| j.chunk_path.as_deref());
+    let files = chunks.chain([meeting.source_path.as_str()]).map(Path::new);
+    crate::media_store::publish(home, queue, files)?;
     match queue.insert_meeting(&meeting, &jobs)? {
         Inserted::Created(id) => {
             tracing::info!(meeting = %id, chunks = jobs.len(), duration_s = ingested.duration_s, "added {name}");

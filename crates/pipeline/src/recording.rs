@@ -219,7 +219,7 @@ pub fn recover(home: &Home, queue: &mut Queue) -> Result<usize> {
             match nightshift_capture::recover_part(path, *index, end_samples, &home.chunks_dir()) {
                 Ok(Some(chunk)) => {
                     end_samples = chunk.offset_samples + chunk.len_samples;
-                    crate::media_store::publish(home, queue, &chunk.path)?;
+                    crate::media_store::publish(home, queue, [chunk.path.as_path()])?;
                     tracing::info!(
                         meeting = %m.meeting_id,
                         "recovered {:.1} s of an interrupted recording",

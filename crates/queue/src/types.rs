@@ -134,6 +134,22 @@ pub struct NewMeeting {
     pub info: serde_json::Value,
 }
 
+impl NewMeeting {
+    /// The row it becomes, created at `created_at`.
+    pub(crate) fn row(&self, created_at: f64) -> MeetingRow {
+        MeetingRow {
+            meeting_id: self.meeting_id.clone(),
+            title: self.title.clone(),
+            source_path: self.source_path.clone(),
+            source_sha256: self.source_sha256.clone(),
+            kind: self.kind.clone(),
+            duration_s: self.duration_s,
+            info: self.info.clone(),
+            created_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MeetingRow {
     pub meeting_id: String,

@@ -42,8 +42,17 @@ fn migrate(home: &Home, from: &str, to: &str) -> Result<ExitCode> {
     let mut dst = Queue::open(&to)?;
     let mut tally = Tally::default();
     let meetings = src.meetings()?;
+    // Files the jobs name, for a shared target's media store.
+    let mut named = BTreeSet::new();
     for (i, m) in meetings.iter().enumerate() {
         let jobs = src.jobs_of(&m.meeting_id)?;
+        named.insert(m.source_path.clone());
+        for j in &jobs {
+            named.extend(j.chunk_path.clone());
+            if let Some(result) = &j.result {
+                file_paths(result, &mut named);
+            }
+        }
         let names = src.speaker_names(&m.meeting_id)?;
         if dst.copy_meeting(m, &jobs, &names)? {
             tally.meetings += 1;
@@ -68,7 +77,7 @@ fn migrate(home: &Home, from: &str, to: &str) -> Result<ExitCode> {
     }
     copy_media(home, &src, &mut dst, &mut tally)?;
     if to.is_postgres() {
-        publish_local_files(&src, &mut dst, &meetings, &mut tally)?;
+        publish_local_files(&mut dst, named, &mut tally)?;
     }
     println!(
         "{from} → {to}: {} meetings copied ({} jobs), {} already there; {} voices; media {} files ({:.1} MiB)",
@@ -106,24 +115,9 @@ fn copy_media(home: &Home, src: &Queue, dst: &mut Queue, tally: &mut Tally) -> R
     Ok(())
 }
 
-/// Files on this host that the copied meetings name — chunks, sources, and any file path in a
-/// stored result (keyframes) — stored in the target's media store when it lacks them.
-fn publish_local_files(
-    src: &Queue,
-    dst: &mut Queue,
-    meetings: &[nightshift_queue::MeetingRow],
-    tally: &mut Tally,
-) -> Result<()> {
-    let mut names = BTreeSet::new();
-    for m in meetings {
-        names.insert(m.source_path.clone());
-        for j in src.jobs_of(&m.meeting_id)? {
-            names.extend(j.chunk_path.clone());
-            if let Some(result) = &j.result {
-                file_paths(result, &mut names);
-            }
-        }
-    }
+/// Files on this host that the copied meetings name (chunks, sources, and any file path in a
+/// stored result: keyframes), stored in the target's media store when it lacks them.
+fn publish_local_files(dst: &mut Queue, names: BTreeSet<String>, tally: &mut Tally) -> Result<()> {
     for name in names {
         let path = Path::new(&name);
         if !path.is_file() || dst.media(&name)?.is_some() {

@@ -100,9 +100,8 @@ pub fn run_job(
         Ok(notes) => {
             // Keyframes are read later by other jobs and `show` anywhere: stored before the
             // result that names them.
-            for k in notes.scenes.iter().flat_map(|s| &s.keyframes) {
-                crate::media_store::publish(home, queue, k)?;
-            }
+            let keyframes = notes.scenes.iter().flat_map(|s| &s.keyframes);
+            crate::media_store::publish(home, queue, keyframes.map(|k| k.as_path()))?;
             tracing::info!(
                 meeting = %meeting.meeting_id,
                 scenes = notes.scenes.len(),

@@ -35,7 +35,7 @@ impl Jobs for PgQueue {
     fn enqueue(&mut self, meeting_id: &str, job: &NewJob) -> Result<i64, QueueError> {
         let now = self.clock_param();
         let insert = self.prepared(INSERT_JOB_SQL)?;
-        self.write(|tx| insert_job_with(tx, &insert, now, meeting_id, job))
+        self.write(|tx| insert_job(tx, &insert, now, meeting_id, job))
     }
 
     fn claim(
@@ -102,7 +102,7 @@ impl Jobs for PgQueue {
             };
             let meeting_id: String = meeting.try_get(0)?;
             for job in follow_ups {
-                insert_job_with(tx, &insert, now, &meeting_id, job)?;
+                insert_job(tx, &insert, now, &meeting_id, job)?;
             }
             // A job completes once, so a job with nothing to index has nothing to replace.
             if !passages.is_empty() {
@@ -296,24 +296,14 @@ impl PgQueue {
     }
 }
 
-const INSERT_JOB_SQL: &str = "INSERT INTO jobs (meeting_id, task_type, chunk_path, seq, stage,
+pub(crate) const INSERT_JOB_SQL: &str = "INSERT INTO jobs (meeting_id, task_type, chunk_path, seq, stage,
         priority, model_key, payload, max_attempts, created_at)
  VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($1::float8, extract(epoch from now())::float8))
  RETURNING job_id";
 
-/// Insert one job; `now` is the test clock or `None` for the server's.
+/// Insert one job with [`INSERT_JOB_SQL`] prepared on this connection; `now` is the test clock
+/// or `None` for the server's.
 pub(crate) fn insert_job(
-    tx: &mut Transaction<'_>,
-    now: Option<f64>,
-    meeting_id: &str,
-    job: &NewJob,
-) -> Result<i64, postgres::Error> {
-    let stmt = tx.prepare(INSERT_JOB_SQL)?;
-    insert_job_with(tx, &stmt, now, meeting_id, job)
-}
-
-/// [`insert_job`] with the statement already prepared.
-fn insert_job_with(
     tx: &mut Transaction<'_>,
     stmt: &postgres::Statement,
     now: Option<f64>,

@@ -1,6 +1,6 @@
 //! Meetings on PostgreSQL.
 
-use super::jobs::insert_job;
+use super::jobs::{INSERT_JOB_SQL, insert_job};
 use super::rows::{self, MEETING_COLUMNS};
 use super::{NOW, PgQueue};
 use crate::backend::Meetings;
@@ -14,6 +14,7 @@ impl Meetings for PgQueue {
     ) -> Result<Inserted, QueueError> {
         let now = self.clock_param();
         let info = meeting.info.to_string();
+        let insert = self.prepared(INSERT_JOB_SQL)?;
         self.write(|tx| {
             // ON CONFLICT keeps two hosts adding the same bytes at once from both inserting.
             let created = tx.query_opt(
@@ -45,7 +46,7 @@ impl Meetings for PgQueue {
                 return Ok(Inserted::Existing(existing));
             }
             for job in jobs {
-                insert_job(tx, now, &meeting.meeting_id, job)?;
+                insert_job(tx, &insert, now, &meeting.meeting_id, job)?;
             }
             Ok(Inserted::Created(meeting.meeting_id.clone()))
         })
@@ -61,10 +62,11 @@ impl Meetings for PgQueue {
         self.require_meeting(meeting_id)?;
         let now = self.clock_param();
         let info = info.to_string();
+        let insert = self.prepared(INSERT_JOB_SQL)?;
         self.write(|tx| {
             let ids = jobs
                 .iter()
-                .map(|j| insert_job(tx, now, meeting_id, j))
+                .map(|j| insert_job(tx, &insert, now, meeting_id, j))
                 .collect::<Result<Vec<_>, _>>()?;
             tx.execute(
                 "UPDATE meetings SET duration_s = $2, info = $3 WHERE meeting_id = $1",
@@ -84,6 +86,7 @@ impl Meetings for PgQueue {
         self.require_meeting(meeting_id)?;
         let now = self.clock_param();
         let info = info.to_string();
+        let insert = self.prepared(INSERT_JOB_SQL)?;
         self.write(|tx| {
             // FOR UPDATE: a second runner recovering the same recording waits, then sees it
             // ended.
@@ -98,7 +101,7 @@ impl Meetings for PgQueue {
                 return Ok(false);
             }
             for j in jobs {
-                insert_job(tx, now, meeting_id, j)?;
+                insert_job(tx, &insert, now, meeting_id, j)?;
             }
             tx.execute(
                 "UPDATE meetings SET duration_s = $2, info = $3 WHERE meeting_id = $1",
@@ -111,9 +114,10 @@ impl Meetings for PgQueue {
     fn add_jobs(&mut self, meeting_id: &str, jobs: &[NewJob]) -> Result<Vec<i64>, QueueError> {
         self.require_meeting(meeting_id)?;
         let now = self.clock_param();
+        let insert = self.prepared(INSERT_JOB_SQL)?;
         self.write(|tx| {
             jobs.iter()
-                .map(|j| insert_job(tx, now, meeting_id, j))
+                .map(|j| insert_job(tx, &insert, now, meeting_id, j))
                 .collect()
         })
     }

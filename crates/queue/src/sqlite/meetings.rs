@@ -47,22 +47,7 @@ impl Meetings for SqliteQueue {
             if let Some(id) = existing {
                 return Ok(Inserted::Existing(id));
             }
-            tx.execute(
-                "INSERT INTO meetings (meeting_id, title, source_path, source_sha256, kind,
-                                       duration_s, info, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    meeting.meeting_id,
-                    meeting.title,
-                    meeting.source_path,
-                    meeting.source_sha256,
-                    meeting.kind,
-                    meeting.duration_s,
-                    meeting.info.to_string(),
-                    now
-                ],
-            )
-            .map_err(|e| QueueError::sql(p, e))?;
+            insert_meeting_row(tx, &meeting.row(now)).map_err(|e| QueueError::sql(p, e))?;
             for job in jobs {
                 insert_job(tx, &meeting.meeting_id, job, now).map_err(|e| QueueError::sql(p, e))?;
             }
@@ -246,22 +231,7 @@ impl SqliteQueue {
                 }
                 None => {}
             }
-            tx.execute(
-                "INSERT INTO meetings (meeting_id, title, source_path, source_sha256, kind,
-                                       duration_s, info, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    meeting.meeting_id,
-                    meeting.title,
-                    meeting.source_path,
-                    meeting.source_sha256,
-                    meeting.kind,
-                    meeting.duration_s,
-                    meeting.info.to_string(),
-                    meeting.created_at
-                ],
-            )
-            .map_err(|e| match e {
+            insert_meeting_row(tx, meeting).map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>
                 {
@@ -328,6 +298,26 @@ impl SqliteQueue {
             Ok(true)
         })
     }
+}
+
+/// Insert a meeting row as given (its `created_at` included).
+fn insert_meeting_row(tx: &rusqlite::Transaction<'_>, m: &MeetingRow) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO meetings (meeting_id, title, source_path, source_sha256, kind,
+                               duration_s, info, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            m.meeting_id,
+            m.title,
+            m.source_path,
+            m.source_sha256,
+            m.kind,
+            m.duration_s,
+            m.info.to_string(),
+            m.created_at
+        ],
+    )
+    .map(|_| ())
 }
 
 /// A copied job's status: a lease held in another database means nothing here, so a job that
