@@ -72,7 +72,11 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
             loopback_only: !args.allow_remote,
             token: args.token.clone(),
         },
-        max_upload,
+        limits: nightshift_intake::Limits {
+            max_upload,
+            body_idle: server::BODY_IDLE_TIMEOUT,
+            max_field: server::MAX_FIELD_BYTES,
+        },
         uploads_dir: run.join("uploads"),
         jobs: tx.clone(),
         state: Arc::clone(&state),

@@ -10,23 +10,24 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::stream::{self, Stream};
+use futures_util::stream;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::{Semaphore, oneshot};
 
 use nightshift_pipeline::session::model;
+
+use nightshift_intake as intake;
 
 use super::http::{Answer, Guard};
 
@@ -37,9 +38,9 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// …and fit in this many bytes (hyper answers 431 beyond it).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// A body that sends nothing for this long is abandoned (408).
-const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Text fields of the form (`model`, `prompt`, `response_format`, …).
-const MAX_FIELD_BYTES: usize = 64 * 1024;
+pub const MAX_FIELD_BYTES: usize = 64 * 1024;
 /// A refused request's unread body is read and discarded up to this much (so a well-behaved
 /// client that sent an oversized upload reads our 413 instead of a reset), then the connection
 /// is closed.
@@ -49,7 +50,8 @@ const DRAIN_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// What every connection shares.
 pub struct Shared {
     pub guard: Guard,
-    pub max_upload: u64,
+    /// The upload's size, stall and field limits (`--max-upload`).
+    pub limits: intake::Limits,
     pub uploads_dir: PathBuf,
     pub jobs: mpsc::Sender<model::Job>,
     pub state: Arc<Mutex<model::State>>,
@@ -105,7 +107,7 @@ async fn handle(
         Ok(answer) => answer,
         Err((answer, body)) => {
             // Refused before its body was read: discard a bounded amount, then close.
-            drain(body).await;
+            intake::drain(body, MAX_DRAIN_BYTES, DRAIN_IDLE_TIMEOUT).await;
             answer.closing()
         }
     };
@@ -149,13 +151,10 @@ async fn transcription(
     head: &hyper::http::request::Parts,
     body: Incoming,
 ) -> Result<Answer, Refused> {
-    let declared = head
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > shared.max_upload) {
-        return Err((too_large(shared.max_upload), body));
+    if let Err((status, why)) =
+        intake::form::check_declared_length(head.headers.get(CONTENT_LENGTH), &shared.limits)
+    {
+        return Err((Answer::error(status, &why), body));
     }
     let ctype = head
         .headers
@@ -172,7 +171,9 @@ async fn transcription(
         ));
     };
     let n = shared.uploads.fetch_add(1, Ordering::Relaxed) + 1;
-    let form = match read_form(body, &boundary, shared, n).await {
+    let stem = format!("{}-{n}", std::process::id());
+    let read = intake::read_form(body, &boundary, &shared.limits, &shared.uploads_dir, &stem);
+    let form = match read.await {
         Ok(form) => form,
         Err((status, message)) => return Ok(Answer::error(status, &message).closing()),
     };
@@ -215,238 +216,6 @@ fn render(t: &model::Transcript, format: &str) -> Answer {
         ),
         "verbose_json" => Answer::json(200, &model::verbose(t, &text)),
         _ => Answer::json(200, &json!({"text": text})),
-    }
-}
-
-fn too_large(max: u64) -> Answer {
-    Answer::error(
-        413,
-        &format!("upload larger than the limit ({max} bytes, --max-upload)"),
-    )
-}
-
-/// The transcription form as stored: the upload's file and the text fields we use.
-struct Form {
-    upload: PathBuf,
-    response_format: String,
-    prompt: Option<String>,
-}
-
-/// Why a body stream ended early; carried through multer as its stream error.
-#[derive(Debug)]
-enum BodyError {
-    TooLarge,
-    Idle,
-    Read(String),
-}
-
-impl std::fmt::Display for BodyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BodyError::TooLarge => write!(f, "body over the limit"),
-            BodyError::Idle => write!(f, "no data for {} s", BODY_IDLE_TIMEOUT.as_secs()),
-            BodyError::Read(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for BodyError {}
-
-/// The body as a stream of data chunks that fails once more than `max` bytes arrived or
-/// nothing arrived for `BODY_IDLE_TIMEOUT`.
-fn limited(body: Incoming, max: u64) -> impl Stream<Item = Result<Bytes, BodyError>> + Send {
-    stream::unfold(
-        (body, 0u64, false),
-        move |(mut body, seen, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                let frame = match tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame()).await {
-                    Err(_) => return Some((Err(BodyError::Idle), (body, seen, true))),
-                    Ok(None) => return None,
-                    Ok(Some(Err(e))) => {
-                        return Some((Err(BodyError::Read(e.to_string())), (body, seen, true)));
-                    }
-                    Ok(Some(Ok(frame))) => frame,
-                };
-                let Ok(data) = frame.into_data() else {
-                    continue; // trailers
-                };
-                let seen = seen + data.len() as u64;
-                if seen > max {
-                    return Some((Err(BodyError::TooLarge), (body, seen, true)));
-                }
-                return Some((Ok(data), (body, seen, false)));
-            }
-        },
-    )
-}
-
-/// Stream the multipart form: the `file` field to `<uploads>/<pid>-<n>.<ext>`, the text fields
-/// into bounded strings. Nothing of a failed upload is left on disk.
-async fn read_form(
-    body: Incoming,
-    boundary: &str,
-    shared: &Shared,
-    n: u64,
-) -> Result<Form, (u16, String)> {
-    let mut multipart = multer::Multipart::new(limited(body, shared.max_upload), boundary);
-    // (path, bytes written): registered before the first write, so a failure removes it.
-    let mut upload: Option<(PathBuf, u64)> = None;
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let read = read_fields(&mut multipart, shared, n, &mut upload, &mut fields).await;
-    let checked = read.and_then(|()| check_form(upload.as_ref(), &fields));
-    match (checked, upload) {
-        (Ok(response_format), Some((path, _))) => Ok(Form {
-            upload: path,
-            response_format,
-            prompt: field(&fields, "prompt").filter(|p| !p.is_empty()),
-        }),
-        (Err(e), upload) => {
-            if let Some((path, _)) = upload {
-                let _ = std::fs::remove_file(path);
-            }
-            Err(e)
-        }
-        (Ok(_), None) => Err((400, "no `file` field in the form".to_string())),
-    }
-}
-
-/// Read every field: the first `file` field to disk, the others as text.
-async fn read_fields(
-    multipart: &mut multer::Multipart<'_>,
-    shared: &Shared,
-    n: u64,
-    upload: &mut Option<(PathBuf, u64)>,
-    fields: &mut Vec<(String, String)>,
-) -> Result<(), (u16, String)> {
-    let max = shared.max_upload;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| form_error(e, max))?
-    {
-        let name = field.name().unwrap_or_default().to_string();
-        if name == "file" && upload.is_none() {
-            let path = shared.uploads_dir.join(format!(
-                "{}-{n}.{}",
-                std::process::id(),
-                extension(field.file_name())
-            ));
-            *upload = Some((path.clone(), 0));
-            let written = write_field(field, &path, max).await?;
-            *upload = Some((path, written));
-        } else {
-            let value = text_field(field, &name, max).await?;
-            fields.push((name, value));
-        }
-    }
-    Ok(())
-}
-
-/// Stream one field into a new file; the bytes written.
-async fn write_field(
-    mut field: multer::Field<'_>,
-    path: &Path,
-    max: u64,
-) -> Result<u64, (u16, String)> {
-    let storing = |e: std::io::Error| (500, format!("storing the upload: {e}"));
-    let mut file = tokio::fs::File::create(path).await.map_err(storing)?;
-    let mut written = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(|e| form_error(e, max))? {
-        file.write_all(&chunk).await.map_err(storing)?;
-        written += chunk.len() as u64;
-    }
-    file.flush().await.map_err(storing)?;
-    Ok(written)
-}
-
-/// One text field, at most `MAX_FIELD_BYTES`, trimmed.
-async fn text_field(
-    mut field: multer::Field<'_>,
-    name: &str,
-    max: u64,
-) -> Result<String, (u16, String)> {
-    let mut value = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| form_error(e, max))? {
-        if value.len() + chunk.len() > MAX_FIELD_BYTES {
-            return Err((
-                400,
-                format!("form field `{name}` is longer than {MAX_FIELD_BYTES} bytes"),
-            ));
-        }
-        value.extend_from_slice(&chunk);
-    }
-    Ok(String::from_utf8_lossy(&value).trim().to_string())
-}
-
-fn field(fields: &[(String, String)], key: &str) -> Option<String> {
-    fields
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.clone())
-}
-
-/// A complete form has a non-empty file and a known `response_format` (returned).
-fn check_form(
-    upload: Option<&(PathBuf, u64)>,
-    fields: &[(String, String)],
-) -> Result<String, (u16, String)> {
-    match upload {
-        None => return Err((400, "no `file` field in the form".to_string())),
-        Some((_, 0)) => return Err((400, "the uploaded file is empty".to_string())),
-        Some(_) => {}
-    }
-    let format = field(fields, "response_format").unwrap_or_else(|| "json".into());
-    if ["json", "text", "srt", "vtt", "verbose_json"].contains(&format.as_str()) {
-        Ok(format)
-    } else {
-        Err((
-            400,
-            format!("response_format {format:?}: use json, text, srt, vtt or verbose_json"),
-        ))
-    }
-}
-
-/// A multer error as (status, message): our own stream errors keep their meaning.
-fn form_error(e: multer::Error, max: u64) -> (u16, String) {
-    if let multer::Error::StreamReadFailed(inner) = &e
-        && let Some(body) = inner.downcast_ref::<BodyError>()
-    {
-        return match body {
-            BodyError::TooLarge => (
-                413,
-                format!("upload larger than the limit ({max} bytes, --max-upload)"),
-            ),
-            BodyError::Idle => (408, format!("reading the upload: {body}")),
-            BodyError::Read(_) => (400, format!("reading the upload: {body}")),
-        };
-    }
-    (400, format!("malformed multipart form: {e}"))
-}
-
-/// The upload's extension, kept only when it is plain ASCII letters and digits (the decoder may
-/// use it as a hint; never a path).
-fn extension(file_name: Option<&str>) -> String {
-    file_name
-        .and_then(|f| Path::new(f).extension())
-        .and_then(|e| e.to_str())
-        .filter(|e| !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric()))
-        .unwrap_or("bin")
-        .to_string()
-}
-
-/// Read and discard what remains of a refused request's body, within bounds of size and time.
-async fn drain(mut body: Incoming) {
-    let mut seen = 0u64;
-    while seen <= MAX_DRAIN_BYTES {
-        match tokio::time::timeout(DRAIN_IDLE_TIMEOUT, body.frame()).await {
-            Ok(Some(Ok(frame))) => {
-                seen += frame.data_ref().map_or(0, |d| d.len() as u64);
-            }
-            _ => return,
-        }
     }
 }
 
@@ -530,20 +299,4 @@ fn file_body(slice: super::http::FileSlice) -> ResponseBody {
         },
     );
     http_body_util::StreamBody::new(frames).boxed()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn upload_extensions_never_become_paths() {
-        assert_eq!(extension(Some("clip.wav")), "wav");
-        assert_eq!(extension(Some("../../etc/passwd")), "bin");
-        assert_eq!(extension(Some("a.w/av")), "bin");
-        assert_eq!(extension(Some("x.wav\0.sh")), "sh");
-        assert_eq!(extension(Some("noext")), "bin");
-        assert_eq!(extension(Some("a.verylongextension")), "bin");
-        assert_eq!(extension(None), "bin");
-    }
 }

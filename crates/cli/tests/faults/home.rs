@@ -58,7 +58,7 @@ fn cut_inputs() -> Inputs {
         ),
     ];
     for (title, src, start, codec, name) in cuts {
-        let len = if title == "m1" { "24" } else { "9" };
+        let len = if title == "m1" { "20" } else { "9" };
         let out = d.join(name);
         let len = if title == "v1" { "14" } else { len };
         let mut args = vec!["-ss", start, "-t", len];
