@@ -123,6 +123,28 @@ n_ctx = 2048
         "conv.weight": [4, 1, 3], "conv.bias": [4]}))
     put("diarize_safetensors", "meta.safetensors", safetensors({"w": [2, 2]}, meta=True))
 
+    # A one-layer BERT of width 4 over a six-token WordPiece vocabulary (as embed's unit test).
+    config = json.dumps({"hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 2,
+                         "intermediate_size": 8, "max_position_embeddings": 8, "vocab_size": 6}).encode()
+    tokenizer = json.dumps({"model": {"type": "WordPiece", "vocab": {
+        "[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "the": 3, "cat": 4, "##s": 5}},
+        "normalizer": {"type": "BertNormalizer"}, "pre_tokenizer": {"type": "BertPreTokenizer"}}).encode()
+    h, ff, shapes = 4, 8, {"embeddings.word_embeddings.weight": [6, 4],
+                           "embeddings.position_embeddings.weight": [8, 4],
+                           "embeddings.token_type_embeddings.weight": [2, 4],
+                           "embeddings.LayerNorm.weight": [4], "embeddings.LayerNorm.bias": [4]}
+    for name, n_in, n_out in [("attention.self.query", h, h), ("attention.self.key", h, h),
+                              ("attention.self.value", h, h), ("attention.output.dense", h, h),
+                              ("intermediate.dense", h, ff), ("output.dense", ff, h)]:
+        shapes[f"encoder.layer.0.{name}.weight"] = [n_out, n_in]
+        shapes[f"encoder.layer.0.{name}.bias"] = [n_out]
+    for norm in ["attention.output.LayerNorm", "output.LayerNorm"]:
+        shapes[f"encoder.layer.0.{norm}.weight"] = [h]
+        shapes[f"encoder.layer.0.{norm}.bias"] = [h]
+    model = safetensors(shapes)
+    put("embed_model", "tiny.bin", struct.pack("<HH", len(config), len(tokenizer)) + config + tokenizer + model)
+    put("embed_model", "tiny-minilm-sizes.bin", struct.pack("<HH", 0, len(tokenizer)) + tokenizer + model)
+
     for name, lines in {
         "whisper.jsonl": ['{"type":"ready","model":"tiny"}',
                           '{"type":"result","id":"j1","segments":[{"start":0.0,"end":1.5,"text":" hi"}]}',

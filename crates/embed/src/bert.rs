@@ -120,7 +120,14 @@ impl Bert {
             ));
         }
         let (h, heads) = (config.hidden_size, config.num_attention_heads);
-        if heads == 0 || h % heads != 0 {
+        if config.max_position_embeddings < 2 {
+            // Every sequence holds at least [CLS] and [SEP].
+            return Err(format!(
+                "max_position_embeddings {}: at least 2",
+                config.max_position_embeddings
+            ));
+        }
+        if h == 0 || heads == 0 || h % heads != 0 {
             return Err(format!("hidden size {h} does not split into {heads} heads"));
         }
         let mut t = Tensors(
@@ -400,7 +407,7 @@ fn read_safetensors(bytes: &[u8]) -> Result<TensorMap, String> {
             .iter()
             .try_fold(1usize, |n, &d| n.checked_mul(d))
             .ok_or_else(|| format!("tensor {name}: shape {:?} overflows", e.shape))?;
-        if from > to || to > data.len() || to - from != count * 4 {
+        if from > to || to > data.len() || Some(to - from) != count.checked_mul(4) {
             return Err(format!("tensor {name}: offsets {from}..{to} do not fit"));
         }
         let values = data[from..to]
@@ -444,6 +451,15 @@ mod tests {
             0.0,
         );
         assert_eq!(c, [9.0, 1.0, 2.0, 9.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn refuses_a_shape_whose_byte_size_overflows() {
+        // 2^62 elements: the count fits a usize, four bytes each do not.
+        let head = br#"{"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}}"#;
+        let mut bytes = (head.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(head);
+        assert!(read_safetensors(&bytes).unwrap_err().contains("do not fit"));
     }
 
     #[test]

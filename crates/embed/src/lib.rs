@@ -59,21 +59,41 @@ impl Embedder {
             path: dir.join(name),
             why,
         };
-        let config_path = dir.join("config.json");
-        let config_text = if config_path.is_file() {
-            String::from_utf8(read("config.json")?)
-                .map_err(|e| bad("config.json", e.to_string()))?
-        } else {
-            MINILM_CONFIG.to_string()
+        let text =
+            |name: &str| String::from_utf8(read(name)?).map_err(|e| bad(name, e.to_string()));
+        let config = match dir.join("config.json").is_file() {
+            true => Some(text("config.json")?),
+            false => None,
         };
-        let config: bert::Config = serde_json::from_str(&config_text)
-            .map_err(|e| bad("config.json", format!("not a BERT config: {e}")))?;
-        let tokenizer_text = String::from_utf8(read("tokenizer.json")?)
-            .map_err(|e| bad("tokenizer.json", e.to_string()))?;
-        let tokenizer =
-            WordPiece::from_json(&tokenizer_text).map_err(|why| bad("tokenizer.json", why))?;
-        let bert = bert::Bert::from_safetensors(&read("model.safetensors")?, &config)
-            .map_err(|why| bad("model.safetensors", why))?;
+        let tokenizer = text("tokenizer.json")?;
+        let model = read("model.safetensors")?;
+        Embedder::from_parts(config.as_deref(), &tokenizer, &model)
+            .map_err(|(name, why)| bad(name, why))
+    }
+
+    /// The embedder from the files' contents (`config` absent: all-MiniLM-L6-v2's sizes); an
+    /// error names the file at fault. Every size in them is checked before it is trusted.
+    pub fn from_parts(
+        config: Option<&str>,
+        tokenizer: &str,
+        model: &[u8],
+    ) -> Result<Embedder, (&'static str, String)> {
+        let config: bert::Config = serde_json::from_str(config.unwrap_or(MINILM_CONFIG))
+            .map_err(|e| ("config.json", format!("not a BERT config: {e}")))?;
+        let tokenizer = WordPiece::from_json(tokenizer).map_err(|why| ("tokenizer.json", why))?;
+        let bert = bert::Bert::from_safetensors(model, &config)
+            .map_err(|why| ("model.safetensors", why))?;
+        // Other ids are mapped to [UNK] by `tokenize`; these must index the embedding table.
+        if let Some(id) = tokenizer
+            .special_ids()
+            .into_iter()
+            .find(|&id| id as usize >= bert.vocab_size)
+        {
+            return Err((
+                "tokenizer.json",
+                format!("special token id {id} is outside the model's vocabulary"),
+            ));
+        }
         Ok(Embedder { tokenizer, bert })
     }
 
@@ -161,4 +181,94 @@ pub fn embedding_model_dir() -> Result<PathBuf, String> {
         ));
     }
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-layer BERT of width 4 (two heads), zeros everywhere, over `vocab` tokens.
+    fn tiny_model(vocab: usize) -> Vec<u8> {
+        let (h, ff) = (4usize, 8usize);
+        let mut shapes: Vec<(String, Vec<usize>)> = vec![
+            ("embeddings.word_embeddings.weight".into(), vec![vocab, h]),
+            ("embeddings.position_embeddings.weight".into(), vec![8, h]),
+            ("embeddings.token_type_embeddings.weight".into(), vec![2, h]),
+            ("embeddings.LayerNorm.weight".into(), vec![h]),
+            ("embeddings.LayerNorm.bias".into(), vec![h]),
+        ];
+        let p = "encoder.layer.0";
+        for (name, n_in, n_out) in [
+            ("attention.self.query", h, h),
+            ("attention.self.key", h, h),
+            ("attention.self.value", h, h),
+            ("attention.output.dense", h, h),
+            ("intermediate.dense", h, ff),
+            ("output.dense", ff, h),
+        ] {
+            shapes.push((format!("{p}.{name}.weight"), vec![n_out, n_in]));
+            shapes.push((format!("{p}.{name}.bias"), vec![n_out]));
+        }
+        for norm in ["attention.output.LayerNorm", "output.LayerNorm"] {
+            shapes.push((format!("{p}.{norm}.weight"), vec![h]));
+            shapes.push((format!("{p}.{norm}.bias"), vec![h]));
+        }
+        let mut head = serde_json::Map::new();
+        let mut offset = 0usize;
+        for (name, shape) in &shapes {
+            let bytes = 4 * shape.iter().product::<usize>();
+            head.insert(
+                name.clone(),
+                serde_json::json!({"dtype": "F32", "shape": shape,
+                    "data_offsets": [offset, offset + bytes]}),
+            );
+            offset += bytes;
+        }
+        let head = serde_json::Value::Object(head).to_string();
+        let mut out = (head.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(head.as_bytes());
+        out.resize(out.len() + offset, 0);
+        out
+    }
+
+    const TINY_CONFIG: &str = r#"{"hidden_size": 4, "num_hidden_layers": 1,
+        "num_attention_heads": 2, "intermediate_size": 8, "max_position_embeddings": 8,
+        "vocab_size": 6}"#;
+
+    const TINY_TOKENIZER: &str = r###"{"model": {"type": "WordPiece",
+        "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "the": 3, "cat": 4, "##s": 5}},
+        "normalizer": {"type": "BertNormalizer"}, "pre_tokenizer": {"type": "BertPreTokenizer"}}"###;
+
+    #[test]
+    fn a_tiny_model_loads_and_embeds() {
+        let e = Embedder::from_parts(Some(TINY_CONFIG), TINY_TOKENIZER, &tiny_model(6)).unwrap();
+        assert_eq!(e.tokenize("The cats purr"), [1, 3, 4, 5, 0, 2]);
+        assert_eq!(e.embed(&["the cats"])[0].len(), 4);
+    }
+
+    #[test]
+    fn sizes_that_would_break_embedding_are_refused() {
+        let model = tiny_model(6);
+        let with = |k: &str, v: &str| {
+            TINY_CONFIG.replace(&format!("\"{k}\": "), &format!("\"{k}\": {v}, \"_was\": "))
+        };
+        for (config, why) in [
+            (
+                with("max_position_embeddings", "1"),
+                "max_position_embeddings",
+            ),
+            (with("hidden_size", "0"), "hidden size"),
+        ] {
+            let (file, err) =
+                Embedder::from_parts(Some(&config), TINY_TOKENIZER, &model).unwrap_err();
+            assert_eq!(file, "model.safetensors");
+            assert!(err.contains(why), "{err}");
+        }
+        // [UNK] beyond a 3-token embedding table.
+        let tok = TINY_TOKENIZER.replace("\"[UNK]\": 0", "\"[UNK]\": 7");
+        let config = with("vocab_size", "3");
+        let model = tiny_model(3);
+        let (file, err) = Embedder::from_parts(Some(&config), &tok, &model).unwrap_err();
+        assert_eq!(file, "tokenizer.json", "{err}");
+    }
 }

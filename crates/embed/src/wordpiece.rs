@@ -103,6 +103,11 @@ impl WordPiece {
         self.unk
     }
 
+    /// The ids every encoding may carry whatever the text: `[UNK]`, `[CLS]`, `[SEP]`.
+    pub fn special_ids(&self) -> [u32; 3] {
+        [self.unk, self.cls, self.sep]
+    }
+
     /// Token ids of one text, `[CLS]` and `[SEP]` included, at most `max_tokens` (≥ 2) long.
     pub fn encode(&self, text: &str, max_tokens: usize) -> Vec<u32> {
         let mut ids = vec![self.cls];

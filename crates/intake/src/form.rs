@@ -108,7 +108,9 @@ where
 }
 
 /// Stream the multipart form with `boundary`: the `file` field to `<dir>/<stem>.<ext>`, the
-/// text fields into bounded strings. Nothing of a failed upload is left on disk.
+/// text fields into bounded strings. Nothing of a failed upload is left on disk, also when
+/// this future is dropped before it ends (hyper drops a request's handler when its connection
+/// goes away).
 pub async fn read_form<B>(
     body: B,
     boundary: &str,
@@ -122,24 +124,40 @@ where
 {
     let stream = limited(body, limits.max_upload, limits.body_idle);
     let mut multipart = multer::Multipart::new(stream, boundary);
-    // (path, bytes written): registered before the first write, so a failure removes it.
-    let mut upload: Option<(PathBuf, u64)> = None;
+    // Registered before the file is created, so a failure — or this future dropped by a
+    // connection that went away — removes it.
+    let mut upload: Option<(Pending, u64)> = None;
     let mut fields: Vec<(String, String)> = Vec::new();
-    let read = read_fields(&mut multipart, limits, dir, stem, &mut upload, &mut fields).await;
-    let checked = read.and_then(|()| check_form(upload.as_ref(), &fields));
-    match (checked, upload) {
-        (Ok(response_format), Some((path, _))) => Ok(Form {
-            upload: path,
-            response_format,
-            prompt: field(&fields, "prompt").filter(|p| !p.is_empty()),
-        }),
-        (Err(e), upload) => {
-            if let Some((path, _)) = upload {
-                let _ = std::fs::remove_file(path);
-            }
-            Err(e)
+    read_fields(&mut multipart, limits, dir, stem, &mut upload, &mut fields).await?;
+    let response_format = check_form(upload.as_ref().map(|(_, n)| *n), &fields)?;
+    let Some((mut pending, _)) = upload else {
+        return Err((400, "no `file` field in the form".to_string()));
+    };
+    Ok(Form {
+        upload: pending.keep(),
+        response_format,
+        prompt: field(&fields, "prompt").filter(|p| !p.is_empty()),
+    })
+}
+
+/// An upload's file, removed when dropped unless kept.
+struct Pending(Option<PathBuf>);
+
+impl Pending {
+    fn path(&self) -> &Path {
+        self.0.as_deref().expect("not kept yet")
+    }
+
+    fn keep(&mut self) -> PathBuf {
+        self.0.take().expect("kept once")
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
         }
-        (Ok(_), None) => Err((400, "no `file` field in the form".to_string())),
     }
 }
 
@@ -149,7 +167,7 @@ async fn read_fields(
     limits: &Limits,
     dir: &Path,
     stem: &str,
-    upload: &mut Option<(PathBuf, u64)>,
+    upload: &mut Option<(Pending, u64)>,
     fields: &mut Vec<(String, String)>,
 ) -> Result<(), (u16, String)> {
     let max = limits.max_upload;
@@ -161,9 +179,8 @@ async fn read_fields(
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" && upload.is_none() {
             let path = dir.join(format!("{stem}.{}", extension(field.file_name())));
-            *upload = Some((path.clone(), 0));
-            let written = write_field(field, &path, max).await?;
-            *upload = Some((path, written));
+            let (pending, written) = upload.insert((Pending(Some(path)), 0));
+            *written = write_field(field, pending.path(), max).await?;
         } else {
             let value = text_field(field, &name, limits).await?;
             fields.push((name, value));
@@ -179,7 +196,9 @@ async fn write_field(
     max: u64,
 ) -> Result<u64, (u16, String)> {
     let storing = |e: std::io::Error| (500, format!("storing the upload: {e}"));
-    let mut file = tokio::fs::File::create(path).await.map_err(storing)?;
+    // Created here, not on tokio's blocking pool: a create still queued there when this future
+    // is dropped would make the file after its `Pending` had removed it.
+    let mut file = tokio::fs::File::from_std(std::fs::File::create(path).map_err(storing)?);
     let mut written = 0u64;
     while let Some(chunk) = field.chunk().await.map_err(|e| form_error(e, max))? {
         file.write_all(&chunk).await.map_err(storing)?;
@@ -224,12 +243,12 @@ fn field(fields: &[(String, String)], key: &str) -> Option<String> {
 
 /// A complete form has a non-empty file and a known `response_format` (returned).
 fn check_form(
-    upload: Option<&(PathBuf, u64)>,
+    upload_bytes: Option<u64>,
     fields: &[(String, String)],
 ) -> Result<String, (u16, String)> {
-    match upload {
+    match upload_bytes {
         None => return Err((400, "no `file` field in the form".to_string())),
-        Some((_, 0)) => return Err((400, "the uploaded file is empty".to_string())),
+        Some(0) => return Err((400, "the uploaded file is empty".to_string())),
         Some(_) => {}
     }
     let format = field(fields, "response_format").unwrap_or_else(|| "json".into());
@@ -399,6 +418,24 @@ mod tests {
             assert_eq!(got.unwrap_err().0, 408);
             assert_eq!(files_in(dir.path()), 0);
         });
+    }
+
+    /// Found by the `daemon_http` fuzz target: hyper drops a handler whose connection went
+    /// away, and the half-written upload stayed on disk.
+    #[test]
+    fn an_upload_dropped_midway_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = form(&[("file", Some("a.wav"), &[5u8; 500])]);
+        let frames = stream::iter([Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(
+            Bytes::from(whole[..300].to_vec()),
+        ))])
+        .chain(stream::pending());
+        block_on(async {
+            let read = read_form(StreamBody::new(frames), "XyZ", &LIMITS, dir.path(), "d");
+            let cut = tokio::time::timeout(Duration::from_millis(50), read).await;
+            assert!(cut.is_err(), "still reading when dropped");
+        });
+        assert_eq!(files_in(dir.path()), 0);
     }
 
     #[test]
