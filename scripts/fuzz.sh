@@ -30,8 +30,10 @@ log="artifacts/$target/last-run.log"
 # a timeout or the RSS limit would not. Debug assertions stay on (integer overflow panics).
 # One in-process fuzzer (no -jobs/-workers: libFuzzer then runs a single process), the machine is shared.
 # Only the spool and config targets need the (large) pipeline crate.
+# They build in the dev profile (opt-level 1, see fuzz/Cargo.toml): release would spend most
+# of its time optimising tract for a TOML and a JSON parser.
 features=(--no-default-features)
-case "$target" in spool_request | config_toml) features=() ;; esac
+case "$target" in spool_request | config_toml) features=(--dev) ;; esac
 set +e
 cargo +nightly fuzz run -s none "${features[@]}" "$target" "corpus/$target" "seeds/$target" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 \

@@ -59,7 +59,8 @@ impl NewJob {
 #[derive(Debug, Clone, Default)]
 pub struct ClaimFilter {
     pub task_type: Option<TaskType>,
-    /// `Some(None)` would mean "jobs without a model"; we only ever filter on a named model.
+    /// `None`: any model. `Some("")`: only jobs without a model key (a plan step, scene
+    /// detection), which must not take a model's jobs of the same task with them.
     pub model_key: Option<String>,
 }
 

@@ -96,6 +96,22 @@ fn filters_restrict_task_type_and_model(kind: Kind) {
     .unwrap();
     assert_eq!(q.outstanding(&visual).unwrap().0, 1);
     assert_eq!(q.outstanding(&ClaimFilter::default()).unwrap().0, 3);
+    // `Some("")`: jobs without a model only. Fault trial seed 20: a plan batch (no model)
+    // took another meeting's ready LLM step and ran it as a plan.
+    let mut steps = vec![NewJob::new(TaskType::Summary)];
+    steps.push(NewJob {
+        model_key: Some("llm".into()),
+        ..NewJob::new(TaskType::Summary)
+    });
+    q.insert_meeting(&meeting("m2"), &steps).unwrap();
+    let keyless = ClaimFilter {
+        task_type: Some(TaskType::Summary),
+        model_key: Some(String::new()),
+    };
+    assert_eq!(q.outstanding(&keyless).unwrap().0, 1);
+    let plans = q.claim_batch("r", &keyless, 4).unwrap();
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0].model_key, None);
 }
 
 fn result_is_stored_with_completed_status_only_by_the_lease_holder(kind: Kind) {

@@ -304,11 +304,20 @@ fn compare(
             // A chunk damaged after it was transcribed keeps its text; the diarization, which
             // reads every chunk again later, may hear the damaged audio, so speakers inside
             // that chunk's span may differ. Everything else must be exact.
+            // The summary is made from the transcript with its speakers, so where they
+            // changed it may differ too (fault trials 35, 46, 59: another owner, other items).
             let spans = spans_of(&damaged);
-            let (got, want) = (
+            let (mut got, mut want) = (
                 without_speakers_in(got, &spans),
                 without_speakers_in(want, &spans),
             );
+            if got_speakers_differ(docs.get(title), baseline.get(title)) {
+                for doc in [&mut got, &mut want] {
+                    if let Some(o) = doc.as_object_mut() {
+                        o.remove("summary");
+                    }
+                }
+            }
             if got != want {
                 bad.push(format!(
                     "{title}: differs from the fault-free run:\n  got  {}\n  want {}",
@@ -322,6 +331,18 @@ fn compare(
         gaps_named(title, got, &spans, bad);
         segments_kept(title, got, want, &spans, bad);
     }
+}
+
+/// Whether any segment's speaker differs between two documents of one meeting.
+fn got_speakers_differ(got: Option<&Value>, want: Option<&Value>) -> bool {
+    let speakers = |d: Option<&Value>| -> Vec<Value> {
+        d.and_then(|d| d["segments"].as_array())
+            .into_iter()
+            .flatten()
+            .map(|s| s["speaker"].clone())
+            .collect()
+    };
+    speakers(got) != speakers(want)
 }
 
 /// Meeting seconds each chunk job covers.

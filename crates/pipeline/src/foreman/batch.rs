@@ -33,6 +33,16 @@ pub enum Settle {
     Nothing,
 }
 
+impl Settle {
+    /// The job this answer settles, if any.
+    pub fn job_id(&self) -> Option<i64> {
+        match self {
+            Settle::Complete { job_id, .. } | Settle::Fail { job_id, .. } => Some(*job_id),
+            Settle::Nothing => None,
+        }
+    }
+}
+
 /// One job kind's part of a worker batch.
 pub trait Adapter {
     type P: Protocol;
@@ -110,12 +120,18 @@ pub fn run<A: Adapter>(sink: Sink<'_>, batch: WorkerBatch<A::P>, adapter: &mut A
     };
     let worker = adapter.name();
     let mut store_error: Option<anyhow::Error> = None;
+    let mut unstored: Vec<i64> = Vec::new();
     let mut on_answer = |response: <A::P as Protocol>::Response| -> ControlFlow<()> {
         if let Said::Ready { load_s, device } = <A::P as Protocol>::said(&response) {
             tracing::info!("{worker} ready on {device}, loaded in {load_s:.2} s");
             return ControlFlow::Continue(());
         }
-        let stored = store(queue, owner, Some(&gauge), adapter.answer(response));
+        let settle = adapter.answer(response);
+        let job_id = settle.job_id();
+        let stored = store(queue, owner, Some(&gauge), settle);
+        if stored.is_err() {
+            unstored.extend(job_id);
+        }
         after_store(stored, stop, &mut store_error)
     };
     let report = nightshift_supervisor::run_worker_batch::<A::P>(
@@ -128,7 +144,22 @@ pub fn run<A: Adapter>(sink: Sink<'_>, batch: WorkerBatch<A::P>, adapter: &mut A
     if let Some(e) = store_error {
         tracing::warn!("{worker} batch stopped early: {e:#}");
     }
+    give_back(queue, owner, &unstored)?;
     adapter.unanswered(queue, owner, &report)
+}
+
+/// Jobs answered but whose answer could not be stored (the database locked past its busy
+/// timeout, the disk full): given back, so they run again. Left held, they would stay
+/// PROCESSING under this runner's live lease, and the run would wait for them for ever.
+pub fn give_back(queue: &mut Queue, owner: &str, job_ids: &[i64]) -> Result<()> {
+    for &id in job_ids {
+        match queue.release(id, owner) {
+            // Cancelled or taken over meanwhile: not ours to give back.
+            Ok(()) | Err(nightshift_queue::QueueError::LeaseLost { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Store what one answer settles. `gauge`: the worker's memory, added to the metrics (servers
@@ -215,4 +246,55 @@ pub fn settle_unanswered(queue: &mut Queue, owner: &str, report: &BatchReport) -
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nightshift_core::TaskType;
+    use nightshift_queue::{ClaimFilter, NewJob, NewMeeting};
+
+    /// Fault trial seed 18: an answer stored while another process held the database past the
+    /// busy timeout left its job PROCESSING under the live runner's lease, and `run` waited for
+    /// it for ever. Such jobs are given back.
+    #[test]
+    fn answers_that_could_not_be_stored_are_given_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = Queue::open(dir.path().join("q.db")).unwrap();
+        let meeting = NewMeeting {
+            meeting_id: "m".into(),
+            title: "m".into(),
+            source_path: "/in/m.wav".into(),
+            source_sha256: "sha".into(),
+            kind: "audio".into(),
+            duration_s: 8.0,
+            info: serde_json::json!({}),
+        };
+        let jobs: Vec<NewJob> = (0..2)
+            .map(|i| NewJob {
+                seq: i,
+                ..NewJob::new(TaskType::Audio)
+            })
+            .collect();
+        q.insert_meeting(&meeting, &jobs).unwrap();
+        let any = ClaimFilter::default();
+        let held = q.claim_batch("r1", &any, 2).unwrap();
+        let ids: Vec<i64> = held.iter().map(|j| j.job_id).collect();
+        // The second was cancelled meanwhile: not ours to give back, and no error.
+        q.release(ids[1], "r1").unwrap();
+        let taken = q.claim("r2", &any).unwrap().unwrap();
+        assert_eq!(taken.job_id, ids[1]);
+        give_back(&mut q, "r1", &ids).unwrap();
+        let first = q.job(ids[0]).unwrap().unwrap();
+        assert_eq!(first.status, JobStatus::Pending);
+        assert_eq!(
+            q.job(ids[1]).unwrap().unwrap().status,
+            JobStatus::Processing
+        );
+        let settle = Settle::Fail {
+            job_id: 7,
+            message: String::new(),
+        };
+        assert_eq!((settle.job_id(), Settle::Nothing.job_id()), (Some(7), None));
+    }
 }

@@ -126,6 +126,7 @@ fn run_server(
     let cfg = &ctx.profile.summary;
     let owner = ctx.me.runner_id.as_str();
     let mut store_error: Option<anyhow::Error> = None;
+    let mut unstored: Vec<i64> = Vec::new();
     let endpoint = Endpoint {
         api_key: api_key(cfg)?,
         timeout: Duration::from_secs(cfg.timeout_s.max(1)),
@@ -157,12 +158,18 @@ fn run_server(
         };
         // Storing asks to stop only for a stop request or a store error, both checked at the
         // top of the loop.
-        let stored = batch::store(queue, owner, None, steps.answer(answer));
+        let settle = steps.answer(answer);
+        let job_id = settle.job_id();
+        let stored = batch::store(queue, owner, None, settle);
+        if stored.is_err() {
+            unstored.extend(job_id);
+        }
         let _ = batch::after_store(stored, ctx.stop, &mut store_error);
     }
     if let Some(e) = store_error {
         tracing::warn!("summary batch stopped early: {e:#}");
     }
+    batch::give_back(queue, owner, &unstored)?;
     if api == Api::Ollama && down.is_none() {
         match client.unload(Duration::from_secs(10)) {
             Ok(true) => tracing::info!("ollama unloaded {}", cfg.model),

@@ -354,9 +354,11 @@ fn run_decided(
         stop,
         ..
     } = *ctx;
+    // The scheduler chose one (model, task) group; a group without a model is exactly that
+    // (a plan batch must not take the LLM steps that another meeting's plan just queued).
     let f = ClaimFilter {
         task_type: Some(batch.task_type),
-        model_key: batch.model_key.clone(),
+        model_key: Some(batch.model_key.clone().unwrap_or_default()),
     };
     let jobs = queue.claim_batch(&me.runner_id, &f, batch.max_jobs)?;
     if jobs.is_empty() {

@@ -14,7 +14,7 @@ WHERE job_id = (
     WHERE j.status = 'PENDING'
       AND j.not_before <= (SELECT now FROM t)
       AND ($4::text IS NULL OR j.task_type = $4::text)
-      AND ($5::text IS NULL OR j.model_key = $5::text)
+      AND ($5::text IS NULL OR coalesce(j.model_key, '') = $5::text)
       AND NOT EXISTS (
           SELECT 1 FROM jobs d
           WHERE d.meeting_id = j.meeting_id

@@ -12,7 +12,7 @@ WHERE job_id = (
     WHERE j.status = 'PENDING'
       AND j.not_before <= ?3
       AND (?4 IS NULL OR j.task_type = ?4)
-      AND (?5 IS NULL OR j.model_key IS ?5)
+      AND (?5 IS NULL OR coalesce(j.model_key, '') = ?5)
       AND NOT EXISTS (
           SELECT 1 FROM jobs d
           WHERE d.meeting_id = j.meeting_id

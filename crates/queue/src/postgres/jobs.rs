@@ -173,7 +173,7 @@ impl Jobs for PgQueue {
                  FROM jobs j
                  WHERE status IN ('PENDING', 'PROCESSING')
                    AND ($1::text IS NULL OR task_type = $1::text)
-                   AND ($2::text IS NULL OR model_key = $2::text)
+                   AND ($2::text IS NULL OR coalesce(model_key, '') = $2::text)
                    -- With a task filter, work that waits for another task's unstarted jobs is
                    -- not this runner's to wait for.
                    AND NOT ($1::text IS NOT NULL AND status = 'PENDING' AND EXISTS (

@@ -295,7 +295,7 @@ impl Jobs for SqliteQueue {
                  FROM jobs j
                  WHERE status IN ('PENDING', 'PROCESSING')
                    AND (?1 IS NULL OR task_type = ?1)
-                   AND (?2 IS NULL OR model_key IS ?2)
+                   AND (?2 IS NULL OR coalesce(model_key, '') = ?2)
                    -- With a task filter, work that waits for another task's unstarted jobs
                    -- (a scene description before its audio, under --only visual) is not
                    -- this runner's to wait for.
