@@ -13,7 +13,8 @@
 #   THREADS=2         nightshift --threads and faster-whisper cpu_threads
 #   BATCH_SIZE=8      BatchedInferencePipeline batch_size
 #   CASE=meeting_01   corpus case id (its file and reference come from the manifest)
-#   NS_MODEL=tiny.en  nightshift --model
+#   NS_MODEL=tiny.en  nightshift --model (a name or a model file)
+#   ASR_PARALLEL=N    windows whisper decodes at once (profile asr_parallel; default: the worker's)
 #   BUILD=1           `cargo build --release --workspace` even when the binaries exist
 #   SKIP_NS=1 / SKIP_FW=1   leave one side out
 #   KEEP=1            keep the work dir (nightshift homes, hypotheses, logs)
@@ -137,6 +138,13 @@ if [ "${SKIP_NS:-0}" != 1 ]; then
     for rep in $(seq 1 "$REPS"); do
         home="$WORK/ns-home-$rep"
         mkdir -p "$home"
+        # The ASR stage alone: no diarization or audio-events job is queued beside the chunks.
+        {
+            printf '[speakers]\nenabled = false\n[profiles.dev.events]\nenabled = false\n'
+            if [ -n "${ASR_PARALLEL:-}" ]; then
+                printf '[profiles.dev]\nasr_parallel = %s\n' "$ASR_PARALLEL"
+            fi
+        } >"$home/config.toml"
         t0=$EPOCHREALTIME
         id="$("$BIN" --home "$home" add "$AUDIO" 2>"$WORK/ns-add-$rep.log")" \
             || { cat "$WORK/ns-add-$rep.log" >&2; die "nightshift add failed"; }

@@ -94,6 +94,11 @@ pub struct Profile {
     pub name: String,
     /// Whisper model name or path (`--model` overrides it).
     pub asr_model: String,
+    /// Speech windows whisper decodes at once (each on its own state of the one loaded model,
+    /// the threads shared between them). Default: one per thread on a CPU (up to 4), one on
+    /// a GPU.
+    #[serde(default)]
+    pub asr_parallel: Option<u32>,
     /// Model memory budget, e.g. `6GiB` (`--gpu-budget` overrides it; default: detected VRAM
     /// minus the display reserve, or RAM without a GPU).
     #[serde(default)]

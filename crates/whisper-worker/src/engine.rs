@@ -1,7 +1,6 @@
 //! The loaded model and what the worker does with one chunk: read it, find speech, decode the
 //! packed speech windows, map times back, drop hallucinations.
 
-use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Instant;
 
@@ -31,8 +30,9 @@ pub struct ItemOutput {
 }
 
 pub struct Engine {
-    // Field order is drop order: the state and VAD are freed before the context they use.
-    state: WhisperState,
+    // Field order is drop order: the states and VAD are freed before the context they use.
+    /// One per window decoded at once (`WhisperLoad::parallel`).
+    states: Vec<WhisperState>,
     vad: Option<WhisperVadContext>,
     _ctx: WhisperContext,
     threads: u32,
@@ -67,8 +67,14 @@ impl Engine {
                 path.display()
             )
         })?;
-        let state = ctx
-            .create_state()
+        let threads = load.threads.max(1);
+        let parallel = load
+            .parallel
+            .unwrap_or_else(|| auto_parallel(threads, use_gpu))
+            .clamp(1, MAX_PARALLEL);
+        let states = (0..parallel)
+            .map(|_| ctx.create_state())
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("cannot set up whisper for {}: {e}", path.display()))?;
         let language = if ctx.is_multilingual() {
             load.language.clone().filter(|l| l != "auto")
@@ -91,11 +97,11 @@ impl Engine {
             None => None,
         };
         Ok(Engine {
-            state,
+            states,
             vad,
             eot_token: ctx.token_eot(),
             _ctx: ctx,
-            threads: load.threads.max(1),
+            threads,
             language,
             beam_size: load.beam_size,
             device: device_name(use_gpu),
@@ -129,71 +135,72 @@ impl Engine {
         if samples.len() < MIN_SAMPLES || peak < SILENCE_PEAK {
             return Ok((self.language.clone(), Vec::new()));
         }
-        let mut windows: VecDeque<Window> = self.plan(samples, item)?.into();
-        let mut segments = Vec::new();
-        // The previous chunk's words condition the first window only. Later windows get no prompt:
-        // with a text prompt tiny.en stops emitting timestamp tokens and returns the whole
-        // window as one segment, and carrying words between windows did not help accuracy
-        // (meeting_01/02 pooled WER 14.6 % with, 14.2 % without, same speed).
-        let mut prompt = item.prompt.clone().unwrap_or_default();
-        // The language of the window with the most audio speaks for the chunk.
-        let mut language: Option<(usize, String)> = None;
-        while let Some(window) = windows.pop_front() {
-            let window = &window;
+        let windows: Vec<Window> = self
+            .plan(samples, item)?
+            .into_iter()
+            .filter(|w| w.len() >= MIN_SAMPLES)
+            .collect();
+        let threads = self.threads_per_state();
+        let (language, eot_token, beam_size) =
+            (self.language.as_deref(), self.eot_token, self.beam_size);
+        let prompt = item.prompt.clone().unwrap_or_default();
+        // The chunk's prompt conditions its first window only: with a text prompt tiny.en
+        // stops emitting timestamp tokens and returns the whole window as one segment, and
+        // carrying words between windows did not help accuracy (meeting_01/02 pooled WER
+        // 14.6 % with, 14.2 % without, same speed).
+        let decode_one = |state: &mut WhisperState, first: bool, window: &Window| {
             let audio = window.gather(samples);
-            if audio.len() < MIN_SAMPLES {
-                continue;
-            }
             let opts = DecodeOptions {
-                threads: self.threads,
-                language: self.language.as_deref(),
-                beam_size: self.beam_size,
-                prompt: &prompt,
-                eot_token: self.eot_token,
+                threads,
+                language,
+                beam_size,
+                prompt: if first { &prompt } else { "" },
+                eot_token,
                 audio_ctx: item
                     .fit_audio_ctx
                     .then(|| crate::decode::fitted_audio_ctx(audio.len())),
             };
             let t = Instant::now();
-            let (raw, lang) = decode(&mut self.state, &audio, &opts)
+            let (raw, lang) = decode(state, &audio, &opts)
                 .map_err(|e| format!("{}: whisper failed: {e}", item.audio_path))?;
             tracing::debug!(
                 window_s = audio.len() as f64 / SAMPLE_RATE as f64,
                 wall_s = t.elapsed().as_secs_f64(),
                 segments = raw.len(),
-                last_end = raw.last().map_or(0.0, |s| s.end),
                 "window decoded"
             );
-            if let Some(lang) = lang
-                && language.as_ref().is_none_or(|(n, _)| audio.len() > *n)
-            {
-                language = Some((audio.len(), lang));
-            }
             // whisper sometimes ends a window early (a lone timestamp token reads as "no more
             // speech here") and the rest of the window is lost: on a packed window that is
-            // speech by construction, so decode what is left as a window of its own.
+            // speech by construction, so what is left is decoded as a window of its own.
             let last_end = raw.last().map_or(0.0, |s| s.end);
-            if last_end > 0.0
-                && let Some(tail) = window.tail_from(last_end)
-                && tail.len() >= secs_to_samples(MIN_TAIL_S)
-            {
+            let tail = window
+                .tail_from(last_end)
+                .filter(|t| last_end > 0.0 && t.len() >= secs_to_samples(MIN_TAIL_S));
+            if let Some(t) = &tail {
                 tracing::debug!(
                     last_end,
-                    tail_s = tail.len() as f64 / SAMPLE_RATE as f64,
+                    tail_s = t.len() as f64 / SAMPLE_RATE as f64,
                     "early stop: decoding the rest"
                 );
-                windows.push_front(tail);
             }
             let kept: Vec<_> = raw
                 .into_iter()
                 .filter(|s| !is_probable_silence(s))
                 .collect();
-            let mapped = crate::remap::remap(window, &kept);
-            prompt.clear();
-            segments.extend(mapped);
-        }
-        let language = language.map(|(_, l)| l).or_else(|| self.language.clone());
+            Ok(crate::pool::Done {
+                segments: crate::remap::remap(window, &kept),
+                language: lang,
+                tail,
+            })
+        };
+        let (segments, language) = crate::pool::decode_all(&mut self.states, windows, decode_one)?;
+        let language = language.or_else(|| self.language.clone());
         Ok((language, drop_repetition_loops(segments)))
+    }
+
+    /// Threads each state's decode gets: the worker's threads shared out, at least one.
+    fn threads_per_state(&self) -> u32 {
+        (self.threads / self.states.len() as u32).max(1)
     }
 
     /// Windows to decode: the packed speech spans from ingest, else from our own VAD, else the
@@ -225,6 +232,17 @@ impl Engine {
         );
         Ok(windows)
     }
+}
+
+/// Windows at once when the load does not say: a chunk of 60–120 s packs into a few windows,
+/// so more states than this would mostly sit idle (and each holds its own buffers).
+const MAX_PARALLEL: u32 = 8;
+
+/// On a GPU one window at a time (the device is the bottleneck, and each state's buffers
+/// take VRAM). On a CPU one window per thread: whisper's decoder steps are too small to keep
+/// two threads busy on one window.
+fn auto_parallel(threads: u32, use_gpu: bool) -> u32 {
+    if use_gpu { 1 } else { threads.clamp(1, 4) }
 }
 
 fn load_vad(path: &str, threads: u32) -> Result<WhisperVadContext, String> {

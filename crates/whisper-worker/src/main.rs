@@ -13,12 +13,17 @@
 //! answered, before it starts item N+1; `hang_after:N` and `garbage_after:N` hang or write a
 //! non-protocol line instead (`nightshift_worker_runtime::FailPlan`).
 //!
+//! `nightshift-whisper-worker quantize IN OUT TYPE` instead quantizes a model file with ggml's
+//! own quantizer and exits (`quantize.rs`).
+//!
 //! Logging: `NIGHTSHIFT_WORKER_LOG` (an `EnvFilter`, default `info,whisper_rs=warn`).
 
 mod decode;
 mod engine;
 mod guards;
 mod pack;
+mod pool;
+mod quantize;
 mod remap;
 
 use std::io::Write;
@@ -29,6 +34,10 @@ use nightshift_worker_protocol::{ProtocolError, Request, Response, read_message,
 use crate::engine::Engine;
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("quantize") {
+        std::process::exit(quantize_main(&args[1..]));
+    }
     // whisper.cpp logs every tensor at load at info level: its warnings and errors only, unless
     // asked (NIGHTSHIFT_WORKER_LOG=debug).
     nightshift_worker_runtime::worker_main(
@@ -39,6 +48,42 @@ fn main() {
             let _ = write_message(out, &Response::Fatal { message });
         },
     )
+}
+
+/// `quantize IN OUT TYPE` (what `nightshift models quantize` runs): one line of JSON on
+/// stdout when done, one error line on stderr and exit 1 when not.
+fn quantize_main(args: &[String]) -> i32 {
+    let names: Vec<&str> = quantize::TYPES.iter().map(|t| t.name).collect();
+    let [input, output, to] = args else {
+        eprintln!(
+            "usage: nightshift-whisper-worker quantize IN OUT TYPE (TYPE: {})",
+            names.join(", ")
+        );
+        return 2;
+    };
+    let Some(to) = quantize::quant_type(to) else {
+        eprintln!("unknown quantization {to:?}: one of {}", names.join(", "));
+        return 2;
+    };
+    match quantize::quantize(input.as_ref(), output.as_ref(), to) {
+        Ok(r) => {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "type": to.name,
+                    "quantized": r.quantized,
+                    "copied": r.copied,
+                    "bytes_in": r.bytes_in,
+                    "bytes_out": r.bytes_out,
+                })
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
 }
 
 /// The batch loop. `Err` is fatal: it is sent as `Response::Fatal` and the process exits 1.

@@ -31,6 +31,7 @@ fn load() -> WhisperLoad {
         beam_size: None,
         use_gpu: false,
         vad_model_path: None,
+        parallel: None,
     }
 }
 
@@ -207,4 +208,47 @@ fn a_bad_chunk_fails_alone() {
             .to_lowercase()
             .contains("my fellow americans")
     );
+}
+
+/// Windows decoded at once (several whisper states over one model) give exactly the transcript
+/// one-at-a-time decoding gives: same segments, words, times and language, in the same order,
+/// tails of windows whisper stopped early included. A resumed run, which may run with other
+/// settings, must reproduce what an uninterrupted one stored.
+#[test]
+fn windows_decoded_at_once_give_the_same_transcript_as_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = wav("meetings/meeting_02.wav");
+    // 100 s of a meeting: several packed windows.
+    let end = m.len().min(100 * 16_000);
+    let path = chunk(dir.path(), "m2", &m[..end]);
+    let with = |parallel: u32| {
+        let mut l = load();
+        l.parallel = Some(parallel);
+        l.vad_model_path = Some(
+            shared("models/ggml-silero-v6.2.3.bin")
+                .to_string_lossy()
+                .into_owned(),
+        );
+        let mut first = item(1, &path, vec![]);
+        first.prompt = Some("Welcome, everyone.".into());
+        let (resp, status) = run(l, vec![first, item(2, &path, vec![])]);
+        assert!(status.success(), "{resp:?}");
+        assert_eq!(resp.len(), 3, "{resp:?}");
+        resp.into_iter()
+            .skip(1)
+            .map(|r| match r {
+                Response::Result {
+                    language, segments, ..
+                } => (language, segments),
+                other => panic!("expected a result, got {other:?}"),
+            })
+            .collect::<Vec<_>>()
+    };
+    let one = with(1);
+    assert!(
+        one[1].1.len() >= 5,
+        "expected a multi-window transcript: {:?}",
+        one[1].1
+    );
+    assert_eq!(with(3), one);
 }

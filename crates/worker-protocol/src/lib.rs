@@ -48,6 +48,11 @@ pub struct WhisperLoad {
     /// even when ingest found no spans; when `None`, such an item is decoded whole.
     #[serde(default)]
     pub vad_model_path: Option<String>,
+    /// Speech windows decoded at once, each on its own whisper state (one model in memory)
+    /// with `threads / parallel` threads. `None`: the worker chooses (on a CPU, one window per
+    /// two threads' worth is slower than two windows on one thread each; on a GPU, one).
+    #[serde(default)]
+    pub parallel: Option<u32>,
 }
 
 /// One chunk of 16 kHz mono audio to transcribe.

@@ -58,6 +58,7 @@ pub fn run_batch(
             .find_model("silero-vad")
             .ok()
             .map(|p| p.to_string_lossy().into_owned()),
+        parallel: ctx.profile.asr_parallel,
     };
     let items = work
         .iter()

@@ -434,6 +434,7 @@ fn load(cfg: &ModelConfig, queue: Option<&mut Queue>) -> Result<WarmWorker, Stri
         beam_size: None,
         use_gpu: true,
         vad_model_path: None,
+        parallel: None,
     };
     WarmWorker::start(
         &bin,

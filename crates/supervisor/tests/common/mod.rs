@@ -35,6 +35,7 @@ pub fn load(model_path: &str) -> WhisperLoad {
         beam_size: None,
         use_gpu: false,
         vad_model_path: None,
+        parallel: None,
     }
 }
 
