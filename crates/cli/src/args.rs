@@ -426,6 +426,16 @@ pub enum ModelsAction {
     /// Download a whisper model into <home>/models, with progress and checksum (or
     /// `all-MiniLM-L6-v2`, the search embedder, into <home>/models/embeddings).
     Pull { name: String },
+    /// Make a quantized copy of a whisper model with ggml's own quantizer (smaller, faster on
+    /// a CPU) into <home>/models as ggml-<model>-<type>.bin; use it as `--model <model>-<type>`
+    /// or `asr_model`. Prints the file, its sha256 and sizes.
+    Quantize {
+        /// A whisper model name or file (f16), e.g. tiny.en.
+        model: String,
+        /// q8_0 (nearly lossless), q5_1, q5_0, q4_1 or q4_0.
+        #[arg(long = "type", default_value = "q8_0")]
+        to: String,
+    },
 }
 
 #[derive(Debug, Args)]

