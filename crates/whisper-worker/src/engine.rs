@@ -48,7 +48,7 @@ impl Engine {
     /// Load the model (and the VAD model, if asked). The error text is what the user sees.
     pub fn load(load: &WhisperLoad) -> Result<Engine, String> {
         let path = Path::new(&load.model_path);
-        let model_name = model_name(path);
+        let model_name = nightshift_worker_protocol::whisper_model_name(path);
         if !path.is_file() {
             return Err(format!(
                 "model file {} not found: get it with `nightshift models pull {model_name}` or \
@@ -269,16 +269,6 @@ fn vad_spans(
         .collect())
 }
 
-/// "ggml-tiny.en.bin" → "tiny.en", the name `models pull` knows it by.
-fn model_name(path: &Path) -> String {
-    let file = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = file.strip_suffix(".bin").unwrap_or(&file);
-    stem.strip_prefix("ggml-").unwrap_or(stem).to_owned()
-}
-
 /// "cpu", or the description ggml gives of the first GPU it uses.
 fn device_name(use_gpu: bool) -> String {
     if !use_gpu {
@@ -312,8 +302,17 @@ mod tests {
 
     #[test]
     fn model_names_match_models_pull() {
-        assert_eq!(model_name(Path::new("/m/ggml-tiny.en.bin")), "tiny.en");
-        assert_eq!(model_name(Path::new("ggml-base-q8_0.bin")), "base-q8_0");
-        assert_eq!(model_name(Path::new("weird")), "weird");
+        assert_eq!(
+            nightshift_worker_protocol::whisper_model_name(Path::new("/m/ggml-tiny.en.bin")),
+            "tiny.en"
+        );
+        assert_eq!(
+            nightshift_worker_protocol::whisper_model_name(Path::new("ggml-base-q8_0.bin")),
+            "base-q8_0"
+        );
+        assert_eq!(
+            nightshift_worker_protocol::whisper_model_name(Path::new("weird")),
+            "weird"
+        );
     }
 }

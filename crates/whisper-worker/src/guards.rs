@@ -66,10 +66,11 @@ fn is_ngram_loop(words: &[String]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn seg(text: &str) -> LocalSegment {
+    /// A one-second segment of `text` (also used by the pool's tests).
+    pub(crate) fn seg(text: &str) -> LocalSegment {
         LocalSegment {
             start: 0.0,
             end: 1.0,

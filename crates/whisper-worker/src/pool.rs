@@ -135,6 +135,7 @@ fn settle(w: &mut Work, slot: usize, window: &Window, done: Done) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guards::tests::seg;
     use crate::pack::Piece;
 
     fn window(start: usize, len: usize) -> Window {
@@ -144,16 +145,6 @@ mod tests {
                 src_end: start + len,
                 packed_start: 0,
             }],
-        }
-    }
-
-    fn seg(text: &str) -> LocalSegment {
-        LocalSegment {
-            start: 0.0,
-            end: 1.0,
-            text: text.into(),
-            no_speech_prob: 0.0,
-            words: Vec::new(),
         }
     }
 

@@ -178,6 +178,17 @@ pub fn read_message<R: BufRead, M: for<'de> Deserialize<'de>>(
     }
 }
 
+/// A whisper model's short name from its file: "ggml-tiny.en.bin" → "tiny.en" (the name
+/// `models pull` knows it by; `models quantize` names its copies "tiny.en-q8_0").
+pub fn whisper_model_name(path: &std::path::Path) -> String {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = file.strip_suffix(".bin").unwrap_or(&file);
+    stem.strip_prefix("ggml-").unwrap_or(stem).to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! ggml, so the result is made by ggml's own quantizer; this side picks the names, checks the
 //! result loads by its sha256 and size, and reports them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -32,7 +32,7 @@ pub fn quantize(home: &Home, model: &str, to: &str) -> Result<Quantized> {
         bail!("unknown quantization {to:?}: one of {}", TYPES.join(", "));
     }
     let src = home.find_model(model)?;
-    let stem = model_stem(&src);
+    let stem = nightshift_worker_protocol::whisper_model_name(&src);
     if TYPES.iter().any(|t| stem.ends_with(&format!("-{t}"))) {
         bail!(
             "{}: already quantized; quantize the f16 model instead",
@@ -71,25 +71,4 @@ pub fn quantize(home: &Home, model: &str, to: &str) -> Result<Quantized> {
         bytes_out: report["bytes_out"].as_u64().unwrap_or(0),
         path: dest,
     })
-}
-
-/// "…/ggml-tiny.en.bin" → "tiny.en".
-fn model_stem(path: &Path) -> String {
-    let file = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = file.strip_suffix(".bin").unwrap_or(&file);
-    stem.strip_prefix("ggml-").unwrap_or(stem).to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_the_source_file() {
-        assert_eq!(model_stem(Path::new("/m/ggml-tiny.en.bin")), "tiny.en");
-        assert_eq!(model_stem(Path::new("base.bin")), "base");
-    }
 }
