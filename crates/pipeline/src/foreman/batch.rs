@@ -126,12 +126,13 @@ pub fn run<A: Adapter>(sink: Sink<'_>, batch: WorkerBatch<A::P>, adapter: &mut A
             tracing::info!("{worker} ready on {device}, loaded in {load_s:.2} s");
             return ControlFlow::Continue(());
         }
-        let settle = adapter.answer(response);
-        let job_id = settle.job_id();
-        let stored = store(queue, owner, Some(&gauge), settle);
-        if stored.is_err() {
-            unstored.extend(job_id);
-        }
+        let stored = store(
+            queue,
+            owner,
+            Some(&gauge),
+            adapter.answer(response),
+            &mut unstored,
+        );
         after_store(stored, stop, &mut store_error)
     };
     let report = nightshift_supervisor::run_worker_batch::<A::P>(
@@ -162,9 +163,26 @@ pub fn give_back(queue: &mut Queue, owner: &str, job_ids: &[i64]) -> Result<()> 
     Ok(())
 }
 
-/// Store what one answer settles. `gauge`: the worker's memory, added to the metrics (servers
-/// own theirs).
+/// Store what one answer settles; a job whose answer could not be stored goes into `unstored`,
+/// to be given back (`give_back`) when the batch ends. `gauge`: the worker's memory, added to
+/// the metrics (servers own theirs).
 pub fn store(
+    queue: &mut Queue,
+    owner: &str,
+    gauge: Option<&MemoryGauge>,
+    settle: Settle,
+    unstored: &mut Vec<i64>,
+) -> Result<()> {
+    let job_id = settle.job_id();
+    let stored = store_settled(queue, owner, gauge, settle);
+    if stored.is_err() {
+        unstored.extend(job_id);
+    }
+    stored
+}
+
+/// The store itself: the job completed with its result and metrics, or failed.
+fn store_settled(
     queue: &mut Queue,
     owner: &str,
     gauge: Option<&MemoryGauge>,

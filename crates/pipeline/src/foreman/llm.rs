@@ -158,12 +158,7 @@ fn run_server(
         };
         // Storing asks to stop only for a stop request or a store error, both checked at the
         // top of the loop.
-        let settle = steps.answer(answer);
-        let job_id = settle.job_id();
-        let stored = batch::store(queue, owner, None, settle);
-        if stored.is_err() {
-            unstored.extend(job_id);
-        }
+        let stored = batch::store(queue, owner, None, steps.answer(answer), &mut unstored);
         let _ = batch::after_store(stored, ctx.stop, &mut store_error);
     }
     if let Some(e) = store_error {
