@@ -92,16 +92,15 @@ impl Engine {
                     }
                 }
             });
-        let (d, metrics) = self.diarize_spans(spans, &item.hints)?;
-        if unreadable > 0 && unreadable == item.spans.len() {
-            return Err(format!(
-                "none of the meeting's {unreadable} chunk(s) could be read"
-            ));
-        }
+        // When none can be read the meeting keeps its transcript without speakers: failing
+        // here would only leave a job that no retry can make succeed (the audio is gone).
+        let (d, mut metrics) = self.diarize_spans(spans, &item.hints)?;
+        metrics.unreadable_chunks = unreadable;
         tracing::info!(
             job_id = item.job_id,
             speakers = d.speakers.len(),
             turns = d.turns.len(),
+            unreadable_chunks = unreadable,
             audio_s = metrics.audio_s,
             wall_s = metrics.wall_s,
             "diarized"

@@ -80,6 +80,10 @@ pub struct DiarizeMetrics {
     pub clustering_s: f64,
     pub windows: usize,
     pub embeddings: usize,
+    /// Chunks that could not be read (damaged or deleted after they were written) and were
+    /// left out; their stretch of the meeting has no speakers.
+    #[serde(default)]
+    pub unreadable_chunks: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
