@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+claim_target_dir
 venv="$HOME/.cache/nightshift-bench/scenes-venv"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"

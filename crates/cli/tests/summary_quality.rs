@@ -73,7 +73,13 @@ fn notes_name_the_decisions_and_action_items_the_meeting_made() {
         let env = Env::new();
         let meeting = env.add(&manifest.file(case));
         let t0 = Instant::now();
-        let out = env.run(&["run", "--until-idle", "--profile", "notes"]);
+        let mut args = vec!["run", "--until-idle", "--profile", "notes"];
+        // The benchmark can try another ASR model (a name or a path) under the same notes.
+        let asr = std::env::var("NIGHTSHIFT_SUMMARY_ASR").unwrap_or_default();
+        if !asr.is_empty() {
+            args.extend(["--model", asr.as_str()]);
+        }
+        let out = env.run(&args);
         assert!(out.status.success(), "{id}: {}", stderr(&out));
         let wall = t0.elapsed().as_secs_f64();
         let doc = env.json(&["show", &meeting, "--format", "json"]);

@@ -111,6 +111,9 @@ impl Home {
         if let Some(d) = default_summary_cache().filter(|d| !dirs.contains(d)) {
             dirs.push(d);
         }
+        if let Some(d) = model_cache_dir().filter(|d| !dirs.contains(d)) {
+            dirs.push(d);
+        }
         dirs
     }
 
@@ -158,6 +161,20 @@ fn default_summary_cache() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
         .map(|h| PathBuf::from(h).join(".cache/nightshift-models/summary"))
+}
+
+/// The machine's model cache, shared by every home: `NIGHTSHIFT_WHISPER_MODELS`, else
+/// `~/.cache/nightshift-models`, where `scripts/fetch-whisper-base.sh` puts the notes
+/// profile's `ggml-base.bin`.
+fn model_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("NIGHTSHIFT_WHISPER_MODELS")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache/nightshift-models"))
+        })
 }
 
 fn default_data_dir() -> Option<PathBuf> {

@@ -199,44 +199,82 @@ pub fn assignments(lines: &[&str]) -> Vec<Assignment> {
     out
 }
 
+/// Whether a decision sentence says what was decided, not only that a decision comes ("Fine,
+/// then let's decide."): a few words besides the marker and fillers.
+fn says_what(text: &str) -> bool {
+    const MARKERS_AND_FILLERS: &[&str] = &[
+        "decision", "decided", "decide", "agreed", "agree", "let's", "lets", "we", "then", "so",
+        "fine", "okay", "ok", "good", "great", "well", "now", "the", "is", "are", "that", "have",
+        "has", "made", "make", "our", "a", "an", "it", "this", "right", "all",
+    ];
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .map(str::to_lowercase)
+        .filter(|w| !w.is_empty() && !MARKERS_AND_FILLERS.contains(&w.as_str()))
+        .count()
+        >= 2
+}
+
 /// Decisions said as such ("Decision: …", "So the decision is: …", "We agreed that …").
 pub fn decisions(lines: &[&str]) -> Vec<Stated> {
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        for sentence in sentences(line) {
-            let lower = sentence.to_lowercase();
-            if lower.ends_with('?') {
-                continue;
-            }
-            let marked = [
-                "decision",
-                "decided:",
-                "we decided",
-                "we agreed",
-                "let's decide",
-                "agreed that",
-            ]
-            .iter()
-            .any(|m| lower.contains(m));
-            if !marked {
-                continue;
-            }
-            // The decision is what follows the marker's colon, when there is one.
-            let text = match sentence.split_once(':') {
-                Some((_, rest)) if rest.split_whitespace().count() >= 3 => rest,
-                _ => sentence,
-            };
-            let text = text.trim().trim_end_matches(['.', '!']).trim();
-            if text.split_whitespace().count() < 4 {
-                continue;
-            }
-            let mut chars = text.chars();
-            let text: String = match chars.next() {
-                Some(c) => c.to_uppercase().chain(chars).collect(),
-                None => continue,
-            };
-            out.push(Stated { line: i, text });
+    // Every sentence with its line, so an announcement can reach into the next line.
+    let all: Vec<(usize, &str)> = lines
+        .iter()
+        .enumerate()
+        .flat_map(|(i, line)| sentences(line).into_iter().map(move |s| (i, s)))
+        .collect();
+    let mut out: Vec<Stated> = Vec::new();
+    for (k, &(i, sentence)) in all.iter().enumerate() {
+        let lower = sentence.to_lowercase();
+        if lower.ends_with('?') {
+            continue;
         }
+        let marked = [
+            "decision",
+            "decided:",
+            "we decided",
+            "we agreed",
+            "let's decide",
+            "agreed that",
+        ]
+        .iter()
+        .any(|m| lower.contains(m));
+        if !marked {
+            continue;
+        }
+        // The decision is what follows the marker's colon, when there is one.
+        let text = match sentence.split_once(':') {
+            Some((_, rest)) if rest.split_whitespace().count() >= 3 => rest,
+            _ => sentence,
+        };
+        let text = text.trim().trim_end_matches(['.', '!']).trim();
+        let (line, text) = if says_what(text) {
+            (i, text)
+        } else {
+            // An announcement ("Fine, then let's decide." "Decision made."): the decision is
+            // the sentence said right after it, when that one states something.
+            match all.get(k + 1) {
+                Some(&(j, next))
+                    if j <= i + 1
+                        && !next.ends_with('?')
+                        && says_what(next)
+                        && next.split_whitespace().count() >= 4 =>
+                {
+                    (j, next.trim().trim_end_matches(['.', '!']).trim())
+                }
+                _ => continue,
+            }
+        };
+        if text.split_whitespace().count() < 4
+            || out.iter().any(|d| d.line == line && d.text == text)
+        {
+            continue;
+        }
+        let mut chars = text.chars();
+        let text: String = match chars.next() {
+            Some(c) => c.to_uppercase().chain(chars).collect(),
+            None => continue,
+        };
+        out.push(Stated { line, text });
     }
     out
 }
@@ -307,6 +345,10 @@ mod tests {
             "Do we decide now?",
             "So the decision is: the production migration happens on Saturday the 22nd.",
             "I like it.",
+            "Fine, then let's decide.",
+            "The survey moves to day seven.",
+            "Let's drop it. Decision made.",
+            "Okay, decision made?",
         ];
         let d = decisions(&lines);
         let got: Vec<&str> = d.iter().map(|s| s.text.as_str()).collect();
@@ -316,6 +358,7 @@ mod tests {
                 "The onboarding flow will have three steps",
                 "Dark mode ships in the May release, not in the summer release",
                 "The production migration happens on Saturday the 22nd",
+                "The survey moves to day seven",
             ]
         );
     }

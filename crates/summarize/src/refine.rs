@@ -19,6 +19,10 @@ use crate::schema::{SummaryOut, TimedAction, TimedItem, parse_time};
 pub const EVIDENCE_MIN: f64 = 0.5;
 /// Two items whose content words overlap this much (Jaccard) say the same thing.
 pub const DUPLICATE_MIN: f64 = 0.6;
+/// Two action items on one evidence line are one task, and a stated decision replaces the
+/// model's decision from a line that decides nothing, when this share of the shorter's
+/// content words is in the longer.
+pub const OVERLAP_MIN: f64 = 0.6;
 
 /// One transcript line: meeting seconds, speaker name (or label), text.
 #[derive(Debug, Clone, Copy)]
@@ -55,8 +59,8 @@ fn content_words(text: &str) -> Vec<String> {
         "are", "was", "were", "has", "have", "had", "not", "but", "from", "our", "your", "their",
         "its", "into", "onto", "then", "than", "them", "they", "you", "she", "him", "her", "his",
         "all", "any", "also", "just", "now", "there", "here", "what", "which", "who", "whom",
-        "been", "being", "let", "lets", "please", "okay", "yes", "meeting", "team", "decided",
-        "decision", "agreed", "made",
+        "been", "being", "let", "lets", "please", "okay", "yes", "meeting", "team", "decide",
+        "decided", "decision", "agreed", "made",
     ];
     text.split(|c: char| !c.is_alphanumeric())
         .map(str::to_lowercase)
@@ -240,7 +244,49 @@ fn known_name(raw: &str, ctx: &Context<'_>) -> Option<String> {
 
 /// Who will do it: the person the evidence addresses ("Diana, please …"), the speaker when
 /// they volunteer ("I will …"), else the model's owner as a participant's name.
-fn owner(model_owner: &str, line: &Line<'_>, ctx: &Context<'_>) -> Option<String> {
+fn owner(model_owner: &str, lines: &[Line<'_>], i: usize, ctx: &Context<'_>) -> Option<String> {
+    let line = &lines[i];
+    let owner = said_owner(model_owner, line, ctx);
+    // Whoever asks is not the one asked: a request whose addressee went unheard ("I earn a,
+    // please write …") belongs to the one who answers it, the next other speaker.
+    let asker = line
+        .speaker
+        .map(|s| known_name(s, ctx).unwrap_or_else(|| s.to_string()));
+    if owner.is_some() && owner == asker && is_request(line.text) && !volunteers(line.text) {
+        let answer = lines[i + 1..(i + 3).min(lines.len())]
+            .iter()
+            .filter_map(|l| l.speaker)
+            .find(|s| Some(*s) != line.speaker);
+        if let Some(s) = answer {
+            return Some(known_name(s, ctx).unwrap_or_else(|| s.to_string()));
+        }
+    }
+    owner
+}
+
+fn is_request(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    ["please", "could you", "can you", "would you", "will you"]
+        .iter()
+        .any(|r| lower.contains(r))
+}
+
+fn volunteers(text: &str) -> bool {
+    let said = text.trim_start().to_lowercase();
+    [
+        "i will ",
+        "i'll ",
+        "i can ",
+        "i am going to ",
+        "i'm going to ",
+        "let me ",
+    ]
+    .iter()
+    .any(|v| said.starts_with(v) || said.contains(&format!(". {v}")))
+}
+
+/// The owner as said on the evidence line, else the model's.
+fn said_owner(model_owner: &str, line: &Line<'_>, ctx: &Context<'_>) -> Option<String> {
     for sentence in line.text.split(['.', '!', '?']) {
         if let Some(Address::Next(name)) = address(sentence.trim())
             && let Some(n) = known_name(&name, ctx).or(Some(name))
@@ -248,18 +294,7 @@ fn owner(model_owner: &str, line: &Line<'_>, ctx: &Context<'_>) -> Option<String
             return Some(n);
         }
     }
-    let said = line.text.trim_start().to_lowercase();
-    let volunteers = [
-        "i will ",
-        "i'll ",
-        "i can ",
-        "i am going to ",
-        "i'm going to ",
-        "let me ",
-    ];
-    if volunteers
-        .iter()
-        .any(|v| said.starts_with(v) || said.contains(&format!(". {v}")))
+    if volunteers(line.text)
         && let Some(speaker) = line.speaker
     {
         return Some(known_name(speaker, ctx).unwrap_or_else(|| speaker.to_string()));
@@ -316,9 +351,18 @@ pub fn refine(out: SummaryOut, lines: &[Line<'_>], ctx: &Context<'_>) -> Refined
     let mut decisions = model_decisions(out.decisions, lines, &assigned, &stated, &mut refined);
     for d in stated {
         let words = content_words(&d.text);
-        let known = decisions.iter().any(|(i, kept)| {
-            *i == d.line || jaccard(&content_words(&kept.text), &words) >= DUPLICATE_MIN
+        if decisions.iter().any(|(i, _)| *i == d.line) {
+            continue; // the model found this line too: its wording stays
+        }
+        // What was said as a decision outranks the model's retelling of the same topic from
+        // a line that decides nothing ("Our plan wants to ship it in the summer release, but
+        // …" beside "Decision: dark mode ships in the May release").
+        decisions.retain(|(i, kept)| {
+            is_cue_line(lines[*i].text) || overlap(&content_words(&kept.text), &words) < OVERLAP_MIN
         });
+        let known = decisions
+            .iter()
+            .any(|(_, kept)| jaccard(&content_words(&kept.text), &words) >= DUPLICATE_MIN);
         if !known {
             decisions.push((d.line, decision_at(lines, d.line, d.text)));
         }
@@ -326,7 +370,9 @@ pub fn refine(out: SummaryOut, lines: &[Line<'_>], ctx: &Context<'_>) -> Refined
     let mut actions: Vec<(usize, ActionItem)> = Vec::new();
     let mut seen: Vec<Vec<String>> = Vec::new();
     for a in out.action_items {
-        if let Some(item) = action(a, lines, ctx, &mut seen, &mut refined.unsupported) {
+        if let Some(item) = action(a, lines, ctx, &mut seen, &mut refined.unsupported)
+            && !actions.iter().any(|kept| same_task(kept, &item))
+        {
             actions.push(item);
         }
     }
@@ -342,9 +388,16 @@ pub fn refine(out: SummaryOut, lines: &[Line<'_>], ctx: &Context<'_>) -> Refined
             .filter(|_| !a.deadline_text.is_empty())
             .and_then(|m| dates::resolve(&a.deadline_text, m))
             .map(|d| d.to_string());
-        match actions.iter_mut().find(|(i, _)| *i == a.line) {
-            // The model found it too: its wording, the explicit owner and deadline.
-            Some((_, item)) => {
+        // The model found it too (on this line, or the same task said on another): its
+        // wording, the explicit owner, deadline and line.
+        let words = content_words(&a.task);
+        let found = actions.iter_mut().find(|(i, item)| {
+            *i == a.line || jaccard(&content_words(&item.task), &words) >= DUPLICATE_MIN
+        });
+        match found {
+            Some((i, item)) => {
+                *i = a.line;
+                item.time = Some(lines[a.line].start);
                 item.owner = owner.or(item.owner.take());
                 if due.is_some() {
                     item.due = due;
@@ -448,12 +501,31 @@ fn action(
         i,
         ActionItem {
             task,
-            owner: owner(&a.owner, line, ctx),
+            owner: owner(&a.owner, lines, i, ctx),
             due,
             due_spoken,
             time: Some(line.start),
         },
     ))
+}
+
+/// Whether two action items are one task: the same evidence line, and the words of the
+/// shorter mostly inside the longer ("Send the note to all staff about the freeze" and "Send
+/// the travel freeze note to all staff"). Two tasks said in one line share few words.
+fn same_task(a: &(usize, ActionItem), b: &(usize, ActionItem)) -> bool {
+    if a.0 != b.0 {
+        return false;
+    }
+    overlap(&content_words(&a.1.task), &content_words(&b.1.task)) >= OVERLAP_MIN
+}
+
+/// Share of the shorter word list's words that are in the other.
+fn overlap(a: &[String], b: &[String]) -> f64 {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return 0.0;
+    }
+    short.iter().filter(|w| long.contains(w)).count() as f64 / short.len() as f64
 }
 
 /// The evidence line of an item with at least two content words, if the transcript holds it.
@@ -530,6 +602,182 @@ mod tests {
             due: due.into(),
             time: String::new(),
         }
+    }
+
+    #[test]
+    fn a_request_whose_addressee_went_unheard_belongs_to_who_answers() {
+        let names = vec!["Grace".to_string()];
+        let ctx = Context {
+            meeting_date: None,
+            names: &names,
+            labels: &[],
+        };
+        let raw = [
+            (
+                0.0,
+                "Grace",
+                "My owner, could you also update the help center articles?",
+            ),
+            (5.0, "Grace", "And the release notes."),
+            (8.0, "SPEAKER_3", "Yes, by Wednesday the 16th."),
+            (
+                12.0,
+                "Grace",
+                "Could you also check the logs, I will do it myself.",
+            ),
+        ];
+        let lines: Vec<Line<'_>> = raw
+            .iter()
+            .map(|&(start, speaker, text)| Line {
+                start,
+                end: start + 3.0,
+                speaker: Some(speaker),
+                text,
+            })
+            .collect();
+        let out = SummaryOut {
+            action_items: vec![
+                act("Update the help center articles", "Grace", ""),
+                act("Check the logs", "Grace", ""),
+            ],
+            ..SummaryOut::default()
+        };
+        let r = refine(out, &lines, &ctx);
+        let owners: Vec<Option<&str>> = r
+            .summary
+            .action_items
+            .iter()
+            .map(|a| a.owner.as_deref())
+            .collect();
+        assert_eq!(owners, [Some("SPEAKER_3"), Some("Grace")]);
+    }
+
+    #[test]
+    fn a_stated_decision_replaces_the_models_retelling_from_a_discussion_line() {
+        let raw = [
+            (
+                0.0,
+                "Grace",
+                "Our plan wants to ship dark mode in the summer release, but I think sooner.",
+            ),
+            (9.0, "Henry", "The chart colours still need work."),
+            (
+                20.0,
+                "Grace",
+                "Decision: dark mode ships in the May release, not in the summer release.",
+            ),
+            (30.0, "Grace", "We keep the weekly sync on Tuesdays."),
+        ];
+        let lines: Vec<Line<'_>> = raw
+            .iter()
+            .map(|&(start, speaker, text)| Line {
+                start,
+                end: start + 5.0,
+                speaker: Some(speaker),
+                text,
+            })
+            .collect();
+        let out = SummaryOut {
+            decisions: vec![
+                item("Dark mode ships in the summer release", "00:00"),
+                item("The weekly sync stays on Tuesdays", "00:30"),
+            ],
+            ..SummaryOut::default()
+        };
+        let r = refine(out, &lines, &Context::default());
+        let got: Vec<(&str, Option<f64>)> = r
+            .summary
+            .decisions
+            .iter()
+            .map(|d| (d.text.as_str(), d.time))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "Dark mode ships in the May release, not in the summer release",
+                    Some(20.0)
+                ),
+                ("The weekly sync stays on Tuesdays", Some(30.0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn one_task_said_or_listed_twice_is_one_item() {
+        let names = vec!["Grace".to_string(), "Henry".to_string()];
+        let ctx = Context {
+            meeting_date: Date::new(2025, 4, 3),
+            names: &names,
+            labels: &[],
+        };
+        let raw = [
+            (
+                10.0,
+                "Henry",
+                "I will finish the chart colors, two weeks should be enough.",
+            ),
+            (
+                20.0,
+                "Grace",
+                "Henry, please finish the chart colors by Friday, April 18th.",
+            ),
+            (
+                30.0,
+                "Grace",
+                "Tom, please send a note to all staff about the travel freeze by Monday.",
+            ),
+            (
+                40.0,
+                "Grace",
+                "Tom, order the internet and send the packing labels by Friday.",
+            ),
+        ];
+        let lines: Vec<Line<'_>> = raw
+            .iter()
+            .map(|&(start, speaker, text)| Line {
+                start,
+                end: start + 5.0,
+                speaker: Some(speaker),
+                text,
+            })
+            .collect();
+        let out = SummaryOut {
+            action_items: vec![
+                act("Finish chart colors", "Henry", ""),
+                act("Send the travel freeze note to all staff", "Tom", "Monday"),
+                act(
+                    "Send the note to all staff about the freeze",
+                    "Tom",
+                    "Monday",
+                ),
+                act("Order the internet", "Tom", "Friday"),
+                act("Send the packing labels", "Tom", "Friday"),
+            ],
+            ..SummaryOut::default()
+        };
+        let r = refine(out, &lines, &ctx);
+        let got: Vec<(&str, Option<f64>, Option<&str>)> = r
+            .summary
+            .action_items
+            .iter()
+            .map(|a| (a.task.as_str(), a.time, a.due.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                // The model's wording, the assignment's line and deadline.
+                ("Finish chart colors", Some(20.0), Some("2025-04-18")),
+                (
+                    "Send the travel freeze note to all staff",
+                    Some(30.0),
+                    Some("2025-04-07")
+                ),
+                // Two tasks in one line stay two.
+                ("Order the internet", Some(40.0), Some("2025-04-04")),
+                ("Send the packing labels", Some(40.0), Some("2025-04-04")),
+            ]
+        );
     }
 
     #[test]
