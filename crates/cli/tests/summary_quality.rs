@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use common::{Env, stderr};
 use nightshift_eval::{
-    Embedder, ProducedSummary, Score, ScoreOptions, embedding_model_dir, load_corpus,
-    score_summary, score_table,
+    Case, Embedder, Manifest, ProducedSummary, Score, ScoreOptions, SpeakerTurn,
+    embedding_model_dir, label_people, load_corpus, parse_rttm, score_summary, score_table,
 };
 use serde_json::Value;
 
@@ -24,6 +24,32 @@ fn meetings() -> Vec<String> {
         .split(',')
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The meeting's reference speaker turns (its RTTM).
+fn reference_turns(manifest: &Manifest, case: &Case) -> Vec<SpeakerTurn> {
+    let rttm = case.expected["rttm"]
+        .as_str()
+        .expect("a meeting with an RTTM");
+    parse_rttm(&std::fs::read_to_string(manifest.dir.join(rttm)).expect("the RTTM reads"))
+}
+
+/// Transcript segments whose speaker is still a label (`SPEAKER_n`), as turns.
+fn label_turns(doc: &Value) -> Vec<SpeakerTurn> {
+    doc["segments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let speaker = s["speaker"].as_str()?;
+            let (start, end) = (s["start"].as_f64()?, s["end"].as_f64()?);
+            speaker.starts_with("SPEAKER_").then(|| SpeakerTurn {
+                speaker: speaker.to_string(),
+                start,
+                end,
+            })
+        })
         .collect()
 }
 
@@ -97,8 +123,13 @@ fn notes_name_the_decisions_and_action_items_the_meeting_made() {
         println!("{}", serde_json::to_string_pretty(&doc["summary"]).unwrap());
         let produced: ProducedSummary =
             serde_json::from_value(doc["summary"].clone()).expect("a summary");
-        // Owners are names already (as people address each other), scored by name.
-        let score = score_summary(&embedder, &id, &truth, &produced, &ScoreOptions::default());
+        // Owners are names (as people address each other), scored by name; an owner still
+        // known only by its speaker label is the person that label's speech belongs to.
+        let options = ScoreOptions {
+            speaker_names: label_people(&reference_turns(&manifest, case), &label_turns(&doc)),
+            ..ScoreOptions::default()
+        };
+        let score = score_summary(&embedder, &id, &truth, &produced, &options);
         for n in &score.notes {
             println!("  {id}: {n}");
         }

@@ -10,6 +10,39 @@ pub struct SpeakerTurn {
     pub end: f64,
 }
 
+/// Each hypothesis speaker's reference person: the one it overlaps most in time (at least
+/// half of its speech), so a summary that names an owner by a speaker label can be scored as
+/// the person behind it. Labels without such a person are left out.
+pub fn label_people(
+    reference: &[SpeakerTurn],
+    hypothesis: &[SpeakerTurn],
+) -> std::collections::HashMap<String, String> {
+    let mut overlap: std::collections::HashMap<(&str, &str), f64> = Default::default();
+    let mut total: std::collections::HashMap<&str, f64> = Default::default();
+    for h in hypothesis {
+        *total.entry(h.speaker.as_str()).or_default() += (h.end - h.start).max(0.0);
+        for r in reference {
+            let o = h.end.min(r.end) - h.start.max(r.start);
+            if o > 0.0 {
+                *overlap
+                    .entry((h.speaker.as_str(), r.speaker.as_str()))
+                    .or_default() += o;
+            }
+        }
+    }
+    let mut best: std::collections::HashMap<&str, (&str, f64)> = Default::default();
+    for ((h, r), o) in overlap {
+        let e = best.entry(h).or_insert((r, 0.0));
+        if o > e.1 || (o == e.1 && r < e.0) {
+            *e = (r, o);
+        }
+    }
+    best.into_iter()
+        .filter(|(h, (_, o))| *o >= 0.5 * total[h])
+        .map(|(h, (r, _))| (h.to_string(), r.to_string()))
+        .collect()
+}
+
 /// Turns from RTTM text (`SPEAKER file 1 start duration <NA> <NA> name <NA> <NA>`).
 pub fn parse_rttm(text: &str) -> Vec<SpeakerTurn> {
     text.lines()
@@ -186,6 +219,25 @@ fn best_mapping(agree: &[Vec<usize>], nh: usize) -> Vec<Option<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_map_to_the_person_they_overlap_most() {
+        let t = |s: &str, a: f64, b: f64| SpeakerTurn {
+            speaker: s.into(),
+            start: a,
+            end: b,
+        };
+        let reference = [t("DIANA", 0.0, 10.0), t("GRACE", 10.0, 20.0)];
+        let hyp = [
+            t("SPEAKER_3", 1.0, 9.0),
+            t("SPEAKER_1", 9.0, 20.0),
+            t("SPEAKER_2", 30.0, 40.0),
+        ];
+        let m = label_people(&reference, &hyp);
+        assert_eq!(m.get("SPEAKER_3").map(String::as_str), Some("DIANA"));
+        assert_eq!(m.get("SPEAKER_1").map(String::as_str), Some("GRACE"));
+        assert_eq!(m.get("SPEAKER_2"), None, "no reference speech under it");
+    }
 
     fn t(s: &str, a: f64, b: f64) -> SpeakerTurn {
         SpeakerTurn {

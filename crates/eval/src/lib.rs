@@ -16,7 +16,7 @@ pub mod tiny_vlm;
 pub mod wer;
 pub mod words;
 
-pub use der::{Der, SpeakerTurn, der, parse_rttm};
+pub use der::{Der, SpeakerTurn, der, label_people, parse_rttm};
 pub use frames::{DEFAULT_FRAME_S, frame_f1};
 pub use manifest::{
     Case, Manifest, ManifestError, MeetingSpeaker, MeetingTruth, Sentence, TrueActionItem,

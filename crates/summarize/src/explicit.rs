@@ -199,6 +199,32 @@ pub fn assignments(lines: &[&str]) -> Vec<Assignment> {
     out
 }
 
+/// "Yes, we will record it, that is decided." → "we will record it": the statement before a
+/// closing marker, without a leading "Yes,"/"Okay,".
+fn closing_marker_cut(sentence: &str) -> &str {
+    let lower = sentence.to_lowercase();
+    let mut s = sentence;
+    for m in [
+        ", that is decided",
+        ", that's decided",
+        ", it is decided",
+        ", it's decided",
+    ] {
+        if let Some(i) = lower.find(m) {
+            s = &sentence[..i];
+            break;
+        }
+    }
+    for lead in ["Yes, ", "Okay, ", "OK, ", "Ok, ", "So, ", "Good, "] {
+        if let Some(rest) = s.strip_prefix(lead)
+            && s.len() < sentence.len()
+        {
+            return rest;
+        }
+    }
+    s
+}
+
 /// Whether a decision sentence says what was decided, not only that a decision comes ("Fine,
 /// then let's decide."): a few words besides the marker and fillers.
 fn says_what(text: &str) -> bool {
@@ -235,16 +261,19 @@ pub fn decisions(lines: &[&str]) -> Vec<Stated> {
             "we agreed",
             "let's decide",
             "agreed that",
+            "is decided",
+            "that's decided",
         ]
         .iter()
         .any(|m| lower.contains(m));
         if !marked {
             continue;
         }
-        // The decision is what follows the marker's colon, when there is one.
+        // The decision is what follows the marker's colon, when there is one, or what comes
+        // before a closing "…, that is decided".
         let text = match sentence.split_once(':') {
             Some((_, rest)) if rest.split_whitespace().count() >= 3 => rest,
-            _ => sentence,
+            _ => closing_marker_cut(sentence),
         };
         let text = text.trim().trim_end_matches(['.', '!']).trim();
         let (line, text) = if says_what(text) {
@@ -349,6 +378,7 @@ mod tests {
             "The survey moves to day seven.",
             "Let's drop it. Decision made.",
             "Okay, decision made?",
+            "Yes, we will record it with the customer's permission, that is decided.",
         ];
         let d = decisions(&lines);
         let got: Vec<&str> = d.iter().map(|s| s.text.as_str()).collect();
@@ -359,6 +389,7 @@ mod tests {
                 "Dark mode ships in the May release, not in the summer release",
                 "The production migration happens on Saturday the 22nd",
                 "The survey moves to day seven",
+                "We will record it with the customer's permission",
             ]
         );
     }

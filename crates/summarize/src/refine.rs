@@ -243,16 +243,29 @@ fn known_name(raw: &str, ctx: &Context<'_>) -> Option<String> {
 }
 
 /// Who will do it: the person the evidence addresses ("Diana, please …"), the speaker when
-/// they volunteer ("I will …"), else the model's owner as a participant's name.
-fn owner(model_owner: &str, lines: &[Line<'_>], i: usize, ctx: &Context<'_>) -> Option<String> {
+/// they volunteer ("I will …"), the person a recap names for the task ("Sophia sends the
+/// travel freeze note by July 7th"), else the model's owner as a participant's name.
+fn owner(
+    model_owner: &str,
+    task_words: &[String],
+    lines: &[Line<'_>],
+    i: usize,
+    ctx: &Context<'_>,
+) -> Option<String> {
     let line = &lines[i];
-    let owner = said_owner(model_owner, line, ctx);
+    if let Some(said) = said_owner(line, ctx) {
+        return Some(said);
+    }
+    if let Some(named) = recap_owner(task_words, lines, i, ctx) {
+        return Some(named);
+    }
+    let owner = model_owner_name(model_owner, line, ctx);
     // Whoever asks is not the one asked: a request whose addressee went unheard ("I earn a,
     // please write …") belongs to the one who answers it, the next other speaker.
     let asker = line
         .speaker
         .map(|s| known_name(s, ctx).unwrap_or_else(|| s.to_string()));
-    if owner.is_some() && owner == asker && is_request(line.text) && !volunteers(line.text) {
+    if owner.is_some() && owner == asker && is_request(line.text) {
         let answer = lines[i + 1..(i + 3).min(lines.len())]
             .iter()
             .filter_map(|l| l.speaker)
@@ -271,6 +284,8 @@ fn is_request(text: &str) -> bool {
         .any(|r| lower.contains(r))
 }
 
+/// The speaker commits to it: "I will …" at the start of a sentence or after a comma ("The
+/// conference will be at a hotel, I will ask for quotes").
 fn volunteers(text: &str) -> bool {
     let said = text.trim_start().to_lowercase();
     [
@@ -282,11 +297,13 @@ fn volunteers(text: &str) -> bool {
         "let me ",
     ]
     .iter()
-    .any(|v| said.starts_with(v) || said.contains(&format!(". {v}")))
+    .any(|v| {
+        said.starts_with(v) || said.contains(&format!(". {v}")) || said.contains(&format!(", {v}"))
+    })
 }
 
-/// The owner as said on the evidence line, else the model's.
-fn said_owner(model_owner: &str, line: &Line<'_>, ctx: &Context<'_>) -> Option<String> {
+/// The owner as said on the evidence line: the person addressed, or the speaker volunteering.
+fn said_owner(line: &Line<'_>, ctx: &Context<'_>) -> Option<String> {
     for sentence in line.text.split(['.', '!', '?']) {
         if let Some(Address::Next(name)) = address(sentence.trim())
             && let Some(n) = known_name(&name, ctx).or(Some(name))
@@ -294,11 +311,77 @@ fn said_owner(model_owner: &str, line: &Line<'_>, ctx: &Context<'_>) -> Option<S
             return Some(n);
         }
     }
-    if volunteers(line.text)
-        && let Some(speaker) = line.speaker
-    {
-        return Some(known_name(speaker, ctx).unwrap_or_else(|| speaker.to_string()));
+    let speaker = line.speaker.filter(|_| volunteers(line.text))?;
+    Some(known_name(speaker, ctx).unwrap_or_else(|| speaker.to_string()))
+}
+
+/// A recap elsewhere in the meeting that names who does this task: a clause "<Name> <verb>s
+/// …" ("Tom orders the internet by July 4th and sends the packing instructions …": both
+/// Tom's) sharing at least half of the task's content words, two at least. "I" is the recap's
+/// speaker.
+fn recap_owner(
+    task_words: &[String],
+    lines: &[Line<'_>],
+    i: usize,
+    ctx: &Context<'_>,
+) -> Option<String> {
+    const NOT_NAMES: &[&str] = &[
+        "the", "this", "that", "it", "he", "she", "we", "they", "and", "but", "so", "then",
+        "everyone", "nobody", "someone", "who", "what", "there", "here", "one", "let's",
+    ];
+    let need = (task_words.len().div_ceil(2)).max(2);
+    let mut best: Option<(usize, String)> = None;
+    for (j, line) in lines.iter().enumerate() {
+        if j == i {
+            continue;
+        }
+        for sentence in line.text.split(['.', '!', '?', ';']) {
+            let mut subject: Option<String> = None;
+            for clause in sentence
+                .split([',', ';'])
+                .flat_map(|part| part.split(" and "))
+            {
+                let words: Vec<&str> = clause
+                    .split_whitespace()
+                    .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\''))
+                    .filter(|w| !w.is_empty())
+                    .skip_while(|w| ["And", "So", "Then", "Also"].contains(w))
+                    .collect();
+                let (Some(first), Some(verb)) = (words.first(), words.get(1)) else {
+                    continue;
+                };
+                let third_person =
+                    verb.len() > 2 && verb.ends_with('s') && verb.chars().all(|c| c.is_lowercase());
+                if *first == "I" && verb.chars().all(|c| c.is_lowercase()) {
+                    subject = line
+                        .speaker
+                        .map(|s| known_name(s, ctx).unwrap_or_else(|| s.to_string()));
+                } else if third_person
+                    && first.chars().next().is_some_and(char::is_uppercase)
+                    && first.chars().all(char::is_alphabetic)
+                    && !NOT_NAMES.contains(&first.to_lowercase().as_str())
+                {
+                    subject = Some(known_name(first, ctx).unwrap_or_else(|| first.to_string()));
+                } else if !(first.ends_with('s') && first.chars().all(|c| c.is_lowercase())) {
+                    continue; // a clause of its own that names nobody
+                }
+                let Some(who) = &subject else { continue };
+                let clause_words = content_words(clause);
+                let shared = task_words
+                    .iter()
+                    .filter(|w| clause_words.contains(w))
+                    .count();
+                if shared >= need && best.as_ref().is_none_or(|(n, _)| shared > *n) {
+                    best = Some((shared, who.clone()));
+                }
+            }
+        }
     }
+    best.map(|(_, who)| who)
+}
+
+/// The model's owner as a participant's name, a plain name, or the speaker for "I".
+fn model_owner_name(model_owner: &str, line: &Line<'_>, ctx: &Context<'_>) -> Option<String> {
     let o = clean(model_owner);
     if o.is_empty() {
         return None;
@@ -501,7 +584,7 @@ fn action(
         i,
         ActionItem {
             task,
-            owner: owner(&a.owner, lines, i, ctx),
+            owner: owner(&a.owner, &words, lines, i, ctx),
             due,
             due_spoken,
             time: Some(line.start),
@@ -699,6 +782,71 @@ mod tests {
                     Some(20.0)
                 ),
                 ("The weekly sync stays on Tuesdays", Some(30.0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_recap_names_the_owner_the_model_got_wrong() {
+        let names = vec!["Tom".to_string(), "Marcus".to_string()];
+        let ctx = Context {
+            meeting_date: None,
+            names: &names,
+            labels: &[],
+        };
+        let raw = [
+            (
+                0.0,
+                "SPEAKER_1",
+                "So fear, please send a note to all staff about the freeze.",
+            ),
+            (
+                5.0,
+                "Tom",
+                "The internet needs three weeks, so it has to be ordered soon.",
+            ),
+            (9.0, "SPEAKER_1", "Then publish the rotation by Friday."),
+            (
+                20.0,
+                "SPEAKER_1",
+                "To recap, Marcus sends the letters, Sophia sends the freeze note to all staff.",
+            ),
+            (
+                25.0,
+                "SPEAKER_1",
+                "Tom orders the internet and sends the packing labels. And I publish the rotation.",
+            ),
+        ];
+        let lines: Vec<Line<'_>> = raw
+            .iter()
+            .map(|&(start, speaker, text)| Line {
+                start,
+                end: start + 3.0,
+                speaker: Some(speaker),
+                text,
+            })
+            .collect();
+        let out = SummaryOut {
+            action_items: vec![
+                act("Send a note to all staff about the freeze", "Tom", ""),
+                act("Order the internet", "Marcus", ""),
+                act("Publish the rotation", "Marcus", ""),
+            ],
+            ..SummaryOut::default()
+        };
+        let r = refine(out, &lines, &ctx);
+        let owners: Vec<(&str, Option<&str>)> = r
+            .summary
+            .action_items
+            .iter()
+            .map(|a| (a.task.as_str(), a.owner.as_deref()))
+            .collect();
+        assert_eq!(
+            owners,
+            [
+                ("Send a note to all staff about the freeze", Some("Sophia")),
+                ("Order the internet", Some("Tom")),
+                ("Publish the rotation", Some("SPEAKER_1")),
             ]
         );
     }
