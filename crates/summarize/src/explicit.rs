@@ -225,13 +225,33 @@ fn closing_marker_cut(sentence: &str) -> &str {
     s
 }
 
+/// "Then we have a decision, travel is frozen until October." → "travel is frozen until
+/// October": what follows an opening clause that only announces the decision.
+fn after_announcement(sentence: &str) -> &str {
+    for (i, _) in sentence.match_indices(", ") {
+        let (head, rest) = (&sentence[..i], &sentence[i + 2..]);
+        let lower = head.to_lowercase();
+        let announces = ["decision", "decide", "agreed", "official"]
+            .iter()
+            .any(|m| lower.contains(m));
+        if announces {
+            if !says_what(head) && rest.split_whitespace().count() >= 3 && says_what(rest) {
+                return rest;
+            }
+            break;
+        }
+    }
+    sentence
+}
+
 /// Whether a decision sentence says what was decided, not only that a decision comes ("Fine,
 /// then let's decide."): a few words besides the marker and fillers.
 fn says_what(text: &str) -> bool {
     const MARKERS_AND_FILLERS: &[&str] = &[
         "decision", "decided", "decide", "agreed", "agree", "let's", "lets", "we", "then", "so",
-        "fine", "okay", "ok", "good", "great", "well", "now", "the", "is", "are", "that", "have",
-        "has", "made", "make", "our", "a", "an", "it", "this", "right", "all",
+        "official", "it's", "fine", "okay", "ok", "good", "great", "well", "now", "the", "is",
+        "are", "that", "have", "has", "made", "make", "our", "a", "an", "it", "this", "right",
+        "all",
     ];
     text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
         .map(str::to_lowercase)
@@ -263,6 +283,7 @@ pub fn decisions(lines: &[&str]) -> Vec<Stated> {
             "agreed that",
             "is decided",
             "that's decided",
+            "make it official",
         ]
         .iter()
         .any(|m| lower.contains(m));
@@ -273,7 +294,7 @@ pub fn decisions(lines: &[&str]) -> Vec<Stated> {
         // before a closing "…, that is decided".
         let text = match sentence.split_once(':') {
             Some((_, rest)) if rest.split_whitespace().count() >= 3 => rest,
-            _ => closing_marker_cut(sentence),
+            _ => after_announcement(closing_marker_cut(sentence)),
         };
         let text = text.trim().trim_end_matches(['.', '!']).trim();
         let (line, text) = if says_what(text) {
@@ -379,6 +400,8 @@ mod tests {
             "Let's drop it. Decision made.",
             "Okay, decision made?",
             "Yes, we will record it with the customer's permission, that is decided.",
+            "Okay, then let's make it official, we will make offers to both candidates.",
+            "Then we have a decision, non-customer travel is frozen until October.",
         ];
         let d = decisions(&lines);
         let got: Vec<&str> = d.iter().map(|s| s.text.as_str()).collect();
@@ -390,6 +413,8 @@ mod tests {
                 "The production migration happens on Saturday the 22nd",
                 "The survey moves to day seven",
                 "We will record it with the customer's permission",
+                "We will make offers to both candidates",
+                "Non-customer travel is frozen until October",
             ]
         );
     }

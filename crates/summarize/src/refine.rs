@@ -455,6 +455,7 @@ pub fn refine(out: SummaryOut, lines: &[Line<'_>], ctx: &Context<'_>) -> Refined
     for a in out.action_items {
         if let Some(item) = action(a, lines, ctx, &mut seen, &mut refined.unsupported)
             && !actions.iter().any(|kept| same_task(kept, &item))
+            && !is_a_decision(&item, &decisions, lines, ctx)
         {
             actions.push(item);
         }
@@ -600,6 +601,22 @@ fn same_task(a: &(usize, ActionItem), b: &(usize, ActionItem)) -> bool {
         return false;
     }
     overlap(&content_words(&a.1.task), &content_words(&b.1.task)) >= OVERLAP_MIN
+}
+
+/// A decision the model also listed as a task ("We will record it with the customer's
+/// permission, that is decided." → "Record the demo"): the same line as a kept decision, mostly
+/// its words, and nobody asked or volunteering on it.
+fn is_a_decision(
+    item: &(usize, ActionItem),
+    decisions: &[(usize, Decision)],
+    lines: &[Line<'_>],
+    ctx: &Context<'_>,
+) -> bool {
+    let words = content_words(&item.1.task);
+    decisions
+        .iter()
+        .any(|(i, d)| *i == item.0 && overlap(&words, &content_words(&d.text)) >= OVERLAP_MIN)
+        && said_owner(&lines[item.0], ctx).is_none()
 }
 
 /// Share of the shorter word list's words that are in the other.
@@ -765,6 +782,8 @@ mod tests {
                 item("Dark mode ships in the summer release", "00:00"),
                 item("The weekly sync stays on Tuesdays", "00:30"),
             ],
+            // The same decision listed as a task too: left out.
+            action_items: vec![act("Keep the weekly sync on Tuesdays", "Grace", "")],
             ..SummaryOut::default()
         };
         let r = refine(out, &lines, &Context::default());
@@ -783,6 +802,11 @@ mod tests {
                 ),
                 ("The weekly sync stays on Tuesdays", Some(30.0)),
             ]
+        );
+        assert!(
+            r.summary.action_items.is_empty(),
+            "{:?}",
+            r.summary.action_items
         );
     }
 
