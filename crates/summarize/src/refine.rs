@@ -678,10 +678,15 @@ mod tests {
                 "Decision made: the old tablet layout is removed in the May release.",
             ),
         ];
+        timed(&raw)
+    }
+
+    /// Transcript lines from (start, speaker, text), each 3 s long.
+    fn timed<'a>(raw: &[(f64, &'a str, &'a str)]) -> Vec<Line<'a>> {
         raw.iter()
             .map(|&(start, speaker, text)| Line {
                 start,
-                end: start + 5.0,
+                end: start + 3.0,
                 speaker: Some(speaker),
                 text,
             })
@@ -726,15 +731,7 @@ mod tests {
                 "Could you also check the logs, I will do it myself.",
             ),
         ];
-        let lines: Vec<Line<'_>> = raw
-            .iter()
-            .map(|&(start, speaker, text)| Line {
-                start,
-                end: start + 3.0,
-                speaker: Some(speaker),
-                text,
-            })
-            .collect();
+        let lines = timed(&raw);
         let out = SummaryOut {
             action_items: vec![
                 act("Update the help center articles", "Grace", ""),
@@ -768,15 +765,7 @@ mod tests {
             ),
             (30.0, "Grace", "We keep the weekly sync on Tuesdays."),
         ];
-        let lines: Vec<Line<'_>> = raw
-            .iter()
-            .map(|&(start, speaker, text)| Line {
-                start,
-                end: start + 5.0,
-                speaker: Some(speaker),
-                text,
-            })
-            .collect();
+        let lines = timed(&raw);
         let out = SummaryOut {
             decisions: vec![
                 item("Dark mode ships in the summer release", "00:00"),
@@ -841,15 +830,7 @@ mod tests {
                 "Tom orders the internet and sends the packing labels. And I publish the rotation.",
             ),
         ];
-        let lines: Vec<Line<'_>> = raw
-            .iter()
-            .map(|&(start, speaker, text)| Line {
-                start,
-                end: start + 3.0,
-                speaker: Some(speaker),
-                text,
-            })
-            .collect();
+        let lines = timed(&raw);
         let out = SummaryOut {
             action_items: vec![
                 act("Send a note to all staff about the freeze", "Tom", ""),
@@ -905,15 +886,7 @@ mod tests {
                 "Tom, order the internet and send the packing labels by Friday.",
             ),
         ];
-        let lines: Vec<Line<'_>> = raw
-            .iter()
-            .map(|&(start, speaker, text)| Line {
-                start,
-                end: start + 5.0,
-                speaker: Some(speaker),
-                text,
-            })
-            .collect();
+        let lines = timed(&raw);
         let out = SummaryOut {
             action_items: vec![
                 act("Finish chart colors", "Henry", ""),
