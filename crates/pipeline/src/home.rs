@@ -158,9 +158,14 @@ pub fn summary_cache_dir() -> Option<PathBuf> {
 }
 
 fn default_summary_cache() -> Option<PathBuf> {
+    default_model_cache().map(|d| d.join("summary"))
+}
+
+/// `~/.cache/nightshift-models`, when HOME is set.
+fn default_model_cache() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
-        .map(|h| PathBuf::from(h).join(".cache/nightshift-models/summary"))
+        .map(|h| PathBuf::from(h).join(".cache/nightshift-models"))
 }
 
 /// The machine's model cache, shared by every home: `NIGHTSHIFT_WHISPER_MODELS`, else
@@ -170,11 +175,7 @@ fn model_cache_dir() -> Option<PathBuf> {
     std::env::var_os("NIGHTSHIFT_WHISPER_MODELS")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".cache/nightshift-models"))
-        })
+        .or_else(default_model_cache)
 }
 
 fn default_data_dir() -> Option<PathBuf> {

@@ -130,7 +130,12 @@ fn task_of(sentence: &str) -> String {
         Some((head, tail)) if tail.split_whitespace().count() == 1 => head,
         _ => task,
     };
-    let mut chars = task.chars();
+    capitalized(task)
+}
+
+/// The text with its first letter in upper case.
+pub fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
     match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),
         None => String::new(),
@@ -314,16 +319,12 @@ pub fn decisions(lines: &[&str]) -> Vec<Stated> {
                 _ => continue,
             }
         };
+        let text = capitalized(text);
         if text.split_whitespace().count() < 4
             || out.iter().any(|d| d.line == line && d.text == text)
         {
             continue;
         }
-        let mut chars = text.chars();
-        let text: String = match chars.next() {
-            Some(c) => c.to_uppercase().chain(chars).collect(),
-            None => continue,
-        };
         out.push(Stated { line, text });
     }
     out

@@ -10,6 +10,7 @@
 use nightshift_core::{ActionItem, Decision, Summary};
 
 use crate::dates::{self, Date};
+use crate::explicit::capitalized;
 use crate::names::{Address, address};
 use crate::schema::{SummaryOut, TimedAction, TimedItem, parse_time};
 
@@ -190,14 +191,6 @@ pub fn is_cue_line(text: &str) -> bool {
     CUES.iter().any(|c| lower.contains(c)) || dated.iter().any(|c| lower.contains(c))
 }
 
-fn capitalized(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 fn jaccard(a: &[String], b: &[String]) -> f64 {
     let inter = a.iter().filter(|w| b.contains(w)).count();
     let union = a.len() + b.iter().filter(|w| !a.contains(w)).count();
@@ -221,6 +214,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// A speaker label or a name as a person: the participant it refers to, else as it is.
+fn person(raw: &str, ctx: &Context<'_>) -> String {
+    known_name(raw, ctx).unwrap_or_else(|| raw.to_string())
 }
 
 /// The participant a name (or label, or mis-heard name) refers to, if any.
@@ -262,16 +260,14 @@ fn owner(
     let owner = model_owner_name(model_owner, line, ctx);
     // Whoever asks is not the one asked: a request whose addressee went unheard ("I earn a,
     // please write …") belongs to the one who answers it, the next other speaker.
-    let asker = line
-        .speaker
-        .map(|s| known_name(s, ctx).unwrap_or_else(|| s.to_string()));
+    let asker = line.speaker.map(|s| person(s, ctx));
     if owner.is_some() && owner == asker && is_request(line.text) {
         let answer = lines[i + 1..(i + 3).min(lines.len())]
             .iter()
             .filter_map(|l| l.speaker)
             .find(|s| Some(*s) != line.speaker);
         if let Some(s) = answer {
-            return Some(known_name(s, ctx).unwrap_or_else(|| s.to_string()));
+            return Some(person(s, ctx));
         }
     }
     owner
@@ -312,7 +308,7 @@ fn said_owner(line: &Line<'_>, ctx: &Context<'_>) -> Option<String> {
         }
     }
     let speaker = line.speaker.filter(|_| volunteers(line.text))?;
-    Some(known_name(speaker, ctx).unwrap_or_else(|| speaker.to_string()))
+    Some(person(speaker, ctx))
 }
 
 /// A recap elsewhere in the meeting that names who does this task: a clause "<Name> <verb>s
@@ -353,15 +349,13 @@ fn recap_owner(
                 let third_person =
                     verb.len() > 2 && verb.ends_with('s') && verb.chars().all(|c| c.is_lowercase());
                 if *first == "I" && verb.chars().all(|c| c.is_lowercase()) {
-                    subject = line
-                        .speaker
-                        .map(|s| known_name(s, ctx).unwrap_or_else(|| s.to_string()));
+                    subject = line.speaker.map(|s| person(s, ctx));
                 } else if third_person
                     && first.chars().next().is_some_and(char::is_uppercase)
                     && first.chars().all(char::is_alphabetic)
                     && !NOT_NAMES.contains(&first.to_lowercase().as_str())
                 {
-                    subject = Some(known_name(first, ctx).unwrap_or_else(|| first.to_string()));
+                    subject = Some(person(first, ctx));
                 } else if !(first.ends_with('s') && first.chars().all(|c| c.is_lowercase())) {
                     continue; // a clause of its own that names nobody
                 }
@@ -462,10 +456,8 @@ pub fn refine(out: SummaryOut, lines: &[Line<'_>], ctx: &Context<'_>) -> Refined
     }
     for a in assigned {
         let owner = match &a.addressee {
-            Some(name) => Some(known_name(name, ctx).unwrap_or_else(|| name.clone())),
-            None => lines[a.line]
-                .speaker
-                .map(|s| known_name(s, ctx).unwrap_or_else(|| s.to_string())),
+            Some(name) => Some(person(name, ctx)),
+            None => lines[a.line].speaker.map(|s| person(s, ctx)),
         };
         let due = ctx
             .meeting_date

@@ -37,7 +37,8 @@ pub fn model_dir(home: &Home) -> Result<PathBuf, String> {
         .into_iter()
         .map(|d| d.join("embeddings").join(MODEL_NAME))
         .collect();
-    if let Some(d) = nightshift_embed::default_model_dir() {
+    // The machine's model cache is one of the models directories too: looked in once.
+    if let Some(d) = nightshift_embed::default_model_dir().filter(|d| !tried.contains(d)) {
         tried.push(d);
     }
     if let Some(found) = tried.iter().find(|d| missing_file(d).is_none()) {
