@@ -6,7 +6,7 @@ use std::time::Instant;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
-use llama_cpp_2::sampling::LlamaSampler;
+use crate::sampler::TokenSampler;
 use llama_cpp_2::token::LlamaToken;
 use nightshift_worker_protocol::FinishReason;
 
@@ -33,7 +33,7 @@ pub struct Generated {
 pub fn generate(
     ctx: &mut LlamaContext<'_>,
     model: &LlamaModel,
-    sampler: &mut LlamaSampler,
+    sampler: &mut TokenSampler,
     prompt: &[LlamaToken],
     opts: &GenerateOptions,
 ) -> Result<Generated, String> {
@@ -69,7 +69,7 @@ fn prefill(ctx: &mut LlamaContext<'_>, prompt: &[LlamaToken], n_batch: u32) -> R
 pub fn generate_after(
     ctx: &mut LlamaContext<'_>,
     model: &LlamaModel,
-    sampler: &mut LlamaSampler,
+    sampler: &mut TokenSampler,
     n_past: usize,
     prompt_s: f64,
     opts: &GenerateOptions,
