@@ -13,7 +13,7 @@
 //! own home). The long run and the replay of one seed:
 //!
 //! ```text
-//! NIGHTSHIFT_FAULT_TRIALS=200 cargo test --release -p nightshift-cli --test faults -- --nocapture
+//! NIGHTSHIFT_FAULT_TRIALS=200 NIGHTSHIFT_FAULT_JOBS=3 cargo test --release -p nightshift-cli --test faults -- --nocapture
 //! NIGHTSHIFT_FAULT_SEED=S NIGHTSHIFT_FAULT_TRIALS=1 cargo test --release -p nightshift-cli --test faults -- --nocapture
 //! ```
 

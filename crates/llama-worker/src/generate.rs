@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
+use crate::sampler::TokenSampler;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
-use crate::sampler::TokenSampler;
 use llama_cpp_2::token::LlamaToken;
 use nightshift_worker_protocol::FinishReason;
 
