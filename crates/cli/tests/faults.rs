@@ -1,4 +1,4 @@
-//! Fault-injection trials: a realistic home (three short audio meetings, a video, a live
+//! Fault-injection trials: a realistic home (two short audio meetings, a video, a live
 //! recording from stdin; transcription, diarization, scenes, a summary by the dev profile's
 //! small model) drained by `nightshift run` while one fault, drawn from the trial's seed, hits
 //! it at a random moment or stage: SIGKILL of `run`, of a worker or of the daemon; SIGTERM of
@@ -49,7 +49,7 @@ const RUN_ARGS: [&str; 8] = [
     "60",
 ];
 /// Short chunks: more checkpoints for the faults to fall between.
-const ADD_ARGS: [&str; 5] = ["add", "--min-chunk", "4", "--max-chunk", "12"];
+const ADD_ARGS: [&str; 5] = ["add", "--min-chunk", "4", "--max-chunk", "16"];
 /// The busy timeout of every process in a locked-database trial (the default is 30 s).
 const BUSY_TIMEOUT_MS: u64 = 1000;
 /// A trial that has not settled by then has hung.
