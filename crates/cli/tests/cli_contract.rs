@@ -107,6 +107,65 @@ fn bad_inputs_are_refused_with_one_line_and_no_meeting() {
     );
 }
 
+/// Every input the corpus manifest says must fail (`expected.outcome = "error"`; the shared
+/// corpus, or another of the same format through NIGHTSHIFT_CORPUS) is refused by `add` with
+/// one line naming the file, left unchanged, and leaves no meeting. Reports every failure.
+#[test]
+fn every_input_the_manifest_says_must_fail_is_refused() {
+    let manifest = nightshift_eval::load_corpus().expect("corpus manifest");
+    let env = Env::new();
+    let mut failures = Vec::new();
+    let mut refused = 0;
+    for case in manifest
+        .cases
+        .iter()
+        .filter(|c| c.outcome() == Some("error"))
+    {
+        let path = manifest.file(case);
+        let before = sha256(&path);
+        let out = env.cmd().arg("add").arg(&path).output().unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let err = stderr(&out);
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        let clean = out.status.code() == Some(1)
+            && stdout(&out).is_empty()
+            && lines.len() == 1
+            && lines[0].starts_with("error: ")
+            && lines[0].contains(&name);
+        if !clean {
+            failures.push(format!(
+                "{} ({}): exit {:?}, stdout {:?}, stderr {err:?}",
+                case.id,
+                case.path,
+                out.status.code(),
+                stdout(&out).trim()
+            ));
+        } else {
+            refused += 1;
+            eprintln!("{:<32} {}", case.id, lines[0]);
+        }
+        if sha256(&path) != before {
+            failures.push(format!("{}: the input was modified", case.id));
+        }
+    }
+    let s = env.json(&["status", "--json"]);
+    let left = s["meetings"].as_array().map_or(0, Vec::len);
+    if left != 0 {
+        failures.push(format!("{left} meeting(s) left behind by refused inputs"));
+    }
+    assert!(
+        refused >= 5,
+        "the manifest lists too few inputs that must fail"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} inputs not refused cleanly:\n{}",
+        failures.len(),
+        failures.len() + refused,
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn a_batch_with_one_bad_file_still_adds_the_good_ones() {
     let env = Env::new();

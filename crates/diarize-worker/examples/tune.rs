@@ -6,7 +6,7 @@
 mod common;
 
 use nightshift_diarize::campplus::CamPlus;
-use nightshift_diarize::{Diarizer, Options, Segmenter};
+use nightshift_diarize::{CountMethod, Diarizer, Options, Segmenter};
 use nightshift_eval::{der, load_corpus, parse_rttm};
 
 fn main() {
@@ -31,10 +31,17 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(Options::default().refine_rounds);
+    // COUNT=silhouette: the count by silhouette around the threshold's (see CountMethod).
+    let count = match std::env::var("COUNT").as_deref() {
+        Ok("silhouette") => CountMethod::Silhouette,
+        Ok("threshold") | Err(_) => CountMethod::Threshold,
+        Ok(other) => panic!("COUNT={other}: threshold or silhouette"),
+    };
     let base = Options {
         step_s: step,
         size_slack: slack,
         refine_rounds: refine,
+        count,
         ..Options::default()
     };
     let diarizer = Diarizer::new(seg, base.clone());

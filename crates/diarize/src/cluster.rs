@@ -89,6 +89,96 @@ pub fn agglomerative(
     label
 }
 
+/// The labels after every merge that leaves at most `kmax` clusters (and at least one), from
+/// one agglomerative run without a threshold: `levels[k - 1]` has `k` clusters, numbered by
+/// first occurrence. The same merge order as [`agglomerative`], so the level at the count the
+/// threshold picks is the threshold's labelling.
+pub fn agglomerative_levels(
+    vectors: &[f32],
+    dim: usize,
+    weights: &[f32],
+    linkage: Linkage,
+    kmax: usize,
+) -> Vec<Vec<usize>> {
+    let n = weights.len();
+    assert_eq!(vectors.len(), n * dim, "one vector per weight");
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut clusters = Clusters::new(vectors, dim, weights, linkage);
+    let mut label: Vec<usize> = (0..n).collect();
+    let mut levels = vec![Vec::new(); kmax.min(n)];
+    let mut count = n;
+    loop {
+        if count <= levels.len() {
+            let mut l = label.clone();
+            renumber(&mut l);
+            levels[count - 1] = l;
+        }
+        let Some((a, (b, _))) = clusters.closest_pair() else {
+            break;
+        };
+        let (keep, gone) = (a.min(b), a.max(b));
+        clusters.merge(keep, gone);
+        label
+            .iter_mut()
+            .filter(|l| **l == gone)
+            .for_each(|l| *l = keep);
+        count -= 1;
+    }
+    levels
+}
+
+/// How well `labels` separate the items: the weighted mean over items of the simplified
+/// silhouette `(b - a) / max(a, b)`, where `a` is the cosine distance to the centroid of the
+/// rest of the item's cluster and `b` to the nearest other centroid. In [-1, 1]; 0 for one cluster.
+/// Centroids, not all pairs, so it costs `n · k` distances on hour-long meetings too.
+pub fn silhouette(vectors: &[f32], dim: usize, weights: &[f32], labels: &[usize]) -> f32 {
+    let k = labels.iter().max().map_or(0, |m| m + 1);
+    if k < 2 {
+        return 0.0;
+    }
+    let mut sums = vec![vec![0.0f32; dim]; k];
+    for (i, &l) in labels.iter().enumerate() {
+        for (s, v) in sums[l].iter_mut().zip(&vectors[i * dim..(i + 1) * dim]) {
+            *s += v * weights[i];
+        }
+    }
+    let cents: Vec<Vec<f32>> = sums.iter().map(|s| unit(s)).collect();
+    let (mut total, mut mass) = (0.0f64, 0.0f64);
+    for (i, &l) in labels.iter().enumerate() {
+        let v = &vectors[i * dim..(i + 1) * dim];
+        // The own centroid without the item (else a small cluster looks tight by including
+        // itself); an item alone in its cluster scores 0, as in the classic silhouette.
+        let rest: Vec<f32> = sums[l]
+            .iter()
+            .zip(v)
+            .map(|(s, x)| s - x * weights[i])
+            .collect();
+        let s = if rest.iter().map(|x| x * x).sum::<f32>() < 1e-12 {
+            0.0
+        } else {
+            let a = cosine_distance(v, &unit(&rest));
+            let b = (0..k)
+                .filter(|&c| c != l)
+                .map(|c| cosine_distance(v, &cents[c]))
+                .fold(f32::INFINITY, f32::min);
+            if a.max(b) > 0.0 {
+                (b - a) / a.max(b)
+            } else {
+                0.0
+            }
+        };
+        total += f64::from(s * weights[i]);
+        mass += f64::from(weights[i]);
+    }
+    if mass > 0.0 {
+        (total / mass) as f32
+    } else {
+        0.0
+    }
+}
+
 /// The fewest and most clusters `hints` allow for `n` items, each in `1..=n`.
 fn count_bounds(hints: CountHints, n: usize) -> (usize, usize) {
     match hints.exact {
@@ -302,6 +392,29 @@ mod tests {
     fn threshold_finds_the_groups() {
         let labels = agglomerative(&points(), 3, &[1.0; 5], PLAIN, CountHints::default());
         assert_eq!(labels, vec![0, 0, 1, 1, 2]);
+    }
+
+    #[test]
+    fn levels_follow_the_merge_order_down_to_one_cluster() {
+        let levels = agglomerative_levels(&points(), 3, &[1.0; 5], PLAIN, 4);
+        assert_eq!(levels.len(), 4);
+        // The closest pair (2, 3) merges first.
+        assert_eq!(levels[3], vec![0, 1, 2, 2, 3]);
+        assert_eq!(levels[2], vec![0, 0, 1, 1, 2], "the threshold's labelling");
+        assert_eq!(levels[0], vec![0; 5]);
+        assert_eq!(levels[1].iter().max(), Some(&1));
+    }
+
+    #[test]
+    fn silhouette_is_highest_for_the_true_groups() {
+        let p = points();
+        let w = [1.0; 5];
+        let truth = silhouette(&p, 3, &w, &[0, 0, 1, 1, 2]);
+        // Four items near their group, the lone fifth one scores 0.
+        assert!(truth > 0.75, "{truth}");
+        assert!(silhouette(&p, 3, &w, &[0, 0, 0, 0, 1]) < truth);
+        assert!(silhouette(&p, 3, &w, &[0, 1, 2, 2, 3]) < truth);
+        assert_eq!(silhouette(&p, 3, &w, &[0; 5]), 0.0);
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub mod weights;
 use std::path::Path;
 
 pub use cluster::CountHints;
-pub use pipeline::{Diarization, Diarizer, Embedder, Options, SpanAnalysis, Speaker, Turn};
+pub use pipeline::{
+    CountMethod, Diarization, Diarizer, Embedder, Options, SpanAnalysis, Speaker, Turn,
+};
 pub use segmentation::Segmenter;
 
 #[derive(Debug, thiserror::Error)]

@@ -77,6 +77,18 @@ pub struct Options {
     pub threads: usize,
     /// k-means rounds after the agglomerative clustering (0: none).
     pub refine_rounds: usize,
+    /// How the number of speakers is chosen when no exact count is hinted.
+    pub count: CountMethod,
+}
+
+/// How the number of speakers is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountMethod {
+    /// Where merging stops at `threshold` (with the size slack).
+    Threshold,
+    /// The threshold's count and every count up to two more, each settled (folded, refined):
+    /// the one whose clusters separate best (simplified silhouette) wins. One speaker stays one.
+    Silhouette,
 }
 
 impl Default for Options {
@@ -92,6 +104,7 @@ impl Default for Options {
             min_turn_s: 0.1,
             threads: 2,
             refine_rounds: 20,
+            count: CountMethod::Threshold,
         }
     }
 }
@@ -519,25 +532,7 @@ fn finish(spans: &[SpanAnalysis], options: &Options) -> Diarization {
         .flat_map(|(_, l)| l.vector.iter().copied())
         .collect();
     let weights: Vec<f32> = all.iter().map(|(_, l)| l.weight).collect();
-    let linkage = cluster::Linkage {
-        threshold: options.threshold,
-        size_slack: options.size_slack,
-        piece_weight: PIECE_CELLS as f32,
-    };
-    let mut labels = cluster::agglomerative(&vectors, dim, &weights, linkage, options.hints);
-    // Fold clusters with little speech into their nearest neighbour, then let every piece move
-    // to its nearest centroid (which undoes early mistakes of the greedy merging), and fold
-    // again what that emptied out. Not when the user asked for an exact count.
-    let fold = |labels: &mut Vec<usize>| {
-        if options.hints.exact.is_none() {
-            fold_small(labels, &vectors, dim, &weights, options);
-        }
-    };
-    fold(&mut labels);
-    if options.refine_rounds > 0 {
-        cluster::refine(&vectors, dim, &weights, &mut labels, options.refine_rounds);
-        fold(&mut labels);
-    }
+    let labels = cluster_items(&vectors, dim, &weights, options);
     let k = labels.iter().max().map_or(0, |m| m + 1);
     let cents = centroids(&labels, &vectors, dim, &weights, k);
 
@@ -569,6 +564,53 @@ fn finish(spans: &[SpanAnalysis], options: &Options) -> Diarization {
         t.speaker = renumber[t.speaker];
     }
     Diarization { turns, speakers }
+}
+
+/// Cluster labels of the pieces: agglomerative merging to the threshold (or the hinted count),
+/// clusters with little speech folded into their nearest neighbour, then k-means rounds that
+/// let every piece move to its nearest centroid (undoing early mistakes of the greedy merging),
+/// and a fold again of what that emptied out. Folding is skipped when the user asked for an
+/// exact count. With [`CountMethod::Silhouette`], other counts are settled the same way and the
+/// best separated one is kept.
+fn cluster_items(vectors: &[f32], dim: usize, weights: &[f32], options: &Options) -> Vec<usize> {
+    let linkage = cluster::Linkage {
+        threshold: options.threshold,
+        size_slack: options.size_slack,
+        piece_weight: PIECE_CELLS as f32,
+    };
+    let settle = |labels: &mut Vec<usize>| {
+        if options.hints.exact.is_none() {
+            fold_small(labels, vectors, dim, weights, options);
+        }
+        if options.refine_rounds > 0 {
+            cluster::refine(vectors, dim, weights, labels, options.refine_rounds);
+            if options.hints.exact.is_none() {
+                fold_small(labels, vectors, dim, weights, options);
+            }
+        }
+    };
+    let count = |labels: &[usize]| labels.iter().max().map_or(0, |m| m + 1);
+    let mut labels = cluster::agglomerative(vectors, dim, weights, linkage, options.hints);
+    settle(&mut labels);
+    let k0 = count(&labels);
+    if options.count != CountMethod::Silhouette || options.hints.exact.is_some() || k0 < 2 {
+        return labels;
+    }
+    let kmax = (k0 + 2).min(options.hints.max.max(2));
+    let levels = cluster::agglomerative_levels(vectors, dim, weights, linkage, kmax);
+    let mut best = (cluster::silhouette(vectors, dim, weights, &labels), labels);
+    for level in levels.iter().skip(options.hints.min.max(2) - 1) {
+        let mut l = level.clone();
+        settle(&mut l);
+        if count(&l) < 2 {
+            continue;
+        }
+        let s = cluster::silhouette(vectors, dim, weights, &l);
+        if s > best.0 {
+            best = (s, l);
+        }
+    }
+    best.1
 }
 
 /// Folds clusters with less than `min_speaker_s` of clean speech, or less than
