@@ -2,7 +2,8 @@
 //! as one text file per case: `cargo run --release -p nightshift-eval --example pooled_wer --
 //! HYP_DIR [HYP_DIR ...]`, where HYP_DIR/<case id>.txt holds a system's transcript of that case.
 //! Prints, per directory and set, the pooled WER and how many cases it covers; a case with a
-//! reference and no file counts as all words deleted (a system that skipped it scores for it).
+//! reference and no file counts as all words deleted (a system that skipped it scores for it);
+//! a set with no file at all is left out.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,6 +38,10 @@ fn main() {
             entry.0.push(counts);
         }
         for (kind, (counts, missing)) in &per_set {
+            // A set this system was not run on (edge inputs, videos) says nothing.
+            if *missing == counts.len() {
+                continue;
+            }
             let words: usize = counts.iter().map(|c| c.ref_words).sum();
             println!(
                 "{dir}\t{kind}\t{:.2}%\t{} cases\t{words} words\t{missing} missing",
