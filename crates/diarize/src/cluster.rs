@@ -77,12 +77,7 @@ pub fn agglomerative(
         if count <= max && d > linkage.threshold {
             break;
         }
-        let (keep, gone) = (a.min(b), a.max(b));
-        clusters.merge(keep, gone);
-        label
-            .iter_mut()
-            .filter(|l| **l == gone)
-            .for_each(|l| *l = keep);
+        clusters.merge_labelled(a, b, &mut label);
         count -= 1;
     }
     renumber(&mut label);
@@ -118,12 +113,7 @@ pub fn agglomerative_levels(
         let Some((a, (b, _))) = clusters.closest_pair() else {
             break;
         };
-        let (keep, gone) = (a.min(b), a.max(b));
-        clusters.merge(keep, gone);
-        label
-            .iter_mut()
-            .filter(|l| **l == gone)
-            .for_each(|l| *l = keep);
+        clusters.merge_labelled(a, b, &mut label);
         count -= 1;
     }
     levels
@@ -254,6 +244,16 @@ impl Clusters {
             .filter(|&i| self.active[i])
             .filter_map(|i| self.nearest[i].map(|x| (i, x)))
             .min_by(|x, y| x.1.1.total_cmp(&y.1.1))
+    }
+
+    /// Merges clusters `a` and `b` into the lower slot and relabels the items of the other.
+    fn merge_labelled(&mut self, a: usize, b: usize, label: &mut [usize]) {
+        let (keep, gone) = (a.min(b), a.max(b));
+        self.merge(keep, gone);
+        label
+            .iter_mut()
+            .filter(|l| **l == gone)
+            .for_each(|l| *l = keep);
     }
 
     /// Merges cluster `gone` into `keep`, then updates the cached neighbours: recomputed for
