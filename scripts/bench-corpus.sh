@@ -11,6 +11,7 @@
 #     clustering threshold and at ±20 % around it;
 #   - on-screen text recall per video and pooled;
 #   - every input the manifest says must fail, refused with one line (the cli_contract test).
+# Environment: THREADS=2, SKIP_FW=1 (nightshift only), KEEP=1 (keep the work dir).
 # Run it on an otherwise idle machine; a generated corpus of the default size takes ~25 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +42,8 @@ export NIGHTSHIFT_CORPUS="$CORPUS"
 export NIGHTSHIFT_MODELS="$SHARED/models"
 THREADS="${THREADS:-2}"
 WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+# KEEP=1 keeps the hypotheses (ns/, fw/), the nightshift home and the logs for a per-case look.
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
 log "corpus $CORPUS, work $WORK"
 
 cargo build --release -q -p nightshift-cli --bins

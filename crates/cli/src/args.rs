@@ -337,7 +337,7 @@ pub struct RunArgs {
     /// Force the spoken language (ISO 639-1), instead of detecting it.
     #[arg(long)]
     pub language: Option<String>,
-    /// Beam search width (default: greedy).
+    /// Whisper beam width, 1 = greedy (default: the profile's `asr_beam_size`, 5).
     #[arg(long)]
     pub beam_size: Option<u32>,
     /// Most chunks per worker batch.

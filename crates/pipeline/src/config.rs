@@ -18,6 +18,7 @@
 //!
 //! [profiles.dev]              # overrides the built-in dev profile key by key
 //! asr_model = "base.en"
+//! asr_beam_size = 1           # greedy whisper: faster, less accurate (default 5)
 //!
 //! [profiles.notes.summary]    # built-in notes: dev + Qwen2.5-Coder 1.5B Q4_K_M summaries
 //! n_ctx = 8192
@@ -100,6 +101,11 @@ pub struct Profile {
     /// a GPU.
     #[serde(default)]
     pub asr_parallel: Option<u32>,
+    /// Beam width for whisper (`--beam-size` overrides it); 1 is greedy. Default 5, whisper's
+    /// own: on 64 held-out espeak clips (tiny.en) it cut pooled WER from 27.8 % to 21.3 % for
+    /// 7 % more time, and on the three corpus meetings by ~1.3 points for ~22 % more.
+    #[serde(default = "default_asr_beam_size")]
+    pub asr_beam_size: u32,
     /// Model memory budget, e.g. `6GiB` (`--gpu-budget` overrides it; default: detected VRAM
     /// minus the display reserve, or RAM without a GPU).
     #[serde(default)]
@@ -224,6 +230,10 @@ impl Default for VisionConfig {
             gpu_layers: 999,
         }
     }
+}
+
+fn default_asr_beam_size() -> u32 {
+    5
 }
 
 fn default_display_reserve() -> String {

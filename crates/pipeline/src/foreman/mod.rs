@@ -49,6 +49,7 @@ pub struct RunOptions {
     pub threads: Option<u32>,
     /// Force the spoken language (ISO 639-1).
     pub language: Option<String>,
+    /// Whisper beam width (overrides the profile's `asr_beam_size`; 1 = greedy).
     pub beam_size: Option<u32>,
     /// Most jobs per worker batch.
     pub batch: usize,
