@@ -523,6 +523,7 @@ mod tests {
         let p = Config::default().selected_profile(None).unwrap();
         assert_eq!(p.name, "dev");
         assert_eq!(p.asr_model, "tiny.en");
+        assert_eq!(p.asr_beam_size, 5, "whisper's own beam by default");
         assert_eq!(p.summary.model, "smollm2-135m");
         assert_eq!(p.summary.backend, Backend::Local);
     }
@@ -563,6 +564,7 @@ backend = "ollama"
 model = "llama3.1:8b"
 [profiles.mine]
 asr_model = "base.en"
+asr_beam_size = 1
 "#,
         )
         .unwrap();
@@ -576,6 +578,7 @@ asr_model = "base.en"
         assert_eq!(p.summary.server_url(), "http://127.0.0.1:11434");
         let mine = c.profile("mine").unwrap();
         assert_eq!(mine.asr_model, "base.en");
+        assert_eq!(mine.asr_beam_size, 1);
         assert_eq!(
             mine.summary.model, "smollm2-135m",
             "new profiles start from dev"
