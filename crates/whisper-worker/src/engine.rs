@@ -34,7 +34,7 @@ pub struct Engine {
     /// One per window decoded at once (`WhisperLoad::parallel`).
     states: Vec<WhisperState>,
     vad: Option<WhisperVadContext>,
-    _ctx: WhisperContext,
+    ctx: WhisperContext,
     threads: u32,
     /// Forced language; `None` = detect.
     language: Option<String>,
@@ -100,7 +100,7 @@ impl Engine {
             states,
             vad,
             eot_token: ctx.token_eot(),
-            _ctx: ctx,
+            ctx,
             threads,
             language,
             beam_size: load.beam_size,
@@ -144,11 +144,20 @@ impl Engine {
         let (language, eot_token, beam_size) =
             (self.language.as_deref(), self.eot_token, self.beam_size);
         let prompt = item.prompt.clone().unwrap_or_default();
+        let ctx = &self.ctx;
         // The chunk's prompt conditions its first window only: with a text prompt tiny.en
         // stops emitting timestamp tokens and returns the whole window as one segment, and
         // carrying words between windows did not help accuracy (meeting_01/02 pooled WER
         // 14.6 % with, 14.2 % without, same speed).
         let decode_one = |state: &mut WhisperState, first: bool, window: &Window| {
+            // whisper.cpp seeds its first decoder's random generator once per state, and beam
+            // search (it samples the candidates) and the temperature fallback draw from it: on
+            // a state that decoded other windows before, the same audio can give other words.
+            // A fresh state per window makes a window's text depend on its audio alone, so a
+            // resumed run gives what an uninterrupted one gives, whichever state takes it.
+            *state = ctx
+                .create_state()
+                .map_err(|e| format!("{}: cannot set up whisper: {e}", item.audio_path))?;
             let audio = window.gather(samples);
             let opts = DecodeOptions {
                 threads,
