@@ -15,7 +15,7 @@
 #   CASE=meeting_01   corpus case id (its file and reference come from the manifest)
 #   NS_MODEL=tiny.en  nightshift --model (a name or a model file)
 #   ASR_PARALLEL=N    windows whisper decodes at once (profile asr_parallel; default: the worker's)
-#   NS_BEAM=N         nightshift --beam-size (default: the profile's asr_beam_size, 5; 1 = greedy)
+#   NS_BEAM=N         nightshift --beam-size (default: the profile's asr_beam_size, else 5 for an English-only model)
 #   BUILD=1           `cargo build --release --workspace` even when the binaries exist
 #   SKIP_NS=1 / SKIP_FW=1   leave one side out
 #   KEEP=1            keep the work dir (nightshift homes, hypotheses, logs)
@@ -225,7 +225,7 @@ for mode, label in (("plain", "faster-whisper plain"), ("batched", f"faster-whis
                          "load_s_reps": [round(x, 3) for x in d["load_s"]]}
     rows.append((label, med(d["transcribe_s"]), f"+ load {med(d['load_s']):.2f} s", wers))
 
-print(f"\nASR benchmark: {case} ({duration:.1f} s), median of {reps}, {threads} threads, tiny.en; faster-whisper beam 1, nightshift beam {os.environ.get('NS_BEAM') or 'of the profile (5)'}")
+print(f"\nASR benchmark: {case} ({duration:.1f} s), median of {reps}, {threads} threads, tiny.en; faster-whisper beam 1, nightshift beam {os.environ.get('NS_BEAM') or 'of the profile (5 for tiny.en)'}")
 print(f"{'':38} {'wall s':>8} {'x realtime':>10} {'WER %':>7}  note")
 for name, wall, extra, wers in rows:
     wer = f"{100 * statistics.median(wers):7.1f}" if wers else f"{'':>7}"

@@ -337,7 +337,8 @@ pub struct RunArgs {
     /// Force the spoken language (ISO 639-1), instead of detecting it.
     #[arg(long)]
     pub language: Option<String>,
-    /// Whisper beam width, 1 = greedy (default: the profile's `asr_beam_size`, 5).
+    /// Whisper beam width, 1 = greedy (default: the profile's `asr_beam_size`, else 5 for an
+    /// English-only model and 1 for a multilingual one).
     #[arg(long)]
     pub beam_size: Option<u32>,
     /// Most chunks per worker batch.
