@@ -67,6 +67,21 @@ fn main() {
             a.embedding_count()
         );
         let _ = secs;
+        // DUMP=DIR: every piece (times, weight, embedding) and the reference RTTM per file, for
+        // looking at the embeddings outside this program.
+        if let Some(dump) = std::env::var_os("DUMP") {
+            let items: Vec<_> = a
+                .items()
+                .map(|p| serde_json::json!([p.start_s, p.end_s, p.weight, p.vector]))
+                .collect();
+            let doc = serde_json::json!({
+                "id": case.id,
+                "rttm": corpus.dir.join(case.expected["rttm"].as_str().unwrap()),
+                "items": items,
+            });
+            let path = std::path::Path::new(&dump).join(format!("{}.json", case.id));
+            std::fs::write(path, doc.to_string()).unwrap();
+        }
         for &th in &thresholds {
             let d = diarizer
                 .with_options(Options {

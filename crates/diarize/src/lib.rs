@@ -15,7 +15,7 @@ use std::path::Path;
 
 pub use cluster::CountHints;
 pub use pipeline::{
-    CountMethod, Diarization, Diarizer, Embedder, Options, SpanAnalysis, Speaker, Turn,
+    CountMethod, Diarization, Diarizer, Embedder, Options, PieceItem, SpanAnalysis, Speaker, Turn,
 };
 pub use segmentation::Segmenter;
 

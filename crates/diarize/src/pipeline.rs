@@ -153,6 +153,33 @@ impl SpanAnalysis {
     pub fn embedding_count(&self) -> usize {
         self.locals.len()
     }
+
+    /// The clustering items in the order [`Diarizer::finish`] clusters them: each piece's
+    /// meeting-time range (seconds), weight and embedding. For diagnostics and tuning.
+    pub fn items(&self) -> impl Iterator<Item = PieceItem<'_>> {
+        self.locals.iter().map(|l| {
+            let start = self.windows[l.window].0;
+            let second = |frame: usize| {
+                self.offset_s
+                    + (start + frame * FRAME_STEP + FRAME_CENTER) as f64 / SAMPLE_RATE as f64
+            };
+            PieceItem {
+                start_s: second(l.frames.0),
+                end_s: second(l.frames.1),
+                weight: l.weight,
+                vector: &l.vector,
+            }
+        })
+    }
+}
+
+/// One clustering item as [`SpanAnalysis::items`] shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct PieceItem<'a> {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub weight: f32,
+    pub vector: &'a [f32],
 }
 
 /// One clustering item: a piece of a local speaker's speech in one window (the frames
