@@ -1,6 +1,10 @@
 //! Scene detection speed and accuracy on videos with a corpus manifest entry:
 //! `cargo run --release -p nightshift-video --example bench_scenes` (all corpus videos).
-//! Prints per video: frames, decode+detect seconds, frames/s, F1 by the acceptance rule.
+//! Prints per video: frames, decode+detect seconds, frames/s, F1 by the acceptance rule; then the
+//! mean F1 with each detection threshold at 0.8× and 1.2× its default (how sensitive the figure
+//! is to it). `NIGHTSHIFT_CORPUS=DIR` runs it on another corpus (e.g. a generated one); `SHOW=1`
+//! also prints each video's true and found transitions, with the frame-to-frame and end-to-end
+//! differences of each found one.
 
 use nightshift_eval::{load_corpus, scene_f1};
 use nightshift_video::{DetectParams, detect, frames};
@@ -8,6 +12,9 @@ use nightshift_video::{DetectParams, detect, frames};
 fn main() {
     let corpus = load_corpus().expect("corpus manifest");
     println!("video                 frames   seconds  (detect)  frames/s   F1");
+    let variants = threshold_variants();
+    let mut f1_sums = vec![0.0f64; variants.len()];
+    let mut videos = 0usize;
     for case in corpus.of_kind("video") {
         let path = corpus.file(case);
         let fps = case.expected["fps"].as_f64().expect("fps in the manifest");
@@ -15,9 +22,10 @@ fn main() {
         let mut detect_s = f64::MAX;
         let mut found = Vec::new();
         let mut n = 0;
+        let mut sigs = Vec::new();
         for _ in 0..3 {
             let t0 = std::time::Instant::now();
-            let sigs = frames::signatures(&path, fps).expect("decode");
+            sigs = frames::signatures(&path, fps).expect("decode");
             let t1 = std::time::Instant::now();
             found = detect(&sigs, &DetectParams::default())
                 .iter()
@@ -27,7 +35,16 @@ fn main() {
             detect_s = detect_s.min(t1.elapsed().as_secs_f64());
             n = sigs.len();
         }
-        let (score, _) = scene_f1(&found, case.expected["transitions"].as_array().unwrap());
+        let truth = case.expected["transitions"].as_array().unwrap();
+        let (score, _) = scene_f1(&found, truth);
+        if std::env::var_os("SHOW").is_some() {
+            show(&case.id, truth, &sigs);
+        }
+        for (sum, (_, params)) in f1_sums.iter_mut().zip(&variants) {
+            let found: Vec<usize> = detect(&sigs, params).iter().map(|b| b.frame).collect();
+            *sum += scene_f1(&found, truth).0;
+        }
+        videos += 1;
         println!(
             "{:<20} {:>7} {:>9.3} {:>9.3} {:>10.0} {:>5.2}",
             case.id,
@@ -38,4 +55,77 @@ fn main() {
             score
         );
     }
+
+    println!("\nmean F1 over {videos} videos, one threshold moved at a time");
+    for ((name, _), sum) in variants.iter().zip(&f1_sums) {
+        println!("{name:<24} {:.3}", sum / videos.max(1) as f64);
+    }
+}
+
+/// The truth and what the detector found, for a look at the misses and false alarms.
+fn show(id: &str, truth: &[serde_json::Value], sigs: &[Vec<u8>]) {
+    let spans: Vec<String> = truth
+        .iter()
+        .map(|t| match t["frame"].as_u64() {
+            Some(f) => format!("cut {f}"),
+            None => format!(
+                "{} {}-{}",
+                t["type"].as_str().unwrap_or("?"),
+                t["start_frame"],
+                t["end_frame"]
+            ),
+        })
+        .collect();
+    println!("  {id}: truth [{}]", spans.join(", "));
+    let found: Vec<String> = detect(sigs, &DetectParams::default())
+        .iter()
+        .map(|b| {
+            let t = b.frame.max(1);
+            let before = b.span.0.saturating_sub(1);
+            let after = b.span.1.min(sigs.len() - 1);
+            format!(
+                "{:?} {} (step {:.3}, ends {:.3})",
+                b.kind,
+                b.frame,
+                mad(&sigs[t], &sigs[t - 1]),
+                mad(&sigs[before], &sigs[after])
+            )
+        })
+        .collect();
+    println!("  {id}: found [{}]", found.join(", "));
+}
+
+/// Mean absolute difference of two signatures, on the [0, 1] scale.
+fn mad(a: &[u8], b: &[u8]) -> f32 {
+    let sum: u32 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| u32::from(x.abs_diff(y)))
+        .sum();
+    sum as f32 / 255.0 / a.len().max(1) as f32
+}
+
+/// The defaults, then each scalar threshold at 0.8× and 1.2×.
+fn threshold_variants() -> Vec<(String, DetectParams)> {
+    let base = DetectParams::default();
+    let mut out = vec![("defaults".to_string(), base)];
+    type Field = fn(&mut DetectParams) -> &mut f32;
+    let fields: [(&str, Field); 8] = [
+        ("cut_floor", |p| &mut p.cut_floor),
+        ("cut_ratio", |p| &mut p.cut_ratio),
+        ("black", |p| &mut p.black),
+        ("blend_residual", |p| &mut p.blend_residual),
+        ("blend_floor", |p| &mut p.blend_floor),
+        ("blend_floor_short", |p| &mut p.blend_floor_short),
+        ("blend_max_shift_fit", |p| &mut p.blend_max_shift_fit),
+        ("cut_min_peak", |p| &mut p.cut_min_peak),
+    ];
+    for (name, field) in fields {
+        for scale in [0.8f32, 1.2] {
+            let mut p = base;
+            *field(&mut p) *= scale;
+            out.push((format!("{name} x{scale}"), p));
+        }
+    }
+    out
 }
