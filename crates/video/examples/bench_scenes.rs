@@ -67,13 +67,22 @@ fn show(id: &str, truth: &[serde_json::Value], sigs: &[Vec<u8>]) {
     let spans: Vec<String> = truth
         .iter()
         .map(|t| match t["frame"].as_u64() {
-            Some(f) => format!("cut {f}"),
-            None => format!(
-                "{} {}-{}",
-                t["type"].as_str().unwrap_or("?"),
-                t["start_frame"],
-                t["end_frame"]
-            ),
+            Some(f) => {
+                let f = (f as usize).clamp(1, sigs.len() - 1);
+                format!("cut {f} (step {:.3})", mad(&sigs[f], &sigs[f - 1]))
+            }
+            None => {
+                let at = |k: &str| t[k].as_u64().unwrap_or(0) as usize;
+                let (a, b) = (
+                    at("start_frame").saturating_sub(1),
+                    (at("end_frame") + 1).min(sigs.len() - 1),
+                );
+                format!(
+                    "{} {a}-{b} (ends {:.3})",
+                    t["type"].as_str().unwrap_or("?"),
+                    mad(&sigs[a], &sigs[b])
+                )
+            }
         })
         .collect();
     println!("  {id}: truth [{}]", spans.join(", "));

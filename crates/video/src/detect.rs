@@ -75,7 +75,7 @@ pub struct DetectParams {
 impl Default for DetectParams {
     fn default() -> Self {
         DetectParams {
-            cut_floor: 0.01,
+            cut_floor: 0.005,
             cut_ratio: 3.0,
             cut_window: 10,
             black: 0.02,
