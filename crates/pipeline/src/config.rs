@@ -102,7 +102,8 @@ pub struct Profile {
     #[serde(default)]
     pub asr_parallel: Option<u32>,
     /// Beam width for whisper (`--beam-size` overrides it); 1 is greedy. Default: 5 for an
-    /// English-only model, greedy for a multilingual one (`default_beam_size`).
+    /// English-only model, greedy for a multilingual one (the whisper worker asks the loaded
+    /// model which it is).
     #[serde(default)]
     pub asr_beam_size: Option<u32>,
     /// Model memory budget, e.g. `6GiB` (`--gpu-budget` overrides it; default: detected VRAM
@@ -229,17 +230,6 @@ impl Default for VisionConfig {
             gpu_layers: 999,
         }
     }
-}
-
-/// The beam width for a whisper model when nothing asks for one. English-only models get
-/// whisper's own 5: on held-out espeak clips (tiny.en, 64 each of two seeds) pooled WER went
-/// from 27.8 / 27.2 % greedy to 22.1 / 22.7 %, and on meetings down 1.3–3.3 points, for ~20 %
-/// more time. Multilingual models stay greedy: whisper.cpp's beam search samples its
-/// candidates, and with base it dropped two of three sentences of a Spanish clip that greedy
-/// decoding kept.
-pub fn default_beam_size(model_name: &str) -> u32 {
-    let base = model_name.split('-').next().unwrap_or(model_name);
-    if base.ends_with(".en") { 5 } else { 1 }
 }
 
 fn default_display_reserve() -> String {
@@ -530,10 +520,6 @@ mod tests {
         assert_eq!(p.name, "dev");
         assert_eq!(p.asr_model, "tiny.en");
         assert_eq!(p.asr_beam_size, None, "chosen by the model");
-        assert_eq!(default_beam_size("tiny.en"), 5);
-        assert_eq!(default_beam_size("tiny.en-q8_0"), 5);
-        assert_eq!(default_beam_size("base"), 1);
-        assert_eq!(default_beam_size("large-v3"), 1);
         assert_eq!(p.summary.model, "smollm2-135m");
         assert_eq!(p.summary.backend, Backend::Local);
     }

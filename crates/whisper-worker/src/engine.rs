@@ -96,6 +96,7 @@ impl Engine {
             Some(vad_path) => Some(load_vad(vad_path, load.threads)?),
             None => None,
         };
+        let multilingual = ctx.is_multilingual();
         Ok(Engine {
             states,
             vad,
@@ -103,7 +104,10 @@ impl Engine {
             ctx,
             threads,
             language,
-            beam_size: load.beam_size,
+            beam_size: Some(
+                load.beam_size
+                    .unwrap_or_else(|| default_beam_size(multilingual)),
+            ),
             device: device_name(use_gpu),
             model_name,
         })
@@ -311,9 +315,24 @@ fn device_name(use_gpu: bool) -> String {
     "cpu".to_owned()
 }
 
+/// The beam width when the caller leaves it to the model. English-only models get whisper's own
+/// 5: on held-out espeak clips (tiny.en, 64 each of two seeds) pooled WER went from 27.8 / 27.2 %
+/// greedy to 22.1 / 22.7 %, and on meetings down 1.3–3.3 points, for ~20 % more time.
+/// Multilingual models stay greedy: whisper.cpp's beam search samples its candidates, and with
+/// base it dropped two of three sentences of a Spanish clip that greedy decoding kept.
+fn default_beam_size(multilingual: bool) -> u32 {
+    if multilingual { 1 } else { 5 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn beam_by_default_for_english_only_models_only() {
+        assert_eq!(default_beam_size(false), 5);
+        assert_eq!(default_beam_size(true), 1);
+    }
 
     #[test]
     fn model_names_match_models_pull() {

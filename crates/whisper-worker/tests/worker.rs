@@ -28,7 +28,7 @@ fn load() -> WhisperLoad {
             .into_owned(),
         threads: 1, // tests run in parallel; one engine thread each
         language: None,
-        beam_size: None,
+        beam_size: Some(1),
         use_gpu: false,
         vad_model_path: None,
         parallel: None,

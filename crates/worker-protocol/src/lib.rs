@@ -37,7 +37,9 @@ pub struct WhisperLoad {
     /// `None` = detect per chunk; otherwise an ISO 639-1 code such as `en`.
     #[serde(default)]
     pub language: Option<String>,
-    /// `None` = greedy decoding; `Some(n)` = beam search of width n.
+    /// `Some(1)` = greedy decoding; `Some(n)` = beam search of width n; `None` = the model's
+    /// default, which the worker picks once it has loaded the model (beam 5 for an English-only
+    /// model, greedy for a multilingual one).
     #[serde(default)]
     pub beam_size: Option<u32>,
     /// Use the GPU when the worker was built with a GPU feature.

@@ -50,16 +50,8 @@ pub fn run_batch(
         model_path: model.to_string_lossy().into_owned(),
         threads: super::worker_threads(ctx.opts),
         language: ctx.opts.language.clone(),
-        beam_size: Some(
-            ctx.opts
-                .beam_size
-                .or(ctx.profile.asr_beam_size)
-                .unwrap_or_else(|| {
-                    crate::config::default_beam_size(
-                        &nightshift_worker_protocol::whisper_model_name(&model),
-                    )
-                }),
-        ),
+        // Unset: the worker picks the model's default (beam 5 if English-only, else greedy).
+        beam_size: ctx.opts.beam_size.or(ctx.profile.asr_beam_size),
         // A worker built without a GPU feature ignores this and runs on the CPU.
         use_gpu: true,
         vad_model_path: ctx

@@ -431,7 +431,8 @@ fn load(cfg: &ModelConfig, queue: Option<&mut Queue>) -> Result<WarmWorker, Stri
         model_path: model.to_string_lossy().into_owned(),
         threads: cfg.threads,
         language: None,
-        beam_size: None,
+        // Greedy: the interactive path answers a few seconds of speech at a time, for latency.
+        beam_size: Some(1),
         use_gpu: true,
         vad_model_path: None,
         parallel: None,

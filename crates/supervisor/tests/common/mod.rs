@@ -32,7 +32,7 @@ pub fn load(model_path: &str) -> WhisperLoad {
         model_path: model_path.to_owned(),
         threads: 2,
         language: None,
-        beam_size: None,
+        beam_size: Some(1),
         use_gpu: false,
         vad_model_path: None,
         parallel: None,
