@@ -7,6 +7,7 @@
 //! differences of each found one.
 
 use nightshift_eval::{load_corpus, scene_f1};
+use nightshift_video::detect::mad;
 use nightshift_video::{DetectParams, detect, frames};
 
 fn main() {
@@ -102,16 +103,6 @@ fn show(id: &str, truth: &[serde_json::Value], sigs: &[Vec<u8>]) {
         })
         .collect();
     println!("  {id}: found [{}]", found.join(", "));
-}
-
-/// Mean absolute difference of two signatures, on the [0, 1] scale.
-fn mad(a: &[u8], b: &[u8]) -> f32 {
-    let sum: u32 = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| u32::from(x.abs_diff(y)))
-        .sum();
-    sum as f32 / 255.0 / a.len().max(1) as f32
 }
 
 /// The defaults, then each scalar threshold at 0.8× and 1.2×.

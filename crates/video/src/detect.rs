@@ -91,7 +91,7 @@ impl Default for DetectParams {
 }
 
 /// Mean absolute difference, on the [0, 1] scale.
-fn mad(a: &[u8], b: &[u8]) -> f32 {
+pub fn mad(a: &[u8], b: &[u8]) -> f32 {
     let sum: u32 = a
         .iter()
         .zip(b)
