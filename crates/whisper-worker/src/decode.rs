@@ -8,8 +8,8 @@ pub struct DecodeOptions<'a> {
     pub threads: u32,
     /// `None` = let whisper detect the language.
     pub language: Option<&'a str>,
-    /// `None` = greedy.
-    pub beam_size: Option<u32>,
+    /// Beam width; 1 (or 0) = greedy.
+    pub beam_size: u32,
     /// Text that conditions the decoder (previous words), empty for none.
     pub prompt: &'a str,
     /// The model's end-of-text token: ids from here up are special (timestamps, language…).
@@ -71,7 +71,7 @@ pub fn decode(
 /// own fallback rules, nothing printed).
 fn full_params<'a>(opts: &DecodeOptions<'a>) -> FullParams<'a, 'a> {
     let strategy = match opts.beam_size {
-        Some(n) if n > 1 => SamplingStrategy::BeamSearch {
+        n if n > 1 => SamplingStrategy::BeamSearch {
             beam_size: n as i32,
             patience: -1.0,
         },

@@ -38,7 +38,8 @@ pub struct Engine {
     threads: u32,
     /// Forced language; `None` = detect.
     language: Option<String>,
-    beam_size: Option<u32>,
+    /// Beam width, resolved at load (the caller's, else the model's default); 1 = greedy.
+    beam_size: u32,
     eot_token: i32,
     pub device: String,
     pub model_name: String,
@@ -104,10 +105,9 @@ impl Engine {
             ctx,
             threads,
             language,
-            beam_size: Some(
-                load.beam_size
-                    .unwrap_or_else(|| default_beam_size(multilingual)),
-            ),
+            beam_size: load
+                .beam_size
+                .unwrap_or_else(|| default_beam_size(multilingual)),
             device: device_name(use_gpu),
             model_name,
         })
