@@ -105,6 +105,11 @@ fn notes_name_the_decisions_and_action_items_the_meeting_made() {
         if !asr.is_empty() {
             args.extend(["--model", asr.as_str()]);
         }
+        // … and another beam width.
+        let beam = std::env::var("NIGHTSHIFT_SUMMARY_BEAM").unwrap_or_default();
+        if !beam.is_empty() {
+            args.extend(["--beam-size", beam.as_str()]);
+        }
         let out = env.run(&args);
         assert!(out.status.success(), "{id}: {}", stderr(&out));
         let wall = t0.elapsed().as_secs_f64();

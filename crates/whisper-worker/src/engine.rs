@@ -150,8 +150,15 @@ impl Engine {
         // alone, so a resumed run decodes it the same way.
         let used = windows.len().clamp(1, self.states.len());
         let threads = self.threads_per_state(used);
-        let (language, eot_token, beam_size) =
-            (self.language.as_deref(), self.eot_token, self.beam_size);
+        let detected = match &self.language {
+            Some(_) => None,
+            None => self.detect_language(samples, &windows, item)?,
+        };
+        let (language, eot_token, beam_size) = (
+            detected.as_deref().or(self.language.as_deref()),
+            self.eot_token,
+            self.beam_size,
+        );
         let prompt = item.prompt.clone().unwrap_or_default();
         let ctx = &self.ctx;
         // The chunk's prompt conditions its first window only: with a text prompt tiny.en
@@ -211,10 +218,50 @@ impl Engine {
                 tail,
             })
         };
-        let (segments, language) =
+        let (segments, heard) =
             crate::pool::decode_all(&mut self.states[..used], windows, decode_one)?;
-        let language = language.or_else(|| self.language.clone());
+        let language = detected.or(heard).or_else(|| self.language.clone());
         Ok((language, drop_repetition_loops(segments)))
+    }
+
+    /// The chunk's language when the model has to find it: whisper's detector run once, on the
+    /// chunk's longest window (the first such on a tie), and then given to every window.
+    ///
+    /// Left to itself, whisper.cpp detects the language inside every `full()` call with an
+    /// encoder pass of its own, so each packed window paid for two encoder passes (base,
+    /// meeting_01 on 2 threads: `run --only audio` 28-30 s → 22-25 s, same transcript). One language per chunk also keeps a short
+    /// window, where detection is least sure, from switching language on its own. `None` when
+    /// the detector gives nothing usable; each window then detects as before.
+    fn detect_language(
+        &mut self,
+        samples: &[f32],
+        windows: &[Window],
+        item: &TranscribeItem,
+    ) -> Result<Option<String>, String> {
+        let Some(longest) = windows
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, w)| (w.len(), std::cmp::Reverse(*i)))
+            .map(|(_, w)| w)
+        else {
+            return Ok(None);
+        };
+        let audio = longest.gather(samples);
+        let threads = self.threads as usize;
+        let state = &mut self.states[0];
+        *state = self
+            .ctx
+            .create_state()
+            .map_err(|e| format!("{}: cannot set up whisper: {e}", item.audio_path))?;
+        state
+            .pcm_to_mel(&audio, threads)
+            .map_err(|e| format!("{}: whisper failed: {e}", item.audio_path))?;
+        let (id, _) = state
+            .lang_detect(0, threads)
+            .map_err(|e| format!("{}: language detection failed: {e}", item.audio_path))?;
+        let language = whisper_rs::get_lang_str(id).map(str::to_owned);
+        tracing::debug!(?language, "chunk language detected");
+        Ok(language)
     }
 
     /// Threads each of `used` states gets: the worker's threads shared out, at least one.
