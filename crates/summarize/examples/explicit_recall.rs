@@ -32,7 +32,9 @@ fn transcript(path: &Path) -> Vec<(String, String)> {
 /// Index of the line holding `evidence` (case-insensitive).
 fn evidence_line(lines: &[(String, String)], evidence: &str) -> Option<usize> {
     let e = evidence.to_lowercase();
-    lines.iter().position(|(_, t)| t.to_lowercase().contains(&e))
+    lines
+        .iter()
+        .position(|(_, t)| t.to_lowercase().contains(&e))
 }
 
 fn main() {
@@ -65,7 +67,8 @@ fn main() {
                 d_true += 1;
                 let ev = d["evidence"].as_str().unwrap_or_default();
                 let line = evidence_line(&lines, ev);
-                let hit = line.is_some_and(|l| found_d.iter().any(|f| f.line == l || f.line == l + 1));
+                let hit =
+                    line.is_some_and(|l| found_d.iter().any(|f| f.line == l || f.line == l + 1));
                 d_hit += usize::from(hit);
                 if !hit && show {
                     println!("{id} D miss: {}", line.map_or(ev, |l| lines[l].1.as_str()));
@@ -76,18 +79,27 @@ fn main() {
                 let ev = a["evidence"].as_str().unwrap_or_default();
                 let owner = a["owner"].as_str().unwrap_or_default().to_lowercase();
                 let line = evidence_line(&lines, ev);
-                let got = line.and_then(|l| found_a.iter().find(|f| f.line == l));
-                match (line, got) {
-                    (Some(l), Some(f)) => {
+                // A line can hold two assignments ("Ben, please …. And I will …"): the one
+                // for this owner, if any.
+                let owners: Vec<String> = line
+                    .map(|l| {
+                        found_a
+                            .iter()
+                            .filter(|f| f.line == l)
+                            .map(|f| match &f.addressee {
+                                Some(n) => n.to_lowercase(),
+                                None => lines[l].0.to_lowercase(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                match line {
+                    Some(l) if !owners.is_empty() => {
                         a_hit += 1;
-                        let who = match &f.addressee {
-                            Some(n) => n.to_lowercase(),
-                            None => lines[l].0.to_lowercase(),
-                        };
-                        if who == owner {
+                        if owners.contains(&owner) {
                             a_owner += 1;
                         } else if show {
-                            println!("{id} A owner {who} != {owner}: {}", lines[l].1);
+                            println!("{id} A owner {owners:?} != {owner}: {}", lines[l].1);
                         }
                     }
                     _ if show => {

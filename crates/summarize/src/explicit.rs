@@ -7,7 +7,7 @@
 //! agreed …"). Those lines become items here; the refinement merges them with the model's,
 //! keeping the model's wording where both found the same line.
 
-use crate::names::{Address, address};
+use crate::names::{Address, address, as_name};
 
 /// An assignment found in one line: the task as said, who (a name as addressed, or `None`
 /// for the speaker when they volunteer) and the sentence holding the deadline.
@@ -130,6 +130,7 @@ fn task_of(sentence: &str) -> String {
         Some((head, tail)) if tail.split_whitespace().count() == 1 => head,
         _ => task,
     };
+    let task = task.trim_end_matches(',').trim();
     capitalized(task)
 }
 
@@ -142,15 +143,45 @@ pub fn capitalized(s: &str) -> String {
     }
 }
 
-/// The addressee of a request with the name at the end ("Please order it this week, Tom.").
-fn trailing_name(sentence: &str) -> Option<String> {
+/// Capitalised words that are not names when they stand alone between commas.
+const CALENDAR_WORDS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "today",
+    "tomorrow",
+];
+
+/// The addressee of a request with the name after the request, set off by commas ("Please
+/// order it this week, Tom." or "Please order it this week, Tom, by Friday at the latest.").
+fn vocative_name(sentence: &str) -> Option<String> {
     let s = sentence.trim().trim_end_matches(['.', '!', '?']);
-    let (_, tail) = s.rsplit_once(", ")?;
-    let word = tail.trim();
-    let is_name = word.split_whitespace().count() == 1
-        && word.chars().next().is_some_and(char::is_uppercase)
-        && word.chars().all(char::is_alphabetic);
-    (is_name && s.to_lowercase().contains("please")).then(|| word.to_string())
+    if !s.to_lowercase().contains("please") {
+        return None;
+    }
+    s.split(',').skip(1).find_map(|part| {
+        let word = part.trim();
+        if word.contains(' ') || CALENDAR_WORDS.contains(&word.to_lowercase().as_str()) {
+            return None;
+        }
+        as_name(word).filter(|n| n == word)
+    })
 }
 
 /// Explicit assignments with a deadline, in line order.
@@ -162,7 +193,7 @@ pub fn assignments(lines: &[&str]) -> Vec<Assignment> {
             let lower = sentence.to_lowercase();
             let addressee = match address(sentence) {
                 Some(Address::Next(n)) => Some(n),
-                _ => trailing_name(sentence),
+                _ => vocative_name(sentence),
             };
             // A question is an assignment only when it asks someone by name ("Diana, could
             // you also …?").
@@ -214,6 +245,10 @@ fn closing_marker_cut(sentence: &str) -> &str {
         ", that's decided",
         ", it is decided",
         ", it's decided",
+        ", that is settled",
+        ", that's settled",
+        ", it is settled",
+        ", it's settled",
     ] {
         if let Some(i) = lower.find(m) {
             s = &sentence[..i];
@@ -247,6 +282,52 @@ fn after_announcement(sentence: &str) -> &str {
         }
     }
     sentence
+}
+
+/// "Okay, then we agree that the survey moves." → "the survey moves": what follows a clause
+/// that only says a decision is made.
+fn after_that_clause(sentence: &str) -> &str {
+    let lower = sentence.to_lowercase();
+    for m in [
+        "we agree that ",
+        "we all agree that ",
+        "we agreed that ",
+        "we decided that ",
+        "we decide that ",
+        "it is decided that ",
+    ] {
+        if let Some(i) = lower.find(m) {
+            let rest = &sentence[i + m.len()..];
+            if rest.split_whitespace().count() >= 3 && says_what(rest) {
+                return rest;
+            }
+        }
+    }
+    sentence
+}
+
+/// A sentence that only closes a decision said just before it ("That is decided.", "So it's
+/// settled.").
+fn is_closing_only(sentence: &str) -> bool {
+    let lower = sentence
+        .to_lowercase()
+        .trim_end_matches(['.', '!'])
+        .trim()
+        .to_string();
+    let body = ["so ", "okay, ", "ok, ", "good, ", "fine, ", "then "]
+        .iter()
+        .fold(lower.as_str(), |s, lead| s.strip_prefix(lead).unwrap_or(s));
+    [
+        "that is decided",
+        "that's decided",
+        "it is decided",
+        "it's decided",
+        "that is settled",
+        "that's settled",
+        "it is settled",
+        "it's settled",
+    ]
+    .contains(&body)
 }
 
 /// Whether a decision sentence says what was decided, not only that a decision comes ("Fine,
@@ -289,17 +370,44 @@ pub fn decisions(lines: &[&str]) -> Vec<Stated> {
             "is decided",
             "that's decided",
             "make it official",
+            "it is settled",
+            "it's settled",
+            "that is settled",
+            "that's settled",
+            "we agree that",
+            "we all agree that",
         ]
         .iter()
         .any(|m| lower.contains(m));
         if !marked {
             continue;
         }
+        // A closing remark on its own ("… permission. That is decided."): the decision is the
+        // statement said right before it, by the same turn or the one before.
+        if is_closing_only(sentence) {
+            if let Some(&(j, prev)) = k.checked_sub(1).and_then(|p| all.get(p))
+                && j + 1 >= i
+                && !prev.ends_with('?')
+                && says_what(prev)
+            {
+                let prev = ["Yes, ", "Okay, ", "OK, ", "Ok, ", "So, ", "Good, "]
+                    .iter()
+                    .find_map(|lead| prev.strip_prefix(lead))
+                    .unwrap_or(prev);
+                let text = capitalized(prev.trim().trim_end_matches(['.', '!']).trim());
+                if text.split_whitespace().count() >= 4
+                    && !out.iter().any(|d| d.line == j && d.text == text)
+                {
+                    out.push(Stated { line: j, text });
+                }
+            }
+            continue;
+        }
         // The decision is what follows the marker's colon, when there is one, or what comes
         // before a closing "…, that is decided".
         let text = match sentence.split_once(':') {
             Some((_, rest)) if rest.split_whitespace().count() >= 3 => rest,
-            _ => after_announcement(closing_marker_cut(sentence)),
+            _ => after_that_clause(after_announcement(closing_marker_cut(sentence))),
         };
         let text = text.trim().trim_end_matches(['.', '!']).trim();
         let (line, text) = if says_what(text) {
@@ -346,6 +454,8 @@ mod tests {
             "Ben, can you look at it?",
             "Great, Carlos, please add the missing index and rerun the reports.",
             "Myanna, can also update the help center articles by Wednesday, April sixteenth?",
+            "Please order it this week, Tom, by Friday, July fourth at the latest.",
+            "Please send it on Friday, July fourth.",
         ];
         let a = assignments(&lines);
         let got: Vec<(usize, &str, Option<&str>, bool)> = a
@@ -383,6 +493,7 @@ mod tests {
                     Some("Myanna"),
                     false
                 ),
+                (9, "Order it", Some("Tom"), false),
             ]
         );
         assert!(a[3].deadline_text.contains("Friday"));
@@ -403,6 +514,11 @@ mod tests {
             "Yes, we will record it with the customer's permission, that is decided.",
             "Okay, then let's make it official, we will make offers to both candidates.",
             "Then we have a decision, non-customer travel is frozen until October.",
+            "Fine, it is settled: the team offsite takes place at the lake hotel.",
+            "Okay, then we agree that every new team member gets a mentor.",
+            "Yes, we will record the demo, with the customer's permission. That is decided.",
+            "We keep the old logo for now.",
+            "So it's settled.",
         ];
         let d = decisions(&lines);
         let got: Vec<&str> = d.iter().map(|s| s.text.as_str()).collect();
@@ -416,6 +532,10 @@ mod tests {
                 "We will record it with the customer's permission",
                 "We will make offers to both candidates",
                 "Non-customer travel is frozen until October",
+                "The team offsite takes place at the lake hotel",
+                "Every new team member gets a mentor",
+                "We will record the demo, with the customer's permission",
+                "We keep the old logo for now",
             ]
         );
     }

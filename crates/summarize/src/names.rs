@@ -152,7 +152,7 @@ fn turns<'a>(lines: &[(Option<&'a str>, &'a str)]) -> Vec<Turn<'a>> {
 }
 
 /// A capitalised word that is not a common sentence word: a name candidate.
-fn as_name(word: &str) -> Option<String> {
+pub(crate) fn as_name(word: &str) -> Option<String> {
     let w = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
     let mut chars = w.chars();
     let first = chars.next()?;
