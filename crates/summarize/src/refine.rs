@@ -83,6 +83,7 @@ fn stem(w: &str) -> String {
 
 /// Markup, template tokens and stray punctuation out; whitespace collapsed.
 pub fn clean(text: &str) -> String {
+    let text = without_time_refs(text);
     let mut out = String::with_capacity(text.len());
     let mut in_tag = false;
     for c in text.chars() {
@@ -103,6 +104,38 @@ pub fn clean(text: &str) -> String {
         .trim_matches(|c: char| c == ',' || c == ';' || c == ':' || c == '-' || c == '—')
         .trim()
         .to_string()
+}
+
+/// The text without the transcript's time references the model copies into items ("… to
+/// everyone. (00:54)", "[01:02:03]"): the item's time is kept separately and `show` links it.
+/// A time said in the text ("at 10:30") has no brackets and stays.
+fn without_time_refs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(['(', '[']) {
+        let close = if rest[i..].starts_with('(') { ')' } else { ']' };
+        let inner_end = rest[i + 1..].find(close).map(|j| i + 1 + j);
+        let is_time = inner_end.is_some_and(|e| {
+            let inner = &rest[i + 1..e];
+            let parts: Vec<&str> = inner.split(':').collect();
+            (2..=3).contains(&parts.len())
+                && parts
+                    .iter()
+                    .all(|p| (1..=2).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()))
+        });
+        match inner_end {
+            Some(e) if is_time => {
+                out.push_str(&rest[..i]);
+                rest = &rest[e + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=i]);
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The stretch of transcript (a line and the next two) that best supports `words`, with its
@@ -412,6 +445,10 @@ fn due(model_due: &str, line: &Line<'_>, ctx: &Context<'_>) -> (Option<String>, 
     (None, (!said.is_empty()).then_some(said))
 }
 
+/// How many lines apart one task can be asked for and taken on ("Please order it, Tom." /
+/// "Okay, I will order it by Friday.").
+const NEARBY_LINES: usize = 3;
+
 /// Refine the model's summary against the transcript, and add what was said explicitly that
 /// the model left out (see [`crate::explicit`]).
 pub fn refine(out: SummaryOut, lines: &[Line<'_>], ctx: &Context<'_>) -> Refined {
@@ -464,11 +501,18 @@ pub fn refine(out: SummaryOut, lines: &[Line<'_>], ctx: &Context<'_>) -> Refined
             .filter(|_| !a.deadline_text.is_empty())
             .and_then(|m| dates::resolve(&a.deadline_text, m))
             .map(|d| d.to_string());
-        // The model found it too (on this line, or the same task said on another): its
-        // wording, the explicit owner, deadline and line.
+        // The model found it too (on this line, the same task said on another, or a task
+        // for the same person and deadline a few lines away: "… I have to order it very
+        // soon." / "Please order it this week, Tom, by Friday."): its wording, the explicit
+        // owner, deadline and line.
         let words = content_words(&a.task);
         let found = actions.iter_mut().find(|(i, item)| {
-            *i == a.line || jaccard(&content_words(&item.task), &words) >= DUPLICATE_MIN
+            *i == a.line
+                || jaccard(&content_words(&item.task), &words) >= DUPLICATE_MIN
+                || (due.is_some()
+                    && item.due == due
+                    && item.owner == owner
+                    && i.abs_diff(a.line) <= NEARBY_LINES)
         });
         match found {
             Some((i, item)) => {
@@ -742,6 +786,60 @@ mod tests {
     }
 
     #[test]
+    fn a_task_asked_for_again_a_line_later_is_one_item_in_the_models_words() {
+        let names = vec!["Olivia".to_string(), "Tom".to_string()];
+        let ctx = Context {
+            meeting_date: Date::new(2025, 7, 1),
+            names: &names,
+            labels: &[],
+        };
+        let raw = [
+            (
+                0.0,
+                "Olivia",
+                "And what about the internet at the new place?",
+            ),
+            (
+                3.0,
+                "Tom",
+                "The provider needs three weeks, so I have to order the internet very soon.",
+            ),
+            (
+                9.0,
+                "Olivia",
+                "Please order it this week, Tom, by Friday, July fourth at the latest.",
+            ),
+            (13.0, "Tom", "Okay, I will order it by Friday."),
+        ];
+        let lines = timed(&raw);
+        let mut a = act(
+            "Order the internet for the new office",
+            "Tom",
+            "Friday, July fourth",
+        );
+        a.time = "00:03".into();
+        let out = SummaryOut {
+            action_items: vec![a],
+            ..SummaryOut::default()
+        };
+        let r = refine(out, &lines, &ctx);
+        let got: Vec<(&str, Option<&str>, Option<&str>)> = r
+            .summary
+            .action_items
+            .iter()
+            .map(|a| (a.task.as_str(), a.owner.as_deref(), a.due.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [(
+                "Order the internet for the new office",
+                Some("Tom"),
+                Some("2025-07-04")
+            )]
+        );
+    }
+
+    #[test]
     fn a_stated_decision_replaces_the_models_retelling_from_a_discussion_line() {
         let raw = [
             (
@@ -998,6 +1096,14 @@ mod tests {
     fn cleaning_removes_markup_and_names_match_with_a_typo() {
         assert_eq!(clean("Sterkie<br><span class= — ::"), "Sterkie");
         assert_eq!(clean("  **Ship** it  ,"), "Ship it");
+        assert_eq!(
+            clean("Send the notes to everyone. (02:26)"),
+            "Send the notes to everyone."
+        );
+        assert_eq!(
+            clean("[01:02:03] Meet at 10:30 (room 4)"),
+            "Meet at 10:30 (room 4)"
+        );
         let names = vec!["Henry".to_string()];
         let ctx = Context {
             names: &names,
