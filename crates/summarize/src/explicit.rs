@@ -306,6 +306,16 @@ fn after_that_clause(sentence: &str) -> &str {
     sentence
 }
 
+/// A request to someone ("Robert, please publish …", "Could you …"): a task, not a decision.
+pub(crate) fn is_request(sentence: &str) -> bool {
+    let lower = sentence.to_lowercase();
+    lower.contains("please ")
+        || ["could you ", "can you ", "would you ", "will you "]
+            .iter()
+            .any(|r| lower.starts_with(r))
+        || matches!(address(sentence), Some(Address::Next(_)))
+}
+
 /// A sentence that only closes a decision said just before it ("That is decided.", "So it's
 /// settled.").
 fn is_closing_only(sentence: &str) -> bool {
@@ -389,6 +399,7 @@ pub fn decisions(lines: &[&str]) -> Vec<Stated> {
                 && j + 1 >= i
                 && !prev.ends_with('?')
                 && says_what(prev)
+                && !is_request(prev)
             {
                 let prev = ["Yes, ", "Okay, ", "OK, ", "Ok, ", "So, ", "Good, "]
                     .iter()
@@ -429,6 +440,7 @@ pub fn decisions(lines: &[&str]) -> Vec<Stated> {
         };
         let text = capitalized(text);
         if text.split_whitespace().count() < 4
+            || is_request(&text)
             || out.iter().any(|d| d.line == line && d.text == text)
         {
             continue;
@@ -519,6 +531,8 @@ mod tests {
             "Yes, we will record the demo, with the customer's permission. That is decided.",
             "We keep the old logo for now.",
             "So it's settled.",
+            "Robert, please publish the second job posting by Thursday. That is settled.",
+            "Decision: Maria, please book the room.",
         ];
         let d = decisions(&lines);
         let got: Vec<&str> = d.iter().map(|s| s.text.as_str()).collect();

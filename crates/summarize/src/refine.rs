@@ -568,6 +568,9 @@ fn model_decisions(
         let text = clean(&text);
         let words = content_words(&text);
         match supported(lines, &words, &time) {
+            // A request worded as a decision ("Robert, please publish …") is a task: the
+            // action items carry it.
+            Some(_) if crate::explicit::is_request(&text) => {}
             Some(i)
                 if assigned.iter().any(|a| a.line == i) && !stated.iter().any(|d| d.line == i) => {}
             Some(i) if !duplicate(&mut seen, &words) => kept.push((i, decision_at(lines, i, text))),
