@@ -296,8 +296,8 @@ fn after_that_clause(sentence: &str) -> &str {
         "we decide that ",
         "it is decided that ",
     ] {
-        if let Some(i) = lower.find(m) {
-            let rest = &sentence[i + m.len()..];
+        // `get`: lower-casing can move byte offsets in text that is not ASCII.
+        if let Some(rest) = lower.find(m).and_then(|i| sentence.get(i + m.len()..)) {
             if rest.split_whitespace().count() >= 3 && says_what(rest) {
                 return rest;
             }
