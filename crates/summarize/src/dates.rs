@@ -121,6 +121,15 @@ const WEEKDAYS: [&str; 7] = [
     "saturday",
     "sunday",
 ];
+/// A month or weekday name, or "today"/"tomorrow" (any case): capitalised, but not a name.
+pub(crate) fn is_calendar_word(word: &str) -> bool {
+    let w = word.to_lowercase();
+    MONTHS.contains(&w.as_str())
+        || WEEKDAYS.contains(&w.as_str())
+        || w == "today"
+        || w == "tomorrow"
+}
+
 const ORDINALS: [&str; 31] = [
     "first",
     "second",

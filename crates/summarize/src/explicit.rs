@@ -143,31 +143,6 @@ pub fn capitalized(s: &str) -> String {
     }
 }
 
-/// Capitalised words that are not names when they stand alone between commas.
-const CALENDAR_WORDS: &[&str] = &[
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "today",
-    "tomorrow",
-];
-
 /// The addressee of a request with the name after the request, set off by commas ("Please
 /// order it this week, Tom." or "Please order it this week, Tom, by Friday at the latest.").
 fn vocative_name(sentence: &str) -> Option<String> {
@@ -177,7 +152,7 @@ fn vocative_name(sentence: &str) -> Option<String> {
     }
     s.split(',').skip(1).find_map(|part| {
         let word = part.trim();
-        if word.contains(' ') || CALENDAR_WORDS.contains(&word.to_lowercase().as_str()) {
+        if word.contains(' ') || crate::dates::is_calendar_word(word) {
             return None;
         }
         as_name(word).filter(|n| n == word)
@@ -297,10 +272,11 @@ fn after_that_clause(sentence: &str) -> &str {
         "it is decided that ",
     ] {
         // `get`: lower-casing can move byte offsets in text that is not ASCII.
-        if let Some(rest) = lower.find(m).and_then(|i| sentence.get(i + m.len()..)) {
-            if rest.split_whitespace().count() >= 3 && says_what(rest) {
-                return rest;
-            }
+        if let Some(rest) = lower.find(m).and_then(|i| sentence.get(i + m.len()..))
+            && rest.split_whitespace().count() >= 3
+            && says_what(rest)
+        {
+            return rest;
         }
     }
     sentence
