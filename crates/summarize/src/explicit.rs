@@ -210,6 +210,9 @@ pub fn assignments(lines: &[&str]) -> Vec<Assignment> {
     out
 }
 
+/// Words of assent that open a decision without being part of it ("Yes, we will record it").
+const ASSENT_LEADS: [&str; 6] = ["Yes, ", "Okay, ", "OK, ", "Ok, ", "So, ", "Good, "];
+
 /// "Yes, we will record it, that is decided." → "we will record it": the statement before a
 /// closing marker, without a leading "Yes,"/"Okay,".
 fn closing_marker_cut(sentence: &str) -> &str {
@@ -230,7 +233,7 @@ fn closing_marker_cut(sentence: &str) -> &str {
             break;
         }
     }
-    for lead in ["Yes, ", "Okay, ", "OK, ", "Ok, ", "So, ", "Good, "] {
+    for lead in ASSENT_LEADS {
         if let Some(rest) = s.strip_prefix(lead)
             && s.len() < sentence.len()
         {
@@ -377,7 +380,7 @@ pub fn decisions(lines: &[&str]) -> Vec<Stated> {
                 && says_what(prev)
                 && !is_request(prev)
             {
-                let prev = ["Yes, ", "Okay, ", "OK, ", "Ok, ", "So, ", "Good, "]
+                let prev = ASSENT_LEADS
                     .iter()
                     .find_map(|lead| prev.strip_prefix(lead))
                     .unwrap_or(prev);
