@@ -1,5 +1,6 @@
 //! One whisper.cpp `full()` call on a buffer of 16 kHz audio, and what we keep of its output.
 
+use nightshift_asr::{RawSegment, RawToken};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperError, WhisperSegment, WhisperState};
 
 /// How to decode one buffer.
@@ -26,29 +27,6 @@ const MIN_AUDIO_CTX: i32 = 768;
 pub fn fitted_audio_ctx(samples: usize) -> i32 {
     let frames = (samples as f64 / 16_000.0 * 50.0).ceil() as i32;
     (frames + 64).clamp(MIN_AUDIO_CTX, 1500)
-}
-
-/// A token of a segment, in buffer time.
-#[derive(Debug, Clone)]
-pub struct RawToken {
-    pub bytes: Vec<u8>,
-    pub t0: f64,
-    pub t1: f64,
-    /// The token's probability.
-    pub p: f32,
-}
-
-/// A segment as whisper produced it, in buffer time (seconds).
-#[derive(Debug, Clone)]
-pub struct RawSegment {
-    pub start: f64,
-    pub end: f64,
-    pub text: String,
-    pub no_speech_prob: f32,
-    /// Mean log-probability of the text tokens (whisper's own confidence).
-    pub avg_logprob: f32,
-    /// Text tokens only (special and timestamp tokens dropped).
-    pub tokens: Vec<RawToken>,
 }
 
 /// Decode `audio` and return its segments and the language whisper used.

@@ -11,8 +11,10 @@ use whisper_rs::{
 };
 
 use crate::decode::{DecodeOptions, decode};
-use crate::guards::{drop_repetition_loops, is_probable_silence};
-use crate::pack::{PackOptions, Piece, SAMPLE_RATE, Window, plan_windows, secs_to_samples};
+use nightshift_asr::guards::{drop_repetition_loops, is_probable_silence};
+use nightshift_asr::pack::{
+    PackOptions, Piece, SAMPLE_RATE, Window, plan_windows, secs_to_samples,
+};
 
 /// whisper.cpp returns nothing (or fails) below 100 ms of audio.
 const MIN_SAMPLES: usize = SAMPLE_RATE / 10;
@@ -213,7 +215,7 @@ impl Engine {
                 .filter(|s| !is_probable_silence(s))
                 .collect();
             Ok(crate::pool::Done {
-                segments: crate::remap::remap(window, &kept),
+                segments: nightshift_asr::remap::remap(window, &kept),
                 language: lang,
                 tail,
             })

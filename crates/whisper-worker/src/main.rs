@@ -20,11 +20,8 @@
 
 mod decode;
 mod engine;
-mod guards;
-mod pack;
 mod pool;
 mod quantize;
-mod remap;
 
 use std::io::Write;
 use std::time::Instant;

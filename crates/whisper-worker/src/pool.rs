@@ -11,7 +11,7 @@ use std::sync::{Condvar, Mutex};
 
 use nightshift_worker_protocol::LocalSegment;
 
-use crate::pack::Window;
+use nightshift_asr::pack::Window;
 
 /// What one window's decode gave once mapped to chunk time.
 pub struct Done {
@@ -135,8 +135,17 @@ fn settle(w: &mut Work, slot: usize, window: &Window, done: Done) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guards::tests::seg;
-    use crate::pack::Piece;
+    use nightshift_asr::pack::Piece;
+
+    fn seg(text: &str) -> LocalSegment {
+        LocalSegment {
+            start: 0.0,
+            end: 1.0,
+            text: text.into(),
+            no_speech_prob: 0.0,
+            words: Vec::new(),
+        }
+    }
 
     fn window(start: usize, len: usize) -> Window {
         Window {

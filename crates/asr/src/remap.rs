@@ -10,7 +10,7 @@
 use nightshift_core::Word;
 use nightshift_worker_protocol::LocalSegment;
 
-use crate::decode::RawSegment;
+use crate::RawSegment;
 use crate::pack::Window;
 
 pub fn remap(window: &Window, segs: &[RawSegment]) -> Vec<LocalSegment> {
@@ -141,7 +141,7 @@ fn runs_by_piece(window: &Window, seg: &RawSegment) -> Vec<(usize, Vec<usize>)> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::RawToken;
+    use crate::RawToken;
     use crate::pack::{PackOptions, plan_windows, secs_to_samples};
 
     fn tok(text: &str, t0: f64, t1: f64) -> RawToken {

@@ -4,7 +4,7 @@
 
 use nightshift_worker_protocol::LocalSegment;
 
-use crate::decode::RawSegment;
+use crate::RawSegment;
 
 /// whisper's own rule (openai/whisper `transcribe`): a segment the model thinks is probably not
 /// speech *and* whose text it is unsure of is silence it talked into.
@@ -66,11 +66,11 @@ fn is_ngram_loop(words: &[String]) -> bool {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+pub mod tests {
     use super::*;
 
     /// A one-second segment of `text` (also used by the pool's tests).
-    pub(crate) fn seg(text: &str) -> LocalSegment {
+    pub fn seg(text: &str) -> LocalSegment {
         LocalSegment {
             start: 0.0,
             end: 1.0,
