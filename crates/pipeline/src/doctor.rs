@@ -76,6 +76,12 @@ fn workers() -> Vec<Check> {
         ("llama worker", "nightshift-llama-worker", true),
         ("diarize worker", "nightshift-diarize-worker", true),
         ("frames worker", nightshift_supervisor::FRAMES_WORKER, false),
+        // Only for profiles with asr_engine = "ct2".
+        (
+            "CTranslate2 worker",
+            nightshift_supervisor::CT2_WORKER,
+            false,
+        ),
     ] {
         let found = nightshift_supervisor::find_worker_binary(bin).map(|p| p.display().to_string());
         checks.push(Check::found(name, essential, found));

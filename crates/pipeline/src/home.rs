@@ -122,7 +122,7 @@ impl Home {
     pub fn find_model(&self, name: &str) -> Result<PathBuf> {
         let as_path = Path::new(name);
         if as_path.components().count() > 1 || as_path.is_absolute() {
-            if as_path.is_file() {
+            if as_path.is_file() || is_ct2_model(as_path) {
                 return Ok(as_path.to_path_buf());
             }
             bail!("{name}: model file not found");
@@ -138,6 +138,9 @@ impl Home {
                     return Ok(candidate);
                 }
             }
+            if is_ct2_model(&dir.join(name)) {
+                return Ok(dir.join(name));
+            }
         }
         let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
         bail!(
@@ -145,6 +148,12 @@ impl Home {
             searched.join(", ")
         )
     }
+}
+
+/// A CTranslate2 model is a folder (`model.bin`, `config.json`, the vocabulary), found by its
+/// folder name (`ct2-tiny.en`) like a file model by its file name.
+fn is_ct2_model(dir: &Path) -> bool {
+    dir.join("model.bin").is_file()
 }
 
 /// Where summary models are downloaded (`models pull`, `scripts/fetch-summary-model.sh`):

@@ -38,7 +38,7 @@ pub use memory::{MemoryGauge, WorkerMemory};
 pub use protocol::{BatchReport, Protocol, Said, run_worker_batch};
 pub use stream::{StreamEnd, StreamOptions, StreamingChild};
 pub use warm::{WarmAnswer, WarmReady, WarmWorker};
-pub use whisper::{WHISPER_WORKER, Whisper, run_whisper_batch};
+pub use whisper::{CT2_WORKER, WHISPER_WORKER, Whisper, run_whisper_batch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {

@@ -12,6 +12,10 @@ use crate::protocol::{BatchReport, Protocol, Said, run_worker_batch};
 /// Binary name of the whisper worker.
 pub const WHISPER_WORKER: &str = "nightshift-whisper-worker";
 
+/// Binary name of the CTranslate2 ASR worker: the same protocol as the whisper worker, another
+/// engine (`asr_engine = "ct2"`).
+pub const CT2_WORKER: &str = "nightshift-ct2-worker";
+
 impl Answer for Response {
     fn settles(&self) -> Option<i64> {
         match self {

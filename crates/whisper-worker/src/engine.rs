@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use nightshift_asr::ItemOutput;
 use nightshift_worker_protocol::{ItemMetrics, LocalSegment, TranscribeItem, WhisperLoad};
 use whisper_rs::{
     WhisperContext, WhisperContextParameters, WhisperState, WhisperVadContext,
@@ -24,13 +25,6 @@ const MIN_TAIL_S: f64 = 1.0;
 /// hallucinate in it, so it is not decoded at all.
 const SILENCE_PEAK: f32 = 1e-4;
 
-/// What one transcribed chunk gives back.
-pub struct ItemOutput {
-    pub language: Option<String>,
-    pub segments: Vec<LocalSegment>,
-    pub metrics: ItemMetrics,
-}
-
 pub struct Engine {
     // Field order is drop order: the states and VAD are freed before the context they use.
     /// One per window decoded at once (`WhisperLoad::parallel`).
@@ -43,13 +37,13 @@ pub struct Engine {
     /// Beam width, resolved at load (the caller's, else the model's default); 1 = greedy.
     beam_size: u32,
     eot_token: i32,
-    pub device: String,
-    pub model_name: String,
+    device: String,
+    model_name: String,
 }
 
-impl Engine {
-    /// Load the model (and the VAD model, if asked). The error text is what the user sees.
-    pub fn load(load: &WhisperLoad) -> Result<Engine, String> {
+impl nightshift_asr::Engine for Engine {
+    /// Load the model (and the VAD model, if asked).
+    fn load(load: &WhisperLoad) -> Result<Engine, String> {
         let path = Path::new(&load.model_path);
         let model_name = nightshift_worker_protocol::whisper_model_name(path);
         if !path.is_file() {
@@ -115,8 +109,7 @@ impl Engine {
         })
     }
 
-    /// Transcribe one chunk. The error text names the file and the cause.
-    pub fn transcribe(&mut self, item: &TranscribeItem) -> Result<ItemOutput, String> {
+    fn transcribe(&mut self, item: &TranscribeItem) -> Result<ItemOutput, String> {
         let t0 = Instant::now();
         let path = Path::new(&item.audio_path);
         let samples = nightshift_media::read_chunk(path).map_err(|e| e.to_string())?;
@@ -132,6 +125,16 @@ impl Engine {
         })
     }
 
+    fn model_name(&self) -> &str {
+        &self.model_name
+    }
+
+    fn device(&self) -> &str {
+        &self.device
+    }
+}
+
+impl Engine {
     fn transcribe_samples(
         &mut self,
         samples: &[f32],

@@ -23,11 +23,6 @@ mod engine;
 mod pool;
 mod quantize;
 
-use std::io::Write;
-use std::time::Instant;
-
-use nightshift_worker_protocol::{ProtocolError, Request, Response, read_message, write_message};
-
 use crate::engine::Engine;
 
 fn main() {
@@ -40,10 +35,8 @@ fn main() {
     nightshift_worker_runtime::worker_main(
         "nightshift-whisper-worker",
         "info,whisper_rs=warn",
-        run,
-        |out, message| {
-            let _ = write_message(out, &Response::Fatal { message });
-        },
+        nightshift_asr::serve::<Engine>,
+        nightshift_asr::send_fatal,
     )
 }
 
@@ -81,75 +74,4 @@ fn quantize_main(args: &[String]) -> i32 {
             1
         }
     }
-}
-
-/// The batch loop. `Err` is fatal: it is sent as `Response::Fatal` and the process exits 1.
-fn run(out: &mut impl Write) -> Result<(), String> {
-    let fail = nightshift_worker_runtime::FailPlan::from_env()?;
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
-    let load = match read_message::<_, Request>(&mut input).map_err(pipe_err)? {
-        None => return Ok(()), // closed before asking for anything
-        Some(Request::Load(load)) => load,
-        Some(Request::Transcribe(item)) => {
-            return Err(format!("job {}: transcribe before load", item.job_id));
-        }
-    };
-    let t0 = Instant::now();
-    let mut engine = Engine::load(&load)?;
-    let load_s = t0.elapsed().as_secs_f64();
-    tracing::info!(model = %engine.model_name, device = %engine.device, load_s, "model loaded");
-    send(
-        out,
-        &Response::Ready {
-            model: engine.model_name.clone(),
-            load_s,
-            device: engine.device.clone(),
-        },
-    )?;
-    let mut answered = 0usize;
-    while let Some(req) = read_message::<_, Request>(&mut input).map_err(pipe_err)? {
-        let item = match req {
-            Request::Transcribe(item) => item,
-            Request::Load(_) => {
-                return Err("a second load in one batch: one model per worker".into());
-            }
-        };
-        fail.before_item(answered, out);
-        let resp = match engine.transcribe(&item) {
-            Ok(o) => {
-                tracing::info!(
-                    job_id = item.job_id,
-                    segments = o.segments.len(),
-                    wall_s = o.metrics.wall_s,
-                    audio_s = o.metrics.audio_s,
-                    "item done"
-                );
-                Response::Result {
-                    job_id: item.job_id,
-                    language: o.language,
-                    segments: o.segments,
-                    metrics: o.metrics,
-                }
-            }
-            Err(message) => {
-                tracing::warn!(job_id = item.job_id, "{message}");
-                Response::JobError {
-                    job_id: item.job_id,
-                    message,
-                }
-            }
-        };
-        send(out, &resp)?;
-        answered += 1;
-    }
-    Ok(())
-}
-
-fn send(out: &mut impl Write, resp: &Response) -> Result<(), String> {
-    write_message(out, resp).map_err(|e| format!("cannot answer the supervisor: {e}"))
-}
-
-fn pipe_err(e: ProtocolError) -> String {
-    format!("reading requests: {e}")
 }

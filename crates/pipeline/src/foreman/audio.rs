@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use nightshift_queue::{ClaimedJob, Queue};
-use nightshift_supervisor::{WHISPER_WORKER, Whisper};
+use nightshift_supervisor::Whisper;
 use nightshift_worker_protocol::{Request, Response, TranscribeItem, WhisperLoad};
 use serde_json::json;
 
@@ -44,8 +44,9 @@ pub fn run_batch(
         return Ok(());
     }
     let ids: Vec<i64> = work.iter().map(|(j, _)| j.job_id).collect();
+    let worker = ctx.profile.asr_engine.worker();
     let (model, bin) =
-        super::model_and_worker(ctx.home, queue, owner, &ids, ctx.asr_model, WHISPER_WORKER)?;
+        super::model_and_worker(ctx.home, queue, owner, &ids, ctx.asr_model, worker)?;
     let load = WhisperLoad {
         model_path: model.to_string_lossy().into_owned(),
         threads: super::worker_threads(ctx.opts),

@@ -94,7 +94,11 @@ pub fn model_costs(
 ) -> HashMap<String, u64> {
     let mut costs = HashMap::new();
     if let Ok(path) = home.find_model(asr_model) {
-        let cost = planned(&path, &Options::default()).unwrap_or_else(|| file_len(&path) * 14 / 10);
+        // A CTranslate2 model is a folder the ggml planner cannot read: sized by its weights.
+        let planned = (!path.is_dir())
+            .then(|| planned(&path, &Options::default()))
+            .flatten();
+        let cost = planned.unwrap_or_else(|| file_len(&path) * 14 / 10);
         costs.insert(crate::job::model_key::WHISPER.to_string(), cost);
     }
     if summary.backend == Backend::Local
@@ -171,6 +175,12 @@ fn planned(path: &std::path::Path, opts: &Options) -> Option<u64> {
     }
 }
 
+/// A model's size: the file's, or a CTranslate2 model folder's `model.bin`.
 fn file_len(path: &std::path::Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
+    let file = if path.is_dir() {
+        path.join("model.bin")
+    } else {
+        path.to_path_buf()
+    };
+    std::fs::metadata(file).map_or(0, |m| m.len())
 }

@@ -1,0 +1,618 @@
+//! The loaded CTranslate2 model and what the worker does with one chunk: read it, pack its
+//! speech into windows (the same packing as the whisper.cpp worker), encode and decode the
+//! windows in batches, time every token by cross-attention alignment, map times back to the
+//! chunk and drop hallucinations.
+//!
+//! Batched decoding is why this engine exists: CTranslate2 decodes all of a chunk's windows as
+//! one batch, so each decoder step's matrix products run on `batch` rows instead of one, where
+//! whisper.cpp walks the windows one at a time.
+
+use std::path::Path;
+use std::time::Instant;
+
+use ct2rs::sys::{ComputeType, Config, Device, StorageView, Whisper, WhisperOptions};
+use nightshift_asr::guards::{drop_repetition_loops, is_probable_silence};
+use nightshift_asr::pack::{PackOptions, SAMPLE_RATE, Window, plan_windows, secs_to_samples};
+use nightshift_asr::{ItemOutput, RawSegment, RawToken};
+use nightshift_worker_protocol::{ItemMetrics, LocalSegment, TranscribeItem, WhisperLoad};
+
+use crate::mel::{FRAMES, MelExtractor, WINDOW_SAMPLES};
+use crate::vocab::Vocabulary;
+
+/// Shorter windows are not decoded (whisper.cpp's floor, kept so both engines skip the same).
+const MIN_SAMPLES: usize = SAMPLE_RATE / 10;
+/// Speech left in a window after the model stopped early that is worth a second decode.
+const MIN_TAIL_S: f64 = 1.0;
+/// A chunk whose loudest sample is below -80 dBFS is digital silence.
+const SILENCE_PEAK: f32 = 1e-4;
+/// Timestamp tokens and encoder frames per second (20 ms apart).
+const STEPS_PER_S: f64 = 50.0;
+/// Mel frames per second.
+const MEL_FPS: usize = 100;
+/// The DTW's median filter over the alignment heads' attention (whisper's and faster-whisper's).
+const MEDIAN_FILTER: i64 = 7;
+/// Beam width when the load does not say. CTranslate2's beam search is deterministic (it does
+/// not sample its candidates as whisper.cpp's does), so multilingual models get it too.
+/// Measured on the corpus meetings (tiny.en, 2 threads, `scripts/bench-asr.sh`, WER of
+/// meeting_01/02/03): greedy 29.4 / 13.6 / 15.2 %, beam 5 15.0 / 10.6 / 11.7 % for ~15 % more
+/// time; with timestamp tokens instead of plain text, greedy 18.8 / 14.4 / 16.1 %, beam 5
+/// 15.9 / 11.1 / 12.7 %.
+const DEFAULT_BEAM: u32 = 5;
+/// Windows decoded as one batch when the load does not say: a 60–120 s chunk packs into 3–5
+/// windows, so this takes a whole chunk at once; faster-whisper's batched pipeline uses 8 too.
+const DEFAULT_BATCH: usize = 8;
+
+pub struct Engine {
+    whisper: Whisper,
+    vocab: Vocabulary,
+    mel: MelExtractor,
+    /// Forced language; `None` = detect once per chunk (multilingual models only).
+    language: Option<String>,
+    multilingual: bool,
+    beam_size: usize,
+    batch: usize,
+    device: String,
+    model_name: String,
+}
+
+/// One window's decode, before mapping to chunk time.
+struct Decoded {
+    segments: Vec<RawSegment>,
+    /// Where the last word heard ends, in window time (0 when nothing was heard).
+    last_end: f64,
+}
+
+impl nightshift_asr::Engine for Engine {
+    fn load(load: &WhisperLoad) -> Result<Engine, String> {
+        let dir = Path::new(&load.model_path);
+        let model_name = dir.file_name().map_or_else(
+            || load.model_path.clone(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        if !dir.join("model.bin").is_file() {
+            return Err(format!(
+                "CTranslate2 model {} not found (a folder with model.bin, config.json and \
+                 vocabulary.txt): get it with `nightshift models pull ct2-tiny.en` or point \
+                 asr.model at a converted model",
+                dir.display()
+            ));
+        }
+        let use_gpu = load.use_gpu && cfg!(feature = "cuda");
+        let config = Config {
+            device: if use_gpu { Device::CUDA } else { Device::CPU },
+            // int8 weights; activations in float16 on a GPU, float32 on a CPU.
+            compute_type: if use_gpu {
+                ComputeType::INT8_FLOAT16
+            } else {
+                ComputeType::INT8
+            },
+            num_threads_per_replica: load.threads.max(1) as usize,
+            ..Default::default()
+        };
+        let whisper = Whisper::new(dir, config).map_err(|e| {
+            format!(
+                "cannot load CTranslate2 model {}: {e} (not a converted whisper model, or \
+                 damaged)",
+                dir.display()
+            )
+        })?;
+        let vocab = Vocabulary::load(dir)?;
+        let multilingual = whisper.is_multilingual();
+        let language = if multilingual {
+            load.language.clone().filter(|l| l != "auto")
+        } else {
+            if load
+                .language
+                .as_deref()
+                .is_some_and(|l| l != "en" && l != "auto")
+            {
+                tracing::warn!(
+                    "{} is an English-only model; ignoring language {:?}",
+                    dir.display(),
+                    load.language
+                );
+            }
+            None
+        };
+        if let Some(l) = &language
+            && vocab.language_token(l).is_none()
+        {
+            return Err(format!(
+                "{}: the model knows no language {l:?}",
+                dir.display()
+            ));
+        }
+        Ok(Engine {
+            mel: MelExtractor::new(whisper.n_mels()),
+            whisper,
+            vocab,
+            language,
+            multilingual,
+            beam_size: load.beam_size.unwrap_or(DEFAULT_BEAM).max(1) as usize,
+            batch: load.parallel.map_or(DEFAULT_BATCH, |p| p.max(1) as usize),
+            device: if use_gpu { "cuda" } else { "cpu" }.to_owned(),
+            model_name,
+        })
+    }
+
+    fn model_name(&self) -> &str {
+        &self.model_name
+    }
+
+    fn device(&self) -> &str {
+        &self.device
+    }
+
+    fn transcribe(&mut self, item: &TranscribeItem) -> Result<ItemOutput, String> {
+        let t0 = Instant::now();
+        let path = Path::new(&item.audio_path);
+        let samples = nightshift_media::read_chunk(path).map_err(|e| e.to_string())?;
+        let audio_s = samples.len() as f64 / SAMPLE_RATE as f64;
+        let (language, segments) = self
+            .transcribe_samples(&samples, item)
+            .map_err(|e| format!("{}: {e}", item.audio_path))?;
+        Ok(ItemOutput {
+            language,
+            segments,
+            metrics: ItemMetrics {
+                wall_s: t0.elapsed().as_secs_f64(),
+                audio_s,
+            },
+        })
+    }
+}
+
+impl Engine {
+    fn transcribe_samples(
+        &mut self,
+        samples: &[f32],
+        item: &TranscribeItem,
+    ) -> Result<(Option<String>, Vec<LocalSegment>), String> {
+        let fixed = (!self.multilingual).then(|| "en".to_owned());
+        let peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        if samples.len() < MIN_SAMPLES || peak < SILENCE_PEAK {
+            return Ok((self.language.clone().or(fixed), Vec::new()));
+        }
+        // The speech spans from ingest; without them the whole chunk is one span, which the
+        // planner cuts into ≤ 30 s windows at its quietest points.
+        let spans = if item.speech_spans.is_empty() {
+            vec![(0.0, samples.len() as f64 / SAMPLE_RATE as f64)]
+        } else {
+            item.speech_spans.clone()
+        };
+        let windows: Vec<Window> = plan_windows(&spans, samples, &PackOptions::default())
+            .into_iter()
+            .filter(|w| w.len() >= MIN_SAMPLES)
+            .collect();
+        let language = match (&self.language, self.multilingual) {
+            (Some(l), _) => Some(l.clone()),
+            (None, true) => self.detect_language(samples, &windows)?,
+            (None, false) => fixed,
+        };
+        let audio: Vec<Vec<f32>> = windows.iter().map(|w| w.gather(samples)).collect();
+        let decoded = self.decode_batched(&audio, language.as_deref())?;
+
+        // The model sometimes ends a window early (a lone timestamp reads as "no more speech")
+        // and the rest is lost: on a packed window that is speech by construction, so what is
+        // left is decoded as windows of their own, in one more batch.
+        let tails: Vec<Option<Window>> = windows
+            .iter()
+            .zip(&decoded)
+            .map(|(w, d)| {
+                w.tail_from(d.last_end)
+                    .filter(|t| d.last_end > 0.0 && t.len() >= secs_to_samples(MIN_TAIL_S))
+            })
+            .collect();
+        let tail_audio: Vec<Vec<f32>> = tails.iter().flatten().map(|t| t.gather(samples)).collect();
+        let mut tail_decoded = self
+            .decode_batched(&tail_audio, language.as_deref())?
+            .into_iter();
+
+        let mut segments = Vec::new();
+        for ((window, d), tail) in windows.iter().zip(&decoded).zip(&tails) {
+            segments.extend(remap_kept(window, &d.segments));
+            if let Some(t) = tail {
+                let td = tail_decoded.next().expect("one decode per tail");
+                segments.extend(remap_kept(t, &td.segments));
+            }
+        }
+        Ok((language, drop_repetition_loops(segments)))
+    }
+
+    /// Decode `audio` (windows of at most 30 s) in batches of `self.batch`, in order.
+    fn decode_batched(
+        &self,
+        audio: &[Vec<f32>],
+        language: Option<&str>,
+    ) -> Result<Vec<Decoded>, String> {
+        let mut out = Vec::with_capacity(audio.len());
+        for group in audio.chunks(self.batch) {
+            out.extend(self.decode_group(group, language)?);
+        }
+        Ok(out)
+    }
+
+    /// The start of every decode: `<|startoftranscript|>`, and for a multilingual model the
+    /// language and `<|transcribe|>`.
+    fn prompt(&self, language: Option<&str>) -> Vec<usize> {
+        let mut p = vec![self.vocab.sot];
+        if self.multilingual {
+            let lang = language
+                .and_then(|l| self.vocab.language_token(l))
+                .or_else(|| self.vocab.language_token("en"));
+            p.extend(lang);
+            p.push(self.vocab.transcribe);
+        }
+        p
+    }
+
+    fn decode_group(
+        &self,
+        group: &[Vec<f32>],
+        language: Option<&str>,
+    ) -> Result<Vec<Decoded>, String> {
+        let t = Instant::now();
+        let mut feats = Vec::with_capacity(group.len() * self.mel.n_mels() * FRAMES);
+        for a in group {
+            self.mel.extract_into(a, &mut feats);
+        }
+        let view = StorageView::new(
+            &[group.len(), self.mel.n_mels(), FRAMES],
+            &mut feats,
+            Device::CPU,
+        )
+        .map_err(|e| format!("CTranslate2 input: {e}"))?;
+        let encoded = self
+            .whisper
+            .encode(&view, false)
+            .map_err(|e| format!("CTranslate2 encoder failed: {e}"))?;
+        let t_enc = t.elapsed().as_secs_f64();
+
+        let prompt = self.prompt(language);
+        // Plain text, no timestamp tokens: segments are cut at sentence ends at the aligned word
+        // times instead (`split_sentences`).
+        let mut decode_prompt = prompt.clone();
+        decode_prompt.push(self.vocab.no_timestamps);
+        let prompt_tokens: Vec<&str> = decode_prompt
+            .iter()
+            .map(|&id| self.vocab.token(id))
+            .collect();
+        let opts = WhisperOptions {
+            beam_size: self.beam_size,
+            return_scores: true,
+            return_no_speech_prob: true,
+            ..Default::default()
+        };
+        let results = self
+            .whisper
+            .generate(&encoded, &vec![prompt_tokens; group.len()], &opts)
+            .map_err(|e| format!("CTranslate2 decoder failed: {e}"))?;
+        let t_gen = t.elapsed().as_secs_f64() - t_enc;
+
+        let parsed: Vec<Vec<Span>> = results
+            .iter()
+            .zip(group)
+            .map(|(r, a)| {
+                let ids = r.sequences_ids.first().map_or(&[][..], Vec::as_slice);
+                split_by_timestamps(ids, &self.vocab, a.len() as f64 / SAMPLE_RATE as f64)
+            })
+            .collect();
+        let text_tokens: Vec<Vec<usize>> = parsed
+            .iter()
+            .map(|spans| {
+                spans
+                    .iter()
+                    .flat_map(|s| s.tokens.iter().copied())
+                    .collect()
+            })
+            .collect();
+        let num_frames: Vec<usize> = group
+            .iter()
+            .map(|a| (a.len() * MEL_FPS / SAMPLE_RATE).min(FRAMES))
+            .collect();
+        let aligned = self
+            .whisper
+            .align(&encoded, &prompt, &text_tokens, &num_frames, MEDIAN_FILTER)
+            .map_err(|e| format!("CTranslate2 word alignment failed: {e}"))?;
+        tracing::debug!(
+            windows = group.len(),
+            encode_s = t_enc,
+            generate_s = t_gen,
+            align_s = t.elapsed().as_secs_f64() - t_enc - t_gen,
+            "batch decoded"
+        );
+
+        Ok(parsed
+            .into_iter()
+            .zip(&text_tokens)
+            .zip(&aligned)
+            .zip(&results)
+            .map(|(((spans, tokens), al), r)| {
+                let times = token_times(
+                    tokens.len(),
+                    al.alignments.iter().map(|a| (a.token_x, a.frame_x)),
+                );
+                let probs = &al.text_token_probs;
+                let mut k = 0usize;
+                let mut segments: Vec<RawSegment> = spans
+                    .into_iter()
+                    .map(|span| {
+                        let raw_tokens: Vec<RawToken> = span
+                            .tokens
+                            .iter()
+                            .map(|&id| {
+                                let (t0, t1) = times.get(k).copied().unwrap_or((-1.0, -1.0));
+                                let p = probs.get(k).copied().unwrap_or(0.0);
+                                k += 1;
+                                RawToken {
+                                    bytes: self.vocab.token_bytes(id),
+                                    t0,
+                                    t1,
+                                    p,
+                                }
+                            })
+                            .collect();
+                        raw_segment(span.start, span.end, raw_tokens, r.no_speech_prob)
+                    })
+                    .collect();
+                segments = segments.into_iter().flat_map(split_sentences).collect();
+                Decoded {
+                    last_end: segments.last().map_or(0.0, heard_until),
+                    segments,
+                }
+            })
+            .collect())
+    }
+
+    /// The chunk's language for a multilingual model left to detect it: the model's detector
+    /// on the chunk's longest window (the first such on a tie), then used for every window.
+    fn detect_language(
+        &self,
+        samples: &[f32],
+        windows: &[Window],
+    ) -> Result<Option<String>, String> {
+        let Some(longest) = windows
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, w)| (w.len(), std::cmp::Reverse(*i)))
+            .map(|(_, w)| w)
+        else {
+            return Ok(None);
+        };
+        let mut feats = Vec::new();
+        self.mel.extract_into(&longest.gather(samples), &mut feats);
+        let view = StorageView::new(&[1, self.mel.n_mels(), FRAMES], &mut feats, Device::CPU)
+            .map_err(|e| format!("CTranslate2 input: {e}"))?;
+        let found = self
+            .whisper
+            .detect_language(&view)
+            .map_err(|e| format!("language detection failed: {e}"))?;
+        let best = found.first().and_then(|langs| langs.first());
+        Ok(best.map(|d| {
+            d.language
+                .trim_start_matches("<|")
+                .trim_end_matches("|>")
+                .to_owned()
+        }))
+    }
+}
+
+/// A window's segments that are not silence the model talked into, in chunk time.
+fn remap_kept(window: &Window, segs: &[RawSegment]) -> Vec<LocalSegment> {
+    let kept: Vec<RawSegment> = segs
+        .iter()
+        .filter(|s| !is_probable_silence(s))
+        .cloned()
+        .collect();
+    nightshift_asr::remap::remap(window, &kept)
+}
+
+/// One segment of a decoded window: its timestamps (window time) and text token ids.
+#[derive(Debug, PartialEq)]
+struct Span {
+    start: f64,
+    end: f64,
+    tokens: Vec<usize>,
+}
+
+/// Cut a decoded token sequence into segments at its timestamp tokens: a timestamp after
+/// text closes a segment, one before text opens the next. Text after the last timestamp runs
+/// to the end of the window's audio (`duration`). Special tokens other than timestamps are
+/// dropped.
+fn split_by_timestamps(ids: &[usize], vocab: &Vocabulary, duration: f64) -> Vec<Span> {
+    let mut spans = Vec::new();
+    let mut start: Option<f64> = None;
+    let mut last_time = 0.0;
+    let mut text = Vec::new();
+    for &id in ids {
+        if id >= vocab.timestamp_begin {
+            let t = ((id - vocab.timestamp_begin) as f64 / STEPS_PER_S).min(duration);
+            if text.is_empty() {
+                start = Some(t);
+            } else {
+                let s = start.take().unwrap_or(last_time);
+                spans.push(Span {
+                    start: s,
+                    end: t.max(s),
+                    tokens: std::mem::take(&mut text),
+                });
+            }
+            last_time = t;
+        } else if id < vocab.eot {
+            text.push(id);
+        }
+    }
+    if !text.is_empty() {
+        let s = start.unwrap_or(last_time);
+        spans.push(Span {
+            start: s,
+            end: duration.max(s),
+            tokens: text,
+        });
+    }
+    spans
+}
+
+/// Each text token's (start, end) in window time from the DTW path (text index, encoder frame),
+/// as faster-whisper reads it: a token starts at the first frame the path reaches it, and ends
+/// where the next token (the end-of-text after the last) starts. `n` text tokens; tokens the
+/// path does not cover get (-1, -1), which `remap` reads as "no usable times".
+fn token_times(n: usize, path: impl Iterator<Item = (i64, i64)>) -> Vec<(f64, f64)> {
+    let mut first_frame: Vec<Option<i64>> = vec![None; n + 1];
+    for (token, frame) in path {
+        if let Some(slot) = usize::try_from(token)
+            .ok()
+            .and_then(|t| first_frame.get_mut(t))
+            && slot.is_none()
+        {
+            *slot = Some(frame);
+        }
+    }
+    (0..n)
+        .map(|k| match (first_frame[k], first_frame[k + 1]) {
+            (Some(a), Some(b)) => (a as f64 / STEPS_PER_S, b.max(a) as f64 / STEPS_PER_S),
+            (Some(a), None) => (a as f64 / STEPS_PER_S, a as f64 / STEPS_PER_S),
+            _ => (-1.0, -1.0),
+        })
+        .collect()
+}
+
+/// Where the model stopped hearing speech in a segment: its last word's aligned end when the
+/// words are timed (a segment the model closed without a timestamp claims the whole rest of
+/// the window), else the segment's end.
+fn heard_until(seg: &RawSegment) -> f64 {
+    match seg.tokens.last() {
+        Some(t) if t.t0 >= 0.0 => t.t1.min(seg.end),
+        _ => seg.end,
+    }
+}
+
+/// A window decoded as plain text, cut into one segment per sentence (after a token ending in
+/// `.`, `?` or `!`) at its tokens' aligned times. Untimed text stays one segment.
+fn split_sentences(seg: RawSegment) -> Vec<RawSegment> {
+    if seg.tokens.is_empty() || seg.tokens.iter().any(|t| t.t0 < 0.0) {
+        return vec![seg];
+    }
+    let mut out = Vec::new();
+    let mut current: Vec<RawToken> = Vec::new();
+    for tok in seg.tokens {
+        let ends = matches!(tok.bytes.trim_ascii_end().last(), Some(b'.' | b'?' | b'!'));
+        current.push(tok);
+        if ends {
+            let toks = std::mem::take(&mut current);
+            out.push(raw_segment(
+                toks[0].t0,
+                toks[toks.len() - 1].t1,
+                toks,
+                seg.no_speech_prob,
+            ));
+        }
+    }
+    if !current.is_empty() {
+        out.push(raw_segment(
+            current[0].t0,
+            current[current.len() - 1].t1,
+            current,
+            seg.no_speech_prob,
+        ));
+    }
+    out
+}
+
+/// A segment with its text spelled from its tokens and whisper's confidence: the mean
+/// log-probability of its tokens.
+fn raw_segment(start: f64, end: f64, tokens: Vec<RawToken>, no_speech_prob: f32) -> RawSegment {
+    let bytes: Vec<u8> = tokens
+        .iter()
+        .flat_map(|t| t.bytes.iter().copied())
+        .collect();
+    let avg_logprob = if tokens.is_empty() {
+        0.0
+    } else {
+        tokens.iter().map(|t| t.p.max(1e-10).ln()).sum::<f32>() / tokens.len() as f32
+    };
+    RawSegment {
+        start,
+        end,
+        text: String::from_utf8_lossy(&bytes).trim().to_owned(),
+        no_speech_prob,
+        avg_logprob,
+        tokens,
+    }
+}
+
+/// Whole-window audio never exceeds what one encoder pass takes.
+const _: () = assert!(WINDOW_SAMPLES == 480_000);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(v: &Vocabulary, t: f64) -> usize {
+        v.timestamp_begin + (t * STEPS_PER_S).round() as usize
+    }
+
+    fn vocab() -> Vocabulary {
+        crate::vocab::tests::vocab()
+    }
+
+    #[test]
+    fn timestamps_cut_the_sequence_into_segments() {
+        let v = vocab();
+        let ids = [
+            ts(&v, 0.0),
+            0,
+            1,
+            ts(&v, 1.2),
+            ts(&v, 1.4),
+            3,
+            ts(&v, 2.0),
+            v.eot,
+        ];
+        assert_eq!(
+            split_by_timestamps(&ids, &v, 5.0),
+            vec![
+                Span {
+                    start: 0.0,
+                    end: 1.2,
+                    tokens: vec![0, 1]
+                },
+                Span {
+                    start: 1.4,
+                    end: 2.0,
+                    tokens: vec![3]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn text_without_a_closing_timestamp_runs_to_the_end_of_the_audio() {
+        let v = vocab();
+        let ids = [ts(&v, 0.5), 0, 1, v.eot];
+        assert_eq!(
+            split_by_timestamps(&ids, &v, 3.0),
+            vec![Span {
+                start: 0.5,
+                end: 3.0,
+                tokens: vec![0, 1]
+            }]
+        );
+        assert!(split_by_timestamps(&[ts(&v, 0.0), v.eot], &v, 3.0).is_empty());
+    }
+
+    #[test]
+    fn a_token_runs_from_its_first_frame_to_the_next_tokens() {
+        // Path over 2 text tokens and the end-of-text (index 2).
+        let path = [(0, 10), (0, 11), (1, 15), (1, 16), (2, 30)];
+        assert_eq!(
+            token_times(2, path.into_iter()),
+            vec![(0.2, 0.3), (0.3, 0.6)]
+        );
+        // A token the path never reaches has no times.
+        assert_eq!(
+            token_times(2, [(0, 10)].into_iter()),
+            vec![(0.2, 0.2), (-1.0, -1.0)]
+        );
+    }
+}

@@ -1,0 +1,247 @@
+//! The CTranslate2 worker binary over its real protocol, with the real CTranslate2 tiny.en
+//! (`scripts/fetch-ct2-model.sh`) and corpus audio from `../shared`. Missing assets fail the
+//! tests; nothing is skipped.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use nightshift_worker_protocol::{LocalSegment, Request, Response, TranscribeItem, WhisperLoad};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_nightshift-ct2-worker");
+
+fn shared(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "test asset missing: {} (see DESIGN.md §5)",
+        p.display()
+    );
+    p
+}
+
+/// The converted model, where scripts/fetch-ct2-model.sh puts it.
+fn model_dir() -> PathBuf {
+    let base = std::env::var_os("NIGHTSHIFT_WHISPER_MODELS").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/nightshift-models"),
+        PathBuf::from,
+    );
+    let dir = base.join("ct2-tiny.en");
+    assert!(
+        dir.join("model.bin").is_file(),
+        "{} missing: run scripts/fetch-ct2-model.sh",
+        dir.display()
+    );
+    dir
+}
+
+fn load() -> WhisperLoad {
+    WhisperLoad {
+        model_path: model_dir().to_string_lossy().into_owned(),
+        threads: 1, // tests run in parallel; one engine thread each
+        language: None,
+        beam_size: None,
+        use_gpu: false,
+        vad_model_path: None,
+        parallel: None,
+    }
+}
+
+fn item(job_id: i64, path: &Path, spans: Vec<(f64, f64)>) -> TranscribeItem {
+    TranscribeItem {
+        fit_audio_ctx: false,
+        job_id,
+        audio_path: path.to_string_lossy().into_owned(),
+        prompt: None,
+        speech_spans: spans,
+    }
+}
+
+/// 16 kHz mono 16-bit corpus WAV → samples.
+fn wav(rel: &str) -> Vec<f32> {
+    let p = shared(&format!("corpus/{rel}"));
+    let mut r = hound::WavReader::open(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert_eq!(r.spec().sample_rate, 16_000, "{rel}");
+    assert_eq!(r.spec().channels, 1, "{rel}");
+    r.samples::<i16>()
+        .map(|s| s.unwrap() as f32 / 32768.0)
+        .collect()
+}
+
+fn chunk(dir: &Path, name: &str, samples: &[f32]) -> PathBuf {
+    let p = dir.join(format!("{name}.flac"));
+    nightshift_media::write_chunk(&p, samples).unwrap();
+    p
+}
+
+/// Run one batch; every stdout line must be a protocol message.
+fn run(load: WhisperLoad, items: Vec<TranscribeItem>) -> (Vec<Response>, std::process::ExitStatus) {
+    let mut child = Command::new(WORKER)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn worker");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut input = Vec::new();
+    nightshift_worker_protocol::write_message(&mut input, &Request::Load(load)).unwrap();
+    for i in items {
+        nightshift_worker_protocol::write_message(&mut input, &Request::Transcribe(i)).unwrap();
+    }
+    stdin.write_all(&input).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+    let responses = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not protocol: {l:?}: {e}")))
+        .collect();
+    (responses, out.status)
+}
+
+fn segments(r: &Response) -> &[LocalSegment] {
+    match r {
+        Response::Result { segments, .. } => segments,
+        other => panic!("expected a result, got {other:?}"),
+    }
+}
+
+fn text(r: &Response) -> String {
+    segments(r)
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn digital_silence_and_a_tenth_of_a_second_give_no_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let silence = chunk(
+        dir.path(),
+        "silence",
+        &wav("bad_inputs/digital_silence_6s.wav"),
+    );
+    let tiny = chunk(dir.path(), "tiny", &wav("bad_inputs/tiny_0.1s.wav"));
+    let (resp, status) = run(
+        load(),
+        vec![
+            item(1, &silence, vec![]),
+            item(2, &silence, vec![(0.0, 6.0)]),
+            item(3, &tiny, vec![]),
+        ],
+    );
+    assert!(status.success());
+    assert!(matches!(resp[0], Response::Ready { .. }), "{resp:?}");
+    assert_eq!(resp.len(), 4, "{resp:?}");
+    assert_eq!(text(&resp[1]), "");
+    assert_eq!(text(&resp[2]), "");
+    assert!(text(&resp[3]).split_whitespace().count() <= 1);
+}
+
+/// 20 s of silence, then JFK: only the speech span is decoded, and segment and word times land
+/// back after 20 s, words in order inside their segments.
+#[test]
+fn packed_speech_maps_back_to_chunk_time_with_word_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let jfk = wav("real_speech/jfk_inaugural_1961.wav");
+    let mut samples = vec![0.0f32; 20 * 16_000];
+    samples.extend_from_slice(&jfk);
+    let c = chunk(dir.path(), "late", &samples);
+    let (resp, status) = run(load(), vec![item(5, &c, vec![(20.3, 30.8)])]);
+    assert!(status.success());
+    let t = text(&resp[1]).to_lowercase();
+    assert!(
+        t.contains("ask not what your country can do for you"),
+        "{t}"
+    );
+    let segs = segments(&resp[1]);
+    assert!(segs[0].start >= 20.0 && segs[0].start <= 21.0, "{segs:?}");
+    for s in segs {
+        assert!(s.start <= s.end && s.end <= 31.0, "{s:?}");
+        assert!(!s.words.is_empty(), "no word times: {s:?}");
+        let mut prev = s.start;
+        for w in &s.words {
+            assert!(
+                w.start >= prev - 1e-6 && w.start <= w.end && w.end <= s.end + 1e-6,
+                "{s:?}"
+            );
+            assert!((0.0..=1.0).contains(&w.p), "{w:?}");
+            prev = w.start;
+        }
+    }
+    // JFK's "fellow" is spoken at ~0.7–1.1 s into the clip (20.0 s into the chunk + the clip).
+    let fellow = segs
+        .iter()
+        .flat_map(|s| &s.words)
+        .find(|w| w.text.to_lowercase().starts_with("fellow"))
+        .expect("the word 'fellow'");
+    assert!((20.4..=21.6).contains(&fellow.start), "{fellow:?}");
+}
+
+#[test]
+fn a_bad_chunk_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let jfk = chunk(
+        dir.path(),
+        "jfk",
+        &wav("real_speech/jfk_inaugural_1961.wav"),
+    );
+    let missing = dir.path().join("gone.flac");
+    let garbage = dir.path().join("garbage.flac");
+    std::fs::write(&garbage, b"not flac").unwrap();
+    let (resp, status) = run(
+        load(),
+        vec![
+            item(1, &missing, vec![]),
+            item(2, &garbage, vec![]),
+            item(3, &jfk, vec![]),
+        ],
+    );
+    assert!(status.success());
+    for (r, path) in resp[1..3].iter().zip([&missing, &garbage]) {
+        match r {
+            Response::JobError { message, .. } => {
+                assert!(message.contains(&*path.to_string_lossy()), "{message}")
+            }
+            other => panic!("expected a job error, got {other:?}"),
+        }
+    }
+    assert!(
+        text(&resp[3])
+            .to_lowercase()
+            .contains("my fellow americans")
+    );
+}
+
+#[test]
+fn a_missing_model_is_one_fatal_line_naming_it() {
+    let mut l = load();
+    l.model_path = "/nonexistent/ct2-model".into();
+    let (resp, status) = run(l, vec![]);
+    assert_eq!(status.code(), Some(1));
+    match &resp[..] {
+        [Response::Fatal { message }] => {
+            assert!(message.contains("/nonexistent/ct2-model"), "{message}")
+        }
+        other => panic!("expected one fatal answer, got {other:?}"),
+    }
+}
+
+/// A chunk's transcript depends on its audio alone: the same chunk twice in one batch gives the
+/// same segments, words and times (what a resumed run relies on), and a 100 s piece of a
+/// meeting spans several windows decoded as one batch.
+#[test]
+fn a_chunk_decodes_the_same_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = wav("meetings/meeting_02.wav");
+    let end = m.len().min(100 * 16_000);
+    let path = chunk(dir.path(), "m2", &m[..end]);
+    let (resp, status) = run(load(), vec![item(1, &path, vec![]), item(2, &path, vec![])]);
+    assert!(status.success(), "{resp:?}");
+    assert_eq!(resp.len(), 3, "{resp:?}");
+    assert!(segments(&resp[1]).len() >= 5, "{:?}", segments(&resp[1]));
+    assert_eq!(segments(&resp[1]), segments(&resp[2]));
+}
