@@ -57,6 +57,10 @@ impl Window {
         self.pieces.last().map_or(0, Piece::packed_end)
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The window's audio, copied out of the chunk.
     pub fn gather(&self, samples: &[f32]) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.len());
