@@ -19,7 +19,7 @@
 //! [profiles.dev]              # overrides the built-in dev profile key by key
 //! asr_model = "base.en"
 //! asr_beam_size = 1           # greedy whisper (default: 5 for an English-only model, else 1)
-//! asr_engine = "ct2"          # CTranslate2 instead of whisper.cpp (asr_model = "ct2-tiny.en")
+//! asr_engine = "ct2"          # CTranslate2 (default: what asr_model is for; "ct2-tiny.en" is)
 //!
 //! [profiles.notes.summary]    # built-in notes: dev + Qwen2.5-Coder 1.5B Q4_K_M summaries
 //! n_ctx = 8192
@@ -98,10 +98,11 @@ pub struct Profile {
     /// Whisper model name or path (`--model` overrides it): a whisper.cpp ggml file for the
     /// `whispercpp` engine, a converted model folder (`ct2-tiny.en`) for `ct2`.
     pub asr_model: String,
-    /// Which ASR worker decodes the chunks: `whispercpp` (default) or `ct2` (CTranslate2,
-    /// batched decoding of a chunk's speech windows).
+    /// Which ASR worker decodes the chunks: `whispercpp` or `ct2` (CTranslate2, batched
+    /// decoding of a chunk's speech windows). Unset: the one the model is for (a model folder
+    /// is CTranslate2's, a file whisper.cpp's), so `--model ct2-tiny.en` just works.
     #[serde(default)]
-    pub asr_engine: AsrEngine,
+    pub asr_engine: Option<AsrEngine>,
     /// Speech windows whisper decodes at once (each on its own state of the one loaded model,
     /// the threads shared between them). Default: one per thread on a CPU (up to 4), one on
     /// a GPU.
@@ -133,17 +134,42 @@ pub struct Profile {
 }
 
 /// The engine behind the ASR worker protocol.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AsrEngine {
     /// whisper.cpp (`nightshift-whisper-worker`): ggml models, one window per decoder state.
-    #[default]
     Whispercpp,
     /// CTranslate2 (`nightshift-ct2-worker`): converted models, a chunk's windows in one batch.
     Ct2,
 }
 
 impl AsrEngine {
+    /// The engine for the model at `path` (a CTranslate2 model is a folder, a whisper.cpp one a
+    /// file); `setting` (the profile's `asr_engine`), when given, must agree with it.
+    pub fn for_model(setting: Option<AsrEngine>, path: &std::path::Path) -> Result<AsrEngine> {
+        let kind = if path.is_dir() {
+            AsrEngine::Ct2
+        } else {
+            AsrEngine::Whispercpp
+        };
+        match setting {
+            Some(s) if s != kind => bail!(
+                "{}: a {} model, but the profile says asr_engine = \"{}\"",
+                path.display(),
+                kind.name(),
+                s.name()
+            ),
+            _ => Ok(kind),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AsrEngine::Whispercpp => "whispercpp",
+            AsrEngine::Ct2 => "ct2",
+        }
+    }
+
     /// The worker binary that runs this engine.
     pub fn worker(self) -> &'static str {
         match self {
@@ -605,6 +631,36 @@ asr_beam_size = 1
         assert_eq!(
             mine.summary.model, "smollm2-135m",
             "new profiles start from dev"
+        );
+    }
+
+    #[test]
+    fn the_asr_engine_follows_the_model_unless_the_profile_says_otherwise() {
+        let c = Config::parse("[profiles.fast]\nasr_engine = \"ct2\"\n").unwrap();
+        assert_eq!(c.profile("fast").unwrap().asr_engine, Some(AsrEngine::Ct2));
+        assert_eq!(c.profile("dev").unwrap().asr_engine, None);
+        let unknown =
+            Config::parse("[profiles.x]\nasr_engine = \"onnx\"\n").and_then(|c| c.profile("x"));
+        assert!(unknown.is_err(), "an unknown engine is refused");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ggml-tiny.en.bin");
+        std::fs::write(&file, b"x").unwrap();
+        assert_eq!(
+            AsrEngine::for_model(None, dir.path()).unwrap(),
+            AsrEngine::Ct2
+        );
+        assert_eq!(
+            AsrEngine::for_model(None, &file).unwrap(),
+            AsrEngine::Whispercpp
+        );
+        let e = AsrEngine::for_model(Some(AsrEngine::Ct2), &file).unwrap_err();
+        assert!(e.to_string().contains("asr_engine = \"ct2\""), "{e}");
+        assert_eq!(
+            AsrEngine::for_model(Some(AsrEngine::Ct2), dir.path())
+                .unwrap()
+                .worker(),
+            nightshift_supervisor::CT2_WORKER
         );
     }
 

@@ -76,7 +76,7 @@ fn workers() -> Vec<Check> {
         ("llama worker", "nightshift-llama-worker", true),
         ("diarize worker", "nightshift-diarize-worker", true),
         ("frames worker", nightshift_supervisor::FRAMES_WORKER, false),
-        // Only for profiles with asr_engine = "ct2".
+        // Only for CTranslate2 speech models (asr_engine = "ct2").
         (
             "CTranslate2 worker",
             nightshift_supervisor::CT2_WORKER,

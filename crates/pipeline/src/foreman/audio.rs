@@ -44,9 +44,10 @@ pub fn run_batch(
         return Ok(());
     }
     let ids: Vec<i64> = work.iter().map(|(j, _)| j.job_id).collect();
-    let worker = ctx.profile.asr_engine.worker();
-    let (model, bin) =
-        super::model_and_worker(ctx.home, queue, owner, &ids, ctx.asr_model, worker)?;
+    let engine = ctx.profile.asr_engine;
+    let (model, bin) = super::model_and_worker(ctx.home, queue, owner, &ids, ctx.asr_model, |m| {
+        Ok(crate::config::AsrEngine::for_model(engine, m)?.worker())
+    })?;
     let load = WhisperLoad {
         model_path: model.to_string_lossy().into_owned(),
         threads: super::worker_threads(ctx.opts),

@@ -92,8 +92,9 @@ fn run_local(
     let cfg = &ctx.profile.summary;
     let ids: Vec<i64> = items.iter().map(|i| i.job_id).collect();
     let owner = ctx.me.runner_id.as_str();
-    let (model, bin) =
-        super::model_and_worker(ctx.home, queue, owner, &ids, &cfg.model, LLAMA_WORKER)?;
+    let (model, bin) = super::model_and_worker(ctx.home, queue, owner, &ids, &cfg.model, |_| {
+        Ok(LLAMA_WORKER)
+    })?;
     let load = LlamaLoad {
         n_ctx: cfg.n_ctx,
         kv_cache_type: cfg.kv_type,

@@ -447,11 +447,12 @@ fn model_and_worker(
     owner: &str,
     job_ids: &[i64],
     model: &str,
-    worker: &str,
+    worker: impl FnOnce(&std::path::Path) -> Result<&'static str>,
 ) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
-    let setup = home
-        .find_model(model)
-        .and_then(|m| Ok((m, nightshift_supervisor::find_worker_binary(worker)?)));
+    let setup = home.find_model(model).and_then(|m| {
+        let bin = nightshift_supervisor::find_worker_binary(worker(&m)?)?;
+        Ok((m, bin))
+    });
     if setup.is_err() {
         for &id in job_ids {
             queue.release(id, owner)?;

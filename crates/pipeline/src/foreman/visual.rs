@@ -332,14 +332,10 @@ pub fn describe_local(
         .filter(|m| !m.settled)
         .map(|m| m.job_id)
         .collect();
-    let (model, bin) = super::model_and_worker(
-        ctx.home,
-        queue,
-        owner,
-        &job_ids,
-        &vision.model,
-        LLAMA_WORKER,
-    )?;
+    let (model, bin) =
+        super::model_and_worker(ctx.home, queue, owner, &job_ids, &vision.model, |_| {
+            Ok(LLAMA_WORKER)
+        })?;
     let mmproj = match projector(ctx.home, vision) {
         Ok(p) => p,
         Err(e) => {

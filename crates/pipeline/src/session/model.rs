@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use nightshift_export::{AssembleOptions, ChunkTranscript};
 use nightshift_media::IngestOptions;
 use nightshift_queue::Queue;
+use nightshift_supervisor::WarmWorker;
 use nightshift_supervisor::spawn::SpawnOptions;
-use nightshift_supervisor::{WHISPER_WORKER, WarmWorker};
 use nightshift_worker_protocol::{TranscribeItem, WhisperLoad};
 use serde_json::{Value, json};
 
@@ -411,8 +411,11 @@ fn load(cfg: &ModelConfig, queue: Option<&mut Queue>) -> Result<WarmWorker, Stri
         .home
         .find_model(&cfg.asr_model)
         .map_err(|e| e.to_string())?;
+    // The worker the model is for: a CTranslate2 folder runs on the ct2 worker (same protocol;
+    // it decodes the whole window whatever `fit_audio_ctx` says).
+    let engine = crate::config::AsrEngine::for_model(None, &model).map_err(|e| e.to_string())?;
     let bin =
-        nightshift_supervisor::find_worker_binary(WHISPER_WORKER).map_err(|e| e.to_string())?;
+        nightshift_supervisor::find_worker_binary(engine.worker()).map_err(|e| e.to_string())?;
     if let Some(q) = queue {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
