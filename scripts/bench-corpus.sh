@@ -11,7 +11,8 @@
 #     clustering threshold and at ±20 % around it;
 #   - on-screen text recall per video and pooled;
 #   - every input the manifest says must fail, refused with one line (the cli_contract test).
-# Environment: THREADS=2, SKIP_FW=1 (nightshift only), KEEP=1 (keep the work dir).
+# Environment: THREADS=2, SKIP_FW=1 (nightshift only), KEEP=1 (keep the work dir), NS_MODEL=NAME
+# (`run --model`, e.g. ct2-tiny.en for the CTranslate2 engine), SPEECH_ONLY=1 (stop after WER).
 # Run it on an otherwise idle machine; a generated corpus of the default size takes ~25 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,7 +71,8 @@ while IFS=$'\t' read -r id path; do
     printf '%s\t%s\n' "$id" "$mid" >>"$WORK/ids.tsv"
 done <"$WORK/speech.tsv"
 t0=$EPOCHREALTIME
-"$BIN" --home "$home" run --until-idle --only audio --threads "$THREADS" </dev/null >/dev/null 2>"$WORK/run.log" \
+"$BIN" --home "$home" run --until-idle --only audio --threads "$THREADS" ${NS_MODEL:+--model "$NS_MODEL"} \
+    </dev/null >/dev/null 2>"$WORK/run.log" \
     || { tail -20 "$WORK/run.log" >&2; die "nightshift run failed"; }
 log "nightshift run: $(/usr/bin/python3 -c "print(round($EPOCHREALTIME - $t0, 1))") s"
 while IFS=$'\t' read -r id mid; do
@@ -88,6 +90,7 @@ if [ "${SKIP_FW:-0}" != 1 ]; then
 fi
 echo "== pooled WER (dir, set, WER, cases, words, missing)"
 "$EX/pooled_wer" "$WORK/ns" "$WORK/fw" | sed "s#$WORK/##"
+[ "${SPEECH_ONLY:-0}" = 1 ] && exit 0
 
 # --- diarization -----------------------------------------------------------------------------
 DIAR="${NIGHTSHIFT_DIARIZATION_MODELS:-$HOME/.cache/nightshift-models/diarization}"

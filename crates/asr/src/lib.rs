@@ -12,3 +12,28 @@ mod serve;
 
 pub use raw::{RawSegment, RawToken};
 pub use serve::{Engine, ItemOutput, send_fatal, serve};
+
+/// The language to decode in, from what the load asks and what the model can do: a
+/// multilingual model takes the requested language (`None` or `auto`: detect it); an
+/// English-only model is always `en`, a request for another language logged and ignored.
+pub fn forced_language(
+    load: &nightshift_worker_protocol::WhisperLoad,
+    multilingual: bool,
+    model: &std::path::Path,
+) -> Option<String> {
+    if multilingual {
+        return load.language.clone().filter(|l| l != "auto");
+    }
+    if load
+        .language
+        .as_deref()
+        .is_some_and(|l| l != "en" && l != "auto")
+    {
+        tracing::warn!(
+            "{} is an English-only model; ignoring language {:?}",
+            model.display(),
+            load.language
+        );
+    }
+    Some("en".to_owned())
+}

@@ -46,7 +46,7 @@ pub struct Engine {
     whisper: Whisper,
     vocab: Vocabulary,
     mel: MelExtractor,
-    /// Forced language; `None` = detect once per chunk (multilingual models only).
+    /// Forced language (always `en` for an English-only model); `None` = detect once per chunk.
     language: Option<String>,
     multilingual: bool,
     beam_size: usize,
@@ -98,22 +98,7 @@ impl nightshift_asr::Engine for Engine {
         })?;
         let vocab = Vocabulary::load(dir)?;
         let multilingual = whisper.is_multilingual();
-        let language = if multilingual {
-            load.language.clone().filter(|l| l != "auto")
-        } else {
-            if load
-                .language
-                .as_deref()
-                .is_some_and(|l| l != "en" && l != "auto")
-            {
-                tracing::warn!(
-                    "{} is an English-only model; ignoring language {:?}",
-                    dir.display(),
-                    load.language
-                );
-            }
-            None
-        };
+        let language = nightshift_asr::forced_language(load, multilingual, dir);
         if let Some(l) = &language
             && vocab.language_token(l).is_none()
         {
@@ -168,10 +153,9 @@ impl Engine {
         samples: &[f32],
         item: &TranscribeItem,
     ) -> Result<(Option<String>, Vec<LocalSegment>), String> {
-        let fixed = (!self.multilingual).then(|| "en".to_owned());
         let peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         if samples.len() < MIN_SAMPLES || peak < SILENCE_PEAK {
-            return Ok((self.language.clone().or(fixed), Vec::new()));
+            return Ok((self.language.clone(), Vec::new()));
         }
         // The speech spans from ingest; without them the whole chunk is one span, which the
         // planner cuts into ≤ 30 s windows at its quietest points.
@@ -184,10 +168,9 @@ impl Engine {
             .into_iter()
             .filter(|w| w.len() >= MIN_SAMPLES)
             .collect();
-        let language = match (&self.language, self.multilingual) {
-            (Some(l), _) => Some(l.clone()),
-            (None, true) => self.detect_language(samples, &windows)?,
-            (None, false) => fixed,
+        let language = match &self.language {
+            Some(l) => Some(l.clone()),
+            None => self.detect_language(samples, &windows)?,
         };
         let audio: Vec<Vec<f32>> = windows.iter().map(|w| w.gather(samples)).collect();
         let decoded = self.decode_batched(&audio, language.as_deref())?;

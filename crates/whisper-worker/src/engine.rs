@@ -73,22 +73,7 @@ impl nightshift_asr::Engine for Engine {
             .map(|_| ctx.create_state())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("cannot set up whisper for {}: {e}", path.display()))?;
-        let language = if ctx.is_multilingual() {
-            load.language.clone().filter(|l| l != "auto")
-        } else {
-            if load
-                .language
-                .as_deref()
-                .is_some_and(|l| l != "en" && l != "auto")
-            {
-                tracing::warn!(
-                    "{} is an English-only model; ignoring language {:?}",
-                    path.display(),
-                    load.language
-                );
-            }
-            Some("en".to_owned())
-        };
+        let language = nightshift_asr::forced_language(load, ctx.is_multilingual(), path);
         let vad = match &load.vad_model_path {
             Some(vad_path) => Some(load_vad(vad_path, load.threads)?),
             None => None,
