@@ -11,7 +11,7 @@ pub mod remap;
 mod serve;
 
 pub use raw::{RawSegment, RawToken};
-pub use serve::{Engine, ItemOutput, send_fatal, serve};
+pub use serve::{Engine, MIN_SAMPLES, send_fatal, serve};
 
 /// The language to decode in, from what the load asks and what the model can do: a
 /// multilingual model takes the requested language (`None` or `auto`: detect it); an

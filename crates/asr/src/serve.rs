@@ -2,6 +2,7 @@
 //! items, each answered the moment it is done; stdin EOF ends the batch (and frees the model).
 
 use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
 use nightshift_worker_protocol::{
@@ -9,11 +10,18 @@ use nightshift_worker_protocol::{
     read_message, write_message,
 };
 
+/// Windows shorter than this are not decoded: whisper.cpp returns nothing (or fails) below
+/// 100 ms of audio, and both engines skip the same.
+pub const MIN_SAMPLES: usize = crate::pack::SAMPLE_RATE / 10;
+/// A chunk whose loudest sample is below -80 dBFS is digital silence: whisper would only
+/// hallucinate in it, so it is not decoded at all.
+const SILENCE_PEAK: f32 = 1e-4;
+
 /// What one transcribed chunk gives back.
-pub struct ItemOutput {
-    pub language: Option<String>,
-    pub segments: Vec<LocalSegment>,
-    pub metrics: ItemMetrics,
+struct ItemOutput {
+    language: Option<String>,
+    segments: Vec<LocalSegment>,
+    metrics: ItemMetrics,
 }
 
 /// A loaded ASR model.
@@ -23,9 +31,38 @@ pub trait Engine: Sized {
     fn model_name(&self) -> &str;
     /// "cpu", or the GPU's name.
     fn device(&self) -> &str;
-    /// Transcribe one chunk. The error text names the file and the cause; it fails this item
-    /// only, the batch goes on.
-    fn transcribe(&mut self, item: &TranscribeItem) -> Result<ItemOutput, String>;
+    /// The language the model is held to, if any (reported for a chunk with nothing to decode).
+    fn language(&self) -> Option<String>;
+    /// Transcribe one chunk's audio (16 kHz mono, never silent or shorter than
+    /// [`MIN_SAMPLES`]): its language and segments. The error text names the file
+    /// (`item.audio_path`) and the cause; it fails this item only, the batch goes on.
+    fn transcribe(
+        &mut self,
+        samples: &[f32],
+        item: &TranscribeItem,
+    ) -> Result<(Option<String>, Vec<LocalSegment>), String>;
+}
+
+/// Read one chunk and transcribe it, unless it is too short or digital silence.
+fn transcribe_item<E: Engine>(engine: &mut E, item: &TranscribeItem) -> Result<ItemOutput, String> {
+    let t0 = Instant::now();
+    let samples =
+        nightshift_media::read_chunk(Path::new(&item.audio_path)).map_err(|e| e.to_string())?;
+    let audio_s = samples.len() as f64 / crate::pack::SAMPLE_RATE as f64;
+    let peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let (language, segments) = if samples.len() < MIN_SAMPLES || peak < SILENCE_PEAK {
+        (engine.language(), Vec::new())
+    } else {
+        engine.transcribe(&samples, item)?
+    };
+    Ok(ItemOutput {
+        language,
+        segments,
+        metrics: ItemMetrics {
+            wall_s: t0.elapsed().as_secs_f64(),
+            audio_s,
+        },
+    })
 }
 
 /// The batch loop. `Err` is fatal: the worker sends it as `Response::Fatal` and exits 1.
@@ -66,7 +103,7 @@ pub fn serve<E: Engine>(out: &mut impl Write) -> Result<(), String> {
             }
         };
         fail.before_item(answered, out);
-        let resp = match engine.transcribe(&item) {
+        let resp = match transcribe_item(&mut engine, &item) {
             Ok(o) => {
                 tracing::info!(
                     job_id = item.job_id,

@@ -13,18 +13,14 @@ use std::time::Instant;
 use ct2rs::sys::{ComputeType, Config, Device, StorageView, Whisper, WhisperOptions};
 use nightshift_asr::guards::{drop_repetition_loops, is_probable_silence};
 use nightshift_asr::pack::{PackOptions, SAMPLE_RATE, Window, plan_windows, secs_to_samples};
-use nightshift_asr::{ItemOutput, RawSegment, RawToken};
-use nightshift_worker_protocol::{ItemMetrics, LocalSegment, TranscribeItem, WhisperLoad};
+use nightshift_asr::{MIN_SAMPLES, RawSegment, RawToken};
+use nightshift_worker_protocol::{LocalSegment, TranscribeItem, WhisperLoad};
 
 use crate::mel::{FRAMES, MelExtractor, WINDOW_SAMPLES};
 use crate::vocab::Vocabulary;
 
-/// Shorter windows are not decoded (whisper.cpp's floor, kept so both engines skip the same).
-const MIN_SAMPLES: usize = SAMPLE_RATE / 10;
 /// Speech left in a window after the model stopped early that is worth a second decode.
 const MIN_TAIL_S: f64 = 1.0;
-/// A chunk whose loudest sample is below -80 dBFS is digital silence.
-const SILENCE_PEAK: f32 = 1e-4;
 /// Timestamp tokens and encoder frames per second (20 ms apart).
 const STEPS_PER_S: f64 = 50.0;
 /// Mel frames per second.
@@ -128,22 +124,17 @@ impl nightshift_asr::Engine for Engine {
         &self.device
     }
 
-    fn transcribe(&mut self, item: &TranscribeItem) -> Result<ItemOutput, String> {
-        let t0 = Instant::now();
-        let path = Path::new(&item.audio_path);
-        let samples = nightshift_media::read_chunk(path).map_err(|e| e.to_string())?;
-        let audio_s = samples.len() as f64 / SAMPLE_RATE as f64;
-        let (language, segments) = self
-            .transcribe_samples(&samples, item)
-            .map_err(|e| format!("{}: {e}", item.audio_path))?;
-        Ok(ItemOutput {
-            language,
-            segments,
-            metrics: ItemMetrics {
-                wall_s: t0.elapsed().as_secs_f64(),
-                audio_s,
-            },
-        })
+    fn language(&self) -> Option<String> {
+        self.language.clone()
+    }
+
+    fn transcribe(
+        &mut self,
+        samples: &[f32],
+        item: &TranscribeItem,
+    ) -> Result<(Option<String>, Vec<LocalSegment>), String> {
+        self.transcribe_samples(samples, item)
+            .map_err(|e| format!("{}: {e}", item.audio_path))
     }
 }
 
@@ -153,10 +144,6 @@ impl Engine {
         samples: &[f32],
         item: &TranscribeItem,
     ) -> Result<(Option<String>, Vec<LocalSegment>), String> {
-        let peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-        if samples.len() < MIN_SAMPLES || peak < SILENCE_PEAK {
-            return Ok((self.language.clone(), Vec::new()));
-        }
         // The speech spans from ingest; without them the whole chunk is one span, which the
         // planner cuts into ≤ 30 s windows at its quietest points.
         let spans = if item.speech_spans.is_empty() {

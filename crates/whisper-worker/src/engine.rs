@@ -4,26 +4,21 @@
 use std::path::Path;
 use std::time::Instant;
 
-use nightshift_asr::ItemOutput;
-use nightshift_worker_protocol::{ItemMetrics, LocalSegment, TranscribeItem, WhisperLoad};
+use nightshift_worker_protocol::{LocalSegment, TranscribeItem, WhisperLoad};
 use whisper_rs::{
     WhisperContext, WhisperContextParameters, WhisperState, WhisperVadContext,
     WhisperVadContextParams, WhisperVadParams,
 };
 
 use crate::decode::{DecodeOptions, decode};
+use nightshift_asr::MIN_SAMPLES;
 use nightshift_asr::guards::{drop_repetition_loops, is_probable_silence};
 use nightshift_asr::pack::{
     PackOptions, Piece, SAMPLE_RATE, Window, plan_windows, secs_to_samples,
 };
 
-/// whisper.cpp returns nothing (or fails) below 100 ms of audio.
-const MIN_SAMPLES: usize = SAMPLE_RATE / 10;
 /// Speech left in a window after whisper stopped early that is worth a second decode.
 const MIN_TAIL_S: f64 = 1.0;
-/// A chunk whose loudest sample is below -80 dBFS is digital silence: whisper would only
-/// hallucinate in it, so it is not decoded at all.
-const SILENCE_PEAK: f32 = 1e-4;
 
 pub struct Engine {
     // Field order is drop order: the states and VAD are freed before the context they use.
@@ -94,20 +89,16 @@ impl nightshift_asr::Engine for Engine {
         })
     }
 
-    fn transcribe(&mut self, item: &TranscribeItem) -> Result<ItemOutput, String> {
-        let t0 = Instant::now();
-        let path = Path::new(&item.audio_path);
-        let samples = nightshift_media::read_chunk(path).map_err(|e| e.to_string())?;
-        let audio_s = samples.len() as f64 / SAMPLE_RATE as f64;
-        let (language, segments) = self.transcribe_samples(&samples, item)?;
-        Ok(ItemOutput {
-            language,
-            segments,
-            metrics: ItemMetrics {
-                wall_s: t0.elapsed().as_secs_f64(),
-                audio_s,
-            },
-        })
+    fn language(&self) -> Option<String> {
+        self.language.clone()
+    }
+
+    fn transcribe(
+        &mut self,
+        samples: &[f32],
+        item: &TranscribeItem,
+    ) -> Result<(Option<String>, Vec<LocalSegment>), String> {
+        self.transcribe_samples(samples, item)
     }
 
     fn model_name(&self) -> &str {
@@ -125,10 +116,6 @@ impl Engine {
         samples: &[f32],
         item: &TranscribeItem,
     ) -> Result<(Option<String>, Vec<LocalSegment>), String> {
-        let peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-        if samples.len() < MIN_SAMPLES || peak < SILENCE_PEAK {
-            return Ok((self.language.clone(), Vec::new()));
-        }
         let windows: Vec<Window> = self
             .plan(samples, item)?
             .into_iter()
