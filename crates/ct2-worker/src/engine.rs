@@ -162,9 +162,10 @@ impl Engine {
         let audio: Vec<Vec<f32>> = windows.iter().map(|w| w.gather(samples)).collect();
         let decoded = self.decode_batched(&audio, language.as_deref())?;
 
-        // The model sometimes ends a window early (a lone timestamp reads as "no more speech")
-        // and the rest is lost: on a packed window that is speech by construction, so what is
-        // left is decoded as windows of their own, in one more batch.
+        // The model sometimes ends its text before the window's speech ends (tiny.en lost a
+        // meeting's closing recap this way) and the rest is lost: on a packed window that is
+        // speech by construction, so what is left after the last aligned word is decoded as
+        // windows of their own, in one more batch.
         let tails: Vec<Option<Window>> = windows
             .iter()
             .zip(&decoded)
