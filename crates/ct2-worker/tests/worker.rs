@@ -165,10 +165,11 @@ fn a_missing_model_is_one_fatal_line_naming_it() {
 }
 
 /// A chunk's transcript depends on its audio alone: the same chunk twice in one batch gives the
-/// same segments, words and times (what a resumed run relies on), and a 100 s piece of a
-/// meeting spans several windows decoded as one batch.
+/// same segments, words and times (what a resumed run relies on), and so does decoding its
+/// windows one at a time instead of as one batch (a window's batch-mates do not change its
+/// text). A 100 s piece of a meeting spans several windows.
 #[test]
-fn a_chunk_decodes_the_same_every_time() {
+fn a_chunk_decodes_the_same_every_time_and_in_any_batch() {
     let dir = tempfile::tempdir().unwrap();
     let m = wav("meetings/meeting_02.wav");
     let end = m.len().min(100 * 16_000);
@@ -178,4 +179,10 @@ fn a_chunk_decodes_the_same_every_time() {
     assert_eq!(resp.len(), 3, "{resp:?}");
     assert!(segments(&resp[1]).len() >= 5, "{:?}", segments(&resp[1]));
     assert_eq!(segments(&resp[1]), segments(&resp[2]));
+
+    let mut one_at_a_time = load();
+    one_at_a_time.parallel = Some(1);
+    let (alone, status) = run(one_at_a_time, vec![item(1, &path, vec![])]);
+    assert!(status.success(), "{alone:?}");
+    assert_eq!(segments(&alone[1]), segments(&resp[1]));
 }
