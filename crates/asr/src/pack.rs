@@ -114,6 +114,16 @@ impl Window {
     }
 }
 
+/// The window language detection listens to: the longest (the first such on a tie), so the
+/// detector gets the most speech and the choice depends on the chunk alone.
+pub fn longest_window(windows: &[Window]) -> Option<&Window> {
+    windows
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, w)| (w.len(), std::cmp::Reverse(*i)))
+        .map(|(_, w)| w)
+}
+
 pub fn secs_to_samples(t: f64) -> usize {
     (t * SAMPLE_RATE as f64).round().max(0.0) as usize
 }
@@ -221,6 +231,20 @@ mod tests {
         assert_eq!(w[0].pieces[1].packed_start, sec(7.4));
         assert_eq!(w[1].pieces[0].src_start, sec(59.8));
         assert!(w.iter().all(|w| w.len() <= sec(29.5)));
+    }
+
+    #[test]
+    fn the_longest_window_is_the_first_of_the_longest() {
+        let w = |start: usize, len: usize| Window {
+            pieces: vec![Piece {
+                src_start: start,
+                src_end: start + len,
+                packed_start: 0,
+            }],
+        };
+        let windows = [w(0, 10), w(100, 30), w(200, 30), w(300, 5)];
+        assert_eq!(longest_window(&windows), Some(&windows[1]));
+        assert_eq!(longest_window(&[]), None);
     }
 
     #[test]

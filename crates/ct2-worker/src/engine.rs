@@ -16,7 +16,7 @@ use nightshift_asr::pack::{PackOptions, SAMPLE_RATE, Window, plan_windows, secs_
 use nightshift_asr::{MIN_SAMPLES, RawSegment, RawToken};
 use nightshift_worker_protocol::{LocalSegment, TranscribeItem, WhisperLoad};
 
-use crate::mel::{FRAMES, MelExtractor, WINDOW_SAMPLES};
+use crate::mel::{FRAMES, MelExtractor};
 use crate::vocab::Vocabulary;
 
 /// Speech left in a window after the model stopped early that is worth a second decode.
@@ -250,7 +250,6 @@ impl Engine {
             .collect();
         let opts = WhisperOptions {
             beam_size: self.beam_size,
-            return_scores: true,
             return_no_speech_prob: true,
             ..Default::default()
         };
@@ -305,7 +304,7 @@ impl Engine {
                 );
                 let probs = &al.text_token_probs;
                 let mut k = 0usize;
-                let mut segments: Vec<RawSegment> = spans
+                let segments: Vec<RawSegment> = spans
                     .into_iter()
                     .map(|span| {
                         let raw_tokens: Vec<RawToken> = span
@@ -325,8 +324,8 @@ impl Engine {
                             .collect();
                         raw_segment(span.start, span.end, raw_tokens, r.no_speech_prob)
                     })
+                    .flat_map(split_sentences)
                     .collect();
-                segments = segments.into_iter().flat_map(split_sentences).collect();
                 Decoded {
                     last_end: segments.last().map_or(0.0, heard_until),
                     segments,
@@ -342,12 +341,7 @@ impl Engine {
         samples: &[f32],
         windows: &[Window],
     ) -> Result<Option<String>, String> {
-        let Some(longest) = windows
-            .iter()
-            .enumerate()
-            .max_by_key(|(i, w)| (w.len(), std::cmp::Reverse(*i)))
-            .map(|(_, w)| w)
-        else {
+        let Some(longest) = nightshift_asr::pack::longest_window(windows) else {
             return Ok(None);
         };
         let mut feats = Vec::new();
@@ -511,9 +505,6 @@ fn raw_segment(start: f64, end: f64, tokens: Vec<RawToken>, no_speech_prob: f32)
         tokens,
     }
 }
-
-/// Whole-window audio never exceeds what one encoder pass takes.
-const _: () = assert!(WINDOW_SAMPLES == 480_000);
 
 #[cfg(test)]
 mod tests {

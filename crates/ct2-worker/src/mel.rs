@@ -12,7 +12,7 @@ pub const SAMPLE_RATE: usize = 16_000;
 const N_FFT: usize = 400;
 const HOP: usize = 160;
 /// Samples of one window (30 s) and its mel frames.
-pub const WINDOW_SAMPLES: usize = 30 * SAMPLE_RATE;
+const WINDOW_SAMPLES: usize = 30 * SAMPLE_RATE;
 pub const FRAMES: usize = WINDOW_SAMPLES / HOP;
 
 pub struct MelExtractor {

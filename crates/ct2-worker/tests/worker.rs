@@ -52,31 +52,9 @@ fn segments(r: &Response) -> &[LocalSegment] {
 
 #[test]
 fn digital_silence_and_a_tenth_of_a_second_give_no_text() {
-    let dir = tempfile::tempdir().unwrap();
-    let silence = chunk(
-        dir.path(),
-        "silence",
-        &wav("bad_inputs/digital_silence_6s.wav"),
-    );
-    let tiny = chunk(dir.path(), "tiny", &wav("bad_inputs/tiny_0.1s.wav"));
-    let (resp, status) = run(
-        load(),
-        vec![
-            item(1, &silence, vec![]),
-            item(2, &silence, vec![(0.0, 6.0)]),
-            item(3, &tiny, vec![]),
-        ],
-    );
-    assert!(status.success());
-    assert!(matches!(resp[0], Response::Ready { .. }), "{resp:?}");
-    assert_eq!(resp.len(), 4, "{resp:?}");
-    assert_eq!(text(&resp[1]), "");
-    assert_eq!(text(&resp[2]), "");
-    assert!(text(&resp[3]).split_whitespace().count() <= 1);
+    harness::check_silence_and_a_tenth_of_a_second_give_no_text(WORKER, load());
 }
 
-/// 20 s of silence, then JFK: only the speech span is decoded, and segment and word times land
-/// back after 20 s, words in order inside their segments.
 #[test]
 fn packed_speech_maps_back_to_chunk_time_with_word_times() {
     let dir = tempfile::tempdir().unwrap();
@@ -117,37 +95,7 @@ fn packed_speech_maps_back_to_chunk_time_with_word_times() {
 
 #[test]
 fn a_bad_chunk_fails_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let jfk = chunk(
-        dir.path(),
-        "jfk",
-        &wav("real_speech/jfk_inaugural_1961.wav"),
-    );
-    let missing = dir.path().join("gone.flac");
-    let garbage = dir.path().join("garbage.flac");
-    std::fs::write(&garbage, b"not flac").unwrap();
-    let (resp, status) = run(
-        load(),
-        vec![
-            item(1, &missing, vec![]),
-            item(2, &garbage, vec![]),
-            item(3, &jfk, vec![]),
-        ],
-    );
-    assert!(status.success());
-    for (r, path) in resp[1..3].iter().zip([&missing, &garbage]) {
-        match r {
-            Response::JobError { message, .. } => {
-                assert!(message.contains(&*path.to_string_lossy()), "{message}")
-            }
-            other => panic!("expected a job error, got {other:?}"),
-        }
-    }
-    assert!(
-        text(&resp[3])
-            .to_lowercase()
-            .contains("my fellow americans")
-    );
+    harness::check_a_bad_chunk_fails_alone(WORKER, load());
 }
 
 #[test]

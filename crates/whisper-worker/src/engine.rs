@@ -216,12 +216,7 @@ impl Engine {
         windows: &[Window],
         item: &TranscribeItem,
     ) -> Result<Option<String>, String> {
-        let Some(longest) = windows
-            .iter()
-            .enumerate()
-            .max_by_key(|(i, w)| (w.len(), std::cmp::Reverse(*i)))
-            .map(|(_, w)| w)
-        else {
+        let Some(longest) = nightshift_asr::pack::longest_window(windows) else {
             return Ok(None);
         };
         let audio = longest.gather(samples);

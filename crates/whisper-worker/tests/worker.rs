@@ -29,29 +29,7 @@ fn load() -> WhisperLoad {
 
 #[test]
 fn digital_silence_and_a_tenth_of_a_second_give_no_text() {
-    let dir = tempfile::tempdir().unwrap();
-    let silence = chunk(
-        dir.path(),
-        "silence",
-        &wav("bad_inputs/digital_silence_6s.wav"),
-    );
-    let tiny = chunk(dir.path(), "tiny", &wav("bad_inputs/tiny_0.1s.wav"));
-    let (resp, status) = run(
-        load(),
-        vec![
-            item(1, &silence, vec![]),
-            // even when a (bad) VAD claims it is all speech
-            item(2, &silence, vec![(0.0, 6.0)]),
-            item(3, &tiny, vec![]),
-        ],
-    );
-    assert!(status.success());
-    assert!(matches!(resp[0], Response::Ready { .. }), "{resp:?}");
-    assert_eq!(resp.len(), 4, "{resp:?}");
-    assert_eq!(result_text(&resp[1]), "");
-    assert_eq!(result_text(&resp[2]), "");
-    let t = result_text(&resp[3]);
-    assert!(t.split_whitespace().count() <= 1, "{t:?}");
+    harness::check_silence_and_a_tenth_of_a_second_give_no_text(WORKER, load());
 }
 
 #[test]
@@ -106,37 +84,7 @@ fn packed_speech_maps_back_to_chunk_time() {
 
 #[test]
 fn a_bad_chunk_fails_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let jfk = chunk(
-        dir.path(),
-        "jfk",
-        &wav("real_speech/jfk_inaugural_1961.wav"),
-    );
-    let missing = dir.path().join("gone.flac");
-    let garbage = dir.path().join("garbage.flac");
-    std::fs::write(&garbage, b"not flac").unwrap();
-    let (resp, status) = run(
-        load(),
-        vec![
-            item(1, &missing, vec![]),
-            item(2, &garbage, vec![]),
-            item(3, &jfk, vec![]),
-        ],
-    );
-    assert!(status.success());
-    for (r, path) in resp[1..3].iter().zip([&missing, &garbage]) {
-        match r {
-            Response::JobError { message, .. } => {
-                assert!(message.contains(&*path.to_string_lossy()), "{message}")
-            }
-            other => panic!("expected a job error, got {other:?}"),
-        }
-    }
-    assert!(
-        result_text(&resp[3])
-            .to_lowercase()
-            .contains("my fellow americans")
-    );
+    harness::check_a_bad_chunk_fails_alone(WORKER, load());
 }
 
 /// Windows decoded at once (several whisper states over one model) give exactly the transcript

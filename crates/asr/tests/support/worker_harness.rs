@@ -80,6 +80,72 @@ pub fn run(
     (responses, out.status)
 }
 
+/// Digital silence (also when a bad VAD claims it is all speech) and a 0.1 s clip give no text,
+/// or one word at most for the clip: the batch loop skips both before the engine sees them.
+pub fn check_silence_and_a_tenth_of_a_second_give_no_text(worker: &str, load: WhisperLoad) {
+    let dir = tempfile::tempdir().unwrap();
+    let silence = chunk(
+        dir.path(),
+        "silence",
+        &wav("bad_inputs/digital_silence_6s.wav"),
+    );
+    let tiny = chunk(dir.path(), "tiny", &wav("bad_inputs/tiny_0.1s.wav"));
+    let (resp, status) = run(
+        worker,
+        load,
+        vec![
+            item(1, &silence, vec![]),
+            // even when a (bad) VAD claims it is all speech
+            item(2, &silence, vec![(0.0, 6.0)]),
+            item(3, &tiny, vec![]),
+        ],
+    );
+    assert!(status.success());
+    assert!(matches!(resp[0], Response::Ready { .. }), "{resp:?}");
+    assert_eq!(resp.len(), 4, "{resp:?}");
+    assert_eq!(result_text(&resp[1]), "");
+    assert_eq!(result_text(&resp[2]), "");
+    let t = result_text(&resp[3]);
+    assert!(t.split_whitespace().count() <= 1, "{t:?}");
+}
+
+/// A missing chunk and a corrupt one each fail alone, with a job error naming the file; the
+/// batch goes on and transcribes the good chunk after them.
+pub fn check_a_bad_chunk_fails_alone(worker: &str, load: WhisperLoad) {
+    let dir = tempfile::tempdir().unwrap();
+    let jfk = chunk(
+        dir.path(),
+        "jfk",
+        &wav("real_speech/jfk_inaugural_1961.wav"),
+    );
+    let missing = dir.path().join("gone.flac");
+    let garbage = dir.path().join("garbage.flac");
+    std::fs::write(&garbage, b"not flac").unwrap();
+    let (resp, status) = run(
+        worker,
+        load,
+        vec![
+            item(1, &missing, vec![]),
+            item(2, &garbage, vec![]),
+            item(3, &jfk, vec![]),
+        ],
+    );
+    assert!(status.success());
+    for (r, path) in resp[1..3].iter().zip([&missing, &garbage]) {
+        match r {
+            Response::JobError { message, .. } => {
+                assert!(message.contains(&*path.to_string_lossy()), "{message}")
+            }
+            other => panic!("expected a job error, got {other:?}"),
+        }
+    }
+    assert!(
+        result_text(&resp[3])
+            .to_lowercase()
+            .contains("my fellow americans")
+    );
+}
+
 /// The text of a result: its segments' texts joined by spaces.
 pub fn result_text(r: &Response) -> String {
     match r {
