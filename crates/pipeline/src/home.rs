@@ -178,8 +178,8 @@ fn default_model_cache() -> Option<PathBuf> {
 }
 
 /// The machine's model cache, shared by every home: `NIGHTSHIFT_WHISPER_MODELS`, else
-/// `~/.cache/nightshift-models`, where `scripts/fetch-whisper-base.sh` puts the notes
-/// profile's `ggml-base.bin`.
+/// `~/.cache/nightshift-models`, where `scripts/fetch-ct2-model.sh` puts the CTranslate2
+/// models (the notes profile's `ct2-base`) and `scripts/fetch-whisper-base.sh` `ggml-base.bin`.
 fn model_cache_dir() -> Option<PathBuf> {
     std::env::var_os("NIGHTSHIFT_WHISPER_MODELS")
         .filter(|v| !v.is_empty())
