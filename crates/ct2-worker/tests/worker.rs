@@ -55,6 +55,8 @@ fn digital_silence_and_a_tenth_of_a_second_give_no_text() {
     harness::check_silence_and_a_tenth_of_a_second_give_no_text(WORKER, load());
 }
 
+/// 20 s of silence, then JFK: only the speech span is decoded, and segment and word times land
+/// back after 20 s, words in order inside their segments.
 #[test]
 fn packed_speech_maps_back_to_chunk_time_with_word_times() {
     let dir = tempfile::tempdir().unwrap();
