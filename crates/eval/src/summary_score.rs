@@ -19,8 +19,9 @@
 //! items (duplicates and unmatched items both lower it). An empty side counts as 1.0 (nothing
 //! missed, or nothing claimed).
 //!
-//! **Owner** is right when the produced owner equals the true owner ignoring case (`Carlos` for
-//! `CARLOS`), or is a speaker label that [`ScoreOptions::speaker_names`] maps to that name.
+//! **Owner** is right when the produced owner is the true owner's name ignoring case and
+//! spelling (`Carlos` for `CARLOS`, `Sophia` for `SOFIA`: a transcript spells a name as it
+//! sounds), or is a speaker label that [`ScoreOptions::speaker_names`] maps to that name.
 //! **Due** is right when the produced ISO date equals the true one; only matched items whose
 //! truth has a due are checked.
 //!
@@ -340,10 +341,59 @@ fn owner_matches(produced: Option<&str>, owner: &str, names: &HashMap<String, St
         return false;
     };
     let same = |a: &str, b: &str| a.to_lowercase() == b.trim().to_lowercase();
-    same(p, owner)
+    same_name(p, owner)
         || names
             .iter()
             .any(|(label, name)| same(p, label) && same(owner, name))
+}
+
+/// Two spellings of one spoken name: equal ignoring case, or with the same [`sound_key`]
+/// ("Sophia" / "SOFIA", "Jon" / "John", "Katherine" / "Catherine"). A transcript can only
+/// spell a name as it sounds, so a name heard right is the right person.
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim()) || {
+        let (ka, kb) = (sound_key(a), sound_key(b));
+        !ka.is_empty() && ka == kb
+    }
+}
+
+/// A spelling-free key of a name: letters that spell one sound are folded into one (ph → f,
+/// c → k or s, q → k, z → s, y → i, ck → k, x → ks), an h after a consonant or before one is
+/// silent, and doubled letters count once.
+fn sound_key(name: &str) -> String {
+    let s: Vec<char> = name
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .collect();
+    let mut out = String::new();
+    for (i, &c) in s.iter().enumerate() {
+        let next = s.get(i + 1).copied();
+        let prev = i.checked_sub(1).map(|j| s[j]);
+        let folded: Option<&str> = match c {
+            'p' if next == Some('h') => Some("f"),
+            'h' if prev.is_some_and(|p| !"aeiou".contains(p))
+                || !next.is_some_and(|n| "aeiouy".contains(n)) =>
+            {
+                Some("")
+            }
+            'c' if next == Some('k') => Some(""),
+            'c' if next.is_some_and(|n| "eiy".contains(n)) => Some("s"),
+            'c' | 'q' => Some("k"),
+            'z' => Some("s"),
+            'y' => Some("i"),
+            'x' => Some("ks"),
+            _ => None,
+        };
+        let piece = folded.map_or_else(|| c.to_string(), str::to_string);
+        for f in piece.chars() {
+            if !out.ends_with(f) {
+                out.push(f);
+            }
+        }
+    }
+    out
 }
 
 /// A fixed-width table, one row per score: recall and precision of decisions and action items,
@@ -431,6 +481,13 @@ mod tests {
         assert!(!owner_matches(Some("SPEAKER_02"), "CARLOS", &names));
         assert!(!owner_matches(Some("Ben"), "CARLOS", &names));
         assert!(!owner_matches(None, "CARLOS", &names));
+        // A name spelled as it sounds is the same person; another name is not.
+        assert!(owner_matches(Some("Sophia"), "SOFIA", &names));
+        assert!(owner_matches(Some("Jon"), "JOHN", &names));
+        assert!(owner_matches(Some("Katherine"), "CATHERINE", &names));
+        assert!(!owner_matches(Some("Sophie"), "SOFIA", &names));
+        assert!(!owner_matches(Some("Tim"), "TOM", &names));
+        assert!(!owner_matches(Some("Dan"), "DIANA", &names));
     }
 
     #[test]

@@ -159,6 +159,31 @@ fn vocative_name(sentence: &str) -> Option<String> {
     })
 }
 
+/// An item said as such: "Action item for Kevin: update the contract by Thursday." The
+/// announcement makes it an assignment with or without a deadline.
+fn action_item_for(line: usize, sentence: &str) -> Option<Assignment> {
+    let lower = sentence.to_lowercase();
+    let at = lower.find("action item for ")?;
+    let rest = &sentence[at + "action item for ".len()..];
+    let (name, task) = rest.split_once([':', ','])?;
+    let name = as_name(name.trim()).filter(|n| n == name.trim())?;
+    let task = task.trim_start_matches([' ', ':']);
+    let task = task.strip_prefix("to ").unwrap_or(task);
+    let deadline_text = if has_deadline(task) {
+        sentence.to_string()
+    } else {
+        String::new()
+    };
+    let task = capitalized(&without_deadline(task));
+    (task.split_whitespace().count() >= 2).then_some(Assignment {
+        line,
+        task,
+        addressee: Some(name),
+        volunteered: false,
+        deadline_text,
+    })
+}
+
 /// Explicit assignments with a deadline, in line order.
 pub fn assignments(lines: &[&str]) -> Vec<Assignment> {
     let mut out = Vec::new();
@@ -166,6 +191,10 @@ pub fn assignments(lines: &[&str]) -> Vec<Assignment> {
         let sents = sentences(line);
         for (k, sentence) in sents.iter().enumerate() {
             let lower = sentence.to_lowercase();
+            if let Some(a) = action_item_for(i, sentence) {
+                out.push(a);
+                continue;
+            }
             let addressee = match address(sentence) {
                 Some(Address::Next(n)) => Some(n),
                 _ => vocative_name(sentence),
@@ -175,10 +204,17 @@ pub fn assignments(lines: &[&str]) -> Vec<Assignment> {
             if lower.ends_with('?') && addressee.is_none() {
                 continue;
             }
+            // "I will …", also after a word of assent ("Yes, I will send out the packing
+            // instructions by Friday.").
+            let said = ASSENT_LEADS
+                .iter()
+                .chain(&["Sure, ", "Right, ", "Fine, "])
+                .find_map(|a| lower.strip_prefix(a.to_lowercase().as_str()))
+                .unwrap_or(&lower);
             let volunteered = addressee.is_none()
                 && ["i will ", "i'll ", "and i will "]
                     .iter()
-                    .any(|v| lower.starts_with(v));
+                    .any(|v| said.starts_with(v));
             if addressee.is_none() && !volunteered {
                 continue;
             }
@@ -447,6 +483,10 @@ mod tests {
             "Myanna, can also update the help center articles by Wednesday, April sixteenth?",
             "Please order it this week, Tom, by Friday, July fourth at the latest.",
             "Please send it on Friday, July fourth.",
+            "Yes, I will send out packing instructions and labels by Friday, July eleventh.",
+            "Yes, I will.",
+            "Action item for Kevin: update the customer contract and send it to legal by Thursday.",
+            "Action item for the team, nothing.",
         ];
         let a = assignments(&lines);
         let got: Vec<(usize, &str, Option<&str>, bool)> = a
@@ -485,6 +525,13 @@ mod tests {
                     false
                 ),
                 (9, "Order it", Some("Tom"), false),
+                (11, "Send out packing instructions and labels", None, true),
+                (
+                    13,
+                    "Update the customer contract and send it to legal",
+                    Some("Kevin"),
+                    false
+                ),
             ]
         );
         assert!(a[3].deadline_text.contains("Friday"));

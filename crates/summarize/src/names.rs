@@ -222,6 +222,30 @@ pub(crate) fn address(sentence: &str) -> Option<Address> {
     })
 }
 
+/// A name said last in a sentence, set off by a comma, hands the word to that person ("Next
+/// item, the travel budget, Sofia." / "What do you think, Tom?"); also one set off by commas
+/// inside a request ("Please order it this week, Tom, by Friday."). A list of names ("offices
+/// in London, Paris, Berlin") is not an address.
+fn vocative(sentence: &str) -> Option<String> {
+    let parts: Vec<&str> = sentence.split(',').map(str::trim).collect();
+    let lone = |p: &str| {
+        (!p.contains(' ') && !crate::dates::is_calendar_word(p))
+            .then(|| as_name(p))
+            .flatten()
+    };
+    let is_list = |k: usize| k > 0 && lone(parts[k - 1]).is_some();
+    let last = parts.len() - 1;
+    if last >= 1
+        && let Some(name) = lone(parts[last]).filter(|_| !is_list(last))
+    {
+        return Some(name);
+    }
+    if !sentence.to_lowercase().contains("please") {
+        return None;
+    }
+    (1..last).find_map(|k| lone(parts[k]).filter(|_| !is_list(k) && lone(parts[k + 1]).is_none()))
+}
+
 /// Proposed names per speaker label, from how the speakers address each other.
 pub fn propose(lines: &[(Option<&str>, &str)]) -> BTreeMap<String, Proposed> {
     let turns = turns(lines);
@@ -231,7 +255,17 @@ pub fn propose(lines: &[(Option<&str>, &str)]) -> BTreeMap<String, Proposed> {
             // Nobody addresses themselves by name ("Thanks, Grace" said by Grace is about
             // someone else's turn order, not a name for her): only an introduction names the
             // speaker.
-            let (who, name) = match address(sentence) {
+            let said = address(sentence);
+            // "Thank you, Marcus, next item, the travel budget, Sofia": thanks to one, and
+            // the word to the next.
+            if let Some(n) = vocative(sentence)
+                && !matches!(&said, Some(Address::Previous(p) | Address::Next(p) | Address::Itself(p)) if *p == n)
+                && let Some(next) = turns.get(i + 1)
+                && next.speaker != t.speaker
+            {
+                *votes.entry((next.speaker.to_string(), n)).or_default() += 1;
+            }
+            let (who, name) = match said {
                 Some(Address::Previous(n)) if i > 0 => (turns[i - 1].speaker, n),
                 Some(Address::Next(n)) => match turns.get(i + 1) {
                     Some(next) => (next.speaker, n),
@@ -303,6 +337,34 @@ mod tests {
         let p = propose(&lines);
         assert_eq!(p.get("SPEAKER_1").map(|x| x.name.as_str()), Some("Tom"));
         assert!(!p.contains_key("SPEAKER_2"), "{p:?}");
+    }
+
+    #[test]
+    fn a_name_said_last_or_inside_a_request_hands_over_to_the_next_speaker() {
+        let lines = [
+            (
+                Some("SPEAKER_1"),
+                "Thank you, Marcus, next item, the travel budget, Sofia.",
+            ),
+            (Some("SPEAKER_3"), "We spent most of it."),
+            (
+                Some("SPEAKER_1"),
+                "Please order it this week, Tom, by Friday.",
+            ),
+            (Some("SPEAKER_4"), "Okay, I will."),
+            (
+                Some("SPEAKER_1"),
+                "We have offices in London, Paris, Berlin.",
+            ),
+            (Some("SPEAKER_2"), "And the last topic, Friday."),
+            (Some("SPEAKER_5"), "Right."),
+        ];
+        let p = propose(&lines);
+        let name = |l: &str| p.get(l).map(|x| x.name.as_str());
+        assert_eq!(name("SPEAKER_3"), Some("Sofia"));
+        assert_eq!(name("SPEAKER_4"), Some("Tom"));
+        assert_eq!(name("SPEAKER_2"), None, "a list of places names nobody");
+        assert_eq!(name("SPEAKER_5"), None, "a weekday is not a name");
     }
 
     #[test]
