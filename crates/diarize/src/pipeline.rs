@@ -164,6 +164,8 @@ impl SpanAnalysis {
                     + (start + frame * FRAME_STEP + FRAME_CENTER) as f64 / SAMPLE_RATE as f64
             };
             PieceItem {
+                window: l.window,
+                local: l.speaker,
                 start_s: second(l.frames.0),
                 end_s: second(l.frames.1),
                 weight: l.weight,
@@ -176,6 +178,10 @@ impl SpanAnalysis {
 /// One clustering item as [`SpanAnalysis::items`] shows it.
 #[derive(Debug, Clone, Copy)]
 pub struct PieceItem<'a> {
+    /// The analysis window it was heard in, and its local speaker there (the segmentation's
+    /// track: two tracks of one window are two voices to the segmentation network).
+    pub window: usize,
+    pub local: usize,
     pub start_s: f64,
     pub end_s: f64,
     pub weight: f32,
