@@ -19,6 +19,7 @@
 #                     (scripts/fetch-ct2-model.sh puts it in ~/.cache/nightshift-models)
 #   NS_BEAM=N         nightshift --beam-size (default: the profile's asr_beam_size, else 5 for an English-only model)
 #   BUILD=1           `cargo build --release --workspace` even when the binaries exist
+#   EMBED_AHEAD=1     let the run embed the transcript for search while idle (off by default: not ASR)
 #   SKIP_NS=1 / SKIP_FW=1   leave one side out
 #   KEEP=1            keep the work dir (nightshift homes, hypotheses, logs)
 #   RESULT_JSON=PATH  also write the summary JSON there
@@ -114,7 +115,9 @@ if [ "${SKIP_NS:-0}" != 1 ]; then
     for rep in $(seq 1 "$REPS"); do
         home="$WORK/ns-home-$rep"
         mkdir -p "$home"
-        # The ASR stage alone: no diarization or audio-events job is queued beside the chunks.
+        # The ASR stage alone: no diarization or audio-events job is queued beside the chunks,
+        # and the idle-time search embedding of the new transcript (~0.7 s of all-MiniLM on a
+        # meeting) is off: NIGHTSHIFT_EMBEDDING_MODEL names no model (EMBED_AHEAD=1 keeps it).
         {
             printf '[speakers]\nenabled = false\n[profiles.dev.events]\nenabled = false\n'
             printf '[profiles.dev]\n'
@@ -129,7 +132,9 @@ if [ "${SKIP_NS:-0}" != 1 ]; then
         id="$("$BIN" --home "$home" add "$AUDIO" 2>"$WORK/ns-add-$rep.log")" \
             || { cat "$WORK/ns-add-$rep.log" >&2; die "nightshift add failed"; }
         t1=$EPOCHREALTIME
-        "$BIN" --home "$home" run --until-idle --only audio --threads "$THREADS" --model "$NS_MODEL" \
+        no_embed=()
+        [ "${EMBED_AHEAD:-0}" = 1 ] || no_embed=(env NIGHTSHIFT_EMBEDDING_MODEL="$WORK/no-embedding-model")
+        "${no_embed[@]}" "$BIN" --home "$home" run --until-idle --only audio --threads "$THREADS" --model "$NS_MODEL" \
             ${NS_BEAM:+--beam-size "$NS_BEAM"} </dev/null >"$WORK/ns-run-$rep.out" 2>"$WORK/ns-run-$rep.log" \
             || { tail -20 "$WORK/ns-run-$rep.log" >&2; die "nightshift run failed"; }
         t2=$EPOCHREALTIME

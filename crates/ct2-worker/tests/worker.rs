@@ -117,7 +117,7 @@ fn a_missing_model_is_one_fatal_line_naming_it() {
 /// A chunk's transcript depends on its audio alone: the same chunk twice in one batch gives the
 /// same segments, words and times (what a resumed run relies on), and so does decoding its
 /// windows one at a time instead of as one batch (a window's batch-mates do not change its
-/// text). A 100 s piece of a meeting spans several windows.
+/// text), or split between two model replicas. A 100 s piece of a meeting spans several windows.
 #[test]
 fn a_chunk_decodes_the_same_every_time_and_in_any_batch() {
     let dir = tempfile::tempdir().unwrap();
@@ -135,4 +135,11 @@ fn a_chunk_decodes_the_same_every_time_and_in_any_batch() {
     let (alone, status) = run(one_at_a_time, vec![item(1, &path, vec![])]);
     assert!(status.success(), "{alone:?}");
     assert_eq!(segments(&alone[1]), segments(&resp[1]));
+
+    // Two threads on a CPU: two model replicas, each decoding part of the windows.
+    let mut replicas = load();
+    replicas.threads = 2;
+    let (split, status) = run(replicas, vec![item(1, &path, vec![])]);
+    assert!(status.success(), "{split:?}");
+    assert_eq!(segments(&split[1]), segments(&resp[1]));
 }

@@ -72,7 +72,9 @@ fn main() {
         if let Some(dump) = std::env::var_os("DUMP") {
             let items: Vec<_> = a
                 .items()
-                .map(|p| serde_json::json!([p.start_s, p.end_s, p.weight, p.vector, p.window, p.local]))
+                .map(|p| {
+                    serde_json::json!([p.start_s, p.end_s, p.weight, p.vector, p.window, p.local])
+                })
                 .collect();
             let doc = serde_json::json!({
                 "id": case.id,
