@@ -182,7 +182,9 @@ impl Engine {
             // its own thread, so one part's tails overlap another part's windows. (Handing out
             // single windows as replicas free up was slower: 2.91 / 3.72 / 5.43 s against
             // 2.82 / 3.61 / 4.42 s on meeting_01/02/03: a batch of two costs one thread less
-            // than two windows alone.)
+            // than two windows alone. Two chunks at once, with the supervisor keeping two in
+            // flight, gave 2.91 / 3.12 / 4.42 s split this way and 3.02 / 4.03 / 5.33 s with
+            // one replica per chunk: not worth a second item in flight.)
             let per = windows.len().div_ceil(self.replicas);
             let this = &*self;
             let parts: Vec<Result<Vec<LocalSegment>, String>> = std::thread::scope(|s| {
