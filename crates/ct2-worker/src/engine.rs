@@ -77,8 +77,9 @@ impl nightshift_asr::Engine for Engine {
         if !dir.join("model.bin").is_file() {
             return Err(format!(
                 "CTranslate2 model {} not found (a folder with model.bin, config.json and \
-                 vocabulary.txt): get it with `nightshift models pull ct2-tiny.en` or point \
-                 asr.model at a converted model",
+                 vocabulary.txt): get it with `nightshift models pull ct2-tiny.en` (or \
+                 `scripts/fetch-ct2-model.sh base` for ct2-base), or point asr_model at a \
+                 converted model",
                 dir.display()
             ));
         }

