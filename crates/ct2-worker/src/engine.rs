@@ -42,7 +42,10 @@ const DEFAULT_BATCH: usize = 8;
 /// weights), one per thread, and a chunk's windows are split between them and decoded at the
 /// same time. A decoder step's matrices are too small for two threads to share well: on
 /// meeting_01 (tiny.en, 2 threads) one replica of two threads decoded the two chunks in 2.4 +
-/// 1.9 s, two replicas of one thread in 1.5 + 1.3 s, with the same transcript.
+/// 1.9 s, two replicas of one thread in 1.5 + 1.3 s, with the same transcript. A one-window
+/// chunk then runs on one thread: the nine 5 s corpus clips took 4.0 s against 3.8 s on one
+/// two-thread replica; two two-thread replicas (oversubscribed) gave the clips their 3.8 s back
+/// but cost the meetings 15–20 %.
 const MAX_CPU_REPLICAS: usize = 4;
 
 pub struct Engine {
