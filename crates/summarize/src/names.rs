@@ -163,12 +163,6 @@ pub(crate) fn as_name(word: &str) -> Option<String> {
     ok.then(|| w.to_string())
 }
 
-fn sentences(text: &str) -> impl Iterator<Item = &str> {
-    text.split(['.', '!', '?'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
 /// Who a sentence addresses, and whether that person spoke before (`Thanks, X`) or speaks next.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Address {
@@ -222,11 +216,31 @@ pub(crate) fn address(sentence: &str) -> Option<Address> {
     })
 }
 
-/// A name said last in a sentence, set off by a comma, hands the word to that person ("Next
-/// item, the travel budget, Sofia." / "What do you think, Tom?"); also one set off by commas
-/// inside a request ("Please order it this week, Tom, by Friday."). A list of names ("offices
-/// in London, Paris, Berlin") is not an address.
-fn vocative(sentence: &str) -> Option<String> {
+/// Words that make a sentence hand the word to someone: a request or a change of topic.
+const HANDING_OVER: &[&str] = &[
+    "please",
+    "could you",
+    "can you",
+    "would you",
+    "next",
+    "item",
+    "topic",
+    "your turn",
+    "update",
+    "thoughts",
+    "over to",
+];
+
+/// A name said last in a question, a request or a change of topic, set off by a comma, hands
+/// the word to that person ("Next item, the travel budget, Sofia." / "What do you think,
+/// Tom?"); so does one set off by commas inside a request ("Please order it this week, Tom, by
+/// Friday."). A statement that ends on a name ("We met in Berlin, Germany.") or a list of names
+/// ("offices in London, Paris, Berlin") is not an address.
+fn vocative(sentence: &str, question: bool) -> Option<String> {
+    let lower = sentence.to_lowercase();
+    if !question && !HANDING_OVER.iter().any(|w| lower.contains(w)) {
+        return None;
+    }
     let parts: Vec<&str> = sentence.split(',').map(str::trim).collect();
     let lone = |p: &str| {
         (!p.contains(' ') && !crate::dates::is_calendar_word(p))
@@ -240,7 +254,7 @@ fn vocative(sentence: &str) -> Option<String> {
     {
         return Some(name);
     }
-    if !sentence.to_lowercase().contains("please") {
+    if !lower.contains("please") {
         return None;
     }
     (1..last).find_map(|k| lone(parts[k]).filter(|_| !is_list(k) && lone(parts[k + 1]).is_none()))
@@ -251,14 +265,19 @@ pub fn propose(lines: &[(Option<&str>, &str)]) -> BTreeMap<String, Proposed> {
     let turns = turns(lines);
     let mut votes: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (i, t) in turns.iter().enumerate() {
-        for sentence in sentences(&t.text) {
+        for said_as in t.text.split_inclusive(['.', '!', '?']) {
+            let question = said_as.trim_end().ends_with('?');
+            let sentence = said_as.trim().trim_end_matches(['.', '!', '?']).trim();
+            if sentence.is_empty() {
+                continue;
+            }
             // Nobody addresses themselves by name ("Thanks, Grace" said by Grace is about
             // someone else's turn order, not a name for her): only an introduction names the
             // speaker.
             let said = address(sentence);
             // "Thank you, Marcus, next item, the travel budget, Sofia": thanks to one, and
             // the word to the next.
-            if let Some(n) = vocative(sentence)
+            if let Some(n) = vocative(sentence, question)
                 && !matches!(&said, Some(Address::Previous(p) | Address::Next(p) | Address::Itself(p)) if *p == n)
                 && let Some(next) = turns.get(i + 1)
                 && next.speaker != t.speaker
@@ -357,7 +376,9 @@ mod tests {
                 "We have offices in London, Paris, Berlin.",
             ),
             (Some("SPEAKER_2"), "And the last topic, Friday."),
-            (Some("SPEAKER_5"), "Right."),
+            (Some("SPEAKER_5"), "We met them in Berlin, Germany."),
+            (Some("SPEAKER_6"), "What do you think, Omar?"),
+            (Some("SPEAKER_7"), "It works."),
         ];
         let p = propose(&lines);
         let name = |l: &str| p.get(l).map(|x| x.name.as_str());
@@ -365,6 +386,12 @@ mod tests {
         assert_eq!(name("SPEAKER_4"), Some("Tom"));
         assert_eq!(name("SPEAKER_2"), None, "a list of places names nobody");
         assert_eq!(name("SPEAKER_5"), None, "a weekday is not a name");
+        assert_eq!(
+            name("SPEAKER_6"),
+            None,
+            "a statement ending on a place names nobody"
+        );
+        assert_eq!(name("SPEAKER_7"), Some("Omar"));
     }
 
     #[test]
