@@ -417,7 +417,6 @@ impl Engine {
     }
 }
 
-/// A window's segments that are not silence the model talked into, in chunk time.
 /// What is left of `window` after the last word the model heard, when it is worth a decode.
 fn tail_of(window: &Window, d: &Decoded) -> Option<Window> {
     window
@@ -425,6 +424,7 @@ fn tail_of(window: &Window, d: &Decoded) -> Option<Window> {
         .filter(|t| d.last_end > 0.0 && t.len() >= secs_to_samples(MIN_TAIL_S))
 }
 
+/// A window's segments that are not silence the model talked into, in chunk time.
 fn remap_kept(window: &Window, segs: &[RawSegment]) -> Vec<LocalSegment> {
     let kept: Vec<RawSegment> = segs
         .iter()

@@ -7,7 +7,7 @@
 //! agreed …"). Those lines become items here; the refinement merges them with the model's,
 //! keeping the model's wording where both found the same line.
 
-use crate::names::{Address, address, as_name};
+use crate::names::{Address, address, as_name, lone_name};
 
 /// An assignment found in one line: the task as said, who (a name as addressed, or `None`
 /// for the speaker when they volunteer) and the sentence holding the deadline.
@@ -150,13 +150,7 @@ fn vocative_name(sentence: &str) -> Option<String> {
     if !s.to_lowercase().contains("please") {
         return None;
     }
-    s.split(',').skip(1).find_map(|part| {
-        let word = part.trim();
-        if word.contains(' ') || crate::dates::is_calendar_word(word) {
-            return None;
-        }
-        as_name(word).filter(|n| n == word)
-    })
+    s.split(',').skip(1).find_map(lone_name)
 }
 
 /// An item said as such: "Action item for Kevin: update the contract by Thursday." The

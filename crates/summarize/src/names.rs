@@ -216,6 +216,16 @@ pub(crate) fn address(sentence: &str) -> Option<Address> {
     })
 }
 
+/// A comma-separated part of a sentence that is one name and nothing else ("Tom" in "Please
+/// order it, Tom, by Friday"): one word, not a weekday or month, a name as written.
+pub(crate) fn lone_name(part: &str) -> Option<String> {
+    let word = part.trim();
+    if word.contains(' ') || crate::dates::is_calendar_word(word) {
+        return None;
+    }
+    as_name(word).filter(|n| n == word)
+}
+
 /// Words that make a sentence hand the word to someone: a request or a change of topic.
 const HANDING_OVER: &[&str] = &[
     "please",
@@ -242,22 +252,19 @@ fn vocative(sentence: &str, question: bool) -> Option<String> {
         return None;
     }
     let parts: Vec<&str> = sentence.split(',').map(str::trim).collect();
-    let lone = |p: &str| {
-        (!p.contains(' ') && !crate::dates::is_calendar_word(p))
-            .then(|| as_name(p))
-            .flatten()
-    };
-    let is_list = |k: usize| k > 0 && lone(parts[k - 1]).is_some();
+    let is_list = |k: usize| k > 0 && lone_name(parts[k - 1]).is_some();
     let last = parts.len() - 1;
     if last >= 1
-        && let Some(name) = lone(parts[last]).filter(|_| !is_list(last))
+        && let Some(name) = lone_name(parts[last]).filter(|_| !is_list(last))
     {
         return Some(name);
     }
     if !lower.contains("please") {
         return None;
     }
-    (1..last).find_map(|k| lone(parts[k]).filter(|_| !is_list(k) && lone(parts[k + 1]).is_none()))
+    (1..last).find_map(|k| {
+        lone_name(parts[k]).filter(|_| !is_list(k) && lone_name(parts[k + 1]).is_none())
+    })
 }
 
 /// Proposed names per speaker label, from how the speakers address each other.

