@@ -28,6 +28,21 @@ const STEPS_PER_S: f64 = 50.0;
 const MEL_FPS: usize = 100;
 /// The DTW's median filter over the alignment heads' attention (whisper's and faster-whisper's).
 const MEDIAN_FILTER: i64 = 7;
+/// Whisper's encoder is trained on 30 s of features, the audio zero-padded, but runs on fewer
+/// frames (CTranslate2 takes any length up to 3000): a window gets only as many as its audio
+/// needs ([`encoder_frames`]), which makes a short window's encoder pass and its decoder's
+/// cross-attention cheaper. Measured with `scripts/bench-asr.sh` (tiny.en, beam 5, 2 threads,
+/// median of 3) on meeting_01/02/03: 30 s for every window 2.82 / 3.42 / 4.33 s at WER
+/// 15.0 / 10.6 / 11.7 %; these lengths 2.62 / 3.12 / 4.02 s at 13.1 / 10.9 / 11.1 %. On 60
+/// generated espeak clips of 4–6 s (`scripts/bench-corpus.sh`, gen_corpus.py seed 5) pooled WER
+/// by the floor: 30 s 25.6 %, 20 s 24.0 %, 15 s 23.7 %, 10 s 22.4 %, 5 s 36.1 % (the model
+/// drops words when its input is hardly longer than the speech), and 54 s against 33 s for the
+/// batch. The floor sits at 15 s, half again the shortest length that held.
+const ENCODER_MIN: usize = 1500;
+/// Frames of padding kept after a window's audio (1 s).
+const ENCODER_MARGIN: usize = 100;
+/// Encoder lengths come in steps of 5 s, so windows of similar length still batch together.
+const ENCODER_STEP: usize = 500;
 /// Beam width when the load does not say. CTranslate2's beam search is deterministic (it does
 /// not sample its candidates as whisper.cpp's does), so multilingual models get it too.
 /// Measured on the corpus meetings (tiny.en, 2 threads, `scripts/bench-asr.sh`, WER of
@@ -245,17 +260,33 @@ impl Engine {
         Ok(segments)
     }
 
-    /// Decode `audio` in batches of `self.batch`, in order, on the calling thread.
+    /// Decode `audio` in batches of at most `self.batch` on the calling thread; the results in
+    /// the order of `audio`.
     fn decode_serial(
         &self,
         audio: &[Vec<f32>],
         language: Option<&str>,
     ) -> Result<Vec<Decoded>, String> {
-        let mut out = Vec::with_capacity(audio.len());
-        for group in audio.chunks(self.batch) {
-            out.extend(self.decode_group(group, language)?);
+        // A window is batched only with windows of its own encoder length, so its transcript
+        // does not depend on what it is batched with.
+        let frames: Vec<usize> = audio.iter().map(|a| encoder_frames(a.len())).collect();
+        let mut lengths = frames.clone();
+        lengths.sort_unstable();
+        lengths.dedup();
+        let mut out: Vec<Option<Decoded>> = (0..audio.len()).map(|_| None).collect();
+        for &len in lengths.iter().rev() {
+            let same: Vec<usize> = (0..audio.len()).filter(|&i| frames[i] == len).collect();
+            for group in same.chunks(self.batch) {
+                let clips: Vec<&[f32]> = group.iter().map(|&i| audio[i].as_slice()).collect();
+                for (&i, d) in group.iter().zip(self.decode_group(&clips, language, len)?) {
+                    out[i] = Some(d);
+                }
+            }
         }
-        Ok(out)
+        Ok(out
+            .into_iter()
+            .map(|d| d.expect("every window is in one group"))
+            .collect())
     }
 
     /// The start of every decode: `<|startoftranscript|>`, and for a multilingual model the
@@ -272,18 +303,29 @@ impl Engine {
         p
     }
 
+    /// Decode windows that share the encoder length `frames` (see [`encoder_frames`]) as one
+    /// batch.
     fn decode_group(
         &self,
-        group: &[Vec<f32>],
+        group: &[&[f32]],
         language: Option<&str>,
+        frames: usize,
     ) -> Result<Vec<Decoded>, String> {
         let t = Instant::now();
         let mut feats = Vec::with_capacity(group.len() * self.mel.n_mels() * FRAMES);
         for a in group {
             self.mel.extract_into(a, &mut feats);
         }
+        if frames < FRAMES {
+            // Each mel row loses the padding past the encoder length.
+            let mut cut = Vec::with_capacity(group.len() * self.mel.n_mels() * frames);
+            for row in feats.chunks_exact(FRAMES) {
+                cut.extend_from_slice(&row[..frames]);
+            }
+            feats = cut;
+        }
         let view = StorageView::new(
-            &[group.len(), self.mel.n_mels(), FRAMES],
+            &[group.len(), self.mel.n_mels(), frames],
             &mut feats,
             Device::CPU,
         )
@@ -333,7 +375,7 @@ impl Engine {
             .collect();
         let num_frames: Vec<usize> = group
             .iter()
-            .map(|a| (a.len() * MEL_FPS / SAMPLE_RATE).min(FRAMES))
+            .map(|a| (a.len() * MEL_FPS / SAMPLE_RATE).min(frames))
             .collect();
         let aligned = self
             .whisper
@@ -415,6 +457,15 @@ impl Engine {
                 .to_owned()
         }))
     }
+}
+
+/// The encoder length, in mel frames, of a window of `samples`: its audio and
+/// [`ENCODER_MARGIN`], rounded up to a whole [`ENCODER_STEP`], at least [`ENCODER_MIN`] and at
+/// most whisper's 30 s. A function of the window alone, so a window decodes the same in any
+/// batch.
+fn encoder_frames(samples: usize) -> usize {
+    let need = (samples * MEL_FPS).div_ceil(SAMPLE_RATE) + ENCODER_MARGIN;
+    (need.div_ceil(ENCODER_STEP) * ENCODER_STEP).clamp(ENCODER_MIN, FRAMES)
 }
 
 /// What is left of `window` after the last word the model heard, when it is worth a decode.
@@ -623,6 +674,21 @@ mod tests {
             }]
         );
         assert!(split_by_timestamps(&[ts(&v, 0.0), v.eot], &v, 3.0).is_empty());
+    }
+
+    #[test]
+    fn a_window_gets_the_encoder_length_its_audio_needs() {
+        let secs = |s: f64| (s * SAMPLE_RATE as f64) as usize;
+        // Short windows: the floor.
+        assert_eq!(encoder_frames(secs(0.5)), ENCODER_MIN);
+        assert_eq!(encoder_frames(secs(13.9)), 1500);
+        // The audio and a second of margin, in whole 5 s steps.
+        assert_eq!(encoder_frames(secs(14.5)), 2000);
+        assert_eq!(encoder_frames(secs(19.0)), 2000);
+        assert_eq!(encoder_frames(secs(19.5)), 2500);
+        // A full window: whisper's 30 s, never more.
+        assert_eq!(encoder_frames(secs(29.5)), FRAMES);
+        assert_eq!(encoder_frames(secs(40.0)), FRAMES);
     }
 
     #[test]

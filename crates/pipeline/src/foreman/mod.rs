@@ -19,8 +19,8 @@ mod visual;
 
 pub use politeness::When;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -119,7 +119,7 @@ pub fn run(home: &Home, opts: &RunOptions) -> Result<()> {
     if outcome.is_ok() {
         crate::retention::prune(home, &mut queue, config.storage.chunk_retention_days)?;
     }
-    heartbeat.stop.store(true, Ordering::SeqCst);
+    drop(heartbeat.stop);
     let _ = heartbeat.handle.join();
     queue.unregister_runner(&me.runner_id)?;
     outcome?;
@@ -462,7 +462,9 @@ fn model_and_worker(
 }
 
 struct Heartbeat {
-    stop: Arc<AtomicBool>,
+    /// Dropping it ends the thread at once (a sleep loop kept a finished `run` waiting up to
+    /// its tick).
+    stop: mpsc::Sender<()>,
     handle: thread::JoinHandle<()>,
 }
 
@@ -476,22 +478,14 @@ fn spawn_heartbeat(
 ) -> Result<Heartbeat> {
     let mut q = Queue::open(db)?;
     let owner = owner.to_string();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
+    let (stop, stopped) = mpsc::channel::<()>();
     let every = lease / 4;
     let handle = thread::Builder::new()
         .name("heartbeat".into())
         .spawn(move || {
-            let tick = Duration::from_millis(100);
-            let mut waited = Duration::ZERO;
-            while !flag.load(Ordering::SeqCst) {
-                thread::sleep(tick);
-                waited += tick;
-                if waited >= every {
-                    waited = Duration::ZERO;
-                    if let Err(e) = q.heartbeat(&owner).and_then(|_| q.heartbeat_gpu(&owner)) {
-                        tracing::warn!("heartbeat failed: {e}");
-                    }
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                if let Err(e) = q.heartbeat(&owner).and_then(|_| q.heartbeat_gpu(&owner)) {
+                    tracing::warn!("heartbeat failed: {e}");
                 }
             }
         })
