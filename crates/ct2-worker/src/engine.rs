@@ -312,17 +312,9 @@ impl Engine {
         frames: usize,
     ) -> Result<Vec<Decoded>, String> {
         let t = Instant::now();
-        let mut feats = Vec::with_capacity(group.len() * self.mel.n_mels() * FRAMES);
+        let mut feats = Vec::with_capacity(group.len() * self.mel.n_mels() * frames);
         for a in group {
-            self.mel.extract_into(a, &mut feats);
-        }
-        if frames < FRAMES {
-            // Each mel row loses the padding past the encoder length.
-            let mut cut = Vec::with_capacity(group.len() * self.mel.n_mels() * frames);
-            for row in feats.chunks_exact(FRAMES) {
-                cut.extend_from_slice(&row[..frames]);
-            }
-            feats = cut;
+            self.mel.extract_into(a, frames, &mut feats);
         }
         let view = StorageView::new(
             &[group.len(), self.mel.n_mels(), frames],
@@ -442,7 +434,8 @@ impl Engine {
             return Ok(None);
         };
         let mut feats = Vec::new();
-        self.mel.extract_into(&longest.gather(samples), &mut feats);
+        self.mel
+            .extract_into(&longest.gather(samples), FRAMES, &mut feats);
         let view = StorageView::new(&[1, self.mel.n_mels(), FRAMES], &mut feats, Device::CPU)
             .map_err(|e| format!("CTranslate2 input: {e}"))?;
         let found = self

@@ -17,8 +17,10 @@ pub const FRAMES: usize = WINDOW_SAMPLES / HOP;
 
 pub struct MelExtractor {
     n_mels: usize,
-    /// `n_mels` rows of `N_FFT / 2 + 1` weights.
-    filters: Vec<Vec<f32>>,
+    /// Each mel filter's nonzero weights over the power spectrum: its first bin and the
+    /// weights from there (a filter spans a few bins, so a frame costs ~400 products instead of
+    /// `n_mels × (N_FFT / 2 + 1)`; skipping zero terms leaves every sum unchanged).
+    filters: Vec<(usize, Vec<f32>)>,
     hann: Vec<f32>,
     fft: Arc<dyn RealToComplex<f32>>,
 }
@@ -30,7 +32,14 @@ impl MelExtractor {
             .collect();
         MelExtractor {
             n_mels,
-            filters: slaney_filters(n_mels, N_FFT, SAMPLE_RATE as f64),
+            filters: slaney_filters(n_mels, N_FFT, SAMPLE_RATE as f64)
+                .into_iter()
+                .map(|row| {
+                    let first = row.iter().position(|&w| w != 0.0).unwrap_or(0);
+                    let last = row.iter().rposition(|&w| w != 0.0).map_or(first, |l| l + 1);
+                    (first, row[first..last].to_vec())
+                })
+                .collect(),
             hann,
             fft: RealFftPlanner::<f32>::new().plan_fft_forward(N_FFT),
         }
@@ -40,8 +49,12 @@ impl MelExtractor {
         self.n_mels
     }
 
-    /// Features of `samples` (at most 30 s) appended to `out`: `n_mels × FRAMES`, row-major.
-    pub fn extract_into(&self, samples: &[f32], out: &mut Vec<f32>) {
+    /// The first `frames` (at most [`FRAMES`]) feature frames of `samples` (at most 30 s)
+    /// appended to `out`: `n_mels × frames`, row-major. The same values as the first `frames`
+    /// columns of the whole 30 s window whenever the frames left out hold only the zero padding
+    /// (their log-mel is the floor, under any maximum).
+    pub fn extract_into(&self, samples: &[f32], frames: usize, out: &mut Vec<f32>) {
+        let frames = frames.min(FRAMES);
         let n = samples.len().min(WINDOW_SAMPLES);
         let pad = N_FFT / 2;
         // Zero-padded to 30 s, then reflect-padded by half an FFT on each side.
@@ -52,16 +65,24 @@ impl MelExtractor {
         padded.extend((0..pad).map(|i| at(WINDOW_SAMPLES - 2 - i)));
 
         let base = out.len();
-        out.resize(base + self.n_mels * FRAMES, 0.0);
+        out.resize(base + self.n_mels * frames, 0.0);
         let mel = &mut out[base..];
         let mut frame = self.fft.make_input_vec();
         let mut spectrum = self.fft.make_output_vec();
         let mut scratch = self.fft.make_scratch_vec();
         let mut power = vec![0.0f32; N_FFT / 2 + 1];
-        for f in 0..FRAMES {
+        for f in 0..frames {
             let s = f * HOP;
-            for (i, v) in frame.iter_mut().enumerate() {
-                *v = padded[s + i] * self.hann[i];
+            let input = &padded[s..s + N_FFT];
+            if input.iter().all(|&v| v == 0.0) {
+                // Silence (the padding): zero power in every band.
+                for m in 0..self.n_mels {
+                    mel[m * frames + f] = 1e-10f32.log10();
+                }
+                continue;
+            }
+            for ((v, x), w) in frame.iter_mut().zip(input).zip(&self.hann) {
+                *v = x * w;
             }
             self.fft
                 .process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
@@ -69,9 +90,13 @@ impl MelExtractor {
             for (p, c) in power.iter_mut().zip(&spectrum) {
                 *p = c.norm_sqr();
             }
-            for (m, row) in self.filters.iter().enumerate() {
-                let v: f32 = row.iter().zip(&power).map(|(w, p)| w * p).sum();
-                mel[m * FRAMES + f] = v.max(1e-10).log10();
+            for (m, (first, weights)) in self.filters.iter().enumerate() {
+                let v: f32 = weights
+                    .iter()
+                    .zip(&power[*first..])
+                    .map(|(w, p)| w * p)
+                    .sum();
+                mel[m * frames + f] = v.max(1e-10).log10();
             }
         }
         let max = mel.iter().copied().fold(f32::MIN, f32::max);
@@ -161,14 +186,37 @@ mod tests {
             .map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / SAMPLE_RATE as f32).sin())
             .collect();
         let mut out = Vec::new();
-        x.extract_into(&tone, &mut out);
+        x.extract_into(&tone, FRAMES, &mut out);
         assert_eq!(out.len(), 80 * FRAMES);
         // Frame 50 (0.5 s): the loudest band is the one around 440 Hz (FFT bin 11, mel row 11).
         let col: Vec<f32> = (0..80).map(|m| out[m * FRAMES + 50]).collect();
         let best = (0..80).max_by(|&a, &b| col[a].total_cmp(&col[b])).unwrap();
         assert!((10..=12).contains(&best), "band {best}");
         let mut silent = Vec::new();
-        x.extract_into(&[0.0; 1600], &mut silent);
+        x.extract_into(&[0.0; 1600], FRAMES, &mut silent);
         assert!(silent.iter().all(|&v| v == silent[0]));
+    }
+
+    #[test]
+    fn fewer_frames_are_the_first_columns_of_the_whole_window() {
+        let x = MelExtractor::new(80);
+        // 3 s of a chirp: every frame past ~3 s is padding.
+        let chirp: Vec<f32> = (0..3 * SAMPLE_RATE)
+            .map(|i| {
+                let t = i as f32 / SAMPLE_RATE as f32;
+                (2.0 * std::f32::consts::PI * (200.0 + 300.0 * t) * t).sin() * 0.3
+            })
+            .collect();
+        let mut whole = Vec::new();
+        x.extract_into(&chirp, FRAMES, &mut whole);
+        let mut short = Vec::new();
+        x.extract_into(&chirp, 500, &mut short);
+        assert_eq!(short.len(), 80 * 500);
+        for m in 0..80 {
+            assert_eq!(
+                short[m * 500..(m + 1) * 500],
+                whole[m * FRAMES..m * FRAMES + 500]
+            );
+        }
     }
 }
