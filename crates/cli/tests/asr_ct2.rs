@@ -103,3 +103,45 @@ fn ct2_engine_transcribes_meetings_within_the_yardstick_with_word_times() {
     );
     assert!(median <= 0.25, "median word start offset {median:.3} s");
 }
+
+/// The CTranslate2 worker holds two chunks at once (its replicas start on the next chunk while
+/// one finishes the last). A worker that dies after its first answer, with the next chunk
+/// already under way, loses nothing: the chunks it did not answer are decoded again, and the
+/// transcript is the one an undisturbed run gives.
+#[test]
+fn a_ct2_worker_dying_with_two_chunks_in_hand_resumes_to_the_same_transcript() {
+    common::shared();
+    let manifest = load_corpus().expect("corpus manifest");
+    let case = manifest
+        .of_kind("meeting")
+        .max_by_key(|c| c.id.clone())
+        .expect("a corpus meeting");
+    let file = manifest.file(case);
+
+    let calm = ct2_env();
+    let calm_id = calm.add(&file);
+    calm.run_audio_until_idle();
+
+    let hit = ct2_env();
+    let hit_id = hit.add(&file);
+    let once = hit.home().join("fault-taken");
+    let out = hit
+        .cmd()
+        .args(["run", "--until-idle", "--only", "audio"])
+        .env("NIGHTSHIFT_WORKER_FAIL", "abort_after:1")
+        .env("NIGHTSHIFT_WORKER_FAIL_ONCE", &once)
+        .output()
+        .unwrap();
+    assert!(once.exists(), "the fault never fired");
+    // Whatever the first run made of it, a second one finishes the meeting.
+    if !out.status.success() {
+        eprintln!("first run: {}", common::stderr(&out));
+    }
+    hit.run_audio_until_idle();
+
+    let segments =
+        |env: &Env, id: &str| env.json(&["show", id, "--format", "json"])["segments"].clone();
+    let (a, b) = (segments(&calm, &calm_id), segments(&hit, &hit_id));
+    assert!(a.as_array().is_some_and(|s| s.len() > 10), "{a}");
+    assert_eq!(a, b, "a resumed ct2 run changed the transcript");
+}

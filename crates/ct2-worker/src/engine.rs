@@ -8,7 +8,10 @@
 //! whisper.cpp walks the windows one at a time. On a CPU the windows are also split between
 //! model replicas, one per thread, decoding at the same time ([`MAX_CPU_REPLICAS`]).
 
+use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
 
 use ct2rs::sys::{ComputeType, Config, Device, StorageView, Whisper, WhisperOptions};
@@ -18,6 +21,7 @@ use nightshift_asr::{MIN_SAMPLES, RawSegment, RawToken};
 use nightshift_worker_protocol::{LocalSegment, TranscribeItem, WhisperLoad};
 
 use crate::mel::{FRAMES, MelExtractor};
+use crate::pool::{Part, PartResult, Pool};
 use crate::vocab::Vocabulary;
 
 /// Speech left in a window after the model stopped early that is worth a second decode.
@@ -63,7 +67,60 @@ const DEFAULT_BATCH: usize = 8;
 /// but cost the meetings 15–20 %.
 const MAX_CPU_REPLICAS: usize = 4;
 
+/// The loaded model and the ASR worker's engine: chunks decoded on the calling thread with one
+/// replica, or on the replicas' threads ([`Pool`]), where the next chunk starts as soon as a
+/// replica is free.
 pub struct Engine {
+    core: Arc<Core>,
+    /// Replica threads, when there are several replicas.
+    pool: Option<Pool>,
+    /// Chunks started early (`prepare`), in the order they will be asked for.
+    started: VecDeque<Started>,
+}
+
+/// A chunk whose windows are being decoded on the replicas: its language and one answer per
+/// part, in window order.
+struct Started {
+    job_id: i64,
+    language: Option<String>,
+    parts: Result<Vec<PartAnswer>, String>,
+}
+
+/// A part's answer: on its way, or in.
+struct PartAnswer {
+    from: Receiver<PartResult>,
+    got: Option<PartResult>,
+}
+
+impl PartAnswer {
+    /// Whether the answer is in (taken from the channel if it just came).
+    fn arrived(&mut self) -> bool {
+        if self.got.is_none() {
+            match self.from.try_recv() {
+                Ok(r) => self.got = Some(r),
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => {
+                    self.got = Some(Err("a decode thread stopped".into()));
+                }
+            }
+        }
+        true
+    }
+
+    /// The answer, waiting for it if needed.
+    fn take(self) -> PartResult {
+        match self.got {
+            Some(r) => r,
+            None => self
+                .from
+                .recv()
+                .map_err(|_| "a decode thread stopped".to_string())?,
+        }
+    }
+}
+
+/// What decodes: the model and how it is used, shared with the replicas' threads.
+pub(crate) struct Core {
     whisper: Whisper,
     /// Model replicas: window groups decoded at the same time (see [`MAX_CPU_REPLICAS`]).
     replicas: usize,
@@ -137,7 +194,7 @@ impl nightshift_asr::Engine for Engine {
                 dir.display()
             ));
         }
-        Ok(Engine {
+        let core = Arc::new(Core {
             mel: MelExtractor::new(whisper.n_mels()),
             whisper,
             replicas,
@@ -148,19 +205,62 @@ impl nightshift_asr::Engine for Engine {
             batch: load.parallel.map_or(DEFAULT_BATCH, |p| p.max(1) as usize),
             device: if use_gpu { "cuda" } else { "cpu" }.to_owned(),
             model_name,
+        });
+        Ok(Engine {
+            pool: (replicas > 1).then(|| Pool::new(&core, replicas)),
+            core,
+            started: VecDeque::new(),
         })
     }
 
     fn model_name(&self) -> &str {
-        &self.model_name
+        &self.core.model_name
     }
 
     fn device(&self) -> &str {
-        &self.device
+        &self.core.device
     }
 
     fn language(&self) -> Option<String> {
-        self.language.clone()
+        self.core.language.clone()
+    }
+
+    fn prepare(&mut self, samples: &Arc<Vec<f32>>, item: &TranscribeItem) {
+        let Some(pool) = &self.pool else { return };
+        let (language, parts) = match self.core.plan(samples, item) {
+            Ok((language, windows)) => {
+                // One contiguous part of the windows per replica.
+                let per = windows.len().div_ceil(self.core.replicas).max(1);
+                let parts = windows
+                    .chunks(per)
+                    .map(|part| PartAnswer {
+                        from: pool.start(Part {
+                            windows: part.to_vec(),
+                            samples: Arc::clone(samples),
+                            language: language.clone(),
+                        }),
+                        got: None,
+                    })
+                    .collect();
+                (language, Ok(parts))
+            }
+            Err(e) => (None, Err(e)),
+        };
+        self.started.push_back(Started {
+            job_id: item.job_id,
+            language,
+            parts,
+        });
+    }
+
+    fn ready(&mut self, item: &TranscribeItem) -> bool {
+        match self.started.front_mut() {
+            Some(s) if s.job_id == item.job_id => match &mut s.parts {
+                Ok(parts) => parts.iter_mut().all(PartAnswer::arrived),
+                Err(_) => true,
+            },
+            _ => true,
+        }
     }
 
     fn transcribe(
@@ -168,19 +268,36 @@ impl nightshift_asr::Engine for Engine {
         samples: &[f32],
         item: &TranscribeItem,
     ) -> Result<(Option<String>, Vec<LocalSegment>), String> {
-        self.transcribe_samples(samples, item)
-            .map_err(|e| format!("{}: {e}", item.audio_path))
+        let result = if self.pool.is_some() {
+            if self.started.front().is_none_or(|s| s.job_id != item.job_id) {
+                self.prepare(&Arc::new(samples.to_vec()), item);
+            }
+            finish(self.started.pop_front().expect("started just now"))
+        } else {
+            self.core.transcribe_samples(samples, item)
+        };
+        result.map_err(|e| format!("{}: {e}", item.audio_path))
     }
 }
 
-impl Engine {
-    fn transcribe_samples(
-        &mut self,
+/// A started chunk's segments: its parts' answers in window order.
+fn finish(started: Started) -> Result<(Option<String>, Vec<LocalSegment>), String> {
+    let mut segments = Vec::new();
+    for part in started.parts? {
+        segments.extend(part.take()?);
+    }
+    Ok((started.language, drop_repetition_loops(segments)))
+}
+
+impl Core {
+    /// The chunk's language and its windows: the speech spans from ingest (without them the
+    /// whole chunk is one span, which the planner cuts into ≤ 30 s windows at its quietest
+    /// points) packed into windows.
+    fn plan(
+        &self,
         samples: &[f32],
         item: &TranscribeItem,
-    ) -> Result<(Option<String>, Vec<LocalSegment>), String> {
-        // The speech spans from ingest; without them the whole chunk is one span, which the
-        // planner cuts into ≤ 30 s windows at its quietest points.
+    ) -> Result<(Option<String>, Vec<Window>), String> {
         let spans = if item.speech_spans.is_empty() {
             vec![(0.0, samples.len() as f64 / SAMPLE_RATE as f64)]
         } else {
@@ -194,41 +311,23 @@ impl Engine {
             Some(l) => Some(l.clone()),
             None => self.detect_language(samples, &windows)?,
         };
-        let lang = language.as_deref();
-        let segments = if self.replicas > 1 && windows.len() > 1 {
-            // One contiguous part of the windows per replica, each decoded with its tails on
-            // its own thread, so one part's tails overlap another part's windows. (Handing out
-            // single windows as replicas free up was slower: 2.91 / 3.72 / 5.43 s against
-            // 2.82 / 3.61 / 4.42 s on meeting_01/02/03: a batch of two costs one thread less
-            // than two windows alone. Two chunks at once, with the supervisor keeping two in
-            // flight, gave 2.91 / 3.12 / 4.42 s split this way and 3.02 / 4.03 / 5.33 s with
-            // one replica per chunk: not worth a second item in flight.)
-            let per = windows.len().div_ceil(self.replicas);
-            let this = &*self;
-            let parts: Vec<Result<Vec<LocalSegment>, String>> = std::thread::scope(|s| {
-                let handles: Vec<_> = windows
-                    .chunks(per)
-                    .map(|part| s.spawn(move || this.decode_part(part, samples, lang)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("decode thread"))
-                    .collect()
-            });
-            let mut segments = Vec::new();
-            for p in parts {
-                segments.extend(p?);
-            }
-            segments
-        } else {
-            self.decode_part(&windows, samples, lang)?
-        };
+        Ok((language, windows))
+    }
+
+    /// One chunk on the calling thread (one replica).
+    fn transcribe_samples(
+        &self,
+        samples: &[f32],
+        item: &TranscribeItem,
+    ) -> Result<(Option<String>, Vec<LocalSegment>), String> {
+        let (language, windows) = self.plan(samples, item)?;
+        let segments = self.decode_part(&windows, samples, language.as_deref())?;
         Ok((language, drop_repetition_loops(segments)))
     }
 
     /// The segments of `windows` in chunk time, in order: the windows decoded in batches, then
     /// the tails of those the model stopped early.
-    fn decode_part(
+    pub(crate) fn decode_part(
         &self,
         windows: &[Window],
         samples: &[f32],

@@ -9,6 +9,7 @@
 
 mod engine;
 mod mel;
+mod pool;
 mod vocab;
 
 fn main() {

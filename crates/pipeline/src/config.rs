@@ -178,6 +178,16 @@ impl AsrEngine {
             AsrEngine::Ct2 => nightshift_supervisor::CT2_WORKER,
         }
     }
+
+    /// Chunks the worker holds at once: the CTranslate2 worker starts the next chunk's windows
+    /// on a model replica that the current chunk no longer needs (a chunk's windows rarely
+    /// split evenly between replicas, and a one-window chunk keeps only one busy).
+    pub fn items_in_flight(self) -> usize {
+        match self {
+            AsrEngine::Whispercpp => 1,
+            AsrEngine::Ct2 => 2,
+        }
+    }
 }
 
 /// `[profiles.NAME.events]`: audio events (music, applause, laughter, …) from YAMNet.

@@ -2,9 +2,10 @@
 //!
 //! Threads: the calling thread writes requests and handles answers; one thread reads stdout
 //! into a channel; one drains stderr into `tracing` (a full 64 KiB stderr pipe would block the
-//! worker forever). Requests go in one item at a time — the next item is written when the
-//! previous one is answered — so a stop request ends the batch after the item in flight, and
-//! neither side can block on a full pipe while the other waits for it.
+//! worker forever). Requests go in a few items at a time ([`BatchOptions::in_flight`], one
+//! unless the worker can start on the next item while it finishes one) — the next item is
+//! written when an earlier one is answered — so a stop request ends the batch after the items
+//! in flight, and neither side can block on a full pipe while the other waits for it.
 
 use std::collections::{HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Read};
@@ -42,9 +43,13 @@ pub struct BatchOptions {
     pub sched_idle: bool,
     /// Extra environment for the worker.
     pub env: Vec<(String, String)>,
-    /// After a stop (callback `Break` or `stop_flag`), how long the item in flight may take
+    /// After a stop (callback `Break` or `stop_flag`), how long the items in flight may take
     /// before the worker is killed.
     pub stop_grace: Duration,
+    /// Items sent before the first is answered (at least 1): a worker that overlaps items (the
+    /// CTranslate2 worker's replicas start on the next chunk while one finishes the last) gets
+    /// more than one.
+    pub in_flight: usize,
     /// Set from elsewhere (a Ctrl-C handler) to stop after the item in flight.
     pub stop_flag: Option<Arc<AtomicBool>>,
     /// Sampled with the worker's memory right before each answer is handed on.
@@ -59,6 +64,7 @@ impl Default for BatchOptions {
             sched_idle: false,
             env: Vec::new(),
             stop_grace: Duration::from_secs(60),
+            in_flight: 1,
             stop_flag: None,
             memory: None,
         }
@@ -135,7 +141,9 @@ where
     for req in preamble {
         driver.feeder.send(req);
     }
-    driver.feeder.send_next();
+    for _ in 0..opts.in_flight.max(1) {
+        driver.feeder.send_next();
+    }
     driver.drive(&answers, on_answer);
     driver.feeder.close();
 

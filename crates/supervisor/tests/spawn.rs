@@ -93,3 +93,50 @@ echo '{"job": 1, "pid": 1, "pgrp": 1, "nice": 0}'
     assert!(out.unanswered.is_empty());
     assert_eq!(out.malformed, ["hello from C code"]);
 }
+
+#[test]
+fn two_items_in_flight_reach_the_worker_before_the_first_answer_and_a_stop_sends_no_more() {
+    let dir = tempfile::tempdir().unwrap();
+    // Answers job 1 only once it holds jobs 1 and 2: with one item in flight it would wait
+    // forever. Then it answers every job it is given until stdin ends.
+    let bin = script(
+        dir.path(),
+        r#"read a
+read b
+echo '{"job": 1, "pid": 1, "pgrp": 1, "nice": 0}'
+echo '{"job": 2, "pid": 1, "pgrp": 1, "nice": 0}'
+while read line; do
+  echo '{"job": 3, "pid": 1, "pgrp": 1, "nice": 0}'
+done
+"#,
+    );
+    let items = [
+        (1i64, serde_json::json!({})),
+        (2, serde_json::json!({})),
+        (3, serde_json::json!({})),
+    ];
+    let opts = BatchOptions {
+        in_flight: 2,
+        timeout: Duration::from_secs(20),
+        ..BatchOptions::default()
+    };
+    let mut seen = Vec::new();
+    let out = run_batch(&bin, &[], &items, &opts, &mut |s: Seen| {
+        seen.push(s.job);
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(seen, [1, 2, 3]);
+    assert!(out.unanswered.is_empty(), "{:?}", out.unanswered);
+
+    // A stop at the first answer: the item already sent is still answered, the third is
+    // never sent.
+    let mut seen = Vec::new();
+    let out = run_batch(&bin, &[], &items, &opts, &mut |s: Seen| {
+        seen.push(s.job);
+        ControlFlow::Break(())
+    })
+    .unwrap();
+    assert_eq!(seen, [1, 2]);
+    assert_eq!(out.unanswered, [3]);
+}

@@ -79,6 +79,7 @@ pub fn run_batch(
         total: ids.len(),
         done: 0,
         progress,
+        in_flight: crate::config::AsrEngine::for_model(engine, &model)?.items_in_flight(),
     };
     batch::run(
         ctx.sink(queue),
@@ -106,6 +107,7 @@ struct Chunks<'p> {
     total: usize,
     done: usize,
     progress: &'p mut Progress,
+    in_flight: usize,
 }
 
 impl Adapter for Chunks<'_> {
@@ -113,6 +115,10 @@ impl Adapter for Chunks<'_> {
 
     fn name(&self) -> &'static str {
         "whisper worker"
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight
     }
 
     fn answer(&mut self, response: Response) -> Settle {

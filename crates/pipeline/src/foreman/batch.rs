@@ -55,6 +55,10 @@ pub trait Adapter {
     fn env(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// Items the worker is given before it answers the first (see `BatchOptions::in_flight`).
+    fn in_flight(&self) -> usize {
+        1
+    }
     /// What an item's answer settles (called for every answer but the worker's ready one).
     fn answer(&mut self, response: <Self::P as Protocol>::Response) -> Settle;
 
@@ -116,6 +120,7 @@ pub fn run<A: Adapter>(sink: Sink<'_>, batch: WorkerBatch<A::P>, adapter: &mut A
         stop_flag: Some(Arc::clone(stop)),
         memory: Some(Arc::clone(&gauge)),
         env: adapter.env(),
+        in_flight: adapter.in_flight(),
         ..BatchOptions::default()
     };
     let worker = adapter.name();
