@@ -50,7 +50,7 @@ pub struct BatchOptions {
     /// CTranslate2 worker's replicas start on the next chunk while one finishes the last) gets
     /// more than one.
     pub in_flight: usize,
-    /// Set from elsewhere (a Ctrl-C handler) to stop after the item in flight.
+    /// Set from elsewhere (a Ctrl-C handler) to stop after the items in flight.
     pub stop_flag: Option<Arc<AtomicBool>>,
     /// Sampled with the worker's memory right before each answer is handed on.
     pub memory: Option<Arc<crate::MemoryGauge>>,
@@ -103,7 +103,7 @@ enum Msg<R> {
 }
 
 /// Run `bin` on one batch: send `preamble` (e.g. the model load), then each item, then close
-/// stdin. `on_answer` sees every answer as it arrives; `Break` stops after the item in flight.
+/// stdin. `on_answer` sees every answer as it arrives; `Break` stops after the items in flight.
 pub fn run_batch<Req, Resp>(
     bin: &Path,
     preamble: &[Req],
@@ -231,7 +231,7 @@ struct Driver<'a, Req> {
     pending: HashSet<i64>,
     malformed: Vec<String>,
     timed_out: bool,
-    /// Set once a stop was requested: the item in flight must be answered by then.
+    /// Set once a stop was requested: the items in flight must be answered by then.
     stop_deadline: Option<Instant>,
 }
 
@@ -251,7 +251,7 @@ impl<Req: Serialize> Driver<'_, Req> {
                     .as_ref()
                     .is_some_and(|f| f.load(Ordering::SeqCst))
             {
-                tracing::info!(worker = %self.name, "stop requested: finishing the item in flight");
+                tracing::info!(worker = %self.name, "stop requested: finishing what the worker holds");
                 self.begin_stop();
             }
             let limit = self
@@ -298,8 +298,8 @@ impl<Req: Serialize> Driver<'_, Req> {
         }
     }
 
-    /// Stop after the item in flight: close stdin (the worker's end of batch) and give that
-    /// item [`BatchOptions::stop_grace`].
+    /// Stop after the items in flight: close stdin (the worker's end of batch) and give them
+    /// [`BatchOptions::stop_grace`].
     fn begin_stop(&mut self) {
         self.feeder.close();
         self.stop_deadline = Some(Instant::now() + self.opts.stop_grace);
