@@ -66,6 +66,8 @@ pub trait Engine: Sized {
 struct Pending {
     item: TranscribeItem,
     samples: Result<Arc<Vec<f32>>, String>,
+    /// Whether the engine decodes it: the audio read, not too short, not digital silence.
+    decodable: bool,
 }
 
 impl Pending {
@@ -74,13 +76,14 @@ impl Pending {
         let samples = nightshift_media::read_chunk(Path::new(&item.audio_path))
             .map(Arc::new)
             .map_err(|e| e.to_string());
-        Pending { item, samples }
-    }
-
-    /// Whether the engine decodes it (not too short, not digital silence).
-    fn decodable(samples: &[f32]) -> bool {
-        samples.len() >= MIN_SAMPLES
-            && samples.iter().fold(0.0f32, |m, x| m.max(x.abs())) >= SILENCE_PEAK
+        let decodable = samples.as_ref().is_ok_and(|s| {
+            s.len() >= MIN_SAMPLES && s.iter().fold(0.0f32, |m, x| m.max(x.abs())) >= SILENCE_PEAK
+        });
+        Pending {
+            item,
+            samples,
+            decodable,
+        }
     }
 }
 
@@ -93,7 +96,7 @@ fn transcribe_item<E: Engine>(
 ) -> Result<ItemOutput, String> {
     let samples = pending.samples.as_ref().map_err(Clone::clone)?;
     let audio_s = samples.len() as f64 / crate::pack::SAMPLE_RATE as f64;
-    let (language, segments) = if Pending::decodable(samples) {
+    let (language, segments) = if pending.decodable {
         engine.transcribe(samples, &pending.item)?
     } else {
         (engine.language(), Vec::new())
@@ -167,9 +170,7 @@ pub fn serve<E: Engine>(out: &mut impl Write) -> Result<(), String> {
             }
         };
         let pending = Pending::read(item);
-        if let Ok(samples) = &pending.samples
-            && Pending::decodable(samples)
-        {
+        if let (true, Ok(samples)) = (pending.decodable, &pending.samples) {
             engine.prepare(samples, &pending.item);
         }
         Ok(pending)
