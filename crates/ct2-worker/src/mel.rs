@@ -57,12 +57,17 @@ impl MelExtractor {
         let frames = frames.min(FRAMES);
         let n = samples.len().min(WINDOW_SAMPLES);
         let pad = N_FFT / 2;
-        // Zero-padded to 30 s, then reflect-padded by half an FFT on each side.
+        // Zero-padded to 30 s, then reflect-padded by half an FFT on each side; only as far as
+        // the last frame asked for reads.
         let at = |i: usize| if i < n { samples[i] } else { 0.0 };
-        let mut padded = Vec::with_capacity(WINDOW_SAMPLES + 2 * pad);
-        padded.extend((1..=pad).rev().map(at));
-        padded.extend((0..WINDOW_SAMPLES).map(at));
-        padded.extend((0..pad).map(|i| at(WINDOW_SAMPLES - 2 - i)));
+        let reach = frames.saturating_sub(1) * HOP + N_FFT;
+        let padded: Vec<f32> = (1..=pad)
+            .rev()
+            .map(at)
+            .chain((0..WINDOW_SAMPLES).map(at))
+            .chain((0..pad).map(|i| at(WINDOW_SAMPLES - 2 - i)))
+            .take(reach)
+            .collect();
 
         let base = out.len();
         out.resize(base + self.n_mels * frames, 0.0);
