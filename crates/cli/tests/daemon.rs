@@ -317,7 +317,8 @@ fn the_spool_directory_answers_requests_atomically() {
     assert!(clip.exists(), "the user's file is never touched");
 }
 
-/// Pids of `nightshift-whisper-worker` processes whose parent is `parent`.
+/// Pids of ASR worker processes (`nightshift-whisper-worker`, `nightshift-ct2-worker`) whose
+/// parent is `parent`.
 fn worker_children(parent: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
@@ -333,7 +334,9 @@ fn worker_children(parent: u32) -> Vec<u32> {
                 .nth(1)
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0);
-            ppid == parent && comm.starts_with("nightshift-whis")
+            // comm is cut at 15 bytes.
+            ppid == parent
+                && (comm.starts_with("nightshift-whis") || comm.starts_with("nightshift-ct2"))
         })
         .collect()
 }

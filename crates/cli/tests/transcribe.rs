@@ -1,4 +1,5 @@
-//! `add` → `run` → `show` with the real whisper worker and tiny.en, on short corpus files.
+//! `add` → `run` → `show` with the real ASR workers (the default CTranslate2 one, and whisper.cpp
+//! where the CTranslate2 model is not installed) and tiny.en, on short corpus files.
 
 mod common;
 
@@ -311,4 +312,46 @@ fn sigterm_stops_after_the_chunk_in_flight_and_leaves_the_queue_consistent() {
     env.run_audio_until_idle();
     let s = env.json(&["status", &id, "--json"]);
     assert!(job_statuses(&s).iter().all(|st| st == "COMPLETED"));
+}
+
+/// A machine with only the shared models directory (no `~/.cache/nightshift-models`, so no
+/// `ct2-tiny.en`): the default profile transcribes the same tiny.en weights on whisper.cpp and
+/// says so; `doctor` reports the model it will use.
+#[test]
+fn without_the_ct2_model_the_default_profile_runs_tiny_en_on_whisper_cpp() {
+    let env = Env::new();
+    let bare_home = tempfile::TempDir::new().unwrap();
+    std::fs::create_dir_all(env.home()).unwrap();
+    std::fs::write(
+        env.home().join("config.toml"),
+        "[speakers]\nenabled = false\n[profiles.dev.events]\nenabled = false\n",
+    )
+    .unwrap();
+    let id = env.add(&corpus("real_speech/jfk_inaugural_1961.wav"));
+    let out = env
+        .cmd()
+        .env("HOME", bare_home.path())
+        .env("NIGHTSHIFT_LOG", "info")
+        .args(["run", "--until-idle", "--only", "audio"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("ct2-tiny.en is not installed")
+            && err.contains("transcribing with tiny.en on whisper.cpp"),
+        "{err}"
+    );
+    let doc = env.json(&["show", &id, "--format", "json"]);
+    let hyp = normalize(&transcript_text(&doc)).join(" ");
+    assert!(hyp.contains("ask not what your country"), "{hyp}");
+
+    let out = env
+        .cmd()
+        .env("HOME", bare_home.path())
+        .args(["doctor"])
+        .output()
+        .unwrap();
+    let report = format!("{}{}", common::stdout(&out), stderr(&out));
+    assert!(report.contains("ggml-tiny.en.bin"), "{report}");
 }

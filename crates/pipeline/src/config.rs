@@ -43,7 +43,9 @@ use toml::{Table, Value};
 
 use crate::home::Home;
 
-/// The built-in profiles. `dev` runs anywhere in seconds; `notes` hears better (Whisper base on
+/// The built-in profiles. `dev` runs anywhere in seconds (Whisper tiny.en on CTranslate2,
+/// `ct2-tiny.en`: on the corpus meetings it beat whisper.cpp's tiny.en 3–4× on time and
+/// faster-whisper's batched pipeline on WER, see README); `notes` hears better (Whisper base on
 /// CTranslate2, `ct2-base`: `scripts/fetch-ct2-model.sh base`; on the corpus meetings it beat
 /// whisper.cpp's base on both WER and time, see README) and has a summary model
 /// that can actually summarise (Qwen2.5-Coder 1.5B, ~1.1 GB: `nightshift models pull
@@ -51,7 +53,7 @@ use crate::home::Home;
 /// its models downloaded (`nightshift models`).
 const BUILTIN_PROFILES: &str = r#"
 [dev]
-asr_model = "tiny.en"
+asr_model = "ct2-tiny.en"
 [dev.summary]
 model = "smollm2-135m"
 n_ctx = 8192
@@ -134,6 +136,29 @@ pub struct Profile {
     pub objects: ObjectsConfig,
 }
 
+impl Profile {
+    /// Settle the speech model this machine runs: the profile's `asr_model`, except that a
+    /// CTranslate2 model that is not installed gives way to the same weights for whisper.cpp
+    /// (dev's `ct2-tiny.en` → `ggml-tiny.en.bin`, all a bare models directory holds), unless the
+    /// profile insists on CTranslate2. Returns the line to log when it gave way.
+    pub fn settle_asr_model(&mut self, home: &Home) -> Option<String> {
+        if self.asr_engine == Some(AsrEngine::Ct2) || home.find_model(&self.asr_model).is_ok() {
+            return None;
+        }
+        let whisper = AsrEngine::Whispercpp.counterpart(&self.asr_model);
+        if whisper == self.asr_model || home.find_model(&whisper).is_err() {
+            return None;
+        }
+        let line = format!(
+            "{} is not installed (`nightshift models pull {}` or scripts/fetch-ct2-model.sh): \
+             transcribing with {whisper} on whisper.cpp",
+            self.asr_model, self.asr_model
+        );
+        self.asr_model = whisper;
+        Some(line)
+    }
+}
+
 /// The engine behind the ASR worker protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -168,6 +193,20 @@ impl AsrEngine {
         match self {
             AsrEngine::Whispercpp => "whispercpp",
             AsrEngine::Ct2 => "ct2",
+        }
+    }
+
+    /// The name of a built-in model for this engine: CTranslate2's are whisper.cpp's with a
+    /// `ct2-` in front (`ct2-base` ↔ `base`). Other names and paths stay as they are.
+    pub fn counterpart(self, model: &str) -> String {
+        match (self, model.strip_prefix("ct2-")) {
+            (AsrEngine::Whispercpp, Some(whisper)) => whisper.to_string(),
+            (AsrEngine::Ct2, None)
+                if crate::home::known_model(&format!("ct2-{model}")).is_some() =>
+            {
+                format!("ct2-{model}")
+            }
+            _ => model.to_string(),
         }
     }
 
@@ -553,6 +592,14 @@ impl Config {
             .try_into()
             .map_err(|e: toml::de::Error| anyhow::anyhow!("profile {name}: {}", e.message()))?;
         profile.name = name.to_string();
+        let own = self.profiles.get(name).and_then(Value::as_table);
+        if !own.is_some_and(|t| t.contains_key("asr_model"))
+            && let Some(engine) = profile.asr_engine
+        {
+            // An engine chosen over an inherited model means that model for the engine
+            // (`asr_engine = "whispercpp"` on dev: tiny.en, not dev's ct2-tiny.en).
+            profile.asr_model = engine.counterpart(&profile.asr_model);
+        }
         Ok(profile)
     }
 }
@@ -582,7 +629,7 @@ mod tests {
     fn no_file_means_the_dev_profile() {
         let p = Config::default().selected_profile(None).unwrap();
         assert_eq!(p.name, "dev");
-        assert_eq!(p.asr_model, "tiny.en");
+        assert_eq!(p.asr_model, "ct2-tiny.en");
         assert_eq!(p.asr_beam_size, None, "chosen by the model");
         assert_eq!(p.summary.model, "smollm2-135m");
         assert_eq!(p.summary.backend, Backend::Local);
@@ -649,6 +696,7 @@ asr_beam_size = 1
     fn the_asr_engine_follows_the_model_unless_the_profile_says_otherwise() {
         let c = Config::parse("[profiles.fast]\nasr_engine = \"ct2\"\n").unwrap();
         assert_eq!(c.profile("fast").unwrap().asr_engine, Some(AsrEngine::Ct2));
+        assert_eq!(c.profile("fast").unwrap().asr_model, "ct2-tiny.en");
         assert_eq!(c.profile("dev").unwrap().asr_engine, None);
         let unknown =
             Config::parse("[profiles.x]\nasr_engine = \"onnx\"\n").and_then(|c| c.profile("x"));
@@ -672,6 +720,31 @@ asr_beam_size = 1
                 .unwrap()
                 .worker(),
             nightshift_supervisor::CT2_WORKER
+        );
+    }
+
+    #[test]
+    fn an_engine_over_an_inherited_model_takes_that_model_for_the_engine() {
+        let c = Config::parse(
+            "[profiles.dev]\nasr_engine = \"whispercpp\"\n\
+             [profiles.notes]\nasr_engine = \"whispercpp\"\n\
+             [profiles.mine]\nasr_engine = \"whispercpp\"\nasr_model = \"ct2-tiny.en\"\n\
+             [profiles.back]\nasr_model = \"tiny.en\"\n[profiles.prod]\nasr_engine = \"ct2\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.profile("dev").unwrap().asr_model, "tiny.en");
+        assert_eq!(c.profile("notes").unwrap().asr_model, "base");
+        let mine = c.profile("mine").unwrap();
+        assert_eq!(
+            mine.asr_model, "ct2-tiny.en",
+            "a model the profile names stays"
+        );
+        assert_eq!(c.profile("back").unwrap().asr_model, "tiny.en");
+        assert_eq!(c.profile("back").unwrap().asr_engine, None);
+        assert_eq!(
+            c.profile("prod").unwrap().asr_model,
+            "large-v3",
+            "no CTranslate2 large-v3 is known: the name stays (and for_model refuses it)"
         );
     }
 

@@ -43,11 +43,13 @@ pub fn checks(home: &Home) -> Vec<Check> {
     let mut checks = vec![tool("ffmpeg"), tool("ffprobe")];
     checks.extend(workers());
     let config = Config::load(home).unwrap_or_default();
-    let profile = config.selected_profile(None).unwrap_or_else(|_| {
+    let mut profile = config.selected_profile(None).unwrap_or_else(|_| {
         Config::default()
             .profile("dev")
             .expect("built-in dev profile")
     });
+    // What `run` would load: an uninstalled CTranslate2 model gives way to whisper.cpp's.
+    profile.settle_asr_model(home);
     checks.extend(models(home, &profile));
     if config.speakers.enabled {
         // Without them meetings still get transcripts and summaries, only no speakers.

@@ -84,7 +84,7 @@ pub fn take_protocol_stdout() -> io::Result<File> {
 /// - `garbage_after:N`: write a line of non-protocol bytes on the protocol stdout, then go on.
 ///
 /// `@WORKER` limits the fault to workers whose executable name contains WORKER (`whisper`,
-/// `llama`, `diarize`). With `NIGHTSHIFT_WORKER_FAIL_ONCE=PATH` only the first worker that
+/// `ct2`, `llama`, `diarize`). With `NIGHTSHIFT_WORKER_FAIL_ONCE=PATH` only the first worker that
 /// reaches the fault point takes it: it creates PATH (which must not exist), and every later
 /// worker that finds PATH there runs normally, as a retried batch would on a real machine.
 pub struct FailPlan {

@@ -41,7 +41,10 @@ pub fn serve(home: &Home, args: &ServeArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(run.join("uploads")).context("creating the run directory")?;
     let _lock = lock_run_dir(&run)?;
     let config = nightshift_pipeline::config::Config::load(home)?;
-    let profile = config.selected_profile(args.profile.as_deref())?;
+    let mut profile = config.selected_profile(args.profile.as_deref())?;
+    if let Some(line) = profile.settle_asr_model(home) {
+        tracing::info!("{line}");
+    }
     let listener = bind(args)?;
     let addr = listener
         .local_addr()

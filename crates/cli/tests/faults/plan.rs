@@ -166,8 +166,9 @@ impl Plan {
         };
         // Batches are at most 2 items (`--batch 2`); the summary batch has one.
         let worker = match rng.below(3) {
+            // The speech worker of the default profile (CTranslate2's).
             0 => WorkerFault {
-                worker: "whisper",
+                worker: "ct2",
                 after_items: rng.below(2),
             },
             1 => WorkerFault {

@@ -88,8 +88,13 @@ const RECOVER_EVERY: Duration = Duration::from_secs(5);
 pub fn run(home: &Home, opts: &RunOptions) -> Result<()> {
     home.ensure()?;
     let config = crate::config::Config::load(home)?;
-    let profile = config.selected_profile(opts.profile.as_deref())?;
+    let mut profile = config.selected_profile(opts.profile.as_deref())?;
     tracing::debug!(profile = %profile.name, "profile");
+    if opts.model.is_none()
+        && let Some(line) = profile.settle_asr_model(home)
+    {
+        tracing::info!("{line}");
+    }
     let db = home.db_url()?;
     let mut queue = Queue::open(&db)?;
     let me = RunnerIdentity::current();
