@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ASR benchmark (issue 5): nightshift's `add` + `run --until-idle --only audio` against
-# faster-whisper (CTranslate2 tiny.en, int8, beam 1, cpu_threads=2), plain and batched, side by
+# faster-whisper (CTranslate2 tiny.en, int8, beam 1, cpu_threads=2), plain, batched, and batched
+# with word timestamps (which nightshift always computes), side by
 # side on one corpus meeting. Median of REPS repetitions, wall seconds, and WER of each system
 # against the manifest's reference, normalised as in DESIGN.md §4 with the Rust normaliser of
 # crates/eval (the very code the tests use, linked into a tiny helper compiled here).
@@ -170,7 +171,7 @@ if [ "${SKIP_FW:-0}" != 1 ]; then
     "$VENV/bin/python" "$REPO_ROOT/scripts/bench_asr_fw.py" --model-dir "$FW_MODEL" --audio "$AUDIO" \
         --out-dir "$WORK" --reps "$REPS" --threads "$THREADS" --batch-size "$BATCH_SIZE" \
         >"$WORK/fw.json"
-    for mode in plain batched; do
+    for mode in plain batched batched_words; do
         for rep in $(seq 1 "$REPS"); do
             echo "{\"mode\": \"$mode\", \"rep\": $rep, \"wer\": $(score "$WORK/fw_${mode}_${rep}.txt")}" >>"$WORK/fw-wer.jsonl"
         done
@@ -202,7 +203,8 @@ if ns:
              (f"nightshift add + run", tot, "", wers)]
 fw = json.load(open(f"{work}/fw.json", encoding="utf-8"))
 fw_wer = jsonl(f"{work}/fw-wer.jsonl")
-for mode, label in (("plain", "faster-whisper plain"), ("batched", f"faster-whisper batched (bs {batch})")):
+for mode, label in (("plain", "faster-whisper plain"), ("batched", f"faster-whisper batched (bs {batch})"),
+                    ("batched_words", f"faster-whisper batched + word times")):
     if mode not in fw:
         continue
     d = fw[mode]

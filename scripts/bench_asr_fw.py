@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """faster-whisper side of scripts/bench-asr.sh (run inside the bench venv, not the system Python).
 
-For each mode (plain `WhisperModel.transcribe`, `BatchedInferencePipeline.transcribe`) and each
+For each mode (plain `WhisperModel.transcribe`, `BatchedInferencePipeline.transcribe`, and
+`batched_words`: the batched pipeline with `word_timestamps=True`, timing every word as
+nightshift always does) and each
 repetition: load the model (timed on its own), transcribe the file (timed: decoding the input,
 VAD where the pipeline uses it, and draining the lazy segment generator), and write the
 hypothesis text to OUT_DIR/fw_<mode>_<rep>.txt. Prints one JSON object on stdout:
@@ -28,14 +30,14 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--modes", default="plain,batched")
+    ap.add_argument("--modes", default="plain,batched,batched_words")
     args = ap.parse_args()
 
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     result = {}
     for mode in [m for m in args.modes.split(",") if m]:
-        if mode not in ("plain", "batched"):
+        if mode not in ("plain", "batched", "batched_words"):
             print(f"unknown mode {mode!r}", file=sys.stderr)
             return 2
         loads, walls, hyps, nsegs = [], [], [], []
@@ -48,12 +50,14 @@ def main() -> int:
                 cpu_threads=args.threads,
                 num_workers=1,
             )
-            pipe = BatchedInferencePipeline(model) if mode == "batched" else model
+            pipe = BatchedInferencePipeline(model) if mode.startswith("batched") else model
             loads.append(time.perf_counter() - t0)
 
             kwargs = {"beam_size": 1}
-            if mode == "batched":
+            if mode.startswith("batched"):
                 kwargs["batch_size"] = args.batch_size
+            if mode == "batched_words":
+                kwargs["word_timestamps"] = True
             t0 = time.perf_counter()
             segments, _info = pipe.transcribe(args.audio, **kwargs)
             texts = [s.text.strip() for s in segments]  # the generator does the work
