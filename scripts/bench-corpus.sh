@@ -5,15 +5,17 @@
 #   SEED=3 ./scripts/bench-corpus.sh --generate  (make ~/.cache/nightshift-corpus/gen-3 first, then score it)
 #
 # Prints, for that corpus:
-#   - pooled WER per set: nightshift (tiny.en, `run --only audio`, 2 threads) and faster-whisper
+#   - pooled WER per set: nightshift (the default profile: tiny.en on CTranslate2, `run --only audio`,
+#     2 threads) and faster-whisper
 #     (the same tiny.en weights, int8, beam 1: the corpus yardstick) on the same cases;
 #   - diarization DER (0.25 s collar) and found/true speaker count per meeting at the default
 #     clustering threshold and at ±20 % around it;
 #   - on-screen text recall per video and pooled;
 #   - every input the manifest says must fail, refused with one line (the cli_contract test).
 # Environment: THREADS=2, SKIP_FW=1 (nightshift only), KEEP=1 (keep the work dir), NS_MODEL=NAME
-# (`run --model`, e.g. ct2-tiny.en for the CTranslate2 engine), SPEECH_ONLY=1 (stop after WER).
-# Run it on an otherwise idle machine; a generated corpus of the default size takes ~25 min.
+# (`run --model`, e.g. tiny.en for whisper.cpp), SPEECH_ONLY=1 (stop after WER).
+# Run it on an otherwise idle machine; a generated corpus of the default size takes ~5 min (its
+# generation included, with the espeak cache warm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh

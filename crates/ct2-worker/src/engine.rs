@@ -16,7 +16,9 @@ use std::time::Instant;
 
 use ct2rs::sys::{ComputeType, Config, Device, StorageView, Whisper, WhisperOptions};
 use nightshift_asr::guards::{drop_repetition_loops, is_probable_silence};
-use nightshift_asr::pack::{PackOptions, SAMPLE_RATE, Window, plan_windows, secs_to_samples};
+use nightshift_asr::pack::{
+    PackOptions, SAMPLE_RATE, Window, plan_windows, samples_to_secs, secs_to_samples,
+};
 use nightshift_asr::{MIN_SAMPLES, RawSegment, RawToken};
 use nightshift_worker_protocol::{LocalSegment, TranscribeItem, WhisperLoad};
 
@@ -336,7 +338,31 @@ impl Core {
         language: Option<&str>,
     ) -> Result<Vec<LocalSegment>, String> {
         let audio: Vec<Vec<f32>> = windows.iter().map(|w| w.gather(samples)).collect();
-        let decoded = self.decode_serial(&audio, language)?;
+        let mut decoded = self.decode_serial(&audio, language, Mode::Text)?;
+
+        // A window whose text is far too short for its speech was cut off by the model, but
+        // the cross-attention alignment then spreads that text over the whole window, so no
+        // tail shows. Such windows are decoded again with whisper's timestamps, which end where
+        // the text ends; the rest of the window is then decoded as a tail, below.
+        let thin: Vec<usize> = (0..windows.len())
+            .filter(|&i| too_few_words(&windows[i], &decoded[i]))
+            .collect();
+        if !thin.is_empty() {
+            let again_audio: Vec<Vec<f32>> = thin.iter().map(|&i| audio[i].clone()).collect();
+            let again = self.decode_serial(&again_audio, language, Mode::Timestamps)?;
+            for (&i, d) in thin.iter().zip(again) {
+                tracing::debug!(
+                    window_s = samples_to_secs(windows[i].len()),
+                    words = word_count(&decoded[i]),
+                    again_words = word_count(&d),
+                    again_heard_until = d.last_end,
+                    "too few words for the window's speech: decoded again with timestamps"
+                );
+                if word_count(&d) > word_count(&decoded[i]) || tail_of(&windows[i], &d).is_some() {
+                    decoded[i] = d;
+                }
+            }
+        }
 
         // The model sometimes ends its text before the window's speech ends (tiny.en lost a
         // meeting's closing recap this way) and the rest is lost: on a packed window that is
@@ -348,7 +374,9 @@ impl Core {
             .map(|(w, d)| tail_of(w, d))
             .collect();
         let tail_audio: Vec<Vec<f32>> = tails.iter().flatten().map(|t| t.gather(samples)).collect();
-        let mut tail_decoded = self.decode_serial(&tail_audio, language)?.into_iter();
+        let mut tail_decoded = self
+            .decode_serial(&tail_audio, language, Mode::Text)?
+            .into_iter();
 
         let mut segments = Vec::new();
         for ((window, d), tail) in windows.iter().zip(&decoded).zip(&tails) {
@@ -367,6 +395,7 @@ impl Core {
         &self,
         audio: &[Vec<f32>],
         language: Option<&str>,
+        mode: Mode,
     ) -> Result<Vec<Decoded>, String> {
         // A window is batched only with windows of its own encoder length, so its transcript
         // does not depend on what it is batched with.
@@ -379,7 +408,10 @@ impl Core {
             let same: Vec<usize> = (0..audio.len()).filter(|&i| frames[i] == len).collect();
             for group in same.chunks(self.batch) {
                 let clips: Vec<&[f32]> = group.iter().map(|&i| audio[i].as_slice()).collect();
-                for (&i, d) in group.iter().zip(self.decode_group(&clips, language, len)?) {
+                for (&i, d) in group
+                    .iter()
+                    .zip(self.decode_group(&clips, language, len, mode)?)
+                {
                     out[i] = Some(d);
                 }
             }
@@ -411,6 +443,7 @@ impl Core {
         group: &[&[f32]],
         language: Option<&str>,
         frames: usize,
+        mode: Mode,
     ) -> Result<Vec<Decoded>, String> {
         let t = Instant::now();
         let mut feats = Vec::with_capacity(group.len() * self.mel.n_mels() * frames);
@@ -433,7 +466,9 @@ impl Core {
         // Plain text, no timestamp tokens: segments are cut at sentence ends at the aligned word
         // times instead (`split_sentences`).
         let mut decode_prompt = prompt.clone();
-        decode_prompt.push(self.vocab.no_timestamps);
+        if mode == Mode::Text {
+            decode_prompt.push(self.vocab.no_timestamps);
+        }
         let prompt_tokens: Vec<&str> = decode_prompt
             .iter()
             .map(|&id| self.vocab.token(id))
@@ -560,6 +595,36 @@ impl Core {
 fn encoder_frames(samples: usize) -> usize {
     let need = (samples * MEL_FPS).div_ceil(SAMPLE_RATE) + ENCODER_MARGIN;
     (need.div_ceil(ENCODER_STEP) * ENCODER_STEP).clamp(ENCODER_MIN, FRAMES)
+}
+
+/// How a window is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Plain text (`<|notimestamps|>`), timed by the alignment: the usual decode.
+    Text,
+    /// With whisper's timestamp tokens, whose last one says where the model stopped.
+    Timestamps,
+}
+
+/// Windows of at least this much audio are checked for too short a text.
+const THIN_MIN_S: f64 = 8.0;
+/// Fewer words per second of a window's audio than this means the model stopped early. Packed
+/// windows are speech: on the shared corpus (real speech and meetings) windows of 8 s or more
+/// carried at least 2.17 words/s, on 36 generated espeak meetings (gen_corpus.py seeds 1–3, 7)
+/// at least 1.74 except where the model had stopped after a sentence or two (0.36–1.32).
+const THIN_WORDS_PER_S: f64 = 1.5;
+
+fn word_count(d: &Decoded) -> usize {
+    d.segments
+        .iter()
+        .map(|s| s.text.split_whitespace().count())
+        .sum()
+}
+
+/// Whether `d` has too few words for the speech in `window` (see [`THIN_WORDS_PER_S`]).
+fn too_few_words(window: &Window, d: &Decoded) -> bool {
+    let secs = samples_to_secs(window.len());
+    secs >= THIN_MIN_S && (word_count(d) as f64) < THIN_WORDS_PER_S * secs
 }
 
 /// What is left of `window` after the last word the model heard, when it is worth a decode.
@@ -768,6 +833,37 @@ mod tests {
             }]
         );
         assert!(split_by_timestamps(&[ts(&v, 0.0), v.eot], &v, 3.0).is_empty());
+    }
+
+    #[test]
+    fn a_window_with_far_too_few_words_for_its_speech_is_found() {
+        let window = |secs: f64| Window {
+            pieces: vec![nightshift_asr::pack::Piece {
+                src_start: 0,
+                src_end: secs_to_samples(secs),
+                packed_start: 0,
+            }],
+        };
+        let decoded = |words: usize| Decoded {
+            segments: vec![raw_segment(
+                0.0,
+                1.0,
+                vec![RawToken {
+                    bytes: vec!["word "; words].concat().into_bytes(),
+                    t0: 0.0,
+                    t1: 1.0,
+                    p: 0.9,
+                }],
+                0.0,
+            )],
+            last_end: 1.0,
+        };
+        // A sentence for 26 s of speech: the model stopped early.
+        assert!(too_few_words(&window(26.0), &decoded(14)));
+        // Slow but whole speech (2 words/s), and short windows, are left alone.
+        assert!(!too_few_words(&window(26.0), &decoded(52)));
+        assert!(!too_few_words(&window(6.0), &decoded(2)));
+        assert_eq!(word_count(&decoded(7)), 7);
     }
 
     #[test]
