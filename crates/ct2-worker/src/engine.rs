@@ -345,7 +345,7 @@ impl Core {
         // tail shows. Such windows are decoded again with whisper's timestamps, which end where
         // the text ends; the rest of the window is then decoded as a tail, below.
         let thin: Vec<usize> = (0..windows.len())
-            .filter(|&i| too_few_words(&windows[i], &decoded[i]))
+            .filter(|&i| spaced(language) && too_few_words(&windows[i], &decoded[i]))
             .collect();
         if !thin.is_empty() {
             let again_audio: Vec<Vec<f32>> = thin.iter().map(|&i| audio[i].clone()).collect();
@@ -621,6 +621,16 @@ fn word_count(d: &Decoded) -> usize {
         .sum()
 }
 
+/// Whether `language` (None: English-only model) puts spaces between words, so that words per
+/// second can tell a cut-off text ([`too_few_words`]); Chinese, Japanese, Thai and the like
+/// do not.
+fn spaced(language: Option<&str>) -> bool {
+    !matches!(
+        language,
+        Some("zh" | "ja" | "th" | "lo" | "km" | "my" | "yue" | "bo")
+    )
+}
+
 /// Whether `d` has too few words for the speech in `window` (see [`THIN_WORDS_PER_S`]).
 fn too_few_words(window: &Window, d: &Decoded) -> bool {
     let secs = samples_to_secs(window.len());
@@ -864,6 +874,9 @@ mod tests {
         assert!(!too_few_words(&window(26.0), &decoded(52)));
         assert!(!too_few_words(&window(6.0), &decoded(2)));
         assert_eq!(word_count(&decoded(7)), 7);
+        // Words are counted between spaces, so languages written without them are not checked.
+        assert!(spaced(None) && spaced(Some("en")) && spaced(Some("de")));
+        assert!(!spaced(Some("zh")) && !spaced(Some("ja")) && !spaced(Some("th")));
     }
 
     #[test]
