@@ -211,7 +211,11 @@ impl nightshift_asr::Engine for Engine {
             model_name,
         });
         Ok(Engine {
-            pool: (replicas > 1).then(|| Pool::new(&core, replicas)),
+            pool: if replicas > 1 {
+                Some(Pool::new(&core, replicas)?)
+            } else {
+                None
+            },
             core,
             started: VecDeque::new(),
         })
@@ -348,7 +352,7 @@ impl Core {
             .filter(|&i| spaced(language) && too_few_words(&windows[i], &decoded[i]))
             .collect();
         if !thin.is_empty() {
-            let again_audio: Vec<Vec<f32>> = thin.iter().map(|&i| audio[i].clone()).collect();
+            let again_audio: Vec<&[f32]> = thin.iter().map(|&i| audio[i].as_slice()).collect();
             let again = self.decode_serial(&again_audio, language, Mode::Timestamps)?;
             for (&i, d) in thin.iter().zip(again) {
                 tracing::debug!(
@@ -391,15 +395,18 @@ impl Core {
 
     /// Decode `audio` in batches of at most `self.batch` on the calling thread; the results in
     /// the order of `audio`.
-    fn decode_serial(
+    fn decode_serial<A: AsRef<[f32]>>(
         &self,
-        audio: &[Vec<f32>],
+        audio: &[A],
         language: Option<&str>,
         mode: Mode,
     ) -> Result<Vec<Decoded>, String> {
         // A window is batched only with windows of its own encoder length, so its transcript
         // does not depend on what it is batched with.
-        let frames: Vec<usize> = audio.iter().map(|a| encoder_frames(a.len())).collect();
+        let frames: Vec<usize> = audio
+            .iter()
+            .map(|a| encoder_frames(a.as_ref().len()))
+            .collect();
         let mut lengths = frames.clone();
         lengths.sort_unstable();
         lengths.dedup();
@@ -407,7 +414,7 @@ impl Core {
         for &len in lengths.iter().rev() {
             let same: Vec<usize> = (0..audio.len()).filter(|&i| frames[i] == len).collect();
             for group in same.chunks(self.batch) {
-                let clips: Vec<&[f32]> = group.iter().map(|&i| audio[i].as_slice()).collect();
+                let clips: Vec<&[f32]> = group.iter().map(|&i| audio[i].as_ref()).collect();
                 for (&i, d) in group
                     .iter()
                     .zip(self.decode_group(&clips, language, len, mode)?)

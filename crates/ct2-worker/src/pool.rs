@@ -41,26 +41,29 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// `replicas` threads over `core` (whose model has that many replicas).
-    pub fn new(core: &Arc<Core>, replicas: usize) -> Pool {
-        let shared: Shared = Arc::new((
-            Mutex::new(Queue {
-                parts: VecDeque::new(),
-                closed: false,
-            }),
-            Condvar::new(),
-        ));
-        let threads = (0..replicas)
-            .map(|i| {
-                let core = Arc::clone(core);
-                let shared = Arc::clone(&shared);
-                std::thread::Builder::new()
-                    .name(format!("replica-{i}"))
-                    .spawn(move || work(&core, &shared))
-                    .expect("a replica thread starts")
-            })
-            .collect();
-        Pool { shared, threads }
+    /// `replicas` threads over `core` (whose model has that many replicas), or why one could
+    /// not start (the ones already started are stopped when the pool is dropped).
+    pub fn new(core: &Arc<Core>, replicas: usize) -> Result<Pool, String> {
+        let mut pool = Pool {
+            shared: Arc::new((
+                Mutex::new(Queue {
+                    parts: VecDeque::new(),
+                    closed: false,
+                }),
+                Condvar::new(),
+            )),
+            threads: Vec::with_capacity(replicas),
+        };
+        for i in 0..replicas {
+            let core = Arc::clone(core);
+            let shared = Arc::clone(&pool.shared);
+            let thread = std::thread::Builder::new()
+                .name(format!("replica-{i}"))
+                .spawn(move || work(&core, &shared))
+                .map_err(|e| format!("cannot start decode thread {i}: {e}"))?;
+            pool.threads.push(thread);
+        }
+        Ok(pool)
     }
 
     /// Queue `part`; its answer comes on the returned channel.
