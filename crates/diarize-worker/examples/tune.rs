@@ -37,6 +37,33 @@ fn main() {
         Ok("threshold") | Err(_) => CountMethod::Threshold,
         Ok(other) => panic!("COUNT={other}: threshold or silhouette"),
     };
+    // SPLITS=inf,0.5,0.62: timbre split scores to sweep (see Options::split_score).
+    let splits: Vec<f32> = std::env::var("SPLITS")
+        .map(|v| {
+            v.split(',')
+                .map(|x| x.parse().expect("split score"))
+                .collect()
+        })
+        .unwrap_or_else(|_| vec![Options::default().split_score]);
+    // MERGES=-inf,0.1: timbre merge scores to sweep (see Options::merge_score).
+    let merges: Vec<f32> = std::env::var("MERGES")
+        .map(|v| {
+            v.split(',')
+                .map(|x| x.parse().expect("merge score"))
+                .collect()
+        })
+        .unwrap_or_else(|_| vec![Options::default().merge_score]);
+    let settings: Vec<(f32, f32, f32)> = thresholds
+        .iter()
+        .flat_map(|&t| {
+            let merges = &merges;
+            splits
+                .iter()
+                .flat_map(move |&s| merges.iter().map(move |&m| (t, s, m)))
+        })
+        .collect();
+    // Per setting: files with the exact count, summed DER, files.
+    let mut totals = vec![(0usize, 0.0f64, 0usize); settings.len()];
     let base = Options {
         step_s: step,
         size_slack: slack,
@@ -84,16 +111,31 @@ fn main() {
             let path = std::path::Path::new(&dump).join(format!("{}.json", case.id));
             std::fs::write(path, doc.to_string()).unwrap();
         }
-        for &th in &thresholds {
+        let truth_count = {
+            let mut names: Vec<&str> = reference.iter().map(|t| t.speaker.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            names.len()
+        };
+        for (&(th, split, merge), total) in settings.iter().zip(totals.iter_mut()) {
             let d = diarizer
                 .with_options(Options {
                     threshold: th,
+                    split_score: split,
+                    merge_score: merge,
                     ..base.clone()
                 })
                 .finish(std::slice::from_ref(&a));
             let hyp = common::hypothesis(&d);
             let s = der(&reference, &hyp, 0.25);
-            line += &format!(" {th}: {:.1}% n{}", 100.0 * s.rate(), d.speakers.len());
+            total.0 += usize::from(d.speakers.len() == truth_count);
+            total.1 += s.rate();
+            total.2 += 1;
+            line += &format!(
+                " {th}/{split}/{merge}: {:.1}% n{}/{truth_count}",
+                100.0 * s.rate(),
+                d.speakers.len()
+            );
             if std::env::var_os("MASSES").is_some() {
                 let mut m: Vec<f64> = d.speakers.iter().map(|s| s.speech_s).collect();
                 m.sort_by(|a, b| b.total_cmp(a));
@@ -104,5 +146,11 @@ fn main() {
             }
         }
         println!("{line}");
+    }
+    for (&(th, split, merge), (exact, der_sum, files)) in settings.iter().zip(&totals) {
+        println!(
+            "threshold {th} split {split} merge {merge}: exact count {exact}/{files}, mean DER {:.1}%",
+            100.0 * der_sum / (*files).max(1) as f64
+        );
     }
 }

@@ -84,9 +84,27 @@ pub fn frame_count(len: usize) -> usize {
 
 /// Mean-normalised log filterbank features, `[frames × FBANK_BINS]` row-major.
 pub fn fbank(samples: &[f32]) -> Vec<f32> {
+    let (mut out, _) = log_mel(samples);
+    let n = out.len() / FBANK_BINS;
+    if n > 0 {
+        for b in 0..FBANK_BINS {
+            let mean = out.iter().skip(b).step_by(FBANK_BINS).sum::<f32>() / n as f32;
+            out.iter_mut()
+                .skip(b)
+                .step_by(FBANK_BINS)
+                .for_each(|v| *v -= mean);
+        }
+    }
+    out
+}
+
+/// Log filterbank features as they are (no mean removed), `[frames × FBANK_BINS]`, and each
+/// frame's log energy (of its DC-free samples, before pre-emphasis).
+pub fn log_mel(samples: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let t = tables();
     let n = frame_count(samples.len());
     let mut out = vec![0.0f32; n * FBANK_BINS];
+    let mut energy = vec![0.0f32; n];
     let mut buf = t.fft.make_input_vec();
     let mut spec = t.fft.make_output_vec();
     let mut scratch = t.fft.make_scratch_vec();
@@ -94,6 +112,12 @@ pub fn fbank(samples: &[f32]) -> Vec<f32> {
     for (f, row) in out.chunks_exact_mut(FBANK_BINS).enumerate() {
         let frame = &samples[f * HOP..f * HOP + FRAME];
         let mean = frame.iter().map(|&x| x as f64).sum::<f64>() / FRAME as f64;
+        energy[f] = (frame
+            .iter()
+            .map(|&x| (x as f64 - mean).powi(2))
+            .sum::<f64>()
+            .max(f32::EPSILON as f64))
+        .ln() as f32;
         // Pre-emphasis on the DC-free frame (x[0] uses itself as its predecessor), then window.
         let mut prev = frame[0] - mean as f32;
         for (i, (&x, w)) in frame.iter().zip(&t.window).enumerate() {
@@ -118,16 +142,7 @@ pub fn fbank(samples: &[f32]) -> Vec<f32> {
             *r = e.max(f32::EPSILON).ln();
         }
     }
-    if n > 0 {
-        for b in 0..FBANK_BINS {
-            let mean = out.iter().skip(b).step_by(FBANK_BINS).sum::<f32>() / n as f32;
-            out.iter_mut()
-                .skip(b)
-                .step_by(FBANK_BINS)
-                .for_each(|v| *v -= mean);
-        }
-    }
-    out
+    (out, energy)
 }
 
 #[cfg(test)]

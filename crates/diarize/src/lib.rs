@@ -9,6 +9,7 @@ pub mod fbank;
 mod gemm;
 pub mod pipeline;
 pub mod segmentation;
+pub mod timbre;
 pub mod weights;
 
 use std::path::Path;
