@@ -97,7 +97,7 @@ echo "== pooled WER (dir, set, WER, cases, words, missing)"
 # --- diarization -----------------------------------------------------------------------------
 DIAR="${NIGHTSHIFT_DIARIZATION_MODELS:-$HOME/.cache/nightshift-models/diarization}"
 if [ -f "$DIAR/campplus.safetensors" ]; then
-    echo "== diarization: DER and speakers found per meeting at thresholds 0.092 / 0.115 (default) / 0.138"
+    echo "== diarization: DER and speakers found/true per meeting at thresholds 0.092 / 0.115 (default) / 0.138, timbre split/merge at their defaults (tune: SPLITS=, MERGES= sweep them)"
     NIGHTSHIFT_DIARIZATION_MODELS="$DIAR" "$EX/tune" 0.092 0.115 0.138
     /usr/bin/python3 - "$CORPUS" <<'EOF'
 import json, os, sys
