@@ -39,6 +39,10 @@ impl Engine {
         if let Some(t) = hints.threshold {
             o.threshold = t;
         }
+        if hints.timbre == Some(false) {
+            o.split_score = f32::INFINITY;
+            o.merge_score = f32::NEG_INFINITY;
+        }
         o.hints = CountHints {
             exact: hints.num_speakers,
             min: hints.min_speakers.unwrap_or(1),

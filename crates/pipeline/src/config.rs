@@ -12,6 +12,7 @@
 //! [speakers]
 //! enabled = true              # diarize every new meeting (who spoke when)
 //! match_threshold = 0.86      # cosine similarity at which an enrolled voice names a speaker
+//! timbre = true               # merge clusters of one timbre, split those of two
 //!
 //! [summary]                   # applies to every profile, under the profile's own keys
 //! temperature = 0.3
@@ -422,6 +423,9 @@ pub struct SpeakersConfig {
     /// Average cosine distance under which clusters of voices merge (the speaker count);
     /// unset: the diarization worker's measured default.
     pub cluster_threshold: Option<f32>,
+    /// After clustering, merge clusters of one timbre and split clusters of two (see the
+    /// diarize crate's `timbre`); off: the embedder's clusters as they are.
+    pub timbre: bool,
     /// Where the diarization models are (default: `NIGHTSHIFT_DIARIZATION_MODELS`, else
     /// `<home>/models/diarization`, else `~/.cache/nightshift-models/diarization`).
     pub models_dir: Option<std::path::PathBuf>,
@@ -433,6 +437,7 @@ impl Default for SpeakersConfig {
             enabled: true,
             match_threshold: 0.86,
             cluster_threshold: None,
+            timbre: true,
             models_dir: None,
         }
     }
@@ -648,6 +653,13 @@ mod tests {
         );
         let dev = Config::default().profile("dev").unwrap();
         assert_eq!(dev.summary.model, "smollm2-135m", "dev is unchanged");
+    }
+
+    #[test]
+    fn the_timbre_pass_is_on_unless_turned_off() {
+        assert!(Config::default().speakers.timbre);
+        let c = Config::parse("[speakers]\ntimbre = false\n").unwrap();
+        assert!(!c.speakers.timbre);
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct SpeakerHints {
     pub max_speakers: Option<usize>,
     #[serde(default)]
     pub threshold: Option<f32>,
+    /// `Some(false)`: no timbre merge or split after the clustering (`[speakers] timbre`).
+    #[serde(default)]
+    pub timbre: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

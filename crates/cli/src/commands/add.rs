@@ -46,6 +46,7 @@ pub fn run(home: &Home, args: &AddArgs) -> Result<ExitCode> {
             min_speakers: args.min_speakers.map(usize::from),
             max_speakers: args.max_speakers.map(usize::from),
             threshold: None,
+            timbre: None,
         },
     };
     let mut failed = 0;

@@ -41,6 +41,9 @@ pub fn run_batch(ctx: &super::Ctx<'_>, queue: &mut Queue, jobs: Vec<ClaimedJob>)
         if hints.threshold.is_none() {
             hints.threshold = ctx.speakers.cluster_threshold;
         }
+        if hints.timbre.is_none() && !ctx.speakers.timbre {
+            hints.timbre = Some(false);
+        }
         let item = DiarizeItem {
             job_id: j.job_id,
             spans: chunk_spans(ctx.home, queue, &j.meeting_id)?,
