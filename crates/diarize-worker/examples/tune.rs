@@ -37,22 +37,10 @@ fn main() {
         Ok("threshold") | Err(_) => CountMethod::Threshold,
         Ok(other) => panic!("COUNT={other}: threshold or silhouette"),
     };
-    // SPLITS=inf,0.5,0.62: timbre split scores to sweep (see Options::split_score).
-    let splits: Vec<f32> = std::env::var("SPLITS")
-        .map(|v| {
-            v.split(',')
-                .map(|x| x.parse().expect("split score"))
-                .collect()
-        })
-        .unwrap_or_else(|_| vec![Options::default().split_score]);
-    // MERGES=-inf,0.1: timbre merge scores to sweep (see Options::merge_score).
-    let merges: Vec<f32> = std::env::var("MERGES")
-        .map(|v| {
-            v.split(',')
-                .map(|x| x.parse().expect("merge score"))
-                .collect()
-        })
-        .unwrap_or_else(|_| vec![Options::default().merge_score]);
+    // SPLITS=inf,0.56,0.7 and MERGES=-inf,0.3: timbre scores to sweep (Options::split_score,
+    // Options::merge_score).
+    let splits = values_of("SPLITS", Options::default().split_score);
+    let merges = values_of("MERGES", Options::default().merge_score);
     let settings: Vec<(f32, f32, f32)> = thresholds
         .iter()
         .flat_map(|&t| {
@@ -153,4 +141,19 @@ fn main() {
             100.0 * der_sum / (*files).max(1) as f64
         );
     }
+}
+
+/// The comma-separated numbers in environment variable `name`, else `default` alone.
+fn values_of(name: &str, default: f32) -> Vec<f32> {
+    std::env::var(name).map_or_else(
+        |_| vec![default],
+        |v| {
+            v.split(',')
+                .map(|x| {
+                    x.parse()
+                        .unwrap_or_else(|_| panic!("{name}: {x} is not a number"))
+                })
+                .collect()
+        },
+    )
 }
