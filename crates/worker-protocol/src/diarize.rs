@@ -32,7 +32,8 @@ pub struct SpeakerHints {
     #[serde(default)]
     pub threshold: Option<f32>,
     /// `Some(false)`: no timbre merge or split after the clustering (`[speakers] timbre`).
-    #[serde(default)]
+    /// Left out when unset, so stored payloads read and write as they did before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timbre: Option<bool>,
 }
 
