@@ -837,9 +837,9 @@ const SPLIT_FULL_S: f32 = 30.0;
 /// cluster with speech for two speakers is split in the way whose sides' cepstral Gaussians
 /// differ most (`timbre::best_split`); when they differ by more than `split_score` (scaled up
 /// by `SPLIT_FULL_S` / speech for small clusters) and each side has a speaker's worth of
-/// speech, the second side becomes a new speaker. The new
-/// clusters are checked again, up to `hints.max` speakers. Pieces without voiced frames go
-/// with the side whose embedding centroid is nearer.
+/// speech, the second side becomes a new speaker. The new clusters are checked again, up to
+/// `hints.max` speakers. Pieces without voiced frames go with the side whose embedding
+/// centroid is nearer.
 fn split_by_timbre(
     labels: &mut [usize],
     moments: &[&Moments],
@@ -863,7 +863,7 @@ fn split_by_timbre(
     loop {
         let k = labels.iter().max().map_or(0, |m| m + 1);
         if k >= options.hints.max {
-            return;
+            break;
         }
         let masses = heard_masses(labels, weights, clips, k);
         let mut order: Vec<usize> = (0..k).filter(|c| !settled.contains(c)).collect();
