@@ -109,17 +109,20 @@ impl Moments {
     }
 }
 
-/// DCT-II rows 1..=D over the filterbank bins.
-fn dct_table() -> Vec<f64> {
-    let mut t = vec![0.0; D * FBANK_BINS];
-    for k in 0..D {
-        for b in 0..FBANK_BINS {
-            t[k * FBANK_BINS + b] =
-                (std::f64::consts::PI / FBANK_BINS as f64 * (b as f64 + 0.5) * (k + 1) as f64)
-                    .cos();
+/// DCT-II rows 1..=D over the filterbank bins, built once.
+fn dct_table() -> &'static [f64] {
+    static T: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = vec![0.0; D * FBANK_BINS];
+        for k in 0..D {
+            for b in 0..FBANK_BINS {
+                t[k * FBANK_BINS + b] =
+                    (std::f64::consts::PI / FBANK_BINS as f64 * (b as f64 + 0.5) * (k + 1) as f64)
+                        .cos();
+            }
         }
-    }
-    t
+        t
+    })
 }
 
 /// Lower Cholesky factor of `a` (D × D) with the ridge added, or None if not positive.
@@ -144,9 +147,13 @@ fn cholesky(a: &[f64]) -> Option<Vec<f64>> {
     Some(l)
 }
 
+/// log |A| from its Cholesky factor.
+fn factor_log_det(l: &[f64]) -> f64 {
+    2.0 * (0..D).map(|i| l[i * D + i].ln()).sum::<f64>()
+}
+
 fn log_det(cov: &[f64]) -> Option<f64> {
-    let l = cholesky(cov)?;
-    Some(2.0 * (0..D).map(|i| l[i * D + i].ln()).sum::<f64>())
+    Some(factor_log_det(&cholesky(cov)?))
 }
 
 /// A fitted Gaussian: mean, inverse covariance, log-determinant.
@@ -184,16 +191,16 @@ impl Gaussian {
         Some(Gaussian {
             mean: m.mean(),
             inverse,
-            log_det: 2.0 * (0..D).map(|i| l[i * D + i].ln()).sum::<f64>(),
+            log_det: factor_log_det(&l),
         })
     }
 
-    /// Mean log-likelihood (without the constant) of the frames behind `m`:
+    /// Mean log-likelihood (without the constant) of the frames behind `piece`:
     /// −½ [tr(S⁻¹ C) + (m − μ)ᵀ S⁻¹ (m − μ) + log|S|], C the frames' own covariance.
-    fn mean_log_likelihood(&self, m: &Moments) -> f64 {
-        let c = m.covariance();
-        let d: Vec<f64> = m
-            .mean()
+    fn mean_log_likelihood(&self, piece: &Shape) -> f64 {
+        let c = &piece.covariance;
+        let d: Vec<f64> = piece
+            .mean
             .iter()
             .zip(&self.mean)
             .map(|(a, b)| a - b)
@@ -207,6 +214,12 @@ impl Gaussian {
         }
         -0.5 * (quad + self.log_det)
     }
+}
+
+/// A piece's frame mean and covariance, computed once for all the reassignment rounds.
+struct Shape {
+    mean: Vec<f64>,
+    covariance: Vec<f64>,
 }
 
 /// ΔBIC per frame of telling `a` and `b` apart: positive when two Gaussians explain their
@@ -244,7 +257,18 @@ pub fn best_split(pieces: &[&Moments], pooled: &[bool], min_frames: f64) -> Opti
         return None;
     }
     let voiced: Vec<bool> = pieces.iter().map(|p| p.frames >= 1.0).collect();
-    let mut starts = vec![two_means(pieces, &voiced)];
+    // Pieces without frames get no shape; they never leave the first side.
+    let shapes: Vec<Option<Shape>> = pieces
+        .iter()
+        .zip(&voiced)
+        .map(|(p, &v)| {
+            v.then(|| Shape {
+                mean: p.mean(),
+                covariance: p.covariance(),
+            })
+        })
+        .collect();
+    let mut starts = vec![two_means(&shapes)];
     let mut seed = 0x9e37_79b9_u32;
     for _ in 0..3 {
         starts.push(
@@ -279,10 +303,12 @@ pub fn best_split(pieces: &[&Moments], pooled: &[bool], min_frames: f64) -> Opti
                 ok = false;
                 break;
             };
-            let next: Vec<bool> = (0..n)
-                .map(|i| {
-                    voiced[i]
-                        && gb.mean_log_likelihood(pieces[i]) > ga.mean_log_likelihood(pieces[i])
+            let next: Vec<bool> = shapes
+                .iter()
+                .map(|shape| {
+                    shape
+                        .as_ref()
+                        .is_some_and(|s| gb.mean_log_likelihood(s) > ga.mean_log_likelihood(s))
                 })
                 .collect();
             if next == side {
@@ -307,15 +333,17 @@ pub fn best_split(pieces: &[&Moments], pooled: &[bool], min_frames: f64) -> Opti
 /// Two groups of the pieces' mean cepstra (each coefficient scaled by its spread over all
 /// voiced pieces), started from the piece farthest from the overall mean and the piece
 /// farthest from that one.
-fn two_means(pieces: &[&Moments], voiced: &[bool]) -> Vec<bool> {
-    let means: Vec<Vec<f64>> = pieces
+fn two_means(shapes: &[Option<Shape>]) -> Vec<bool> {
+    let n = shapes.len();
+    let zero = [0.0; D];
+    let means: Vec<&[f64]> = shapes
         .iter()
-        .zip(voiced)
-        .map(|(p, &v)| if v { p.mean() } else { vec![0.0; D] })
+        .map(|s| s.as_ref().map_or(&zero[..], |s| &s.mean[..]))
         .collect();
-    let idx: Vec<usize> = (0..pieces.len()).filter(|&i| voiced[i]).collect();
+    let voiced: Vec<bool> = shapes.iter().map(Option::is_some).collect();
+    let idx: Vec<usize> = (0..n).filter(|&i| voiced[i]).collect();
     if idx.len() < 2 {
-        return vec![false; pieces.len()];
+        return vec![false; n];
     }
     let mut centre = vec![0.0; D];
     let mut spread = [0.0; D];
@@ -334,16 +362,16 @@ fn two_means(pieces: &[&Moments], voiced: &[bool]) -> Vec<bool> {
         |a: &[f64], b: &[f64]| -> f64 { (0..D).map(|k| ((a[k] - b[k]) * scale[k]).powi(2)).sum() };
     let far = |from: &[f64]| {
         *idx.iter()
-            .max_by(|&&a, &&b| dist(&means[a], from).total_cmp(&dist(&means[b], from)))
+            .max_by(|&&a, &&b| dist(means[a], from).total_cmp(&dist(means[b], from)))
             .expect("two voiced pieces")
     };
     let a = far(&centre);
-    let b = far(&means[a]);
-    let mut c = [means[a].clone(), means[b].clone()];
-    let mut side = vec![false; pieces.len()];
+    let b = far(means[a]);
+    let mut c = [means[a].to_vec(), means[b].to_vec()];
+    let mut side = vec![false; n];
     for _ in 0..20 {
-        let next: Vec<bool> = (0..pieces.len())
-            .map(|i| voiced[i] && dist(&means[i], &c[1]) < dist(&means[i], &c[0]))
+        let next: Vec<bool> = (0..n)
+            .map(|i| voiced[i] && dist(means[i], &c[1]) < dist(means[i], &c[0]))
             .collect();
         let mut sums = [vec![0.0; D], vec![0.0; D]];
         let mut counts = [0.0f64; 2];
