@@ -99,12 +99,6 @@ DIAR="${NIGHTSHIFT_DIARIZATION_MODELS:-$HOME/.cache/nightshift-models/diarizatio
 if [ -f "$DIAR/campplus.safetensors" ]; then
     echo "== diarization: DER and speakers found/true per meeting at thresholds 0.092 / 0.115 (default) / 0.138, timbre split/merge at their defaults (tune: SPLITS=, MERGES= sweep them)"
     NIGHTSHIFT_DIARIZATION_MODELS="$DIAR" "$EX/tune" 0.092 0.115 0.138
-    /usr/bin/python3 - "$CORPUS" <<'EOF'
-import json, os, sys
-m = json.load(open(os.path.join(sys.argv[1], "manifest.json"), encoding="utf-8"))
-print("true speakers: " + ", ".join(f'{c["id"]} {c["expected"].get("num_speakers")}'
-                                   for c in m["cases"] if isinstance(c["expected"].get("rttm"), str)))
-EOF
 else
     log "no diarization models in $DIAR (scripts/fetch-diarization-models.sh): diarization skipped"
 fi
