@@ -104,12 +104,12 @@ fn ct2_engine_transcribes_meetings_within_the_yardstick_with_word_times() {
     assert!(median <= 0.25, "median word start offset {median:.3} s");
 }
 
-/// The CTranslate2 worker holds two chunks at once (its replicas start on the next chunk while
-/// one finishes the last). A worker that dies after its first answer, with the next chunk
+/// The CTranslate2 worker holds three chunks at once (its replicas take the longest windows
+/// of all three first). A worker that dies after its first answer, with the next chunks
 /// already under way, loses nothing: the chunks it did not answer are decoded again, and the
 /// transcript is the one an undisturbed run gives.
 #[test]
-fn a_ct2_worker_dying_with_two_chunks_in_hand_resumes_to_the_same_transcript() {
+fn a_ct2_worker_dying_with_chunks_in_hand_resumes_to_the_same_transcript() {
     common::shared();
     let manifest = load_corpus().expect("corpus manifest");
     let case = manifest

@@ -60,6 +60,9 @@ const ENCODER_STEP: usize = 500;
 const DEFAULT_BEAM: u32 = 5;
 /// Windows decoded as one batch when the load does not say: a 60–120 s chunk packs into 3–5
 /// windows, so this takes a whole chunk at once; faster-whisper's batched pipeline uses 8 too.
+/// It matters on a GPU and on one CPU thread; with several CPU replicas each window is decoded
+/// alone (see [`Pool`]): on one thread a batch of two long windows of meeting_02 took 1.38 s,
+/// what two single windows of that length take (0.6–0.7 s each).
 const DEFAULT_BATCH: usize = 8;
 /// On a CPU, the model is loaded as this many replicas at most (CTranslate2 shares their
 /// weights), one per thread, and a chunk's windows are split between them and decoded at the
@@ -126,8 +129,6 @@ impl PartAnswer {
 /// What decodes: the model and how it is used, shared with the replicas' threads.
 pub(crate) struct Core {
     whisper: Whisper,
-    /// Model replicas: window groups decoded at the same time (see [`MAX_CPU_REPLICAS`]).
-    replicas: usize,
     vocab: Vocabulary,
     mel: MelExtractor,
     /// Forced language (always `en` for an English-only model); `None` = detect once per chunk.
@@ -201,7 +202,6 @@ impl nightshift_asr::Engine for Engine {
         let core = Arc::new(Core {
             mel: MelExtractor::new(whisper.n_mels()),
             whisper,
-            replicas,
             vocab,
             language,
             multilingual,
@@ -237,13 +237,12 @@ impl nightshift_asr::Engine for Engine {
         let Some(pool) = &self.pool else { return };
         let (language, parts) = match self.core.plan(samples, item) {
             Ok((language, windows)) => {
-                // One contiguous part of the windows per replica.
-                let per = windows.len().div_ceil(self.core.replicas).max(1);
+                // One part per window: the pool hands out the longest queued part first.
                 let parts = windows
-                    .chunks(per)
-                    .map(|part| PartAnswer {
+                    .iter()
+                    .map(|w| PartAnswer {
                         from: pool.start(Part {
-                            windows: part.to_vec(),
+                            windows: vec![w.clone()],
                             samples: Arc::clone(samples),
                             language: language.clone(),
                         }),

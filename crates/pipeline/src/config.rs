@@ -219,13 +219,16 @@ impl AsrEngine {
         }
     }
 
-    /// Chunks the worker holds at once: the CTranslate2 worker starts the next chunk's windows
-    /// on a model replica that the current chunk no longer needs (a chunk's windows rarely
-    /// split evenly between replicas, and a one-window chunk keeps only one busy).
+    /// Chunks the worker holds at once: the CTranslate2 worker decodes the windows of all it
+    /// holds on its model replicas, longest first, so a replica the current chunk no longer
+    /// needs starts on the next chunks' (a chunk's windows rarely split evenly between
+    /// replicas, a one-window chunk keeps only one busy, and a batch's last window should not
+    /// run alone). Three rather than two: a chunk is answered, and the next one sent, only
+    /// when its shortest window is done, which longest-first puts late.
     pub fn items_in_flight(self) -> usize {
         match self {
             AsrEngine::Whispercpp => 1,
-            AsrEngine::Ct2 => 2,
+            AsrEngine::Ct2 => 3,
         }
     }
 }
