@@ -216,6 +216,8 @@ pub struct ServeArgs {
     #[arg(long, default_value = "2GiB")]
     pub max_upload: String,
     /// Encode the whole 30 s window for every clip (slower for short clips, as batch runs do).
+    /// whisper.cpp only: the CTranslate2 engine always gives a clip's encoder as many frames as
+    /// its audio needs (at least 20 s), in batch runs too.
     #[arg(long)]
     pub full_audio_ctx: bool,
     /// Run files elsewhere than <home>/run (a private daemon for `transcribe --no-daemon`).
