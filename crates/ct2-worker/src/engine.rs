@@ -60,9 +60,10 @@ const ENCODER_STEP: usize = 500;
 const DEFAULT_BEAM: u32 = 5;
 /// Windows decoded as one batch when the load does not say: a 60–120 s chunk packs into 3–5
 /// windows, so this takes a whole chunk at once; faster-whisper's batched pipeline uses 8 too.
-/// It matters on a GPU and on one CPU thread; with several CPU replicas each window is decoded
-/// alone (see [`Pool`]): on one thread a batch of two long windows of meeting_02 took 1.38 s,
-/// what two single windows of that length take (0.6–0.7 s each).
+/// It applies on a GPU and on one CPU thread; with several CPU replicas each window is decoded
+/// alone (see [`Pool`]), which costs nothing on a CPU: on one thread the corpus meetings took
+/// 3.00 / 3.53 / 4.91 s with batches of one window and 3.20 / 3.59 / 4.80 s with batches of up
+/// to 8 (`THREADS=1 ASR_PARALLEL=1|8 scripts/bench-asr.sh`, median of 2).
 const DEFAULT_BATCH: usize = 8;
 /// On a CPU, the model is loaded as this many replicas at most (CTranslate2 shares their
 /// weights), one per thread, and a chunk's windows are split between them and decoded at the
