@@ -6,6 +6,13 @@ use nightshift_worker_protocol::LocalSegment;
 
 use crate::RawSegment;
 
+/// Whether a decoded segment stays: it is not [`is_probable_silence`] and has a letter or a
+/// digit (in any script). A segment of punctuation alone ("." twice in 8 s of room noise after
+/// a sentence, decoded as a window's tail by the CTranslate2 engine) carries nothing to read.
+pub fn worth_keeping(seg: &RawSegment) -> bool {
+    !is_probable_silence(seg) && seg.text.chars().any(char::is_alphanumeric)
+}
+
 /// whisper's own rule (openai/whisper `transcribe`): a segment the model thinks is probably not
 /// speech *and* whose text it is unsure of is silence it talked into.
 pub fn is_probable_silence(seg: &RawSegment) -> bool {
@@ -120,6 +127,23 @@ pub mod tests {
             seg("Anna will write the release notes, notes, notes and notes."),
         ];
         assert_eq!(drop_repetition_loops(v.clone()), v);
+    }
+
+    #[test]
+    fn punctuation_alone_is_not_kept() {
+        let raw = |text: &str| RawSegment {
+            start: 0.0,
+            end: 1.0,
+            text: text.into(),
+            no_speech_prob: 0.0,
+            avg_logprob: -0.2,
+            tokens: Vec::new(),
+        };
+        assert!(!worth_keeping(&raw(" .")));
+        assert!(!worth_keeping(&raw(" ... -")));
+        assert!(worth_keeping(&raw(" 42.")));
+        assert!(worth_keeping(&raw(" Yes.")));
+        assert!(worth_keeping(&raw(" 好。")));
     }
 
     #[test]

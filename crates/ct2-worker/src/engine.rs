@@ -15,7 +15,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
 
 use ct2rs::sys::{ComputeType, Config, Device, StorageView, Whisper, WhisperOptions};
-use nightshift_asr::guards::{drop_repetition_loops, is_probable_silence};
+use nightshift_asr::guards::{drop_repetition_loops, worth_keeping};
 use nightshift_asr::pack::{
     PackOptions, SAMPLE_RATE, Window, plan_windows, samples_to_secs, secs_to_samples,
 };
@@ -653,11 +653,7 @@ fn tail_of(window: &Window, d: &Decoded) -> Option<Window> {
 
 /// A window's segments that are not silence the model talked into, in chunk time.
 fn remap_kept(window: &Window, segs: &[RawSegment]) -> Vec<LocalSegment> {
-    let kept: Vec<RawSegment> = segs
-        .iter()
-        .filter(|s| !is_probable_silence(s))
-        .cloned()
-        .collect();
+    let kept: Vec<RawSegment> = segs.iter().filter(|s| worth_keeping(s)).cloned().collect();
     nightshift_asr::remap::remap(window, &kept)
 }
 

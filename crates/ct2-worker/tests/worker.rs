@@ -95,6 +95,42 @@ fn packed_speech_maps_back_to_chunk_time_with_word_times() {
     assert!((20.4..=21.6).contains(&fellow.start), "{fellow:?}");
 }
 
+/// A window whose text is far too short for its audio (here a 3.9 s sentence and 8 s of faint
+/// room noise that the chunk's spans call speech) is decoded a second time with whisper's
+/// timestamps, which end where the words end: the sentence is all there, at its own times,
+/// and nothing is made up in the noise.
+#[test]
+fn a_window_with_too_few_words_is_decoded_again_with_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut samples = wav("real_speech/librispeech_3536-23268-0010.wav");
+    let speech_s = samples.len() as f64 / 16_000.0;
+    // Faint white noise (about -50 dBFS), the same every run.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    samples.extend((0..8 * 16_000).map(|_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.01
+    }));
+    let total_s = samples.len() as f64 / 16_000.0;
+    let c = chunk(dir.path(), "thin", &samples);
+    let (resp, status, log) =
+        harness::run_logged(WORKER, load(), vec![item(3, &c, vec![(0.0, total_s)])]);
+    assert!(status.success(), "{log}");
+    assert!(
+        log.contains("decoded again with timestamps"),
+        "the window was not decoded again:\n{log}"
+    );
+    let t = text(&resp[1]).to_lowercase();
+    assert!(t.contains("walked immediately out of the apartment"), "{t}");
+    for w in segments(&resp[1]).iter().flat_map(|s| &s.words) {
+        assert!(
+            w.start <= speech_s + 0.5,
+            "a word in the noise: {w:?} ({t})"
+        );
+    }
+}
+
 #[test]
 fn a_bad_chunk_fails_alone() {
     harness::check_a_bad_chunk_fails_alone(WORKER, load());

@@ -12,7 +12,7 @@ use whisper_rs::{
 
 use crate::decode::{DecodeOptions, decode};
 use nightshift_asr::MIN_SAMPLES;
-use nightshift_asr::guards::{drop_repetition_loops, is_probable_silence};
+use nightshift_asr::guards::{drop_repetition_loops, worth_keeping};
 use nightshift_asr::pack::{
     PackOptions, Piece, SAMPLE_RATE, Window, plan_windows, secs_to_samples,
 };
@@ -185,10 +185,7 @@ impl Engine {
                     "early stop: decoding the rest"
                 );
             }
-            let kept: Vec<_> = raw
-                .into_iter()
-                .filter(|s| !is_probable_silence(s))
-                .collect();
+            let kept: Vec<_> = raw.into_iter().filter(worth_keeping).collect();
             Ok(crate::pool::Done {
                 segments: nightshift_asr::remap::remap(window, &kept),
                 language: lang,

@@ -57,10 +57,32 @@ pub fn run(
     load: WhisperLoad,
     items: Vec<TranscribeItem>,
 ) -> (Vec<Response>, std::process::ExitStatus) {
-    let mut child = Command::new(worker)
+    let mut cmd = Command::new(worker);
+    cmd.stderr(Stdio::inherit());
+    let (responses, status, _) = run_command(cmd, load, items);
+    (responses, status)
+}
+
+/// As [`run`], with the worker logging at debug level; its log comes back too.
+pub fn run_logged(
+    worker: &str,
+    load: WhisperLoad,
+    items: Vec<TranscribeItem>,
+) -> (Vec<Response>, std::process::ExitStatus, String) {
+    let mut cmd = Command::new(worker);
+    cmd.env("NIGHTSHIFT_WORKER_LOG", "debug")
+        .stderr(Stdio::piped());
+    run_command(cmd, load, items)
+}
+
+fn run_command(
+    mut cmd: Command,
+    load: WhisperLoad,
+    items: Vec<TranscribeItem>,
+) -> (Vec<Response>, std::process::ExitStatus, String) {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn worker");
     let mut stdin = child.stdin.take().unwrap();
@@ -77,7 +99,8 @@ pub fn run(
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not protocol: {l:?}: {e}")))
         .collect();
-    (responses, out.status)
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    (responses, out.status, log)
 }
 
 /// Digital silence (also when a bad VAD claims it is all speech) and a 0.1 s clip give no text,
