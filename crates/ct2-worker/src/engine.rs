@@ -651,7 +651,8 @@ fn tail_of(window: &Window, d: &Decoded) -> Option<Window> {
         .filter(|t| d.last_end > 0.0 && t.len() >= secs_to_samples(MIN_TAIL_S))
 }
 
-/// A window's segments that are not silence the model talked into, in chunk time.
+/// A window's segments worth keeping (not silence the model talked into, not punctuation
+/// alone), in chunk time.
 fn remap_kept(window: &Window, segs: &[RawSegment]) -> Vec<LocalSegment> {
     let kept: Vec<RawSegment> = segs.iter().filter(|s| worth_keeping(s)).cloned().collect();
     nightshift_asr::remap::remap(window, &kept)
