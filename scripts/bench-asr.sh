@@ -311,8 +311,8 @@ if both:
             r["ratio_batched_first_call"] = round(ns["run_s"] / (fb["first_s"] + fb["load_s"]), 3)
         print(f"{r['case']:12} {ns['run_s']:12.2f} {fb['transcribe_s']:12.2f} {ratio:6.2f} "
               f"{fbw['transcribe_s'] if fbw else float('nan'):11.2f} "
-              f"{ratio_w if ratio_w else float('nan'):6.2f} {100 * ns['wer']:8.1f} "
-              f"{100 * fb['wer']:8.1f} {ns['peak_rss_mib']:7d} {fb['peak_rss_mib']:7d}")
+              f"{ratio_w if ratio_w else float('nan'):6.2f} {100 * statistics.median(ns['wer_reps']):8.1f} "
+              f"{100 * statistics.median(fb['wer_reps']):8.1f} {ns['peak_rss_mib']:7d} {fb['peak_rss_mib']:7d}")
 
     def pooled(key):
         errs = [r[key]["errors"] for r in both]

@@ -28,6 +28,14 @@ import sys
 import time
 
 
+def transcribe(pipe, audio, kwargs):
+    """The segments' texts and the seconds it took to draw them (the generator does the work)."""
+    t0 = time.perf_counter()
+    segments, _info = pipe.transcribe(audio, **kwargs)
+    texts = [s.text.strip() for s in segments]
+    return texts, time.perf_counter() - t0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model-dir", required=True)
@@ -73,14 +81,10 @@ def main() -> int:
             if mode == "batched_words":
                 kwargs["word_timestamps"] = True
             if args.warm:
-                t0 = time.perf_counter()
-                segments, _info = pipe.transcribe(args.audio, **kwargs)
-                _ = [s.text for s in segments]
-                firsts.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            segments, _info = pipe.transcribe(args.audio, **kwargs)
-            texts = [s.text.strip() for s in segments]  # the generator does the work
-            walls.append(time.perf_counter() - t0)
+                _, first_s = transcribe(pipe, args.audio, kwargs)
+                firsts.append(first_s)
+            texts, wall_s = transcribe(pipe, args.audio, kwargs)
+            walls.append(wall_s)
 
             path = os.path.join(args.out_dir, f"fw_{mode}_{rep}.txt")
             with open(path, "w", encoding="utf-8") as f:

@@ -240,10 +240,10 @@ impl nightshift_asr::Engine for Engine {
             Ok((language, windows)) => {
                 // One part per window: the pool hands out the longest queued part first.
                 let parts = windows
-                    .iter()
-                    .map(|w| PartAnswer {
+                    .into_iter()
+                    .map(|window| PartAnswer {
                         from: pool.start(Part {
-                            windows: vec![w.clone()],
+                            window,
                             samples: Arc::clone(samples),
                             language: language.clone(),
                         }),

@@ -7,7 +7,7 @@
 //! chunk's one 27 s window ran alone for 0.55 s while the other replica had nothing to do).
 //! A chunk is answered when all its windows are done, so answers still go out in chunk order.
 //!
-//! Each part decodes exactly as it would alone (its windows, then its own tails), so the
+//! Each part decodes exactly as it would alone (its window, then its own tail), so the
 //! transcript does not depend on which thread took it or when.
 
 use std::collections::VecDeque;
@@ -23,18 +23,11 @@ use crate::engine::Core;
 /// A part's segments in chunk time, or why it could not be decoded.
 pub type PartResult = Result<Vec<LocalSegment>, String>;
 
-/// Consecutive windows of one chunk, decoded together on one replica.
+/// One window of a chunk, decoded on one replica.
 pub struct Part {
-    pub windows: Vec<Window>,
+    pub window: Window,
     pub samples: Arc<Vec<f32>>,
     pub language: Option<String>,
-}
-
-impl Part {
-    /// Samples of audio in the part: how long it takes to decode, roughly.
-    fn len(&self) -> usize {
-        self.windows.iter().map(Window::len).sum()
-    }
 }
 
 struct Queue {
@@ -81,7 +74,8 @@ impl Pool {
         let (tx, rx) = mpsc::channel();
         let (lock, ready) = &*self.shared;
         let mut queue = lock.lock().expect("the queue lock is never poisoned");
-        insert_longest_first(&mut queue.parts, (part, tx), |(p, _)| p.len());
+        // A window's length in samples: how long it takes to decode, roughly.
+        insert_longest_first(&mut queue.parts, (part, tx), |(p, _)| p.window.len());
         drop(queue);
         ready.notify_one();
         rx
@@ -111,7 +105,11 @@ fn work(core: &Core, shared: &Shared) {
                 queue = ready.wait(queue).expect("the queue lock is never poisoned");
             }
         };
-        let result = core.decode_part(&part.windows, &part.samples, part.language.as_deref());
+        let result = core.decode_part(
+            std::slice::from_ref(&part.window),
+            &part.samples,
+            part.language.as_deref(),
+        );
         // The chunk's reader may be gone (the batch stopped): nothing to answer then.
         let _ = answer.send(result);
     }
